@@ -1,0 +1,53 @@
+"""What every command-line tool shares: the `--catalog` option and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, open_catalog
+from .errors import CatalogError
+
+CatalogOption = Annotated[
+    Path,
+    typer.Option(
+        "--catalog",
+        envvar=CATALOG_ENV,
+        help=f"The catalog's SQLite file (its images live beside it). Also ${CATALOG_ENV}.",
+        dir_okay=False,
+    ),
+]
+DEFAULT_CATALOG_PATH = Path(DEFAULT_CATALOG)
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` as an error and return the Exit(1) to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def cli_errors(*known: type[Exception]) -> Iterator[None]:
+    """Turn the library's known exceptions into a clear message and exit code 1."""
+    try:
+        yield
+    except (CatalogError, *known) as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def catalog_for_cli(path: Path, *known: type[Exception]) -> Iterator[Catalog]:
+    """Open the catalog for one command, translating errors and closing it afterwards."""
+    with cli_errors(*known):
+        cat = open_catalog(path)
+        try:
+            yield cat
+        finally:
+            cat.close()

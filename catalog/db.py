@@ -1,0 +1,103 @@
+"""Opening a catalog: one SQLite file plus the image store beside it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+
+from .errors import CatalogError
+from .schema import migrations
+
+# The environment variable that overrides the default catalog path for every command.
+CATALOG_ENV = "IMAGESET_CATALOG"
+DEFAULT_CATALOG = "catalog.db"
+BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass
+class Catalog:
+    """An open catalog: the database and the folder its image store lives in."""
+
+    db: Database
+    path: Path
+
+    @property
+    def root(self) -> Path:
+        """The folder that holds the database; stored image paths are relative to it."""
+        return self.path.parent
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / "images"
+
+    def table(self, name: str) -> Table:
+        return self.db.table(name)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_catalog_path() -> Path:
+    """The catalog named by $IMAGESET_CATALOG, else ./catalog.db."""
+    return Path(os.environ.get(CATALOG_ENV) or DEFAULT_CATALOG)
+
+
+def open_catalog(path: str | Path | None = None) -> Catalog:
+    """Open (creating if needed) the catalog at `path` and bring its schema up to date.
+
+    Args:
+        path: the SQLite file; its folder must exist and be writable.
+
+    Returns:
+        An open `Catalog`. Use it as a context manager or call `close()`.
+
+    Raises:
+        CatalogError: the folder is missing or not writable, or the file is not a catalog.
+    """
+    path = Path(path) if path is not None else default_catalog_path()
+    _check_location(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db = Database(conn)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        _migrate(db)
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"cannot open catalog {path}: {exc}") from exc
+    return Catalog(db=db, path=path.resolve())
+
+
+def _check_location(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CatalogError(f"cannot create catalog {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise CatalogError(f"catalog path {path} is a folder; give a file name such as {path / DEFAULT_CATALOG}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CatalogError(f"cannot write catalog {path}: permission denied")
+
+
+def _migrate(db: Database) -> None:
+    # Two commands opening a new catalog at once race to create its tables; the loser
+    # sees "already exists", waits for the winner's transaction and finds nothing pending.
+    for attempt in range(5):
+        try:
+            migrations.apply(db)
+            return
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)

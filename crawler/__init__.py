@@ -1,0 +1,1 @@
+"""The crawler: search engines, the polite fetcher and crawl orchestration."""

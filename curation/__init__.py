@@ -1,0 +1,1 @@
+"""Curation: import, hashing, dedup, quality flags, review, split and export."""

@@ -1,0 +1,123 @@
+"""`curate`: import, inspect and curate the images in a catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from catalog import add_class, list_classes
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli
+
+from .importer import check_plan_classes, import_plan, plan_import
+from .stats import catalog_stats
+
+app = typer.Typer(help="Curate the images in a catalog: import, dedup, review, split, export.", no_args_is_help=True)
+classes_app = typer.Typer(help="List and add classes.", no_args_is_help=True)
+app.add_typer(classes_app, name="classes")
+console = Console()
+
+
+@app.command("import")
+def import_cmd(
+    folder: Annotated[Path, typer.Argument(help="DIR/<class>/* or DIR/train/<class>/* + DIR/test/<class>/*")],
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+    add_classes: Annotated[bool, typer.Option(help="Create classes for unknown folder names.")] = False,
+    min_side: Annotated[int, typer.Option(help="Reject images smaller than this on a side (px).")] = 32,
+) -> None:
+    """Import an existing dataset folder; a train/test layout becomes the split `imported`.
+
+    Example: curate import ./SneakerDataset --catalog sneakers.db
+    """
+    with catalog_for_cli(catalog) as cat:
+        plan = plan_import(folder)
+        added = check_plan_classes(cat, plan, add_missing=add_classes)
+        with _progress() as progress:
+            task = progress.add_task("importing", total=len(plan.items))
+            report = import_plan(cat, plan, min_side=min_side, on_item=lambda _: progress.advance(task))
+    if added:
+        console.print(f"added classes: {', '.join(added)}")
+    console.print(
+        f"{report.found} files ({report.layout} layout): {report.added} new, "
+        f"{report.already} already in the catalog, {len(report.failures)} failed, "
+        f"{len(report.conflicts)} label conflicts"
+    )
+    for path, reason, detail in report.failures:
+        console.print(f"  [red]failed[/] {path}: {reason}: {detail}", highlight=False)
+    for path, kept_class, image_id in report.conflicts:
+        console.print(f"  [yellow]conflict[/] {path}: same bytes as image {image_id} in {kept_class}", highlight=False)
+    for path in report.ignored:
+        console.print(f"  [dim]ignored[/] {path}: not inside a class folder", highlight=False)
+    if report.split_name:
+        console.print(f"split {report.split_name!r}: {report.split_assigned} images newly assigned")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+
+
+@app.command()
+def stats(
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+    split: Annotated[str | None, typer.Option(help="The split to count (default: `default`, else the newest).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Per-class train/test counts and counts by status.
+
+    Example: curate stats --split imported --json
+    """
+    with catalog_for_cli(catalog) as cat:
+        result = catalog_stats(cat, split)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    console.print(_stats_table(result))
+    if result["open_conflicts"]:
+        console.print(f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`")
+
+
+def _stats_table(result: dict) -> Table:
+    split = result["split"] or "no split yet"
+    table = Table(title=f"images per class (train/test: split {split}, usable images)")
+    columns = ["class", "train", "test", "unsplit", "pending", "accepted", "rejected", "duplicate"]
+    for col in columns:
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in result["classes"]:
+        table.add_row(*(str(row[c]) for c in columns))
+    table.add_row("total", *(str(result["totals"][c]) for c in columns[1:]), style="bold")
+    return table
+
+
+@classes_app.command("list")
+def classes_list(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
+    """List the classes and their search queries.
+
+    Example: curate classes list
+    """
+    with catalog_for_cli(catalog) as cat:
+        rows = list_classes(cat)
+    for row in rows:
+        console.print(f"{row['name']}\t{row['query']}", highlight=False)
+
+
+@classes_app.command("add")
+def classes_add(
+    name: Annotated[str, typer.Argument(help="A safe folder name, e.g. New_Balance_550.")],
+    query: Annotated[str | None, typer.Option(help="The search query (default: the name).")] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Add a class with the query used to search for it.
+
+    Example: curate classes add New_Balance_550 --query "New Balance 550 sneaker"
+    """
+    with catalog_for_cli(catalog) as cat:
+        row = add_class(cat, name, query)
+    console.print(f"added class {row['name']} (query: {row['query']!r})", highlight=False)

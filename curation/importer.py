@@ -1,0 +1,165 @@
+"""Import an existing dataset folder (`DIR/<class>/*` or `DIR/{train,test}/<class>/*`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog import (
+    Catalog,
+    InvalidImage,
+    Provenance,
+    add_class,
+    add_image,
+    check_class_name,
+    class_names,
+)
+from catalog import splits as catalog_splits
+
+from .errors import CurationError
+
+IMPORTED_SPLIT = "imported"
+SUBSET_FOLDERS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    path: Path
+    class_name: str
+    subset: str | None
+
+
+@dataclass
+class ImportPlan:
+    root: Path
+    layout: str  # "classes" or "train/test"
+    items: list[ImportItem]
+    ignored: list[Path] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({item.class_name for item in self.items})
+
+
+@dataclass
+class ImportReport:
+    layout: str
+    found: int = 0
+    added: int = 0
+    already: int = 0
+    conflicts: list[tuple[Path, str, int]] = field(default_factory=list)
+    failures: list[tuple[Path, str, str]] = field(default_factory=list)
+    split_assigned: int = 0
+    split_name: str | None = None
+    ignored: list[Path] = field(default_factory=list)
+
+    def failure_counts(self) -> dict[str, int]:
+        return dict(Counter(reason for _, reason, _ in self.failures))
+
+
+def plan_import(root: Path) -> ImportPlan:
+    """List the files under `root` with the class (and subset) their folders give them."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CurationError(f"cannot import {root}: no such folder")
+    subset_dirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and p.name.lower() in SUBSET_FOLDERS}
+    if "train" in subset_dirs:
+        items, ignored = [], [p for p in _visible(root) if p.name.lower() not in SUBSET_FOLDERS]
+        for subset, folder in sorted(subset_dirs.items()):
+            sub_items, sub_ignored = _class_folders(folder, subset)
+            items += sub_items
+            ignored += sub_ignored
+        plan = ImportPlan(root, "train/test", items, ignored)
+    else:
+        items, ignored = _class_folders(root, None)
+        plan = ImportPlan(root, "classes", items, ignored)
+    if not plan.items:
+        raise CurationError(
+            f"found no files to import in {root}: expected {root}/<class>/<image> "
+            f"or {root}/train/<class>/<image> and {root}/test/<class>/<image>"
+        )
+    return plan
+
+
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _class_folders(folder: Path, subset: str | None) -> tuple[list[ImportItem], list[Path]]:
+    items, ignored = [], []
+    for class_dir in _visible(folder):
+        if not class_dir.is_dir():
+            ignored.append(class_dir)  # a file beside the class folders has no class
+            continue
+        for path in sorted(class_dir.rglob("*")):
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(class_dir).parts):
+                items.append(ImportItem(path, class_dir.name, subset))
+    return items, ignored
+
+
+def check_plan_classes(cat: Catalog, plan: ImportPlan, *, add_missing: bool) -> list[str]:
+    """Make sure every class folder names a known class, adding them if asked.
+
+    Returns the classes that were added. Raises before anything is imported.
+    """
+    known = set(class_names(cat))
+    missing = [name for name in plan.classes if name not in known]
+    for name in missing:
+        check_class_name(name)
+    if missing and not add_missing:
+        raise CurationError(
+            f"the folders name unknown classes: {', '.join(missing)}. "
+            f"Known classes: {', '.join(sorted(known))}. "
+            "Rename the folders, or pass --add-classes to create these classes."
+        )
+    for name in missing:
+        add_class(cat, name)
+    return missing
+
+
+def import_plan(
+    cat: Catalog,
+    plan: ImportPlan,
+    *,
+    min_side: int = 32,
+    on_item: Callable[[ImportItem], None] | None = None,
+) -> ImportReport:
+    """Validate and store every file of `plan`; record the train/test layout as a split.
+
+    Failures are reported with their reason and skipped; identical bytes under another
+    class become a label conflict. Re-running adds nothing.
+    """
+    report = ImportReport(layout=plan.layout, found=len(plan.items), ignored=plan.ignored)
+    assignments: list[tuple[int, str]] = []
+    for item in plan.items:
+        _import_one(cat, item, report, assignments, min_side)
+        if on_item:
+            on_item(item)
+    if plan.layout == "train/test":
+        report.split_name = IMPORTED_SPLIT
+        report.split_assigned = catalog_splits.assign(cat, IMPORTED_SPLIT, assignments)
+    return report
+
+
+def _import_one(cat, item: ImportItem, report: ImportReport, assignments: list, min_side: int) -> None:
+    try:
+        data = item.path.read_bytes()
+    except OSError as exc:
+        report.failures.append((item.path, "unreadable", str(exc)))
+        return
+    provenance = Provenance(origin="import", source_url=item.path.resolve().as_uri(), title=item.path.name)
+    try:
+        result = add_image(cat, data, item.class_name, provenance, min_side=min_side)
+    except InvalidImage as exc:
+        report.failures.append((item.path, exc.reason, exc.detail))
+        return
+    if result.created:
+        report.added += 1
+    else:
+        report.already += 1
+    if result.conflict:
+        report.conflicts.append((item.path, result.image["class"], result.image["id"]))
+    if item.subset:
+        assignments.append((result.image["id"], item.subset))

@@ -1,0 +1,1 @@
+"""The trainer: backbones, data from the catalog, training, evaluation and reports."""
