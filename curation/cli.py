@@ -86,10 +86,11 @@ def stats(
 
 def _stats_table(result: dict) -> Table:
     split = result["split"] or "no split yet"
-    table = Table(title=f"images per class (train/test: split {split}, usable images)")
+    table = Table(title=f"images per class (train/test: split {split}; usable = pending + accepted)")
     columns = ["class", "train", "test", "unsplit", "pending", "accepted", "rejected", "duplicate"]
-    for col in columns:
-        table.add_column(col, justify="left" if col == "class" else "right")
+    headers = ["class", "train", "test", "unsplit", "pend.", "acc.", "rej.", "dup."]
+    for col, header in zip(columns, headers):
+        table.add_column(header, justify="left" if col == "class" else "right", no_wrap=True)
     for row in result["classes"]:
         table.add_row(*(str(row[c]) for c in columns))
     table.add_row("total", *(str(result["totals"][c]) for c in columns[1:]), style="bold")
@@ -105,7 +106,7 @@ def classes_list(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
     with catalog_for_cli(catalog) as cat:
         rows = list_classes(cat)
     for row in rows:
-        console.print(f"{row['name']}\t{row['query']}", highlight=False)
+        typer.echo(f"{row['name']}\t{row['query']}")
 
 
 @classes_app.command("add")

@@ -1,0 +1,138 @@
+"""`curate import`: both layouts, validation failures, conflicts, re-runs, the imported split."""
+
+from __future__ import annotations
+
+import pytest
+from imagegen import image_bytes
+
+from catalog import InvalidClassName, class_names, iter_images
+from catalog import splits
+from catalog.conflicts import open_conflicts
+from curation.errors import CurationError
+from curation.importer import check_plan_classes, import_plan, plan_import
+
+
+def _import(cat, root, **kw):
+    plan = plan_import(root)
+    check_plan_classes(cat, plan, add_missing=kw.pop("add_missing", False))
+    return import_plan(cat, plan, **kw)
+
+
+def test_class_folder_layout(cat, tmp_path, write_image):
+    for seed in range(3):
+        write_image(tmp_path / "ds" / "Yeezy_350" / f"{seed}.jpg", seed)
+    write_image(tmp_path / "ds" / "Yeezy_500" / "a.png", 10)
+    report = _import(cat, tmp_path / "ds")
+    assert (report.layout, report.found, report.added, report.failures) == ("classes", 4, 4, [])
+    rows = list(iter_images(cat))
+    assert sorted((r["class"], r["format"]) for r in rows) == [
+        ("Yeezy_350", "JPEG"), ("Yeezy_350", "JPEG"), ("Yeezy_350", "JPEG"), ("Yeezy_500", "PNG"),
+    ]
+    assert all(r["origin"] == "import" and r["source_url"].startswith("file://") for r in rows)
+    assert report.split_name is None and splits.split_names(cat) == []
+
+
+def test_train_test_layout_becomes_the_imported_split(cat, tmp_path, write_image):
+    root = tmp_path / "SneakerDataset"
+    write_image(root / "train" / "Air_Max_1" / "a.jpg", 1)
+    write_image(root / "train" / "Air_Max_1" / "b.jpg", 2)
+    write_image(root / "test" / "Air_Max_1" / "c.jpg", 3)
+    write_image(root / "train" / "Air_Max_90" / "d.jpg", 4)
+    report = _import(cat, root)
+    assert (report.layout, report.added, report.split_name, report.split_assigned) == ("train/test", 4, "imported", 4)
+    assert splits.class_subset_counts(cat, "imported") == {
+        "Air_Max_1": {"train": 2, "test": 1},
+        "Air_Max_90": {"train": 1, "test": 0},
+    }
+
+
+def test_failures_are_reported_with_reasons_and_skipped(cat, tmp_path, write_image):
+    cls = tmp_path / "ds" / "Air_Force_1"
+    write_image(cls / "good.jpg", 1)
+    (cls / "notes.txt").write_text("not an image")
+    (cls / "cut.jpg").write_bytes(image_bytes(2, (200, 150))[:700])
+    write_image(cls / "tiny.jpg", 3, size=(16, 16))
+    (cls / "empty.jpg").write_bytes(b"")
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "TIFF")
+    (cls / "scan.tif").write_bytes(buf.getvalue())
+    report = _import(cat, tmp_path / "ds")
+    reasons = {path.name: reason for path, reason, _ in report.failures}
+    assert reasons == {
+        "notes.txt": "not-an-image",
+        "cut.jpg": "truncated",
+        "tiny.jpg": "too-small",
+        "empty.jpg": "empty",
+        "scan.tif": "unsupported-format",
+    }
+    assert report.added == 1 and cat.table("images").count == 1
+
+
+def test_same_bytes_in_two_classes_is_one_row_and_a_conflict(cat, tmp_path):
+    data = image_bytes(5)
+    for cls in ("Air_Max_1", "Air_Max_90"):
+        (tmp_path / "ds" / cls).mkdir(parents=True)
+        (tmp_path / "ds" / cls / "same.jpg").write_bytes(data)
+    report = _import(cat, tmp_path / "ds")
+    assert (report.added, report.already, len(report.conflicts)) == (1, 1, 1)
+    [conflict] = open_conflicts(cat)
+    assert (conflict["image_class"], conflict["other_class"]) == ("Air_Max_1", "Air_Max_90")
+    assert conflict["source"].endswith("Air_Max_90/same.jpg")
+
+
+def test_rerun_adds_nothing(cat, tmp_path, write_image):
+    write_image(tmp_path / "ds" / "train" / "Yeezy_350" / "a.jpg", 1)
+    write_image(tmp_path / "ds" / "test" / "Yeezy_350" / "b.jpg", 2)
+    first = _import(cat, tmp_path / "ds")
+    second = _import(cat, tmp_path / "ds")
+    assert (first.added, second.added, second.already, second.split_assigned) == (2, 0, 2, 0)
+    assert cat.table("images").count == 2 and cat.table("splits").count == 2
+
+
+def test_unknown_class_folder_is_refused_before_anything_is_written(cat, tmp_path, write_image):
+    write_image(tmp_path / "ds" / "Yeezy_350" / "a.jpg", 1)
+    write_image(tmp_path / "ds" / "Jordan_11" / "b.jpg", 2)
+    with pytest.raises(CurationError, match="unknown classes: Jordan_11.*--add-classes"):
+        _import(cat, tmp_path / "ds")
+    assert cat.table("images").count == 0
+
+
+def test_add_missing_creates_the_classes(cat, tmp_path, write_image):
+    write_image(tmp_path / "ds" / "Jordan_11" / "b.jpg", 2)
+    report = _import(cat, tmp_path / "ds", add_missing=True)
+    assert report.added == 1 and "Jordan_11" in class_names(cat)
+
+
+def test_unsafe_folder_name_is_refused(cat, tmp_path, write_image):
+    write_image(tmp_path / "ds" / "bad name" / "b.jpg", 2)
+    with pytest.raises(InvalidClassName, match="invalid class name"):
+        _import(cat, tmp_path / "ds", add_missing=True)
+
+
+def test_missing_and_empty_folders_are_errors(cat, tmp_path):
+    with pytest.raises(CurationError, match="no such folder"):
+        plan_import(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CurationError, match="found no files"):
+        plan_import(tmp_path / "empty")
+
+
+def test_files_outside_class_folders_are_listed_as_ignored(cat, tmp_path, write_image):
+    write_image(tmp_path / "ds" / "Yeezy_350" / "a.jpg", 1)
+    write_image(tmp_path / "ds" / "stray.jpg", 2)
+    report = _import(cat, tmp_path / "ds")
+    assert [p.name for p in report.ignored] == ["stray.jpg"] and report.added == 1
+
+
+def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
+    report = _import(cat, shared_dir / "data" / "sneakers10")
+    assert (report.found, report.added, len(report.conflicts), report.failures) == (387, 385, 2, [])
+    pairs = sorted((c["image_class"], c["other_class"]) for c in open_conflicts(cat))
+    assert pairs == [("Air_Max_1", "Air_Max_90"), ("Yeezy_350", "Yeezy_500")]
+    again = _import(cat, shared_dir / "data" / "sneakers10")
+    assert (again.added, again.already) == (0, 387)
+    assert cat.table("images").count == 385

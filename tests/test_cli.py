@@ -1,0 +1,121 @@
+"""Every command line: help with an example, and the foundation commands end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from crawler.cli import app as crawl_app
+from curation.cli import app as curate_app
+from trainer.cli import app as train_app
+
+runner = CliRunner()
+APPS = {"crawl": crawl_app, "curate": curate_app, "train": train_app}
+
+
+def _commands(group: click.Command, prefix: str):
+    yield prefix, group
+    if isinstance(group, click.Group):
+        for name, sub in group.commands.items():
+            yield from _commands(sub, f"{prefix} {name}")
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_every_command_has_help_with_an_example(name):
+    root = typer.main.get_command(APPS[name])
+    for path, command in _commands(root, name):
+        assert command.help, f"`{path}` has no help text"
+        if not isinstance(command, click.Group):
+            assert "Example" in command.help, f"`{path}` has no example in its help"
+
+
+@pytest.mark.parametrize("script", ["crawl", "curate", "train"])
+def test_installed_console_scripts_run(script):
+    exe = shutil.which(script) or str(Path(sys.executable).parent / script)
+    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--catalog" in result.stdout or "Usage" in result.stdout
+
+
+def test_curate_import_then_stats(tmp_path, write_image):
+    for i in range(3):
+        write_image(tmp_path / "ds" / "train" / "Yeezy_350" / f"{i}.jpg", i)
+    write_image(tmp_path / "ds" / "test" / "Yeezy_350" / "t.jpg", 10)
+    (tmp_path / "ds" / "train" / "Yeezy_350" / "bad.jpg").write_text("<html></html>")
+    db = str(tmp_path / "c.db")
+    result = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", db])
+    assert result.exit_code == 0, result.output
+    assert "4 new" in result.output and "1 failed" in result.output and "not-an-image" in result.output
+    again = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", db])
+    assert again.exit_code == 0 and "0 new" in again.output
+    stats = runner.invoke(curate_app, ["stats", "--catalog", db, "--json"])
+    assert stats.exit_code == 0, stats.output
+    data = json.loads(stats.output)
+    row = next(r for r in data["classes"] if r["class"] == "Yeezy_350")
+    assert (data["split"], row["train"], row["test"], row["pending"]) == ("imported", 3, 1, 4)
+    table = runner.invoke(curate_app, ["stats", "--catalog", db])
+    assert table.exit_code == 0 and "Yeezy_350" in table.output and "imported" in table.output
+
+
+def test_catalog_path_from_environment(tmp_path, write_image):
+    write_image(tmp_path / "ds" / "Yeezy_500" / "a.jpg", 1)
+    env = {"IMAGESET_CATALOG": str(tmp_path / "env.db")}
+    result = runner.invoke(curate_app, ["import", str(tmp_path / "ds")], env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env.db").exists()
+
+
+def test_classes_add_and_list(tmp_path):
+    db = str(tmp_path / "c.db")
+    added = runner.invoke(curate_app, ["classes", "add", "New_Balance_550", "--query", "NB 550", "--catalog", db])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(curate_app, ["classes", "list", "--catalog", db])
+    assert "New_Balance_550\tNB 550" in listed.output and "Yeezy_350" in listed.output
+    bad = runner.invoke(curate_app, ["classes", "add", "../evil", "--catalog", db])
+    assert bad.exit_code == 1 and "invalid class name" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import", "{tmp}/missing"], "no such folder"),
+        (["import", "{tmp}/ds", "--catalog", "{tmp}/nope/c.db"], "does not exist"),
+        (["stats", "--split", "nope"], "unknown split 'nope'"),
+        (["import", "{tmp}/unknown"], "unknown classes: Jordan_11"),
+    ],
+    ids=["missing-folder", "catalog-folder-missing", "unknown-split", "unknown-class"],
+)
+def test_bad_input_is_a_clear_error_with_exit_1(tmp_path, write_image, args, message):
+    write_image(tmp_path / "ds" / "Yeezy_350" / "a.jpg", 1)
+    write_image(tmp_path / "unknown" / "Jordan_11" / "a.jpg", 1)
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "--catalog" not in args:
+        args += ["--catalog", str(tmp_path / "c.db")]
+    result = runner.invoke(curate_app, args)
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "nope").exists()
+
+
+def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
+    db = str(tmp_path / "s10.db")
+    result = runner.invoke(curate_app, ["import", str(shared_dir / "data" / "sneakers10"), "--catalog", db])
+    assert result.exit_code == 0, result.output
+    assert "385 new" in result.output and "2 label conflicts" in " ".join(result.output.split())
+    stats = json.loads(runner.invoke(curate_app, ["stats", "--catalog", db, "--json"]).output)
+    assert stats["totals"]["pending"] == 385 and stats["open_conflicts"] == 2
+    assert {r["class"]: r["pending"] for r in stats["classes"]}["Yeezy_500"] == 30
+
+
+def test_cli_runs_without_keras_home_in_the_user_home():
+    assert os.environ["KERAS_HOME"].endswith("keras")
