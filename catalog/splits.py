@@ -28,8 +28,7 @@ def assign(
     if not rows:
         return 0
     before = _count(cat, name)
-    with cat.db.conn:
-        cat.table("splits").insert_all(rows, ignore=True)
+    cat.table("splits").insert_all(rows, ignore=True)
     return _count(cat, name) - before
 
 

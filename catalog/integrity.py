@@ -1,0 +1,143 @@
+"""`curate check`: does every row have its file, and every file its row?
+
+The store is derived from the catalog, so the checks are: each image row's file exists
+and hashes to its sha256; no file in `images/` lacks a row (orphans, and temporary files
+left by a killed writer); no split or prediction row points at a missing image; no run's
+artefacts have disappeared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .db import Catalog
+from .timeutil import now
+from .tx import transaction
+
+MISSING_REASON = "file missing from the store"
+
+
+@dataclass
+class Problem:
+    kind: str  # missing-file, corrupt-file, orphan-file, temp-file, dangling-split, missing-artifact
+    subject: str  # an image id, a path or a run id
+    detail: str
+    fixed: str | None = None
+
+
+@dataclass
+class IntegrityReport:
+    images_checked: int = 0
+    files_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not [p for p in self.problems if p.fixed is None]
+
+
+def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
+    """Check the catalog against its store; with `fix`, repair what can be repaired.
+
+    Fixing removes orphan and temporary files and marks images whose file is missing or
+    corrupt as rejected with a reason (their rows and history stay). Nothing else changes.
+    """
+    report = IntegrityReport()
+    known = _check_image_files(cat, report, fix)
+    _check_store_files(cat, known, report, fix)
+    _check_dangling_rows(cat, report)
+    _check_run_artifacts(cat, report)
+    return report
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> set[Path]:
+    known: set[Path] = set()
+    for image_id, sha, rel, status, reason in cat.db.execute(
+        "SELECT id, sha256, path, status, reason FROM images ORDER BY id"
+    ).fetchall():
+        report.images_checked += 1
+        path = (cat.root / rel).resolve()
+        known.add(path)
+        if not path.is_file():
+            problem = Problem("missing-file", str(image_id), f"{rel} does not exist")
+        elif _sha256_file(path) != sha:
+            problem = Problem("corrupt-file", str(image_id), f"{rel} does not hash to its sha256")
+        else:
+            continue
+        already_marked = status == "rejected" and reason == MISSING_REASON
+        if fix or already_marked:
+            if not already_marked:
+                _mark_missing(cat, image_id)
+            problem.fixed = "marked rejected"
+        report.problems.append(problem)
+    return known
+
+
+def _mark_missing(cat: Catalog, image_id: int) -> None:
+    before = cat.db.execute("SELECT status, reason FROM images WHERE id = ?", [image_id]).fetchone()
+    with transaction(cat):
+        cat.db.execute("UPDATE images SET status = 'rejected', reason = ? WHERE id = ?", [MISSING_REASON, image_id])
+        cat.db.execute(
+            "INSERT INTO reviews (image_id, action, before, after, at) VALUES (?, 'check', ?, ?, ?)",
+            [
+                image_id,
+                json.dumps({"status": before[0], "reason": before[1]}),
+                json.dumps({"status": "rejected", "reason": MISSING_REASON}),
+                now(),
+            ],
+        )
+
+
+def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, fix: bool) -> None:
+    if not cat.store_dir.is_dir():
+        return
+    for path in sorted(p for p in cat.store_dir.rglob("*") if p.is_file()):
+        report.files_checked += 1
+        if path.resolve() in known:
+            continue
+        kind = "temp-file" if path.name.startswith(".tmp-") else "orphan-file"
+        problem = Problem(kind, str(path.relative_to(cat.root)), "no image row refers to it")
+        if fix:
+            path.unlink()
+            problem.fixed = "removed"
+        report.problems.append(problem)
+
+
+def _check_dangling_rows(cat: Catalog, report: IntegrityReport) -> None:
+    for table in ("splits", "predictions", "duplicates", "conflicts", "reviews"):
+        sql = f"SELECT count(*) FROM {table} t LEFT JOIN images i ON i.id = t.image_id WHERE i.id IS NULL"
+        dangling = cat.db.execute(sql).fetchone()[0]
+        if dangling:
+            report.problems.append(Problem(f"dangling-{table}", table, f"{dangling} rows name a missing image"))
+
+
+def _check_run_artifacts(cat: Catalog, report: IntegrityReport) -> None:
+    for run_id, artifacts, status in cat.db.execute("SELECT id, artifacts, status FROM runs ORDER BY id").fetchall():
+        if status != "finished" or not artifacts:
+            continue
+        for name, rel in _artifact_paths(json.loads(artifacts)):
+            path = Path(rel) if Path(rel).is_absolute() else cat.root / rel
+            if not path.exists():
+                report.problems.append(Problem("missing-artifact", str(run_id), f"{name}: {rel} does not exist"))
+
+
+def _artifact_paths(artifacts: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Every string value of a run's artefacts JSON, with its key path."""
+    if isinstance(artifacts, str):
+        return [(prefix.rstrip(".") or "artifact", artifacts)]
+    if isinstance(artifacts, dict):
+        return [pair for key, value in artifacts.items() for pair in _artifact_paths(value, f"{prefix}{key}.")]
+    if isinstance(artifacts, list):
+        return [pair for i, value in enumerate(artifacts) for pair in _artifact_paths(value, f"{prefix}{i}.")]
+    return []
