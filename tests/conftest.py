@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from catalog import open_catalog
+import netguard
 from imagegen import image_bytes
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # No test reaches the network: only loopback connections are allowed (issue 6).
+    netguard.install()
     # Keras writes ~/.keras; keep tests away from the user's home (and its cached weights).
     os.environ.setdefault("KERAS_HOME", str(Path(config.rootpath) / ".pytest_cache" / "keras"))
 
