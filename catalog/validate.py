@@ -15,6 +15,8 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "B
 DEFAULT_MIN_SIDE = 32
 # Far above any photo we want (about 8000 x 5000), far below what exhausts memory.
 DEFAULT_MAX_PIXELS = 40_000_000
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 or 270 degrees
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def validate_image(
             if width * height > max_pixels:
                 raise InvalidImage("decompression-bomb", f"{width}x{height} exceeds {max_pixels} pixels")
             img.load()
+            if img.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED:
+                width, height = height, width  # record the size as the image displays
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

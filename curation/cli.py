@@ -20,7 +20,7 @@ from .stats import catalog_stats
 app = typer.Typer(help="Curate the images in a catalog: import, dedup, review, split, export.", no_args_is_help=True)
 classes_app = typer.Typer(help="List and add classes.", no_args_is_help=True)
 app.add_typer(classes_app, name="classes")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @app.command("import")
