@@ -13,6 +13,7 @@ from sqlite_utils.db import Table
 
 from .errors import CatalogError
 from .schema import migrations
+from .store import sweep_stale_temp_files
 
 # The environment variable that overrides the default catalog path for every command.
 CATALOG_ENV = "IMAGESET_CATALOG"
@@ -77,7 +78,12 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
         _migrate(db)
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"cannot open catalog {path}: {exc}") from exc
-    return Catalog(db=db, path=path.resolve())
+    cat = Catalog(db=db, path=path.resolve())
+    try:
+        sweep_stale_temp_files(cat.store_dir)  # what a killed writer left half-written
+    except OSError:
+        pass  # a read-only store: leave them for `curate check`
+    return cat
 
 
 def _check_location(path: Path) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Catalog
+from .store import TEMP_PREFIX, stale_temp_files
 from .timeutil import now
 from .tx import transaction
 
@@ -102,11 +103,12 @@ def _mark_missing(cat: Catalog, image_id: int) -> None:
 def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, fix: bool) -> None:
     if not cat.store_dir.is_dir():
         return
+    stale = set(stale_temp_files(cat.store_dir))
     for path in sorted(p for p in cat.store_dir.rglob("*") if p.is_file()):
         report.files_checked += 1
-        if path.resolve() in known:
-            continue
-        kind = "temp-file" if path.name.startswith(".tmp-") else "orphan-file"
+        if path.resolve() in known or (path.name.startswith(TEMP_PREFIX) and path not in stale):
+            continue  # a live writer's temporary file is work in progress, not a problem
+        kind = "temp-file" if path.name.startswith(TEMP_PREFIX) else "orphan-file"
         problem = Problem(kind, str(path.relative_to(cat.root)), "no image row refers to it")
         if fix:
             path.unlink()

@@ -6,8 +6,13 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .db import Catalog
+if TYPE_CHECKING:  # db imports this module to sweep temp files on open
+    from .db import Catalog
+
+
+TEMP_PREFIX = ".tmp-"
 
 
 def sha256_of(data: bytes) -> str:
@@ -30,7 +35,9 @@ def put_file(cat: Catalog, data: bytes, sha256: str, ext: str) -> str:
     if final.exists() and final.stat().st_size == len(data):
         return rel
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=f".{ext}")
+    # The writer's pid is in the name, so a sweep can tell a dead writer's leftovers from
+    # a file another live process is writing right now.
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{ext}")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -45,3 +52,32 @@ def put_file(cat: Catalog, data: bytes, sha256: str, ext: str) -> str:
 
 def absolute_path(cat: Catalog, rel: str) -> Path:
     return cat.root / rel
+
+
+def stale_temp_files(store_dir: Path) -> list[Path]:
+    """Temporary files left in the store by writers that are no longer running."""
+    if not store_dir.is_dir():
+        return []
+    return sorted(p for p in store_dir.glob(f"*/{TEMP_PREFIX}*") if not _writer_alive(p.name))
+
+
+def sweep_stale_temp_files(store_dir: Path) -> int:
+    """Remove what killed writers left behind; returns how many files went."""
+    removed = 0
+    for path in stale_temp_files(store_dir):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _writer_alive(name: str) -> bool:
+    pid_text = name[len(TEMP_PREFIX):].split("-", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from imagegen import image_bytes
 
@@ -31,7 +32,9 @@ def test_missing_corrupt_orphan_and_temp_files_are_found_then_fixed(cat):
     orphan = cat.store_dir / "zz" / ("0" * 64 + ".jpg")
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(image_bytes(99))
-    temp = image_file(cat, c).parent / ".tmp-abc.jpg"
+    temp = image_file(cat, c).parent / ".tmp-999999999-abc.jpg"  # its writer is dead
+    live = image_file(cat, c).parent / f".tmp-{os.getpid()}-abc.jpg"  # a live writer's
+    live.write_bytes(b"in progress")
     temp.write_bytes(b"half")
 
     report = check_catalog(cat)
@@ -47,7 +50,7 @@ def test_missing_corrupt_orphan_and_temp_files_are_found_then_fixed(cat):
 
     fixed = check_catalog(cat, fix=True)
     assert fixed.ok and all(p.fixed for p in fixed.problems)
-    assert not orphan.exists() and not temp.exists()
+    assert not orphan.exists() and not temp.exists() and live.exists()
     assert get_image(cat, a["id"])["status"] == "rejected" and get_image(cat, a["id"])["reason"] == MISSING_REASON
     audit = list(cat.table("reviews").rows_where("image_id = ?", [a["id"]]))
     assert [(r["action"], json.loads(r["after"])["status"]) for r in audit] == [("check", "rejected")]
