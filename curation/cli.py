@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from catalog import add_class, list_classes
+from catalog.integrity import check_catalog
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli
 
 from .importer import check_plan_classes, import_plan, plan_import
@@ -95,6 +96,26 @@ def _stats_table(result: dict) -> Table:
         table.add_row(*(str(row[c]) for c in columns))
     table.add_row("total", *(str(result["totals"][c]) for c in columns[1:]), style="bold")
     return table
+
+
+@app.command()
+def check(
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+    fix: Annotated[bool, typer.Option(help="Remove orphan files and mark rows whose file is missing.")] = False,
+) -> None:
+    """Check that every row has its file and every file its row; exit 1 if not.
+
+    Example: curate check --fix
+    """
+    with catalog_for_cli(catalog) as cat:
+        report = check_catalog(cat, fix=fix)
+    for problem in report.problems:
+        done = f" [green]fixed: {problem.fixed}[/]" if problem.fixed else ""
+        console.print(f"{problem.kind} {problem.subject}: {problem.detail}{done}", highlight=False)
+    console.print(f"checked {report.images_checked} images and {report.files_checked} files: "
+                  f"{'ok' if report.ok else 'problems found (run with --fix)'}")
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 @classes_app.command("list")

@@ -118,3 +118,18 @@ def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
 
 def test_cli_runs_without_keras_home_in_the_user_home():
     assert os.environ["KERAS_HOME"].endswith("keras")
+
+
+def test_curate_check_reports_then_fixes(tmp_path, write_image):
+    write_image(tmp_path / "ds" / "Yeezy_350" / "a.jpg", 1)
+    db = tmp_path / "c.db"
+    assert runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(db)]).exit_code == 0
+    clean = runner.invoke(curate_app, ["check", "--catalog", str(db)])
+    assert clean.exit_code == 0 and "checked 1 images and 1 files: ok" in clean.output
+    orphan = tmp_path / "images" / "ff" / ("f" * 64 + ".jpg")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    bad = runner.invoke(curate_app, ["check", "--catalog", str(db)])
+    assert bad.exit_code == 1 and "orphan-file" in bad.output
+    fixed = runner.invoke(curate_app, ["check", "--catalog", str(db), "--fix"])
+    assert fixed.exit_code == 0 and "fixed: removed" in fixed.output and not orphan.exists()
