@@ -2,19 +2,131 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
 
-app = typer.Typer(help="Train, evaluate and use image classifiers from the catalog.")
+from .backbones import BACKBONES
+
+app = typer.Typer(
+    help="Train, evaluate and use image classifiers from the catalog.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+console = Console()
+BACKBONE_HELP = f"One of {', '.join(BACKBONES)}, or all (resnet50, vgg16, inception_v3)."
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    backbone: Annotated[str | None, typer.Option(help=BACKBONE_HELP)] = None,
+    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
+    epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = 40,
+    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = 2,
+    fine_tune_layers: Annotated[int | None, typer.Option(help="How many top layers to unfreeze (default: per backbone).")] = None,
+    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = None,
+    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = 64,
+    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = 0.0,
+    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = 3,
+    val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = 0.1,
+    seed: Annotated[int, typer.Option()] = 0,
+    accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = False,
+    resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Fine-tune a backbone on the catalog's split, evaluate it on the test subset, record the run.
+
+    Example: train --backbone mobilenet_v2 --weights ../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if backbone is None and resume is None:
+        console.print(ctx.get_help())
+        raise fail("give --backbone NAME (or a subcommand: runs, evaluate, predict)")
+    from .train import TrainConfig, train, train_backbones
+
+    cfg = TrainConfig(
+        backbone or "", weights=weights, split=split, epochs=epochs, fine_tune_epochs=fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers, batch_size=batch_size, head_width=head_width, dropout=dropout,
+        augment_passes=augment_passes, val_fraction=val_fraction, size=size, seed=seed, accepted_only=accepted_only,
+    )
+    with catalog_for_cli(catalog) as cat:
+        runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
+    console.print(_runs_table(runs, "trained"))
 
 
 @app.command()
-def train(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
-    """Fine-tune a backbone on the catalog's split.
+def runs(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
+    """List the training runs with their test scores, newest first.
 
-    Example: train --backbone vgg16
+    Example: train runs
     """
-    with catalog_for_cli(catalog):
-        pass
-    raise fail("the trainer is not built yet")
+    from catalog.runs import list_runs
+
+    with catalog_for_cli(catalog) as cat:
+        rows = list_runs(cat)
+    console.print(_runs_table(rows, "runs"))
+
+
+@app.command()
+def evaluate(
+    run: Annotated[int, typer.Argument(help="The run id (see `train runs`).")],
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Re-score a run's saved model on its test subset; stores predictions and figures.
+
+    Example: train evaluate 3
+    """
+    from .evaluate import evaluate_run
+
+    with catalog_for_cli(catalog) as cat:
+        metrics = evaluate_run(cat, run)
+    console.print(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
+    for name, m in metrics["per_class"].items():
+        console.print(f"  {name:24} precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}", highlight=False)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Image files.", exists=True, dir_okay=False)],
+    run: Annotated[int | None, typer.Option(help="The run id (default: the newest finished run).")] = None,
+    top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Classify image files with a trained run's saved model.
+
+    Example: train predict shoe1.jpg shoe2.png --run 3 --top 3
+    """
+    from .predict import predict_files
+
+    with catalog_for_cli(catalog) as cat:
+        used, results = predict_files(cat, images, run_id=run, top=top)
+    console.print(f"run {used['id']} ({used['backbone']})")
+    for item in results:
+        ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
+        console.print(f"{item.path}\t{ranked}", highlight=False)
+
+
+def _runs_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "train s"):
+        table.add_column(col, justify="left" if col in ("backbone", "split", "weights", "status") else "right")
+    for r in rows:
+        m = r["metrics"]
+        score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
+        secs = m.get("seconds", {}).get("total")
+        table.add_row(str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"),
+                      score("top3"), str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
+    return table
+
+
+def _short(weights: str | None) -> str:
+    return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)

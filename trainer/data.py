@@ -1,0 +1,180 @@
+"""Training data from the catalog: a split's usable images, labels, a cache of decoded pixels.
+
+The test subset is returned separately and only `evaluate` reads it; validation for early
+stopping is carved out of the train subset with a seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image, ImageOps
+
+from catalog import Catalog, class_names, image_file
+from catalog.schema import USABLE_STATUSES
+from catalog.splits import require_split, split_images, split_names
+
+from .errors import TrainerError
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled image of a split."""
+
+    image_id: int
+    sha256: str
+    class_name: str
+    label: int
+    path: Path
+
+
+@dataclass
+class SplitData:
+    """A split ready for training: label order and the three parts."""
+
+    split: str
+    classes: list[str]
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+
+    def counts(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def resolve_split(cat: Catalog, split: str | None) -> str:
+    """`split`, else `default` if it exists, else the newest split."""
+    if split is not None:
+        return require_split(cat, split)
+    names = split_names(cat)
+    if not names:
+        raise TrainerError("the catalog has no split yet: make one with `curate split` (or `curate import` a train/test tree)")
+    return "default" if "default" in names else names[0]
+
+
+def load_split(
+    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float = 0.15, seed: int = 0
+) -> SplitData:
+    """The usable images of `split`, labelled in the catalog's class order.
+
+    Example:
+        >>> data = load_split(cat, "default", val_fraction=0.15, seed=0)
+        >>> data.classes, data.counts()
+    """
+    split = resolve_split(cat, split)
+    statuses = ("accepted",) if accepted_only else USABLE_STATUSES
+    rows = split_images(cat, split, statuses=statuses)
+    present = {r["class"] for r in rows if r["subset"] == "train"}
+    classes = [name for name in class_names(cat) if name in present]
+    if len(classes) < 2:
+        raise TrainerError(f"split {split!r} has {len(classes)} class(es) with usable train images; training needs at least 2")
+    unknown = sorted({r["class"] for r in rows} - present)
+    if unknown:
+        raise TrainerError(f"split {split!r} has test images of classes with no train images: {', '.join(unknown)}")
+    label = {name: i for i, name in enumerate(classes)}
+    examples = {"train": [], "test": []}
+    for r in rows:
+        examples[r["subset"]].append(Example(r["id"], r["sha256"], r["class"], label[r["class"]], image_file(cat, r)))
+    train, val = carve_validation(examples["train"], val_fraction, seed)
+    return SplitData(split, classes, train, val, examples["test"])
+
+
+def carve_validation(train: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out about `fraction` of each class (at least one, if it has two or more)."""
+    if fraction <= 0:
+        return train, []
+    rng = random.Random(seed)
+    keep, held = [], []
+    for label in sorted({e.label for e in train}):
+        members = [e for e in train if e.label == label]
+        rng.shuffle(members)
+        n = max(1, round(len(members) * fraction)) if len(members) >= 2 else 0
+        held += members[:n]
+        keep += members[n:]
+    return sorted(keep, key=lambda e: e.image_id), sorted(held, key=lambda e: e.image_id)
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """An image file as a (size, size, 3) uint8 RGB array, squashed to a square.
+
+    Squashing (not cropping) keeps the whole sneaker, as the original project's
+    `flow_from_directory` did. `train predict` uses this same function.
+    """
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"cannot read image {path}: {exc}") from exc
+
+
+def cache_dir(cat: Catalog) -> Path:
+    """Decoded pixels live beside the catalog: derived data, safe to delete."""
+    return cat.root / "cache" / "pixels"
+
+
+def pixels(examples: list[Example], size: int, folder: Path | None) -> np.ndarray:
+    """(N, size, size, 3) uint8 for `examples`, decoding each (image, size) only once."""
+    out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
+    for i, ex in enumerate(examples):
+        out[i] = _cached(ex, size, folder) if folder is not None else decode(ex.path, size)
+    return out
+
+
+def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
+    path = folder / str(size) / ex.sha256[:2] / f"{ex.sha256}.npy"
+    if path.exists():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # a damaged cache file is rebuilt below
+    arr = decode(ex.path, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    with os.fdopen(fd, "wb") as fh:
+        np.save(fh, arr)
+    os.replace(tmp, path)  # atomic: two runs may fill the cache at once
+    return arr
+
+
+def labels_of(examples: list[Example]) -> np.ndarray:
+    return np.array([e.label for e in examples], dtype=np.int32)
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights, mean 1 over the examples, for unbalanced classes."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def augmenter(seed: int) -> keras.Sequential:
+    """Flip, small rotation, zoom and colour jitter on 0-255 pixels (active in training only)."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 1),
+            keras.layers.RandomZoom((-0.15, 0.05), fill_mode="nearest", seed=seed + 2),
+            keras.layers.RandomColorJitter(
+                value_range=(0, 255), brightness_factor=0.1, contrast_factor=0.1,
+                saturation_factor=(0.4, 0.6), hue_factor=0.02, seed=seed + 3,
+            ),
+        ],
+        name="augment",
+    )
+
+
+def test_examples(cat: Catalog, split: str, classes: list[str], *, accepted_only: bool = False) -> list[Example]:
+    """The usable test images of `split` whose class a trained model knows (its label order)."""
+    statuses = ("accepted",) if accepted_only else USABLE_STATUSES
+    label = {name: i for i, name in enumerate(classes)}
+    return [
+        Example(r["id"], r["sha256"], r["class"], label[r["class"]], image_file(cat, r))
+        for r in split_images(cat, split, "test", statuses)
+        if r["class"] in label
+    ]

@@ -1,0 +1,101 @@
+"""Evaluate a saved run on its split's test subset: metrics, predictions, figures.
+
+The test subset is read here and nowhere in training. Predictions go to the catalog's
+`predictions` table; the confusion matrix is returned as data and drawn by `report`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from catalog import Catalog
+from catalog.runs import Prediction, get_run, save_predictions, update_run
+
+from . import layers  # noqa: F401  (registers Preprocess so saved models load)
+from .data import cache_dir, pixels, test_examples
+from .errors import TrainerError
+from .report import confusion_png, predictions_png
+
+STORED_TOP_K = 5
+
+
+def load_run_model(cat: Catalog, run: dict) -> tuple[keras.Model, list[str]]:
+    """The run's saved model and its label order; a clear error if the files are gone."""
+    paths = run["artifacts"]
+    if "model" not in paths or not (cat.root / paths["model"]).is_file():
+        raise TrainerError(f"run {run['id']} has no saved model (status {run['status']}); train it again")
+    labels = json.loads((cat.root / paths["labels"]).read_text())
+    # compile=False: the optimizer state is for training, not needed to predict.
+    return keras.saving.load_model(cat.root / paths["model"], compile=False), labels["classes"]
+
+
+def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list[tuple[str, float]]]:
+    """Per row, the k best (class, probability) pairs, best first (ties: lower label first)."""
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [[(classes[j], float(row[j])) for j in idx] for row, idx in zip(probs, order)]
+
+
+def metrics_from(true: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
+    """top-1, top-3, per-class precision/recall/support and the confusion matrix (rows: true)."""
+    n = len(classes)
+    predicted = probs.argmax(axis=1)
+    top3 = np.argsort(-probs, axis=1, kind="stable")[:, : min(3, n)]
+    confusion = np.zeros((n, n), dtype=int)
+    np.add.at(confusion, (true, predicted), 1)
+    per_class = {}
+    for i, name in enumerate(classes):
+        tp, col, row = confusion[i, i], confusion[:, i].sum(), confusion[i].sum()
+        per_class[name] = {
+            "precision": round(float(tp / col), 4) if col else 0.0,
+            "recall": round(float(tp / row), 4) if row else 0.0,
+            "support": int(row),
+        }
+    return {
+        "top1": round(float((predicted == true).mean()), 4) if len(true) else 0.0,
+        "top3": round(float((top3 == true[:, None]).any(axis=1).mean()), 4) if len(true) else 0.0,
+        "test_images": int(len(true)),
+        "per_class": per_class,
+        "confusion": {"classes": classes, "matrix": confusion.tolist()},
+    }
+
+
+def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
+    """Score run `run_id`'s saved model on its test subset and record the results.
+
+    Example:
+        >>> evaluate_run(cat, 3)["top1"]
+        0.92
+    """
+    run = get_run(cat, run_id)
+    model, classes = load_run_model(cat, run)
+    size = int(model.input_shape[1])
+    examples = test_examples(cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False))
+    if not examples:
+        raise TrainerError(f"split {run['split']!r} has no usable test images to evaluate run {run_id} on")
+    images = pixels(examples, size, cache_dir(cat))
+    probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    true = np.array([e.label for e in examples])
+    metrics = metrics_from(true, probs, classes)
+    best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
+    save_predictions(cat, run_id, [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best)])
+    rel = Path(run["artifacts"]["model"]).parent
+    run_dir = cat.root / rel
+    _write_json(run_dir / "confusion.json", metrics["confusion"])
+    confusion_png(metrics["confusion"], run_dir / "confusion.png", title=_title(run, metrics))
+    predictions_png(images, [e.class_name for e in examples], best, run_dir / "predictions.png")
+    names = ("confusion.json", "confusion.png", "predictions.png")
+    artifacts = {name.replace(".", "_"): (rel / name).as_posix() for name in names}
+    update_run(cat, run_id, metrics=metrics, artifacts=artifacts)
+    return metrics
+
+
+def _title(run: dict, metrics: dict) -> str:
+    return f"run {run['id']}: {run['backbone']} on {run['split']}, top-1 {metrics['top1']:.2f}, top-3 {metrics['top3']:.2f}"
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=1))

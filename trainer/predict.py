@@ -1,0 +1,42 @@
+"""Classify image files with a saved run: the same decoding and model as `evaluate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from catalog import Catalog
+from catalog.runs import get_run, latest_finished_run
+
+from .data import decode
+from .errors import TrainerError
+from .evaluate import load_run_model, top_k
+
+
+@dataclass
+class ImagePrediction:
+    """The top-k (class, probability) pairs for one image file."""
+
+    path: Path
+    top_k: list[tuple[str, float]]
+
+
+def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3) -> tuple[dict, list[ImagePrediction]]:
+    """Predict each file with run `run_id` (default: the newest finished run).
+
+    Example:
+        >>> run, preds = predict_files(cat, [Path("shoe.jpg")], top=3)
+        >>> preds[0].top_k[0]
+        ('Yeezy_350', 0.97)
+    """
+    if top < 1:
+        raise TrainerError(f"--top must be at least 1. Received: top={top}")
+    run = get_run(cat, run_id) if run_id is not None else latest_finished_run(cat)
+    model, classes = load_run_model(cat, run)
+    size = int(model.input_shape[1])
+    images = np.stack([decode(p, size) for p in paths]).astype(np.float32)
+    probs = model.predict(images, batch_size=32, verbose=0)
+    best = top_k(probs, classes, min(top, len(classes)))
+    return run, [ImagePrediction(p, b) for p, b in zip(paths, best)]

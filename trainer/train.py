@@ -1,0 +1,194 @@
+"""Two-phase fine-tuning of a registry backbone on a catalog split, recorded as a run.
+
+Phase 1 trains the head on cached features of the frozen backbone; phase 2 unfreezes the
+top of the backbone (BatchNorm excepted) at a low learning rate. Each phase backs up its
+state every epoch, so `train --resume RUN` continues an interrupted run where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from catalog import Catalog
+from catalog.runs import get_run, start_run, update_run
+
+from . import backend
+from .backbones import ORIGINAL_BACKBONES, build_backbone, get_backbone, parse_weights
+from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pixels
+from .errors import TrainerError
+from .evaluate import evaluate_run
+from .features import AugmentedBatches, cached_features
+from .model import HeadConfig, build_classifier, build_head, feature_extractor, freeze, unfreeze_top
+
+MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
+RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored as the run's `params`."""
+
+    backbone: str
+    weights: str = "imagenet"
+    split: str | None = None
+    epochs: int = 40
+    fine_tune_epochs: int = 2
+    fine_tune_layers: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-5
+    val_fraction: float = 0.1
+    patience: int = 8
+    head_width: int = 64
+    dropout: float = 0.0
+    augment_passes: int = 3
+    size: int | None = None
+    seed: int = 0
+    accepted_only: bool = False
+
+    @classmethod
+    def from_params(cls, params: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in known})
+
+
+def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
+    """Train `cfg.backbone`, or each of the original three when it is `all`; the run rows.
+
+    Example:
+        >>> runs = train_backbones(cat, TrainConfig("all", weights="none", epochs=1))
+    """
+    names = ORIGINAL_BACKBONES if cfg.backbone == "all" else (cfg.backbone,)
+    get_backbone(names[0])
+    return [train(cat, replace(cfg, backbone=name), verbose=verbose) for name in names]
+
+
+def train(cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose: int = 0) -> dict:
+    """Train, save, evaluate on the test subset and record everything; returns the run row.
+
+    Example:
+        >>> run = train(cat, TrainConfig("mobilenet_v2", weights="mobilenet.weights.h5", epochs=30))
+        >>> run["metrics"]["top1"]
+    """
+    if resume is not None:
+        run = get_run(cat, resume)
+        if run["status"] == "finished":
+            raise TrainerError(f"run {resume} already finished; nothing to resume")
+        cfg = TrainConfig.from_params(run["params"])
+    entry = get_backbone(cfg.backbone)
+    cfg.size = cfg.size or entry.input_size
+    weights = parse_weights(cfg.weights)
+    data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    cfg.split = data.split
+    if resume is None:
+        run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
+    run_dir = cat.root / RUNS_DIR / str(run["id"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    update_run(cat, run["id"], status="running")
+    try:
+        metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose)
+    except KeyboardInterrupt:
+        update_run(cat, run["id"], status="interrupted")
+        raise
+    except BaseException as exc:
+        update_run(cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True)
+        raise
+    update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
+    evaluate_run(cat, run["id"])
+    return update_run(cat, run["id"], status="finished", finished=True)
+
+
+def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: str | None, run_dir: Path, verbose: int):
+    started = time.perf_counter()
+    info = backend.configure()
+    backend.seed_everything(cfg.seed)
+    entry = get_backbone(cfg.backbone)
+    timings: dict[str, float] = {}
+    with backend.strategy_scope():
+        base = build_backbone(cfg.backbone, weights, cfg.size)
+        freeze(base)
+        x_train = pixels(data.train, cfg.size, cache_dir(cat))
+        x_val = pixels(data.val, cfg.size, cache_dir(cat))
+        y_train, y_val = labels_of(data.train), labels_of(data.val)
+        timings["decode"] = time.perf_counter() - started
+        head = _phase_head(cfg, base, entry.preprocess, x_train, y_train, x_val, y_val, len(data.classes), run_dir, verbose, timings)
+        model = build_classifier(base, head, entry.preprocess, cfg.size)
+        if cfg.fine_tune_epochs > 0:
+            t = time.perf_counter()
+            n = cfg.fine_tune_layers if cfg.fine_tune_layers is not None else entry.fine_tune_layers
+            unfreeze_top(base, n)
+            _fit_full(cfg, model, x_train, y_train, x_val, y_val, len(data.classes), run_dir, verbose)
+            timings["fine_tune"] = time.perf_counter() - t
+    freeze(base)
+    model.save(run_dir / MODEL_FILE)
+    (run_dir / LABELS_FILE).write_text(json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1))
+    timings["total"] = time.perf_counter() - started
+    metrics = {"seconds": {k: round(v, 2) for k, v in timings.items()}, "counts": data.counts(), "device": info}
+    rel = run_dir.relative_to(cat.root).as_posix()
+    artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
+    return metrics, artifacts
+
+
+def _phase_head(cfg, base, preprocess, x_train, y_train, x_val, y_val, n_classes, run_dir, verbose, timings):
+    """Phase 1: features once per image and pass, then the head trains on them."""
+    t = time.perf_counter()
+    extractor = feature_extractor(base, preprocess, cfg.size)
+    f_train, f_val = cached_features(
+        run_dir / "features.npz", extractor, x_train, x_val, cfg.augment_passes, cfg.seed, cfg.batch_size
+    )
+    timings["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    head = build_head(f_train.shape[-1], n_classes, HeadConfig(cfg.head_width, cfg.dropout))
+    head_weights = run_dir / "head.weights.h5"
+    if head_weights.exists():  # resuming after phase 1 finished
+        head.load_weights(head_weights)
+        return head
+    passes = f_train.shape[0]
+    x = f_train.reshape(-1, f_train.shape[-1])
+    y = np.tile(y_train, passes)
+    _compile(head, cfg.learning_rate, n_classes)
+    head.fit(
+        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True, verbose=verbose,
+        validation_data=(f_val, y_val) if len(y_val) else None,
+        class_weight=class_weights(y, n_classes),
+        callbacks=_callbacks(cfg, run_dir / "backup" / "head", len(y_val) > 0),
+    )
+    head.save_weights(head_weights)
+    timings["head"] = time.perf_counter() - t
+    return head
+
+
+def _fit_full(cfg, model, x_train, y_train, x_val, y_val, n_classes, run_dir, verbose) -> None:
+    """Phase 2: the whole model on augmented images, top of the backbone trainable."""
+    cw = class_weights(y_train, n_classes)
+    sample_w = np.array([cw[int(y)] for y in y_train], dtype=np.float32)
+    batches = AugmentedBatches(x_train, y_train, sample_w, cfg.batch_size, cfg.seed)
+    _compile(model, cfg.fine_tune_learning_rate, n_classes)
+    model.fit(
+        batches, epochs=cfg.fine_tune_epochs, verbose=verbose,
+        validation_data=(x_val.astype(np.float32), y_val) if len(y_val) else None,
+        callbacks=_callbacks(cfg, run_dir / "backup" / "fine_tune", len(y_val) > 0),
+    )
+
+
+def _compile(model: keras.Model, lr: float, n_classes: int) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(min(3, n_classes), name="top3")],
+    )
+
+
+def _callbacks(cfg: TrainConfig, backup: Path, has_val: bool) -> list[keras.callbacks.Callback]:
+    # BackupAndRestore is the resume mechanism: it restores weights, optimizer and epoch.
+    monitor = "val_loss" if has_val else "loss"
+    return [
+        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
+    ]
