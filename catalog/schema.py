@@ -144,3 +144,10 @@ def m002_seed_classes(db: Database) -> None:
         ({"name": n, "query": q, "created_at": now()} for n, q in SEED_CLASSES.items()),
         ignore=True,
     )
+
+
+@migrations()
+def m201_curation_signature(db: Database) -> None:
+    # A tiny colour thumbnail (hex of 8x8 RGB bytes) computed once with the hashes: it
+    # rejects most pHash look-alikes before any file is decoded to confirm a match (issue 4).
+    db.execute("ALTER TABLE images ADD COLUMN signature TEXT")

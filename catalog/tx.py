@@ -1,0 +1,30 @@
+"""One explicit write transaction for several statements that must land together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .db import Catalog
+
+
+@contextmanager
+def transaction(cat: Catalog) -> Iterator[None]:
+    """Run the block in BEGIN IMMEDIATE ... COMMIT; roll back on any exception.
+
+    The connection is in autocommit mode, so without this each statement commits on its
+    own and a crash between two of them would leave, say, a status changed without its
+    audit row. Inside the block use `cat.db.execute` only: sqlite-utils table methods
+    commit on exit and would end the transaction early. Nested use joins the outer one.
+    """
+    conn = cat.db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

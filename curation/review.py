@@ -1,0 +1,83 @@
+"""Review decisions as plain functions: the batch commands and the terminal UI call these.
+
+Each writes the image's new state and an append-only audit row at once, so quitting or
+crashing at any moment loses nothing; `undo` reads the audit.
+
+Example:
+    >>> accept(cat, 12)                       # doctest: +SKIP
+    >>> relabel(cat, 13, "Yeezy_500")         # doctest: +SKIP
+    >>> undo(cat)                             # restores image 13  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from catalog import Catalog, image_flags, iter_images
+from catalog import reviews as catalog_reviews
+from catalog.schema import USABLE_STATUSES
+
+from .errors import CurationError
+
+QUEUES = ("pending", "flagged", "conflict", "duplicate")
+
+
+def accept(cat: Catalog, image_id: int) -> dict:
+    """Mark an image accepted (a reviewer kept it); resolves its label conflicts."""
+    return catalog_reviews.record_review(cat, image_id, "accept", {"status": "accepted", "reason": None}, resolve=True)
+
+
+def reject(cat: Catalog, image_id: int, reason: str | None = None) -> dict:
+    """Mark an image rejected, with an optional reason."""
+    return catalog_reviews.record_review(cat, image_id, "reject", {"status": "rejected", "reason": reason or "rejected in review"})
+
+
+def relabel(cat: Catalog, image_id: int, class_name: str) -> dict:
+    """Move an image to another class; the reviewer chose its label, so it is accepted."""
+    changes = {"class": class_name, "status": "accepted", "reason": None}
+    return catalog_reviews.record_review(cat, image_id, "relabel", changes, resolve=True)
+
+
+def undo(cat: Catalog, image_id: int | None = None) -> dict:
+    """Undo the newest decision (of one image, or of any) by restoring its before-state.
+
+    Raises:
+        CurationError: there is nothing left to undo.
+    """
+    review = catalog_reviews.last_review(cat, image_id)
+    if review is None:
+        where = f" for image {image_id}" if image_id is not None else ""
+        raise CurationError(f"nothing to undo{where}")
+    catalog_reviews.undo_review(cat, review)
+    return review
+
+
+def review_queue(cat: Catalog, status: str = "pending", class_name: str | None = None) -> list[int]:
+    """The ids a review session walks through, in id order.
+
+    pending: images nobody decided; flagged: usable images with quality flags;
+    conflict: images with an open label conflict; duplicate: images marked duplicate.
+    """
+    if status not in QUEUES:
+        raise CurationError(f"unknown review queue {status!r}; use one of {', '.join(QUEUES)}")
+    if status == "conflict":
+        ids = set(catalog_reviews.conflicted_ids(cat))
+        return [r["id"] for r in iter_images(cat, class_name=class_name) if r["id"] in ids]
+    if status == "flagged":
+        rows = iter_images(cat, class_name=class_name, statuses=USABLE_STATUSES)
+        return [r["id"] for r in rows if image_flags(r)]
+    return [r["id"] for r in iter_images(cat, class_name=class_name, statuses=[status])]
+
+
+def resume_index(cat: Catalog, queue: list[int]) -> int:
+    """Where a session over `queue` continues: the first image without a decision."""
+    done = catalog_reviews.reviewed_ids(cat, queue)
+    return next((k for k, image_id in enumerate(queue) if image_id not in done), len(queue))
+
+
+def accept_rest(cat: Catalog, status: str = "pending", class_name: str | None = None) -> int:
+    """Accept every image of a queue that has no decision yet; returns how many."""
+    queue = review_queue(cat, status, class_name)
+    done = catalog_reviews.reviewed_ids(cat, queue)
+    todo = [image_id for image_id in queue if image_id not in done]
+    for image_id in todo:
+        accept(cat, image_id)
+    return len(todo)

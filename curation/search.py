@@ -1,0 +1,142 @@
+"""Near-duplicate search over 64-bit hashes: all pairs within a Hamming distance.
+
+Two searches sit behind one interface, as imagededup keeps brute force and a BK-tree
+behind one API: a vectorised XOR + popcount over all pairs (exact, fast to tens of
+thousands) and multi-index hashing for millions (Norouzi et al., exact by pigeonhole: if
+two hashes differ in at most d bits, one of m disjoint chunks differs in at most d // m).
+
+Example:
+    >>> find_groups({1: "ffff000000000000", 2: "ffff000000000001", 3: "0000ffff0000ffff"}, 2)
+    [{1, 2}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+# Brute force compares n^2/2 pairs; above this the index is cheaper.
+BRUTE_FORCE_MAX = 50_000
+BLOCK = 2048
+CHUNK_BITS = 16
+QUERY_BATCH = 65_536
+
+
+def to_codes(hashes: Iterable[str | int]) -> np.ndarray:
+    """Hex strings (or ints) as a uint64 array."""
+    return np.array([int(h, 16) if isinstance(h, str) else int(h) for h in hashes], dtype=np.uint64)
+
+
+def near_pairs(codes: np.ndarray, max_distance: int, *, method: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All index pairs (i < j) whose codes differ in at most `max_distance` bits.
+
+    Args:
+        codes: uint64 hashes.
+        max_distance: the largest Hamming distance that counts as near.
+        method: "brute", "index" or "auto" (brute force up to BRUTE_FORCE_MAX hashes).
+
+    Returns:
+        Arrays i, j, distance, sorted by (i, j).
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint64)
+    if method == "auto":
+        method = "brute" if len(codes) <= BRUTE_FORCE_MAX else "index"
+    finder = _brute_pairs if method == "brute" else _index_pairs
+    i, j, d = finder(codes, max_distance)
+    order = np.lexsort((j, i))
+    return i[order], j[order], d[order]
+
+
+def _brute_pairs(codes: np.ndarray, max_distance: int):
+    found_i, found_j, found_d = [], [], []
+    for start in range(0, len(codes), BLOCK):
+        block = codes[start : start + BLOCK]
+        # Compare the block with itself and everything after it: each pair once.
+        dist = np.bitwise_count(block[:, None] ^ codes[None, start:])
+        ii, jj = np.nonzero(dist <= max_distance)
+        keep = jj > ii
+        ii, jj = ii[keep], jj[keep]
+        found_i.append(ii + start)
+        found_j.append(jj + start)
+        found_d.append(dist[ii, jj])
+    return _concat(found_i, found_j, found_d)
+
+
+def _index_pairs(codes: np.ndarray, max_distance: int):
+    m = 64 // CHUNK_BITS
+    radius = max_distance // m
+    masks = _flip_masks(CHUNK_BITS, radius)
+    found_i, found_j, found_d = [], [], []
+    for c in range(m):
+        chunk = ((codes >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
+        order = np.argsort(chunk, kind="stable")
+        starts = np.searchsorted(chunk[order], np.arange((1 << CHUNK_BITS) + 1))
+        for q0 in range(0, len(codes), QUERY_BATCH):
+            q = np.arange(q0, min(q0 + QUERY_BATCH, len(codes)))
+            for mask in masks:
+                ii, jj = _bucket_join(chunk[q] ^ mask, q, starts, order)
+                keep = jj > ii
+                ii, jj = ii[keep], jj[keep]
+                dist = np.bitwise_count(codes[ii] ^ codes[jj])
+                near = dist <= max_distance
+                found_i.append(ii[near])
+                found_j.append(jj[near])
+                found_d.append(dist[near])
+    i, j, d = _concat(found_i, found_j, found_d)
+    # A pair near in several chunks is found several times.
+    key = np.unique(i.astype(np.int64) * len(codes) + j, return_index=True)[1]
+    return i[key], j[key], d[key]
+
+
+def _bucket_join(keys: np.ndarray, queries: np.ndarray, starts: np.ndarray, order: np.ndarray):
+    """Pairs (query, member) for every member of the bucket each query's key names."""
+    lo, hi = starts[keys], starts[keys + 1]
+    counts = hi - lo
+    total = int(counts.sum())
+    ii = np.repeat(queries, counts)
+    # Position within each run: a global arange minus the run's start offset.
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    jj = order[np.repeat(lo, counts) + offsets]
+    return ii, jj
+
+
+def _flip_masks(bits: int, radius: int) -> list[int]:
+    masks = [0]
+    for r in range(1, radius + 1):
+        masks += [sum(1 << b for b in combo) for combo in combinations(range(bits), r)]
+    return masks
+
+
+def _concat(i: list, j: list, d: list):
+    if not i:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return (np.concatenate(i).astype(np.int64), np.concatenate(j).astype(np.int64), np.concatenate(d).astype(np.int64))
+
+
+def groups_from_pairs(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
+    """Connected components (of size >= 2) of the graph with edges (i, j) on n nodes."""
+    if len(i) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    cuts = np.nonzero(np.diff(sorted_labels))[0] + 1
+    return [g for g in np.split(order, cuts) if len(g) > 1]
+
+
+def find_groups(hashes: Mapping[int, str | int], max_distance: int, *, method: str = "auto") -> list[set[int]]:
+    """Group ids whose hashes are within `max_distance` bits, transitively.
+
+    Returns:
+        The groups of two or more ids, each a set, ordered by their smallest id.
+    """
+    ids = np.array(list(hashes), dtype=np.int64)
+    i, j, _ = near_pairs(to_codes(hashes.values()), max_distance, method=method)
+    groups = [set(ids[g].tolist()) for g in groups_from_pairs(len(ids), i, j)]
+    return sorted(groups, key=min)
