@@ -2,25 +2,92 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
+import requests
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog import require_class
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
 
-app = typer.Typer(help="Crawl image search engines into the catalog.")
+from .crawl import CrawlOptions, crawl_all, crawl_class
+from .engines import ENGINES
+from .engines.filters import parse_filter_args
+from .fetch import Fetcher
+from .report import CrawlReport
+
+app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
+console = Console()
 
 
 @app.command()
 def crawl(
-    class_name: Annotated[str, typer.Option("--class", help="The class to crawl.")],
+    class_name: Annotated[str | None, typer.Option("--class", help="The class to crawl.")] = None,
+    all_classes: Annotated[bool, typer.Option("--all", help="Crawl every class in turn.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Stop after this many new images per class.")] = 100,
+    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join(ENGINES)} (default google; saved pages: detected).")] = None,
+    query: Annotated[str | None, typer.Option(help="Search for this instead of the class's query.")] = None,
+    search_url: Annotated[str | None, typer.Option(help="The engine's base URL (a mirror or a test server).")] = None,
+    page: Annotated[list[Path] | None, typer.Option(exists=True, dir_okay=False, help="A result page saved from a browser; repeatable. No search is made.")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", help="NAME=VALUE, e.g. size=large; repeatable.")] = None,
+    max_pages: Annotated[int, typer.Option(min=1, help="Result pages to read at most.")] = 10,
+    retry_failed: Annotated[bool, typer.Option(help="Try again URLs that failed in earlier runs.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Downloads in flight at once.")] = 8,
+    per_host: Annotated[int, typer.Option(min=1, help="Downloads in flight to one host at once.")] = 2,
+    delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
+    allow_private: Annotated[bool, typer.Option(help="Allow private/loopback addresses (local test servers only).")] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
-    """Search for a class's images, download, validate and store them.
+    """Search for a class's images, download and validate them, store them in the catalog.
 
-    Example: crawl --class Yeezy_350
+    Example: crawl --class Yeezy_350 --limit 150 --engine bing
+    Example: crawl --class Yeezy_350 --page saved/Yeezy_350.html
     """
-    with catalog_for_cli(catalog) as cat:
-        require_class(cat, class_name)
-    raise fail("the crawler is not built yet")
+    if (class_name is None) == (not all_classes):
+        raise fail("give exactly one of --class NAME or --all")
+    fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
+                      timeout=(timeout, timeout), allow_private=allow_private)
+    with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
+        options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
+                               filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed)
+        if class_name is not None:
+            results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
+        else:
+            results = crawl_all(cat, options, fetcher, progress)
+    _print_results(results)
+
+
+@contextmanager
+def _progress() -> Iterator:
+    """A callback that shows stored/limit for the class being crawled."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(report: CrawlReport) -> None:
+        if report.class_name not in tasks:
+            tasks[report.class_name] = bar.add_task(report.class_name, total=report.limit, info="")
+        failed = sum(report.failures.values())
+        bar.update(tasks[report.class_name], completed=report.stored,
+                   info=f"tried {report.tried}, failed {failed}, already {report.duplicates}")
+
+    with bar:
+        yield update
+
+
+def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) -> None:
+    failed = False
+    for name, report, error in results:
+        if report is not None:
+            console.print(report.summary(), highlight=False, soft_wrap=True)
+            failed |= report.stopped is not None
+        else:
+            console.print(f"[red]{name}: {error}[/]", highlight=False, soft_wrap=True)
+            failed = True
+    if failed:
+        raise typer.Exit(code=1)

@@ -1,0 +1,229 @@
+"""Crawl orchestration: result pages -> hits -> downloads -> the catalog.
+
+Downloads run on the fetcher's worker threads; every catalog write happens here, on the
+calling thread, image row first and `fetches` row after. A crash (even kill -9) between
+the two leaves an image whose URL is fetched again on the next run, found by its sha256
+and not stored twice; a crash before the image row leaves at most a finished file in the
+store (written to a temp file and renamed), which the re-run reuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from catalog import Catalog, CatalogError, InvalidImage, Provenance, add_image, class_names, require_class
+from catalog.fetches import FetchRecord, record_fetch, tried_urls
+
+from .download import Attempt, Outcome, download_hit
+from .engines import detect_engine, get_engine, read_results
+from .errors import CrawlerError, EngineParseError, FetchError
+from .fetch import MB, Fetcher
+from .hits import ImageHit, ParseResult
+from .report import CrawlReport
+
+Progress = Callable[[CrawlReport], None]
+
+
+@dataclass
+class CrawlOptions:
+    """What to crawl and how much; `pages` are saved result pages used instead of searching."""
+
+    limit: int = 100
+    engine: str | None = None
+    query: str | None = None
+    search_url: str | None = None
+    pages: list[Path] = field(default_factory=list)
+    filters: dict[str, str] = field(default_factory=dict)
+    max_pages: int = 10
+    retry_failed: bool = False
+    min_side: int = 32
+
+
+@dataclass
+class _Source:
+    """One page of hits, with the folder its saved thumbnails live in."""
+
+    description: str
+    hits: list[ImageHit]
+    engine: str
+    page_dir: Path | None = None
+
+
+def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: Fetcher,
+                progress: Progress | None = None) -> CrawlReport:
+    """Crawl one class until `options.limit` new images are stored or the results run out.
+
+    Raises:
+        CrawlerError: a blocked or unparseable first page, a bad engine or filter.
+        UnknownClassError: the class is not in the catalog.
+
+    Example: crawl_class(cat, "Yeezy_350", CrawlOptions(limit=50), Fetcher(requests.Session()))
+    """
+    query = options.query or require_class(cat, class_name)["query"]
+    report = CrawlReport(class_name, engine=options.engine, query=query, limit=options.limit)
+    tried = tried_urls(cat, class_name, include_failed=not options.retry_failed)
+    sources = _saved_pages(options) if options.pages else _search(fetcher, query, options, report)
+    try:
+        for source in sources:
+            report.engine = source.engine
+            report.pages.append(source.description)
+            report.hits += len(source.hits)
+            _run(cat, fetcher, source, query, options, tried, report, progress)
+            if report.stored >= options.limit:
+                break
+    except CrawlerError as exc:
+        if not report.pages:
+            raise
+        report.stopped = str(exc)
+    return report
+
+
+def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
+              progress: Progress | None = None) -> list[tuple[str, CrawlReport | None, str | None]]:
+    """Crawl every class in turn; a class that fails is recorded and the next one runs.
+
+    Returns:
+        (class name, its report or None, the error message or None) per class.
+    """
+    results: list[tuple[str, CrawlReport | None, str | None]] = []
+    for name in class_names(cat):
+        try:
+            results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
+        except CatalogError as exc:
+            results.append((name, None, str(exc)))
+    return results
+
+
+def _saved_pages(options: CrawlOptions) -> Iterator[_Source]:
+    for path in options.pages:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
+        engine, result = _parse_saved(path, text, options.engine)
+        yield _Source(f"{path}: {result.describe()}", result.hits, engine.NAME, path.parent)
+
+
+def _parse_saved(path: Path, text: str, engine_name: str | None) -> tuple[ModuleType, ParseResult]:
+    if engine_name:
+        engine = get_engine(engine_name)
+        return engine, read_results(engine, text, str(path))
+    found = detect_engine(text)
+    if found is None:
+        read_results(get_engine("google"), text, str(path))  # raises with the formats tried
+        raise EngineParseError(f"{path}: no engine recognises this page")
+    return found
+
+
+def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport) -> Iterator[_Source]:
+    """Result pages from the engine, until one brings no hit not seen before."""
+    engine = get_engine(options.engine or "google")
+    report.engine = engine.NAME
+    token = {}
+    if getattr(engine, "NEEDS_TOKEN", False):
+        text, _ = _get_page(fetcher, engine.token_url(query, options.search_url))
+        token = {"token": engine.parse_token(text)}
+    seen: set[str] = set()
+    for page in range(options.max_pages):
+        url = engine.build_search_url(query, page, options.filters, options.search_url, **token)
+        text, status = _get_page(fetcher, url, engine)
+        result = read_results(engine, text, url, status) if page == 0 else engine.parse_page(text)
+        fresh = [hit for hit in result.hits if hit.key not in seen]
+        if not fresh:
+            return
+        seen.update(hit.key for hit in fresh)
+        yield _Source(f"{page + 1} ({url}): {result.describe()}", fresh, engine.NAME)
+
+
+def _get_page(fetcher: Fetcher, url: str, engine: ModuleType | None = None) -> tuple[str, int | None]:
+    result = fetcher.get(url, max_bytes=20 * MB)
+    text = (result.data or b"").decode("utf-8", errors="replace")
+    if not result.ok:
+        if engine is not None and result.http_status in (403, 429):
+            engine.check_blocked(text, result.final_url, result.http_status)
+        raise FetchError(url, result.reason or "error", result.detail)
+    return text, result.http_status
+
+
+def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: CrawlOptions,
+         tried: set[str], report: CrawlReport, progress: Progress | None) -> None:
+    """Download a page's hits on the pool, never more in flight than the limit still needs."""
+    hits = iter(source.hits)
+    pending: dict[Future[Outcome], ImageHit] = {}
+    while True:
+        while len(pending) < 2 * fetcher.max_workers and report.stored + len(pending) < options.limit:
+            hit = next(hits, None)
+            if hit is None:
+                break
+            if hit.key in tried:
+                report.skipped += 1
+                continue
+            tried.add(hit.key)
+            pending[fetcher.submit(download_hit, fetcher, hit, source.page_dir, options.min_side)] = hit
+        if not pending:
+            return
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            del pending[future]
+            _record(cat, future.result(), source.engine, query, options, report)
+            if progress:
+                progress(report)
+
+
+def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
+            report: CrawlReport) -> None:
+    """Store the chosen bytes (image row first), then write a fetch row per attempt."""
+    hit, chosen = outcome.hit, outcome.chosen
+    report.tried += 1
+    report.fetched += outcome.fetched
+    status = "failed"
+    if chosen is not None and chosen.data is not None:
+        status = _store(cat, hit, chosen, engine, query, options, report)
+    first = outcome.attempts[0] if outcome.attempts else None
+    if status == "failed":
+        report.failures[first.reason if first and first.reason else "no-source"] += 1
+    elif chosen is not first and first is not None and first.origin == "download":
+        report.thumbnail_fallbacks[first.reason or "unknown"] += 1
+    # The first attempt is the hit's key (what a re-run skips): write it last.
+    for attempt in reversed(outcome.attempts):
+        attempt_status = status if attempt is chosen else "failed"
+        _record_attempt(cat, report.class_name, hit, attempt, attempt_status, engine, query)
+
+
+def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str, options: CrawlOptions,
+           report: CrawlReport) -> str:
+    provenance = Provenance(
+        origin=chosen.origin, source_url=hit.url or (chosen.url if chosen.url.startswith("http") else None),
+        page_url=hit.page_url, engine=engine, query=query, rank=hit.rank, title=hit.title,
+    )
+    try:
+        result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side)
+    except InvalidImage as exc:
+        chosen.reason, chosen.detail = exc.reason, exc.detail
+        return "failed"
+    chosen.sha256 = result.image["sha256"]
+    if result.created:
+        report.stored += 1
+        report.thumbnails += chosen.origin == "thumbnail"
+        return "stored"
+    if result.conflict:
+        report.conflicts += 1
+        return "conflict"
+    if result.image.get("source_url") == provenance.source_url:
+        # This URL stored the image in a run killed before its fetch row was written.
+        return "stored"
+    report.duplicates += 1
+    return "duplicate"
+
+
+def _record_attempt(cat: Catalog, class_name: str, hit: ImageHit, attempt: Attempt, status: str,
+                    engine: str, query: str) -> None:
+    record_fetch(cat, FetchRecord(
+        url=attempt.url, class_name=class_name, status=status, engine=engine, query=query, rank=hit.rank,
+        http_status=attempt.http_status, error=attempt.error if status == "failed" else None,
+        sha256=attempt.sha256 if status != "failed" else None,
+    ))

@@ -1,0 +1,110 @@
+"""Turn one hit into validated image bytes: the original, else the page's own thumbnail.
+
+Runs on the fetcher's worker threads, so it touches no database: it returns an
+`Outcome` listing every attempt, and the orchestrator records them in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog import InvalidImage, validate_image
+
+from .fetch import Fetcher, FetchResult
+from .hits import ImageHit
+
+
+@dataclass
+class Attempt:
+    """One source tried for a hit: `url` is what the `fetches` row records."""
+
+    url: str
+    origin: str  # download (the original) or thumbnail
+    data: bytes | None = None
+    http_status: int | None = None
+    reason: str | None = None
+    detail: str = ""
+    sha256: str | None = None  # set once the bytes are in the catalog
+
+    @property
+    def error(self) -> str | None:
+        if self.reason is None:
+            return None
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+@dataclass
+class Outcome:
+    """Every attempt for a hit; `chosen` is the one whose bytes are valid, if any."""
+
+    hit: ImageHit
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> Attempt | None:
+        return next((a for a in self.attempts if a.data is not None), None)
+
+    @property
+    def fetched(self) -> int:
+        """Bodies received over the network (2xx), valid or not."""
+        return sum(1 for a in self.attempts if a.http_status is not None and 200 <= a.http_status < 300)
+
+
+def _from_fetch(url: str, origin: str, result: FetchResult, min_side: int) -> Attempt:
+    attempt = Attempt(url, origin, http_status=result.http_status, reason=result.reason, detail=result.detail)
+    if result.ok and result.data is not None:
+        _validate(attempt, result.data, min_side)
+    return attempt
+
+
+def _validate(attempt: Attempt, data: bytes, min_side: int) -> Attempt:
+    """Keep `data` on the attempt only if Pillow decodes it to an acceptable image."""
+    try:
+        validate_image(data, min_side=min_side)
+    except InvalidImage as exc:
+        attempt.reason, attempt.detail = exc.reason, exc.detail
+        return attempt
+    attempt.data = data
+    return attempt
+
+
+def _content_key(data: bytes) -> str:
+    return f"thumbnail:sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def _saved_file(page_dir: Path | None, rel: str) -> bytes | None:
+    """A thumbnail the browser saved beside the page; never a file outside that folder."""
+    if page_dir is None:
+        return None
+    path = (page_dir / rel).resolve()
+    if not path.is_relative_to(page_dir.resolve()) or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_side: int) -> Outcome:
+    """Try the original URL, then the inline thumbnail, a saved thumbnail file, the remote thumbnail.
+
+    Stops at the first source whose bytes validate.
+    """
+    outcome = Outcome(hit)
+    if hit.url:
+        outcome.attempts.append(_from_fetch(hit.url, "download", fetcher.get(hit.url), min_side))
+        if outcome.chosen:
+            return outcome
+    if hit.thumbnail_data:
+        outcome.attempts.append(_validate(Attempt(_content_key(hit.thumbnail_data), "thumbnail"),
+                                          hit.thumbnail_data, min_side))
+        if outcome.chosen:
+            return outcome
+    saved = _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None
+    if saved:
+        outcome.attempts.append(_validate(Attempt(_content_key(saved), "thumbnail"), saved, min_side))
+        if outcome.chosen:
+            return outcome
+    if hit.thumbnail_url:
+        result = fetcher.get(hit.thumbnail_url)
+        outcome.attempts.append(_from_fetch(hit.thumbnail_url, "thumbnail", result, min_side))
+    return outcome

@@ -1,0 +1,73 @@
+"""Bing Images: the `iusc` anchors' `m` JSON (murl, purl, turl, t). Pure functions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from bs4 import BeautifulSoup, Tag
+
+from ..hits import ImageHit, ParseResult
+from . import common, filters
+from .common import is_http_url
+
+NAME = "bing"
+BASE_URL = "https://www.bing.com/images/async"
+PAGE_SIZE = 35
+FILTERS = filters.BING
+_SIZE = re.compile(r"(\d+)\s*[x×]\s*(\d+)")
+
+
+def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | None = None,
+                     base_url: str | None = None) -> str:
+    """The URL of result page `page` (0-based) for `query`.
+
+    Example: build_search_url("Yeezy 350", 0, {"size": "large"})
+        -> "https://www.bing.com/images/async?q=Yeezy+350&first=1&count=35&mmasync=1&qft=%2Bfilterui..."
+    """
+    params = {"q": query, "first": str(page * PAGE_SIZE + 1), "count": str(PAGE_SIZE), "mmasync": "1"}
+    qft = filters.check_filters(NAME, FILTERS, filters_)
+    if qft:
+        params["qft"] = "".join(qft)
+    base = base_url or BASE_URL
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
+
+
+def _size(anchor: Tag) -> tuple[int | None, int | None]:
+    """(width, height) from the tile's "1200 x 800 · jpeg" caption, when it has one."""
+    tile = anchor.find_parent(class_="imgpt") or anchor.parent
+    caption = tile.find(class_="img_info") if tile else None
+    match = _SIZE.search(caption.get_text(" ") if caption else "")
+    return (int(match.group(1)), int(match.group(2))) if match else (None, None)
+
+
+def parse_page(text: str) -> ParseResult:
+    """Hits from every `<a class="iusc" m='{...}'>` tile."""
+    hits = []
+    if "iusc" in text:
+        for anchor in BeautifulSoup(text, "html.parser").select("a.iusc[m]"):
+            try:
+                meta = json.loads(str(anchor["m"]))
+            except json.JSONDecodeError:
+                continue
+            if not is_http_url(meta.get("murl")):
+                continue
+            width, height = _size(anchor)
+            hits.append(ImageHit(
+                url=meta["murl"], page_url=meta.get("purl"), title=meta.get("t"), width=width, height=height,
+                thumbnail_url=meta.get("turl") if is_http_url(meta.get("turl")) else None,
+                rank=len(hits) + 1, engine=NAME,
+            ))
+    return ParseResult(hits=hits, matched="iusc" if hits else None, counts={"iusc": len(hits)})
+
+
+def parse_results(text: str) -> list[ImageHit]:
+    """The hits of a result page (empty when none are found)."""
+    return parse_page(text).hits
+
+
+def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
+    """Raise BlockedError for a captcha, challenge or tiny page."""
+    common.check_blocked(NAME, text, url, status)

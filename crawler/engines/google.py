@@ -1,0 +1,75 @@
+"""Google Images: the search URL, a parser for every known markup, blocked-page detection.
+
+Pure functions: nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from ..hits import ImageHit, ParseResult
+from . import common, filters
+from .google_formats import FORMATS, Page
+
+NAME = "google"
+BASE_URL = "https://www.google.com/search"
+PAGE_SIZE = 100
+FILTERS = filters.GOOGLE
+
+
+def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | None = None,
+                     base_url: str | None = None) -> str:
+    """The URL of result page `page` (0-based) for `query`.
+
+    Example: build_search_url("Yeezy 350", 1, {"size": "large"})
+        -> "https://www.google.com/search?q=Yeezy+350&tbm=isch&udm=2&ijn=1&start=100&tbs=isz%3Al"
+    """
+    params = {"q": query, "tbm": "isch", "udm": "2", "ijn": str(page), "start": str(page * PAGE_SIZE)}
+    tbs = filters.check_filters(NAME, FILTERS, filters_)
+    if tbs:
+        params["tbs"] = ",".join(tbs)
+    base = base_url or BASE_URL
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
+
+
+def parse_page(text: str) -> ParseResult:
+    """Run every format's parser; the first (richest) format with hits supplies them.
+
+    Hits from the chosen format that lack an inline thumbnail borrow one from another
+    format's hit for the same image or landing page (saved pages often have both).
+    """
+    page = Page(text)
+    found = {name: parser(page) for name, parser in FORMATS.items()}
+    counts = {name: len(hits) for name, hits in found.items()}
+    matched = next((name for name, hits in found.items() if hits), None)
+    if matched is None:
+        return ParseResult(hits=[], matched=None, counts=counts)
+    hits = found[matched]
+    _borrow_thumbnails(hits, [h for name, other in found.items() if name != matched for h in other])
+    return ParseResult(hits=hits, matched=matched, counts=counts)
+
+
+def _borrow_thumbnails(hits: list[ImageHit], others: list[ImageHit]) -> None:
+    by_key: dict[str, ImageHit] = {}
+    for other in others:
+        if other.thumbnail_data or other.thumbnail_path:
+            for key in (other.url, other.page_url):
+                if key:
+                    by_key.setdefault(key, other)
+    for hit in hits:
+        if hit.thumbnail_data or hit.thumbnail_path:
+            continue
+        donor = by_key.get(hit.url or "") or by_key.get(hit.page_url or "")
+        if donor:
+            hit.thumbnail_data, hit.thumbnail_path = donor.thumbnail_data, donor.thumbnail_path
+
+
+def parse_results(text: str) -> list[ImageHit]:
+    """The hits of a result page (empty when no format matches)."""
+    return parse_page(text).hits
+
+
+def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
+    """Raise BlockedError for a /sorry/ captcha, consent form, JavaScript wall or tiny page."""
+    common.check_blocked(NAME, text, url, status)

@@ -1,0 +1,49 @@
+"""Exceptions raised by the crawler; `crawl` turns them into a message and exit code 1.
+
+They subclass `CatalogError`, so `catalog.cli.catalog_for_cli` translates them like the
+catalog's own errors.
+"""
+
+from catalog import CatalogError
+
+
+class CrawlerError(CatalogError):
+    """A crawl could not be done; the message says why and what to try."""
+
+
+class UnknownEngineError(CrawlerError):
+    """An engine name that is not registered."""
+
+    def __init__(self, name: str, known: list[str]):
+        self.name = name
+        super().__init__(f"unknown engine {name!r}; choose one of: {', '.join(known)}")
+
+
+class InvalidFilterError(CrawlerError):
+    """A search filter the engine does not support, or an unknown value for it."""
+
+
+class EngineParseError(CrawlerError):
+    """A result page that parses to no hits in any known format."""
+
+
+class BlockedError(CrawlerError):
+    """The engine answered with a captcha, consent form or JavaScript wall."""
+
+    def __init__(self, engine: str, why: str):
+        self.engine = engine
+        self.why = why
+        super().__init__(
+            f"{engine} blocked the search ({why}). Try another engine with --engine "
+            "(google, bing, duckduckgo), or save the result page from a browser and crawl "
+            "it with --page saved.html"
+        )
+
+
+class FetchError(CrawlerError):
+    """A search page could not be downloaded; `reason` is a short code (dns, timeout, ...)."""
+
+    def __init__(self, url: str, reason: str, detail: str = ""):
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else ""))
