@@ -143,3 +143,8 @@ def classes_add(
     with catalog_for_cli(catalog) as cat:
         row = add_class(cat, name, query)
     console.print(f"added class {row['name']} (query: {row['query']!r})", highlight=False)
+
+
+# The curation commands live in their own module to keep this one short; importing it
+# registers them on `app`.
+from . import commands  # noqa: E402,F401

@@ -28,7 +28,7 @@ from catalog.schema import USABLE_STATUSES
 
 from .hashing import HashReport, hash_catalog, open_reduced, signature_array
 from .search import find_groups, groups_from_pairs, near_pairs, to_codes
-from .verify import confirm, confirm_square, square_views_of, views_of
+from .verify import Views, confirm, confirm_square, square_views_of, views_of
 
 __all__ = ["DEFAULT_MAX_DISTANCE", "DedupResult", "Edge", "Group", "confirmed_edges", "dedup", "find_groups"]
 
@@ -98,7 +98,8 @@ def confirmed_edges(cat: Catalog, rows: dict[int, dict], max_distance: int, *, s
         a, b = ids[i], ids[j]
         if rows[a]["pixel_hash"] == rows[b]["pixel_hash"] or not _signatures_close(rows[a], rows[b]):
             continue
-        if confirm(loader.views(a), loader.views(b)).same:
+        va, vb = loader.views(a), loader.views(b)
+        if va is not None and vb is not None and confirm(va, vb).same:
             edges.append(Edge(a, b, d, "phash"))
     if squares:
         edges += _square_edges(rows, loader, codes, ids)
@@ -133,34 +134,41 @@ def _square_edges(rows: dict[int, dict], loader: _ViewCache, codes: np.ndarray, 
                 continue
             if other["width"] * other["height"] * SQUARE_AREA_RATIO < area:
                 continue
-            if confirm_square(loader.views(square_id), loader.squares(other_id)).same:
+            square, windows = loader.views(square_id), loader.squares(other_id)
+            if square is not None and windows is not None and confirm_square(square, windows).same:
                 d = int(np.bitwise_count(codes[index[square_id]] ^ codes[index[other_id]]))
                 edges.append(Edge(min(square_id, other_id), max(square_id, other_id), d, "square-crop"))
     return edges
 
 
 class _ViewCache:
-    """Thumbnails decoded once per image, only for images that some candidate needs."""
+    """Thumbnails decoded once per image, only for images that some candidate needs.
+
+    A file that cannot be read (deleted from the store by hand) confirms nothing; its
+    id is kept in `unreadable` rather than stopping the whole run.
+    """
 
     def __init__(self, cat: Catalog, rows: dict[int, dict]):
         self.cat, self.rows = cat, rows
-        self._views: dict[int, object] = {}
-        self._squares: dict[int, object] = {}
+        self._cache: dict[tuple[int, bool], Views | None] = {}
+        self.unreadable: set[int] = set()
 
-    def _open(self, image_id: int):
-        return open_reduced(image_file(self.cat, self.rows[image_id]))
+    def _get(self, image_id: int, squares: bool) -> Views | None:
+        key = (image_id, squares)
+        if key not in self._cache:
+            try:
+                with open_reduced(image_file(self.cat, self.rows[image_id])) as img:
+                    self._cache[key] = square_views_of(img) if squares else views_of(img)
+            except (OSError, ValueError):
+                self.unreadable.add(image_id)
+                self._cache[key] = None
+        return self._cache[key]
 
-    def views(self, image_id: int):
-        if image_id not in self._views:
-            with self._open(image_id) as img:
-                self._views[image_id] = views_of(img)
-        return self._views[image_id]
+    def views(self, image_id: int) -> Views | None:
+        return self._get(image_id, False)
 
-    def squares(self, image_id: int):
-        if image_id not in self._squares:
-            with self._open(image_id) as img:
-                self._squares[image_id] = square_views_of(img)
-        return self._squares[image_id]
+    def squares(self, image_id: int) -> Views | None:
+        return self._get(image_id, True)
 
 
 def _decide(rows: dict[int, dict], edges: list[Edge]) -> tuple[list[Group], list[tuple[int, str, int]]]:

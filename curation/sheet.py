@@ -1,0 +1,60 @@
+"""`curate sheet`: a self-contained HTML contact sheet of thumbnails with their ids.
+
+Example:
+    >>> write_sheet(cat, Path("yeezy.html"), class_name="Yeezy_350")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+
+from catalog import Catalog, image_file, image_flags, iter_images
+
+from .hashing import open_reduced
+
+THUMB = 160
+PAGE = """<!doctype html><meta charset="utf-8"><title>{title}</title>
+<style>body{{font:13px sans-serif;background:#222;color:#ddd}} figure{{display:inline-block;margin:4px;
+width:{w}px;vertical-align:top}} img{{max-width:{w}px;max-height:{w}px;background:#fff}}
+figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{color:#fb4}}</style>
+<h1>{title}</h1><p>{count} images</p>
+{figures}
+"""
+
+
+def write_sheet(cat: Catalog, out: Path, *, class_name: str | None = None, statuses: list[str] | None = None) -> int:
+    """Write the sheet for a class (and statuses) to `out`; returns how many images it shows."""
+    figures = []
+    for row in iter_images(cat, class_name=class_name, statuses=statuses):
+        figures.append(_figure(cat, row))
+    title = html.escape(f"{class_name or 'all classes'} — {cat.path.name}")
+    page = PAGE.format(title=title, w=THUMB, count=len(figures), figures="\n".join(figures))
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return len(figures)
+
+
+def _figure(cat: Catalog, row: dict) -> str:
+    caption = f"#{row['id']} {row['width']}×{row['height']} {row['status']}"
+    flags = ", ".join(image_flags(row))
+    return (
+        f'<figure class="{row["status"]}"><img src="{_thumb_uri(cat, row)}" alt="{row["id"]}">'
+        f"<figcaption>{html.escape(caption)}<br><span class=flags>{html.escape(flags)}</span></figcaption></figure>"
+    )
+
+
+def _thumb_uri(cat: Catalog, row: dict) -> str:
+    try:
+        with open_reduced(image_file(cat, row)) as img:
+            rgb = img.convert("RGB")
+            rgb.thumbnail((THUMB, THUMB))
+            buf = io.BytesIO()
+            rgb.save(buf, "JPEG", quality=80)
+    except (OSError, ValueError):
+        return ""  # a missing file shows as an empty frame, the caption still says which
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
