@@ -1,0 +1,13 @@
+"""The "google-browser" engine: Google Images rendered by a headless Chromium (issue 7).
+
+Needs the optional extra: `pip install 'imageset[browser]'` and a Chromium (Debian:
+`apt-get install chromium`; or `playwright install chromium`). Importing this package does
+not need them; `collect_hits` says what is missing.
+"""
+
+from .google import collect_hits, search_page_url
+from .launch import BrowserLaunchError, BrowserMissingError, find_browser, open_browser
+from .page import ENGINE
+
+__all__ = ["ENGINE", "BrowserLaunchError", "BrowserMissingError", "collect_hits", "find_browser",
+           "open_browser", "search_page_url"]

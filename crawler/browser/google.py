@@ -1,0 +1,216 @@
+"""Google Images through a real headless Chromium: the "google-browser" engine.
+
+Plain HTTP clients get a JavaScript wall from Google since January 2025 (issue 7). Here a
+browser renders the result page, and the hits come from two places: the script data the
+page carries or fetches (parsed by the same format parsers as the plain `google` engine),
+and, for tiles that data does not explain, the tile's preview pane, clicked a bounded
+number of times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..engines.common import decode_data_uri, is_http_url
+from ..engines.google_formats import FORMATS, Page
+from ..errors import CrawlerError, EngineParseError
+from ..hits import ImageHit
+from . import page as pagelib
+from .launch import open_browser
+from .page import PlaywrightError
+
+DEFAULT_SEARCH_URL = "https://www.google.com/search"
+# Rendered tiles are read by the browser itself (with their previews), not from markup.
+SCRIPT_FORMATS = {name: parse for name, parse in FORMATS.items() if name != "data_lpage"}
+MAX_ROUNDS = 50  # scroll / "more results" rounds: a page that keeps growing still ends
+MAX_RESPONSE_BYTES = 8_000_000
+_DATA_TYPES = ("json", "javascript", "text/")
+
+
+def search_page_url(query: str, search_url: str | None = None) -> str:
+    """The result page to open: `query` itself when it is a URL, else an image search for it.
+
+    Args:
+        query: search words, or the http(s) URL of a result page.
+        search_url: the search endpoint (default Google's); `q` and `tbm=isch` are added.
+    """
+    if is_http_url(query):
+        return query
+    parts = urlsplit(search_url or DEFAULT_SEARCH_URL)
+    params = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("q", "tbm")]
+    params += [("q", query), ("tbm", "isch")]
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def collect_hits(
+    query: str,
+    *,
+    limit: int,
+    search_url: str | None = None,
+    browser_path: str | Path | None = None,
+    max_preview_clicks: int = 20,
+    timeout_s: float = 15.0,
+) -> list[ImageHit]:
+    """Open the result page in headless Chromium and return up to `limit` hits.
+
+    The browser is started for this call and is gone when it returns or raises (Ctrl-C
+    included).
+
+    Args:
+        query: search words, or a result page URL.
+        limit: how many hits to gather (scrolling and pressing "more results" until then).
+        search_url: the search endpoint instead of Google's (tests use a local server).
+        browser_path: the Chromium to drive; default: one on PATH, else Playwright's.
+        max_preview_clicks: at most this many tiles are clicked to read an original URL.
+        timeout_s: the wait for one page action (a load, a click, new tiles).
+
+    Returns:
+        Hits in page order, `engine="google-browser"`, ranked from 1; a hit whose original
+        could not be read carries only its thumbnail (`url=None`).
+
+    Raises:
+        BlockedError: a captcha, /sorry/ page or a consent form that cannot be accepted.
+        EngineParseError: the rendered page shows no tiles and holds no image data.
+        BrowserMissingError: Playwright or Chromium is not installed.
+        CrawlerError: the browser failed (a timeout, a crash).
+    """
+    if limit < 1:
+        raise CrawlerError(f"limit must be at least 1. Received: limit={limit}")
+    url = search_page_url(query, search_url)
+    with open_browser(browser_path) as context:
+        return collect_from_context(context, url, limit=limit, max_preview_clicks=max_preview_clicks,
+                                    timeout_s=timeout_s)
+
+
+def collect_from_context(context, url: str, *, limit: int, max_preview_clicks: int = 20,  # noqa: ANN001
+                         timeout_s: float = 15.0) -> list[ImageHit]:
+    """`collect_hits` in an open browser context (one page, closed afterwards)."""
+    timeout_ms = int(timeout_s * 1000)
+    page = context.new_page()
+    responses: list = []
+    page.on("response", lambda response: responses.append(response))  # Playwright wraps plain functions only
+    page.set_default_timeout(timeout_ms)
+    try:
+        _open(page, url, timeout_ms)
+        tiles = _load_tiles(page, limit, timeout_ms)
+        script_hits = _script_hits(page, responses)
+        hits = _merge(page, tiles, script_hits, limit=limit, max_clicks=max_preview_clicks, timeout_ms=timeout_ms)
+    except PlaywrightError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CrawlerError(f"{pagelib.ENGINE}: the browser failed on {url}: {first}") from None
+    finally:
+        with suppress(Exception):
+            page.close()
+    if not hits:
+        raise EngineParseError(f"{pagelib.ENGINE}: the rendered page {url} shows no image tiles "
+                               "and its script data holds no image URLs")
+    return hits
+
+
+def _open(page, url: str, timeout_ms: int) -> None:  # noqa: ANN001
+    page.goto(url, wait_until="load", timeout=timeout_ms)
+    pagelib.check_captcha(page)
+    pagelib.handle_consent(page, timeout_ms)
+    pagelib.check_captcha(page)
+    pagelib.wait_for_tiles(page, 0, timeout_ms)
+    pagelib.check_captcha(page)
+
+
+def _load_tiles(page, limit: int, timeout_ms: int) -> list:  # noqa: ANN001
+    """Scroll and press "more results" until `limit` tiles show, the results end or a wall."""
+    for _ in range(MAX_ROUNDS):
+        if pagelib.tile_count(page) >= limit:
+            break
+        try:
+            grew = pagelib.load_more(page, timeout_ms)
+        except PlaywrightError:
+            # A navigation (to a captcha, say) destroyed the page under the action.
+            page.wait_for_load_state("domcontentloaded", timeout=timeout_ms)
+            pagelib.check_captcha(page)
+            raise
+        pagelib.check_captcha(page)
+        if not grew:
+            break
+    return pagelib.read_tiles(page)
+
+
+def _script_hits(page, responses: list) -> list[ImageHit]:  # noqa: ANN001
+    """Hits from the rendered document's scripts and the data the page fetched, by URL."""
+    texts = [page.content()]
+    for response in responses:
+        with suppress(Exception):
+            if _is_data_response(response):
+                texts.append(response.text())
+    found: dict[str, ImageHit] = {}
+    for text in texts:
+        for chunk in [text, *_batchexecute_payloads(text)]:
+            for hit in _parse_first_format(chunk):
+                found.setdefault(hit.key, hit)
+    return list(found.values())
+
+
+def _is_data_response(response) -> bool:  # noqa: ANN001
+    if response.request.resource_type not in ("xhr", "fetch") or not response.ok:
+        return False
+    kind = response.headers.get("content-type", "")
+    size = int(response.headers.get("content-length") or 0)
+    return any(t in kind for t in _DATA_TYPES) and size <= MAX_RESPONSE_BYTES
+
+
+def _parse_first_format(text: str) -> list[ImageHit]:
+    page = Page(text)
+    for parse in SCRIPT_FORMATS.values():
+        hits = parse(page)
+        if hits:
+            return hits
+    return []
+
+
+def _batchexecute_payloads(text: str) -> Iterator[str]:
+    """The JSON strings inside a `)]}'` batchexecute answer (["wrb.fr", id, "<json>", ..])."""
+    if '"wrb.fr"' not in text:
+        return
+    for line in text.splitlines():
+        if '"wrb.fr"' not in line:
+            continue
+        with suppress(json.JSONDecodeError):
+            for entry in json.loads(line):
+                if isinstance(entry, list) and len(entry) > 2 and entry[0] == "wrb.fr" and isinstance(entry[2], str):
+                    yield entry[2]
+
+
+def _tile_hit(tile) -> ImageHit:  # noqa: ANN001
+    thumb = tile.thumb or ""
+    return ImageHit(url=None, thumbnail_url=thumb if is_http_url(thumb) else None,
+                    thumbnail_data=decode_data_uri(thumb), page_url=tile.page, title=tile.title)
+
+
+def _merge(page, tiles: list, script_hits: list[ImageHit], *, limit: int, max_clicks: int,  # noqa: ANN001
+           timeout_ms: int) -> list[ImageHit]:
+    """Hits in tile order: a tile's script data, else its preview, else its thumbnail."""
+    by_page = {h.page_url: h for h in script_hits if h.page_url}
+    by_thumb = {h.thumbnail_url: h for h in script_hits if h.thumbnail_url}
+    hits: dict[str, ImageHit] = {}
+    clicks = 0
+    for index, tile in enumerate(tiles):
+        if len(hits) >= limit:
+            break
+        hit = by_page.get(tile.page) or by_thumb.get(tile.thumb)
+        if hit is None or hit.key in hits:
+            hit = _tile_hit(tile)
+            if clicks < max_clicks:
+                clicks += 1
+                hit.url = pagelib.preview_original(page, index, tile, timeout_ms)
+        hits.setdefault(hit.key, hit)
+    for hit in script_hits:  # data for results the grid did not render (yet)
+        if len(hits) >= limit:
+            break
+        hits.setdefault(hit.key, hit)
+    ranked = list(hits.values())[:limit]
+    for rank, hit in enumerate(ranked, 1):
+        hit.rank, hit.engine = rank, pagelib.ENGINE
+    return ranked
