@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
 
@@ -60,7 +59,7 @@ def main(
     )
     with catalog_for_cli(catalog) as cat:
         runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
-    console.print(_runs_table(runs, "trained"))
+    typer.echo(_runs_table(runs, "trained"))
 
 
 @app.command()
@@ -73,7 +72,7 @@ def runs(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
 
     with catalog_for_cli(catalog) as cat:
         rows = list_runs(cat)
-    console.print(_runs_table(rows, "runs"))
+    typer.echo(_runs_table(rows, "runs"))
 
 
 @app.command()
@@ -112,21 +111,26 @@ def predict(
     console.print(f"run {used['id']} ({used['backbone']})")
     for item in results:
         ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
-        console.print(f"{item.path}\t{ranked}", highlight=False)
+        typer.echo(f"{item.path}\t{ranked}")
 
 
-def _runs_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "train s"):
-        table.add_column(col, justify="left" if col in ("backbone", "split", "weights", "status") else "right")
+def _runs_table(rows: list[dict], title: str) -> str:
+    """A plain fixed-width table (like the original notebook's comparison), safe to grep."""
+    lines = [title, f"{'run':>4}  {'backbone':18} {'split':12} {'weights':28} {'status':11} {'top-1':>6} {'top-3':>6} {'test':>5} {'secs':>6}"]
     for r in rows:
         m = r["metrics"]
         score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
         secs = m.get("seconds", {}).get("total")
-        table.add_row(str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"),
-                      score("top3"), str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
-    return table
+        lines.append(
+            f"{r['id']:>4}  {r['backbone']:18} {r['split']:12} {_short(r['weights']):28} {r['status']:11} "
+            f"{score('top1'):>6} {score('top3'):>6} {m.get('test_images', '-'):>5} {f'{secs:.0f}' if secs else '-':>6}"
+        )
+    return "\n".join(lines)
 
 
 def _short(weights: str | None) -> str:
     return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
+
+
+if __name__ == "__main__":
+    app()

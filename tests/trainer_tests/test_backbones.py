@@ -1,0 +1,81 @@
+"""The backbone registry: every architecture builds small, preprocessing matches Keras,
+offline ImageNet weights fail fast with the file name and where to put it."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+
+import keras
+import numpy as np
+import pytest
+
+from trainer.backbones import BACKBONES, build_backbone, get_backbone, keras_models_dir, parse_weights
+from trainer.errors import TrainerError, WeightsError
+from trainer.layers import Preprocess
+
+# 64 px keeps CPU time small; InceptionV3 needs at least 75.
+TINY_SIZES = {"resnet50": 64, "vgg16": 64, "inception_v3": 75, "mobilenet_v2": 64, "efficientnet_lite0": 64}
+
+
+def test_registry_lists_the_five_backbones_with_their_input_sizes():
+    sizes = {name: b.input_size for name, b in BACKBONES.items()}
+    assert sizes == {"resnet50": 224, "vgg16": 224, "inception_v3": 299, "mobilenet_v2": 224, "efficientnet_lite0": 224}
+
+
+def test_unknown_backbone_names_the_known_ones():
+    with pytest.raises(TrainerError, match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, efficientnet_lite0"):
+        get_backbone("alexnet")
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_each_backbone_builds_without_weights_and_gives_a_feature_map(name):
+    size = TINY_SIZES[name]
+    model = build_backbone(name, None, size)
+    out = model.predict(np.zeros((2, size, size, 3), np.float32), verbose=0)
+    assert out.ndim == 4 and out.shape[0] == 2 and out.shape[-1] in (512, 1280, 2048)
+
+
+def test_too_small_input_is_refused_with_the_minimum():
+    with pytest.raises(TrainerError, match="inception_v3 needs images of at least 75 px"):
+        build_backbone("inception_v3", None, 64)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reference"),
+    [("caffe", keras.applications.vgg16.preprocess_input), ("tf", keras.applications.mobilenet_v2.preprocess_input)],
+)
+def test_preprocess_layer_matches_keras_preprocess_input(mode, reference):
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
+    expected = reference(pixels.copy())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(Preprocess(mode)(pixels)), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_lite_preprocessing_is_minus_127_over_128():
+    out = keras.ops.convert_to_numpy(Preprocess("lite")(np.array([[0.0, 127.0, 255.0]])))
+    np.testing.assert_allclose(out, [[-127 / 128, 0.0, 1.0]])
+
+
+def test_weights_value_must_be_imagenet_none_or_a_file(tmp_path):
+    assert parse_weights("none") is None
+    assert parse_weights("imagenet") == "imagenet"
+    with pytest.raises(WeightsError, match="Received: weights='nope.h5'"):
+        parse_weights("nope.h5")
+
+
+def test_offline_imagenet_fails_fast_naming_the_file_and_folder(monkeypatch):
+    """Issue 5: with no network, --weights imagenet says which file to put where."""
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.urlretrieve", offline)
+    started = time.monotonic()
+    with pytest.raises(WeightsError) as info:
+        build_backbone("vgg16", "imagenet", 64)
+    message = str(info.value)
+    assert time.monotonic() - started < 30
+    assert "ImageNet weights for vgg16" in message
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(keras_models_dir()) in message and "~/.keras/models" in message
+    assert "\n" not in message

@@ -1,0 +1,130 @@
+"""Training on a small generated catalog: rows, files, shapes, and the test subset kept out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from catalog import get_image, image_file, open_catalog
+from catalog.runs import get_run, run_predictions
+from trainer import data as data_module
+from trainer import train as train_module
+from trainer.data import carve_validation, class_weights, load_split
+from trainer.evaluate import evaluate_run, metrics_from
+from trainer.predict import predict_files
+from trainer.train import TrainConfig, train
+
+from trainer_tests.traingen import CLASSES, TEST_PER_CLASS, TRAIN_PER_CLASS
+
+TINY = dict(weights="none", epochs=1, fine_tune_epochs=1, size=64, val_fraction=0.2, batch_size=8, augment_passes=2)
+
+
+def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
+    path, ids = small_catalog
+    with open_catalog(path) as cat:
+        run = train(cat, TrainConfig("mobilenet_v2", **TINY))
+        assert run["status"] == "finished" and run["finished_at"]
+        assert run["params"]["size"] == 64 and run["split"] == "default"
+        m = run["metrics"]
+        assert m["test_images"] == len(ids["test"]) == len(CLASSES) * TEST_PER_CLASS
+        assert np.array(m["confusion"]["matrix"]).sum() == m["test_images"]
+        assert set(m["per_class"]) == set(CLASSES) and 0.0 <= m["top1"] <= m["top3"] <= 1.0
+        for rel in run["artifacts"].values():
+            assert (cat.root / rel).stat().st_size > 0
+        labels = json.loads((cat.root / run["artifacts"]["labels"]).read_text())
+        assert labels == {"classes": sorted(CLASSES), "input_size": 64}
+
+        stored = run_predictions(cat, run["id"])
+        assert sorted(p.image_id for p in stored) == sorted(ids["test"])
+        files = [image_file(cat, get_image(cat, p.image_id)) for p in stored]
+        _, predicted = predict_files(cat, files, run_id=run["id"], top=3)
+        assert [[c for c, _ in p.top_k] for p in predicted] == [[c for c, _ in s.top_k[:3]] for s in stored]
+
+        again = evaluate_run(cat, run["id"])
+        assert again["top1"] == m["top1"] and again["confusion"] == m["confusion"]
+
+
+def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
+    path, ids = small_catalog
+    decoded: list[int] = []
+    real = data_module.pixels
+
+    def spy(examples, size, folder):
+        decoded.extend(e.image_id for e in examples)
+        return real(examples, size, folder)
+
+    monkeypatch.setattr(train_module, "pixels", spy)
+    with open_catalog(path) as cat:
+        data = load_split(cat, None, val_fraction=0.2)
+        run = train(cat, TrainConfig("vgg16", **{**TINY, "size": 32, "fine_tune_epochs": 0}))
+        features = np.load(cat.root / "runs" / str(run["id"]) / "features.npz")
+    assert sorted(decoded) == sorted(ids["train"])
+    assert not set(decoded) & set(ids["test"])
+    assert {e.image_id for e in data.test} == set(ids["test"])
+    assert not {e.image_id for e in data.train + data.val} & set(ids["test"])
+    # 2 feature passes (plain + augmented) over the train part only; val once.
+    assert features["train"].shape == (2, len(data.train), 512)
+    assert features["val"].shape == (len(data.val), 512)
+
+
+def test_pretrained_efficientnet_lite0_learns_the_colour_classes(small_catalog):
+    path, _ = small_catalog
+    with open_catalog(path) as cat:
+        run = train(cat, TrainConfig("efficientnet_lite0", weights="imagenet", epochs=25, fine_tune_epochs=0,
+                                     size=64, val_fraction=0.0, batch_size=8, augment_passes=1))
+    assert run["metrics"]["top1"] == 1.0
+
+
+def test_interrupted_run_resumes_from_its_saved_phase(small_catalog, monkeypatch):
+    path, _ = small_catalog
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with open_catalog(path) as cat:
+        monkeypatch.setattr(train_module, "_fit_full", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train(cat, TrainConfig("mobilenet_v2", **TINY))
+        run = cat.db.execute("SELECT id, status FROM runs").fetchone()
+        assert run[1] == "interrupted"
+        run_dir = cat.root / "runs" / str(run[0])
+        assert (run_dir / "head.weights.h5").exists() and (run_dir / "features.npz").exists()
+        monkeypatch.undo()
+        resumed = train(cat, TrainConfig("ignored"), resume=run[0])
+        assert resumed["id"] == run[0] and resumed["status"] == "finished"
+        assert get_run(cat, run[0])["metrics"]["test_images"] == len(CLASSES) * TEST_PER_CLASS
+
+
+def test_validation_is_carved_per_class_with_a_seed(small_catalog):
+    path, ids = small_catalog
+    with open_catalog(path) as cat:
+        a = load_split(cat, "default", val_fraction=0.2, seed=1)
+        b = load_split(cat, "default", val_fraction=0.2, seed=1)
+    assert [e.image_id for e in a.val] == [e.image_id for e in b.val]
+    assert sorted(e.class_name for e in a.val) == sorted(CLASSES)  # one per class
+    assert len(a.train) == len(CLASSES) * (TRAIN_PER_CLASS - 1)
+    assert carve_validation(a.train, 0.0, 0) == (a.train, [])
+
+
+def test_pending_images_are_dropped_with_accepted_only(small_catalog):
+    path, ids = small_catalog
+    with open_catalog(path) as cat:
+        cat.db.execute("UPDATE images SET status = 'accepted' WHERE id IN (?, ?, ?, ?)", ids["train"][:2] + ids["train"][5:7])
+        data = load_split(cat, "default", accepted_only=True, val_fraction=0.0)
+    assert data.classes == sorted(CLASSES[:2]) and len(data.train) == 4 and data.test == []
+
+
+def test_class_weights_balance_unequal_classes():
+    weights = class_weights(np.array([0, 0, 0, 1]), 2)
+    assert weights == pytest.approx({0: 4 / 6, 1: 2.0})
+
+
+def test_metrics_from_a_known_confusion():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3], [0.5, 0.4, 0.1]])
+    m = metrics_from(np.array([0, 1, 1, 2]), probs, ["a", "b", "c"])
+    assert m["top1"] == 0.5 and m["top3"] == 1.0
+    assert m["confusion"]["matrix"] == [[1, 0, 0], [0, 1, 1], [1, 0, 0]]
+    assert m["per_class"]["b"] == {"precision": 1.0, "recall": 0.5, "support": 2}
+    assert m["per_class"]["a"]["precision"] == 0.5
