@@ -96,12 +96,15 @@ def review_history(cat: Catalog, image_id: int) -> list[dict]:
 
 
 def reviewed_ids(cat: Catalog, ids: Iterable[int]) -> set[int]:
-    """Which of `ids` have at least one review row."""
+    """Which of `ids` carry a decision that has not been undone."""
     ids = list(ids)
     found: set[int] = set()
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        sql = f"SELECT DISTINCT image_id FROM reviews WHERE image_id IN ({', '.join('?' * len(part))})"
+        sql = (
+            "SELECT DISTINCT image_id FROM reviews WHERE undone_by IS NULL AND action != 'undo'"
+            f" AND image_id IN ({', '.join('?' * len(part))})"
+        )
         found |= {row[0] for row in cat.db.execute(sql, part).fetchall()}
     return found
 

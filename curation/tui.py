@@ -1,0 +1,222 @@
+"""`curate review`: a keyboard-driven terminal UI over one review queue.
+
+Every key calls a plain `curation.review` function that writes to the catalog at once,
+so quitting (or a crash) loses nothing, and reopening continues at the first image
+without a decision. The image is drawn in the terminal by textual-image: sixel or the
+kitty protocol where the terminal supports them, coloured half blocks everywhere else.
+
+Keys: k accept, d reject, l relabel (pick a class), u undo, n next, p previous, q quit.
+
+Example:
+    >>> summary = ReviewApp(cat, status="pending", class_name="Yeezy_350").run()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.widgets import Footer, OptionList, Static
+
+# Imported before any app starts: textual-image asks the terminal which graphics it
+# supports (sixel, kitty, else half blocks), which cannot work once Textual reads stdin.
+from textual_image.widget import Image as AutoImage
+
+from catalog import Catalog, CatalogError, class_names, get_image, image_file, image_flags
+from catalog.duplicates import duplicate_group
+
+from . import review as review_lib
+
+
+@dataclass
+class ReviewSummary:
+    """What a session did; `ReviewApp.run()` returns it."""
+
+    queue: str
+    total: int
+    accepted: int = 0
+    rejected: int = 0
+    relabelled: int = 0
+    undone: int = 0
+    remaining: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"{self.queue} queue: {self.accepted} accepted, {self.rejected} rejected, "
+            f"{self.relabelled} relabelled, {self.undone} undone; {self.remaining} of {self.total} still undecided"
+        )
+
+
+class ClassPicker(ModalScreen[str | None]):
+    """Pick the class to relabel to; Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ClassPicker { align: center middle; }
+    ClassPicker > OptionList { width: 40; height: auto; max-height: 20; border: round $accent; }
+    """
+
+    def __init__(self, classes: list[str], current: str):
+        super().__init__()
+        self.choices = [c for c in classes if c != current]
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*self.choices)
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReviewApp(App[ReviewSummary]):
+    """Review the images of one queue (pending, flagged, conflict or duplicate)."""
+
+    TITLE = "curate review"
+    BINDINGS = [
+        Binding("k", "accept", "Accept"),
+        Binding("d", "reject", "Reject"),
+        Binding("l", "relabel", "Relabel"),
+        Binding("u", "undo", "Undo"),
+        Binding("n", "next", "Next"),
+        Binding("p", "prev", "Prev"),
+        Binding("q", "quit_review", "Quit"),
+    ]
+    CSS = """
+    #main { height: 1fr; }
+    #picture { width: 1fr; height: 1fr; }
+    #info { width: 34; padding: 0 1; border-left: solid $accent; }
+    #progress { height: 1; background: $boost; padding: 0 1; }
+    """
+    index: reactive[int] = reactive(0, always_update=True)
+
+    def __init__(self, cat: Catalog, *, status: str = "pending", class_name: str | None = None, image_widget: type | None = None):
+        super().__init__()
+        self.cat = cat
+        self.queue = review_lib.review_queue(cat, status, class_name)
+        self.summary = ReviewSummary(queue=status, total=len(self.queue))
+        self._image_widget = image_widget
+        self.set_reactive(ReviewApp.index, review_lib.resume_index(cat, self.queue))
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield self._make_image_widget()
+            yield Static(id="info")
+        yield Static(id="progress")
+        yield Footer()
+
+    def _make_image_widget(self):
+        widget = self._image_widget or AutoImage
+        return widget(None, id="picture")
+
+    def on_mount(self) -> None:
+        self.watch_index(self.index)
+
+    @property
+    def current(self) -> int | None:
+        return self.queue[self.index] if 0 <= self.index < len(self.queue) else None
+
+    def watch_index(self, index: int) -> None:
+        if not self.is_mounted:
+            return
+        info, picture = self.query_one("#info", Static), self.query_one("#picture")
+        image_id = self.current
+        if image_id is None:
+            picture.image = None
+            info.update("Nothing left in this queue.\n\nq quits, p goes back.")
+        else:
+            row = get_image(self.cat, image_id)
+            picture.image = self._load(row)
+            info.update(self._describe(row))
+        self._progress()
+
+    def _load(self, row: dict):
+        try:
+            return str(image_file(self.cat, row))
+        except OSError:
+            return None
+
+    def _describe(self, row: dict) -> str:
+        group = duplicate_group(self.cat, row["id"])
+        lines = [
+            f"[b]#{row['id']}[/b]  {row['status']}",
+            f"class  {row['class']}",
+            f"size   {row['width']}×{row['height']} {row['format']}",
+            f"flags  {', '.join(image_flags(row)) or '-'}",
+            f"group  {', '.join(map(str, group)) if group else '-'}",
+            f"source {row['source_url'] or row['origin']}",
+        ]
+        if row["reason"]:
+            lines.append(f"reason {row['reason']}")
+        return "\n".join(lines)
+
+    def _progress(self, message: str = "") -> None:
+        done = len(self.queue) - self._remaining()
+        position = f"{min(self.index + 1, len(self.queue))}/{len(self.queue)}"
+        text = f"{position}  decided {done}/{len(self.queue)}  {message}"
+        self.query_one("#progress", Static).update(text)
+
+    def _remaining(self) -> int:
+        from catalog.reviews import reviewed_ids
+
+        return len(self.queue) - len(reviewed_ids(self.cat, self.queue))
+
+    def _decide(self, action, counter: str, *args) -> None:
+        image_id = self.current
+        if image_id is None:
+            return
+        try:
+            action(self.cat, image_id, *args)
+        except CatalogError as exc:  # shown in the UI, never a crash
+            self.notify(str(exc), severity="error")
+            return
+        setattr(self.summary, counter, getattr(self.summary, counter) + 1)
+        self.index = min(self.index + 1, len(self.queue))
+
+    def action_accept(self) -> None:
+        self._decide(review_lib.accept, "accepted")
+
+    def action_reject(self) -> None:
+        self._decide(review_lib.reject, "rejected")
+
+    def action_relabel(self) -> None:
+        image_id = self.current
+        if image_id is None:
+            return
+        current = get_image(self.cat, image_id)["class"]
+
+        def done(choice: str | None) -> None:
+            if choice:
+                self._decide(review_lib.relabel, "relabelled", choice)
+
+        self.push_screen(ClassPicker(class_names(self.cat), current), done)
+
+    def action_undo(self) -> None:
+        """Undo the newest decision of the catalog and show that image again."""
+        try:
+            review = review_lib.undo(self.cat)
+        except CatalogError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.summary.undone += 1
+        if review["image_id"] in self.queue:
+            self.index = self.queue.index(review["image_id"])
+        else:
+            self.index = self.index
+
+    def action_next(self) -> None:
+        self.index = min(self.index + 1, len(self.queue))
+
+    def action_prev(self) -> None:
+        self.index = max(self.index - 1, 0)
+
+    def action_quit_review(self) -> None:
+        self.summary.remaining = self._remaining()
+        self.exit(self.summary)
