@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from imagegen import image_bytes
 
 from catalog import Provenance, add_image
+
+# Helpers shared by these tests (nearcopies.py) import by name, like tests/imagegen.py.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def add_generated(cat, seed: int, class_name: str = "Yeezy_350", size=(96, 64), fmt: str = "JPEG", **save) -> int:
