@@ -131,7 +131,12 @@ def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlRe
     for page in range(options.max_pages):
         url = engine.build_search_url(query, page, options.filters, options.search_url, **token)
         text, status = _get_page(fetcher, url, engine)
-        result = read_results(engine, text, url, status) if page == 0 else engine.parse_page(text)
+        if page == 0:
+            result = read_results(engine, text, url, status)
+        else:
+            result = engine.parse_page(text)
+            if not result.hits:
+                engine.check_blocked(text, url, status)  # a wall, or just the end of the results
         fresh = [hit for hit in result.hits if hit.key not in seen]
         if not fresh:
             return

@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .netguard import CachingResolver, Refused, check_url
+from .netguard import CachingResolver, Refused, Resolver, check_url, resolve
 
 T = TypeVar("T")
 USER_AGENT = "Mozilla/5.0 (compatible; imageset-crawler/0.1; +https://github.com/imageset)"
@@ -108,6 +108,7 @@ class Fetcher:
         max_bytes: bodies larger than this are refused (reason too-large).
         max_redirects: hops followed before giving up (reason too-many-redirects).
         allow_private: True, or the addresses, that may be fetched although private.
+        resolver: host, port -> addresses (tests pass a fake; default: getaddrinfo).
     """
 
     def __init__(
@@ -126,13 +127,14 @@ class Fetcher:
         max_bytes: int = 15 * MB,
         max_redirects: int = 5,
         allow_private: bool | Collection[str] = False,
+        resolver: Resolver | None = None,
     ):
         self.session = session
         self.max_workers = max_workers
         self.timeout, self.total_timeout = timeout, total_timeout
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
         self.allow_private = allow_private
-        self._resolver = CachingResolver()
+        self._resolver = CachingResolver(resolver=resolver or resolve)
         self._gate = _HostGate(per_host, per_host_delay)
         self._pool: ThreadPoolExecutor | None = None
         retry = _CappedRetry(

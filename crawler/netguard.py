@@ -86,6 +86,14 @@ def check_url(url: str, allow_private: bool | Collection[str] = False, resolver:
         return
     port = parts.port or (443 if parts.scheme == "https" else 80)
     allowed = set(allow_private or ())
-    for address in resolver(parts.hostname, port):
+    for address in _addresses(parts.hostname, port, resolver):
         if address not in allowed and not is_public(address):
             raise Refused("private-address", f"{parts.hostname} is {address}, a private/loopback/link-local address")
+
+
+def _addresses(host: str, port: int, resolver: Resolver) -> list[str]:
+    """A literal address as itself (no DNS), a name through the resolver."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return resolver(host, port)

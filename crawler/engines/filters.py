@@ -18,7 +18,7 @@ _COLOURS = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink"
 GOOGLE: FilterTable = {
     "size": {"large": "isz:l", "medium": "isz:m", "icon": "isz:i"},
     "type": {"photo": "itp:photo", "face": "itp:face", "clipart": "itp:clipart", "lineart": "itp:lineart", "animated": "itp:animated"},
-    "color": {"color": "ic:color", "gray": "ic:gray", "transparent": "ic:trans", **{c: f"ic:specific,isc:{c}" for c in _COLOURS}},
+    "color": {"color": "ic:color", "grayscale": "ic:gray", "transparent": "ic:trans", **{c: f"ic:specific,isc:{c}" for c in _COLOURS}},
     "license": {"creative_commons": "il:cl", "commercial": "il:ol"},
     "time": {"day": "qdr:d", "week": "qdr:w", "month": "qdr:m", "year": "qdr:y"},
 }
@@ -26,7 +26,7 @@ GOOGLE: FilterTable = {
 BING: FilterTable = {
     "size": {"small": "+filterui:imagesize-small", "medium": "+filterui:imagesize-medium", "large": "+filterui:imagesize-large", "wallpaper": "+filterui:imagesize-wallpaper"},
     "type": {"photo": "+filterui:photo-photo", "clipart": "+filterui:photo-clipart", "lineart": "+filterui:photo-linedrawing", "animated": "+filterui:photo-animatedgif", "transparent": "+filterui:photo-transparent"},
-    "color": {"color": "+filterui:color2-color", "gray": "+filterui:color2-bw", **{c: f"+filterui:color2-FGcls_{c.upper()}" for c in _COLOURS}},
+    "color": {"color": "+filterui:color2-color", "grayscale": "+filterui:color2-bw", **{c: f"+filterui:color2-FGcls_{c.upper()}" for c in _COLOURS}},
     "license": {"creative_commons": "+filterui:licenseType-Any", "commercial": "+filterui:licenseType-ShareCommercially"},
     "time": {"day": "+filterui:age-lt1440", "week": "+filterui:age-lt10080", "month": "+filterui:age-lt43200", "year": "+filterui:age-lt525600"},
 }
@@ -35,7 +35,7 @@ BING: FilterTable = {
 DUCKDUCKGO: FilterTable = {
     "size": {"small": "size:Small", "medium": "size:Medium", "large": "size:Large", "wallpaper": "size:Wallpaper"},
     "type": {"photo": "type:photo", "clipart": "type:clipart", "lineart": "type:line", "animated": "type:gif", "transparent": "type:transparent"},
-    "color": {"color": "color:color", "gray": "color:Monochrome", **{c: f"color:{c.capitalize()}" for c in _COLOURS}},
+    "color": {"color": "color:color", "grayscale": "color:Monochrome", **{c: f"color:{c.capitalize()}" for c in _COLOURS}},
     "license": {"creative_commons": "license:Share", "commercial": "license:ShareCommercially"},
 }
 

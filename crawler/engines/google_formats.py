@@ -7,6 +7,7 @@ tests/crawler_tests/fixtures/google/ and a case in the tests when Google changes
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ class Page:
 
 
 def _hit(**fields: object) -> ImageHit:
+    # Google HTML-escapes titles inside its JSON ("\u0026quot;Zebra\u0026quot;").
+    if isinstance(fields.get("title"), str):
+        fields["title"] = html.unescape(str(fields["title"]))
     return ImageHit(engine="google", **fields)  # type: ignore[arg-type]
 
 
