@@ -5,9 +5,9 @@ Needs the optional extra: `pip install 'imageset[browser]'` and a Chromium (Debi
 not need them; `collect_hits` says what is missing.
 """
 
+from .errors import ENGINE, BrowserBlockedError, BrowserLaunchError, BrowserMissingError
 from .google import collect_hits, search_page_url
-from .launch import BrowserLaunchError, BrowserMissingError, find_browser, open_browser
-from .page import ENGINE
+from .launch import find_browser, open_browser
 
-__all__ = ["ENGINE", "BrowserLaunchError", "BrowserMissingError", "collect_hits", "find_browser",
-           "open_browser", "search_page_url"]
+__all__ = ["ENGINE", "BrowserBlockedError", "BrowserLaunchError", "BrowserMissingError", "collect_hits",
+           "find_browser", "open_browser", "search_page_url"]

@@ -9,26 +9,21 @@ number of times.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..engines.common import decode_data_uri, is_http_url
-from ..engines.google_formats import FORMATS, Page
 from ..errors import CrawlerError, EngineParseError
 from ..hits import ImageHit
 from . import page as pagelib
+from .errors import ENGINE, BrowserBlockedError
 from .launch import open_browser
-from .page import PlaywrightError
+from .page import PlaywrightError, Tile
+from .scriptdata import ScriptData
 
 DEFAULT_SEARCH_URL = "https://www.google.com/search"
-# Rendered tiles are read by the browser itself (with their previews), not from markup.
-SCRIPT_FORMATS = {name: parse for name, parse in FORMATS.items() if name != "data_lpage"}
 MAX_ROUNDS = 50  # scroll / "more results" rounds: a page that keeps growing still ends
-MAX_RESPONSE_BYTES = 8_000_000
-_DATA_TYPES = ("json", "javascript", "text/")
 
 
 def search_page_url(query: str, search_url: str | None = None) -> str:
@@ -73,7 +68,8 @@ def collect_hits(
         could not be read carries only its thumbnail (`url=None`).
 
     Raises:
-        BlockedError: a captcha, /sorry/ page or a consent form that cannot be accepted.
+        BrowserBlockedError: a captcha, /sorry/ page or a consent form that cannot be
+            accepted; its `hits` are those gathered before it.
         EngineParseError: the rendered page shows no tiles and holds no image data.
         BrowserMissingError: Playwright or Chromium is not installed.
         CrawlerError: the browser failed (a timeout, a crash).
@@ -91,22 +87,28 @@ def collect_from_context(context, url: str, *, limit: int, max_preview_clicks: i
     """`collect_hits` in an open browser context (one page, closed afterwards)."""
     timeout_ms = int(timeout_s * 1000)
     page = context.new_page()
-    responses: list = []
-    page.on("response", lambda response: responses.append(response))  # Playwright wraps plain functions only
     page.set_default_timeout(timeout_ms)
+    data = ScriptData(page)
+    tiles: list[Tile] = []
     try:
         _open(page, url, timeout_ms)
-        tiles = _load_tiles(page, limit, timeout_ms)
-        script_hits = _script_hits(page, responses)
-        hits = _merge(page, tiles, script_hits, limit=limit, max_clicks=max_preview_clicks, timeout_ms=timeout_ms)
+        data.absorb(document=True)
+        _load_tiles(page, limit, timeout_ms, data, tiles)
+        data.absorb(document=True)
+        hits = _merge(page, tiles, list(data.hits.values()), limit=limit, max_clicks=max_preview_clicks,
+                      timeout_ms=timeout_ms)
+    except BrowserBlockedError as exc:
+        # The page is gone; keep what was seen before it (no previews: nothing to click).
+        partial = _merge(None, tiles, list(data.hits.values()), limit=limit, max_clicks=0, timeout_ms=0)
+        raise BrowserBlockedError(exc.why, partial) from None
     except PlaywrightError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CrawlerError(f"{pagelib.ENGINE}: the browser failed on {url}: {first}") from None
+        raise CrawlerError(f"{ENGINE}: the browser failed on {url}: {first}") from None
     finally:
         with suppress(Exception):
             page.close()
     if not hits:
-        raise EngineParseError(f"{pagelib.ENGINE}: the rendered page {url} shows no image tiles "
+        raise EngineParseError(f"{ENGINE}: the rendered page {url} shows no image tiles "
                                "and its script data holds no image URLs")
     return hits
 
@@ -120,10 +122,15 @@ def _open(page, url: str, timeout_ms: int) -> None:  # noqa: ANN001
     pagelib.check_captcha(page)
 
 
-def _load_tiles(page, limit: int, timeout_ms: int) -> list:  # noqa: ANN001
-    """Scroll and press "more results" until `limit` tiles show, the results end or a wall."""
+def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list[Tile]) -> None:  # noqa: ANN001
+    """Scroll and press "more results" until `limit` tiles show, the results end or a wall.
+
+    `tiles` is refilled after every round, so the caller still has them if a wall ends it.
+    """
     for _ in range(MAX_ROUNDS):
-        if pagelib.tile_count(page) >= limit:
+        tiles[:] = pagelib.read_tiles(page)
+        data.absorb()
+        if len(tiles) >= limit:
             break
         try:
             grew = pagelib.load_more(page, timeout_ms)
@@ -135,61 +142,16 @@ def _load_tiles(page, limit: int, timeout_ms: int) -> list:  # noqa: ANN001
         pagelib.check_captcha(page)
         if not grew:
             break
-    return pagelib.read_tiles(page)
+    tiles[:] = pagelib.read_tiles(page)
 
 
-def _script_hits(page, responses: list) -> list[ImageHit]:  # noqa: ANN001
-    """Hits from the rendered document's scripts and the data the page fetched, by URL."""
-    texts = [page.content()]
-    for response in responses:
-        with suppress(Exception):
-            if _is_data_response(response):
-                texts.append(response.text())
-    found: dict[str, ImageHit] = {}
-    for text in texts:
-        for chunk in [text, *_batchexecute_payloads(text)]:
-            for hit in _parse_first_format(chunk):
-                found.setdefault(hit.key, hit)
-    return list(found.values())
-
-
-def _is_data_response(response) -> bool:  # noqa: ANN001
-    if response.request.resource_type not in ("xhr", "fetch") or not response.ok:
-        return False
-    kind = response.headers.get("content-type", "")
-    size = int(response.headers.get("content-length") or 0)
-    return any(t in kind for t in _DATA_TYPES) and size <= MAX_RESPONSE_BYTES
-
-
-def _parse_first_format(text: str) -> list[ImageHit]:
-    page = Page(text)
-    for parse in SCRIPT_FORMATS.values():
-        hits = parse(page)
-        if hits:
-            return hits
-    return []
-
-
-def _batchexecute_payloads(text: str) -> Iterator[str]:
-    """The JSON strings inside a `)]}'` batchexecute answer (["wrb.fr", id, "<json>", ..])."""
-    if '"wrb.fr"' not in text:
-        return
-    for line in text.splitlines():
-        if '"wrb.fr"' not in line:
-            continue
-        with suppress(json.JSONDecodeError):
-            for entry in json.loads(line):
-                if isinstance(entry, list) and len(entry) > 2 and entry[0] == "wrb.fr" and isinstance(entry[2], str):
-                    yield entry[2]
-
-
-def _tile_hit(tile) -> ImageHit:  # noqa: ANN001
+def _tile_hit(tile: Tile) -> ImageHit:
     thumb = tile.thumb or ""
     return ImageHit(url=None, thumbnail_url=thumb if is_http_url(thumb) else None,
                     thumbnail_data=decode_data_uri(thumb), page_url=tile.page, title=tile.title)
 
 
-def _merge(page, tiles: list, script_hits: list[ImageHit], *, limit: int, max_clicks: int,  # noqa: ANN001
+def _merge(page, tiles: list[Tile], script_hits: list[ImageHit], *, limit: int, max_clicks: int,  # noqa: ANN001
            timeout_ms: int) -> list[ImageHit]:
     """Hits in tile order: a tile's script data, else its preview, else its thumbnail."""
     by_page = {h.page_url: h for h in script_hits if h.page_url}
@@ -199,10 +161,10 @@ def _merge(page, tiles: list, script_hits: list[ImageHit], *, limit: int, max_cl
     for index, tile in enumerate(tiles):
         if len(hits) >= limit:
             break
-        hit = by_page.get(tile.page) or by_thumb.get(tile.thumb)
+        hit = by_page.get(tile.page or "") or by_thumb.get(tile.thumb or "")
         if hit is None or hit.key in hits:
             hit = _tile_hit(tile)
-            if clicks < max_clicks:
+            if clicks < max_clicks and page is not None:
                 clicks += 1
                 hit.url = pagelib.preview_original(page, index, tile, timeout_ms)
         hits.setdefault(hit.key, hit)
@@ -212,5 +174,5 @@ def _merge(page, tiles: list, script_hits: list[ImageHit], *, limit: int, max_cl
         hits.setdefault(hit.key, hit)
     ranked = list(hits.values())[:limit]
     for rank, hit in enumerate(ranked, 1):
-        hit.rank, hit.engine = rank, pagelib.ENGINE
+        hit.rank, hit.engine = rank, ENGINE
     return ranked

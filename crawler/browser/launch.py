@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CrawlerError
+from .errors import BrowserLaunchError, BrowserMissingError
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -39,14 +39,6 @@ CHROMIUM_ARGS = [
 PROFILE_PREFIX = "imageset-browser-"
 
 INSTALL_HINT = "apt-get install chromium, or playwright install chromium"
-
-
-class BrowserMissingError(CrawlerError):
-    """Playwright or a Chromium to drive is not installed; the message says what to install."""
-
-
-class BrowserLaunchError(CrawlerError):
-    """Chromium was found but would not start."""
 
 
 def _import_playwright():  # noqa: ANN202 - the module is optional
@@ -126,7 +118,7 @@ def open_browser(browser_path: str | Path | None = None, *, headless: bool = Tru
 
 def profile_processes(profile: str) -> list[int]:
     """Ids of the processes whose command line names `profile` (Linux /proc; [] elsewhere)."""
-    found = []
+    found: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return found

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..errors import BlockedError
+from .errors import BrowserBlockedError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -25,8 +25,6 @@ except ImportError:  # the [browser] extra is optional: open_browser says what t
 
     class PlaywrightTimeout(PlaywrightError):  # type: ignore[no-redef]
         """Stands in for Playwright's timeout."""
-
-ENGINE = "google-browser"
 
 TILE_SELECTORS = ["[data-lpage]", "div.isv-r", "div[data-ri]", "div.eA0Zlc"]
 PREVIEW_IMAGE_SELECTORS = ["#preview img", "img.sFlh5c", "img.n3VNCb", "img.r48jcc", "img.iPVvYb",
@@ -88,26 +86,26 @@ class Tile:
 
 
 def check_captcha(page: Page) -> None:
-    """Raise BlockedError when the page is Google's /sorry/ page or shows a captcha."""
+    """Raise BrowserBlockedError when the page is Google's /sorry/ page or shows a captcha."""
     parts = urlsplit(page.url)
     if (parts.hostname or "").startswith("sorry.") or "/sorry/" in parts.path:
-        raise BlockedError(ENGINE, f"a captcha page at {parts.netloc}{parts.path}")
+        raise BrowserBlockedError(f"a captcha page at {parts.netloc}{parts.path}")
     for test, meaning in _CAPTCHA_SIGNS:
         if page.evaluate(f"() => !!({test})"):
-            raise BlockedError(ENGINE, f"{meaning} at {page.url}")
+            raise BrowserBlockedError(f"{meaning} at {page.url}")
 
 
 def handle_consent(page: Page, timeout_ms: int) -> bool:
     """Accept a cookie consent form if one shows; True when one was accepted.
 
     Raises:
-        BlockedError: a consent form shows and no button accepts it.
+        BrowserBlockedError: a consent form shows and no button accepts it.
     """
     accept = page.get_by_role("button", name=ACCEPT_BUTTON_NAME)
     on_consent_host = (urlsplit(page.url).hostname or "").startswith("consent.")
     if accept.count() == 0 or not accept.first.is_visible():
         if on_consent_host or page.evaluate(_CONSENT_JS):
-            raise BlockedError(ENGINE, f"a cookie consent form with no accept button at {page.url}")
+            raise BrowserBlockedError(f"a cookie consent form with no accept button at {page.url}")
         return False
     accept.first.click(timeout=timeout_ms)
     # Accepting either reloads the page or removes an overlay; wait for whichever happens.
@@ -115,7 +113,7 @@ def handle_consent(page: Page, timeout_ms: int) -> bool:
         accept.first.wait_for(state="hidden", timeout=timeout_ms)
         page.wait_for_load_state("domcontentloaded", timeout=timeout_ms)
     except PlaywrightTimeout:
-        raise BlockedError(ENGINE, f"a cookie consent form that stayed after accepting it at {page.url}") from None
+        raise BrowserBlockedError(f"a cookie consent form that stayed after accepting it at {page.url}") from None
     return True
 
 

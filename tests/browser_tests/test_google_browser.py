@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from browser_tests.jsresults import TOTAL, has_original
-from crawler.browser import search_page_url
+from crawler.browser import BrowserBlockedError, search_page_url
 from crawler.browser.google import collect_from_context
 from crawler.errors import BlockedError, EngineParseError
 
@@ -62,16 +62,21 @@ def test_preview_clicks_are_bounded_and_the_rest_keep_their_thumbnails(browser, 
 
 
 def test_captcha_redirect_stops_the_crawl(browser, site):
-    with pytest.raises(BlockedError, match=r"google-browser blocked the search \(a captcha page at 127\.0\.0\.1:\d+/sorry/index\)"):
+    stopped = r"^google-browser was stopped by a captcha page at 127\.0\.0\.1:\d+/sorry/index after 0 results"
+    with pytest.raises(BlockedError, match=stopped):
         collect(browser, site, "captcha")
     assert asked(site, "/async/tiles") == []
 
 
-def test_captcha_after_more_results_stops_without_looping(browser, site):
-    with pytest.raises(BlockedError, match="captcha"):
+def test_captcha_after_more_results_stops_without_looping_and_keeps_earlier_hits(browser, site):
+    with pytest.raises(BrowserBlockedError, match=r"stopped by a captcha page .* after 10 results\. .*wait") as caught:
         collect(browser, site, "captcha-later")
+
     assert len(asked(site, "/async/tiles")) == 2
     assert len(asked(site, "/sorry/")) == 1
+    first_batch = range(10)
+    assert [h.url for h in caught.value.hits] == [site.original(i) if has_original(i) else None for i in first_batch]
+    assert caught.value.hits[4].thumbnail_url == f"{site.base}/thumb/4.jpg"
 
 
 def test_consent_form_without_accept_button_is_reported(browser, site):
