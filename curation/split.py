@@ -102,14 +102,18 @@ def _by_class(rows: dict[int, dict], units: list[list[int]]) -> dict[str, list[l
 
 
 def _place(units: list[list[int]], counts: dict[str, int], test: float, rng: random.Random) -> list[tuple[int, str]]:
-    """Shuffle the new units and send each where it keeps the class closest to the ratio."""
+    """Shuffle the new units; each goes to test while it fits under the class's target.
+
+    The target is the test share of the class's final size (assigned + new), so images
+    that arrive later top test up towards the ratio without moving anyone.
+    """
     units = list(units)
     rng.shuffle(units)
+    total = counts["train"] + counts["test"] + sum(len(u) for u in units)
+    target = round(test * total)
     out = []
     for unit in units:
-        total = counts["train"] + counts["test"] + len(unit)
-        # Test takes the unit while doing so leaves it at or under the target share.
-        subset = "test" if counts["test"] + len(unit) <= round(test * total) else "train"
+        subset = "test" if counts["test"] + len(unit) <= target else "train"
         counts[subset] += len(unit)
         out += [(i, subset) for i in unit]
     return out
