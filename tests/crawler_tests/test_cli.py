@@ -1,0 +1,152 @@
+"""The `crawl` command: one CliRunner test per use, a subprocess --help, and a kill -9 mid-crawl."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+
+import pytest
+from crawler_tests.crawlserver import FIXTURES, Tile, google_page, offline_dns
+from typer.testing import CliRunner
+
+from catalog import iter_images, open_catalog
+from catalog.fetches import fetch_rows
+from crawler import fetch
+from crawler.cli import app
+
+runner = CliRunner()
+CRAWL = [sys.executable, "-c", "from crawler.cli import app; app()"]
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch):
+    """The CLI builds its own fetcher: make sure it resolves no host name either."""
+    monkeypatch.setattr(fetch, "resolve", offline_dns)
+
+
+def test_help_in_a_subprocess():
+    result = subprocess.run([*CRAWL, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for option in ("--class", "--all", "--limit", "--engine", "--query", "--search-url", "--page", "--filter"):
+        assert option in result.stdout
+    assert "Example: crawl --class Yeezy_350" in result.stdout
+
+
+def test_saved_page(catalog_path):
+    page = FIXTURES / "google" / "rg_meta.html"
+    args = ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(catalog_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 hits parsed" in result.output and "3 stored (3 as thumbnails)" in result.output
+    assert "originals failed, thumbnail kept: dns 3" in result.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "3 already tried" in again.output and "0 stored" in again.output
+
+
+def test_search_against_a_local_server(http_server, catalog_path):
+    http_server.routes["/search"] = lambda h, q: h.reply(
+        200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(3)] + [Tile(http_server.url("/404.jpg"))])
+        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"), "--allow-private",
+                                 "--delay", "0", "--catalog", str(catalog_path)])
+    assert result.exit_code == 0, result.output
+    assert "4 tried, 3 fetched, 3 stored" in result.output and "failures: http-404 1" in result.output
+    with open_catalog(catalog_path) as cat:
+        assert len(list(iter_images(cat, class_name="Air_Max_1"))) == 3
+
+
+def test_all_classes(http_server, catalog_path):
+    http_server.routes["/search"] = lambda h, q: h.reply(
+        200, google_page([Tile(http_server.url(f"/img/{zlib.crc32(q['q'].encode()) % 1000}.jpg"))])
+        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+    result = runner.invoke(app, ["--all", "--search-url", http_server.url("/search"), "--allow-private", "--delay", "0",
+                                 "--catalog", str(catalog_path)])
+    assert result.exit_code == 0, result.output
+    with open_catalog(catalog_path) as cat:
+        assert {row["class"] for row in fetch_rows(cat)} == {
+            "Adidas_NMD_R1", "Adidas_Ultra_Boost_4", "Air_Force_1", "Air_Jordan_1", "Air_Jordan_4", "Air_Max_1",
+            "Air_Max_90", "Air_Max_95", "Yeezy_350", "Yeezy_500"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--class", "Nope"], "unknown class 'Nope'"),
+    ([], "give exactly one of --class NAME or --all"),
+    (["--class", "Yeezy_350", "--engine", "altavista"], "unknown engine 'altavista'"),
+    (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
+    (["--class", "Yeezy_350", "--page", str(FIXTURES / "google" / "sorry.html")], "google blocked the search"),
+])
+def test_errors_are_one_clear_line(catalog_path, args, message):
+    result = runner.invoke(app, [*args, "--catalog", str(catalog_path)])
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_blocked_search_suggests_other_engines(http_server, catalog_path):
+    http_server.routes["/search"] = lambda h, q: h.reply(200, (FIXTURES / "google" / "jswall.html").read_bytes(), "text/html")
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private",
+                                 "--catalog", str(catalog_path)])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "google blocked the search (a JavaScript-required page)" in text and "--engine" in text and "--page" in text
+
+
+def test_real_saved_page_offline(shared_dir, tmp_path):
+    """crawl --class Yeezy_350 --page ../shared/fixtures/google-2019/Yeezy_350.html with no network."""
+    db = tmp_path / "c.db"
+    args = ["--class", "Yeezy_350", "--page", str(shared_dir / "fixtures/google-2019/Yeezy_350.html"), "--catalog", str(db)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    with open_catalog(db) as cat:
+        images = list(iter_images(cat))
+        assert len(images) >= 20 and len({i["sha256"] for i in images}) == len(images)
+        assert all(i["origin"] == "thumbnail" and i["source_url"] and i["page_url"] and i["title"] for i in images)
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and "0 stored" in second.output
+    with open_catalog(db) as cat:
+        assert len(list(iter_images(cat))) == len(images)
+
+
+def test_kill_9_mid_crawl_then_rerun_loses_and_duplicates_nothing(http_server, tmp_path):
+    n = 40
+    http_server.latency = 0.05
+    http_server.routes["/search"] = lambda h, q: h.reply(
+        200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(n)])
+        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+    db = tmp_path / "c.db"
+    cmd = [*CRAWL, "--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private",
+           "--workers", "2", "--delay", "0", "--catalog", str(db)]
+    open_catalog(db).close()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open_catalog(db) as cat:
+                if len(list(iter_images(cat))) >= 8:
+                    break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    with open_catalog(db) as cat:
+        killed_at = len(list(iter_images(cat)))
+    assert 8 <= killed_at < n
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    with open_catalog(db) as cat:
+        images = list(iter_images(cat))
+        rows = fetch_rows(cat, "Yeezy_350")
+    assert len(images) == n and len({i["sha256"] for i in images}) == n
+    assert len(rows) == n and {r["status"] for r in rows} == {"stored"}
+    assert {r["sha256"] for r in rows} == {i["sha256"] for i in images}
+    # Only URLs in flight at the kill were downloaded twice.
+    assert sum(http_server.hits[f"/img/{i}.jpg"] for i in range(n)) <= n + 4
+    files = [p for p in (tmp_path / "images").rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+    assert sorted(str(p.relative_to(tmp_path)) for p in files) == sorted(i["path"] for i in images)
+    for image in images:
+        assert hashlib.sha256((tmp_path / image["path"]).read_bytes()).hexdigest() == image["sha256"]
