@@ -1,0 +1,110 @@
+"""Every curation command through CliRunner, asserting catalog rows and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import add_generated
+from imagegen import make_image
+from nearcopies import TRANSFORMS, encode
+from typer.testing import CliRunner
+
+from catalog import Provenance, add_image, get_image, open_catalog
+from catalog import splits as catalog_splits
+from catalog.duplicates import duplicate_marks
+from curation.cli import app
+
+runner = CliRunner()
+
+
+def run(catalog_path, *args):
+    result = runner.invoke(app, [*args, "--catalog", str(catalog_path)])
+    return result
+
+
+def seeded(catalog_path):
+    with open_catalog(catalog_path) as cat:
+        img = make_image(1, (240, 180))
+        prov = Provenance(origin="import")
+        add_image(cat, encode(img), "Yeezy_350", prov)
+        add_image(cat, encode(TRANSFORMS["resize"](img)), "Yeezy_350", prov)
+        for seed in range(2, 8):
+            add_generated(cat, seed, "Yeezy_350" if seed < 5 else "Yeezy_500")
+
+
+def test_dedup_dry_run_then_for_real(catalog_path):
+    seeded(catalog_path)
+    result = run(catalog_path, "dedup", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "keep 1, duplicates 2 (phash" in result.output and "would mark 1 duplicates" in result.output
+    result = run(catalog_path, "dedup", "--max-distance", "8")
+    assert result.exit_code == 0, result.output
+    with open_catalog(catalog_path) as cat:
+        assert [(m.image_id, m.duplicate_of) for m in duplicate_marks(cat)] == [(2, 1)]
+
+
+def test_review_batch_commands_and_undo(catalog_path):
+    seeded(catalog_path)
+    assert run(catalog_path, "accept", "1", "3").exit_code == 0
+    assert run(catalog_path, "reject", "4", "--reason", "not a shoe").exit_code == 0
+    result = run(catalog_path, "relabel", "5", "--to", "Yeezy_500")
+    assert result.exit_code == 0, result.output
+    result = run(catalog_path, "undo")
+    assert result.exit_code == 0 and "undid relabel of image 5" in result.output
+    result = run(catalog_path, "review", "--accept-rest", "--class", "Yeezy_500")
+    assert result.exit_code == 0 and "accepted 3 images" in result.output
+    with open_catalog(catalog_path) as cat:
+        rows = {i: (get_image(cat, i)["status"], get_image(cat, i)["class"]) for i in (1, 4, 5, 6)}
+    assert rows == {1: ("accepted", "Yeezy_350"), 4: ("rejected", "Yeezy_350"), 5: ("pending", "Yeezy_350"), 6: ("accepted", "Yeezy_500")}
+
+
+def test_errors_are_messages_not_tracebacks(catalog_path):
+    seeded(catalog_path)
+    for args, message in (
+        (["relabel", "1", "--to", "Nope"], "unknown class 'Nope'"),
+        (["accept", "99"], "no image with id 99"),
+        (["undo"], "nothing to undo"),
+        (["leaks", "nope"], "unknown split 'nope'"),
+        (["export", "out"], "no split yet"),
+        (["review", "--status", "later", "--accept-rest"], "unknown review queue"),
+    ):
+        result = run(catalog_path, *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+
+
+def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
+    seeded(catalog_path)
+    result = run(catalog_path, "quality", "--min-side", "100")
+    assert result.exit_code == 0 and "too-small 6" in result.output, result.output
+    result = run(catalog_path, "split", "--test", "0.25", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "Yeezy_350: train 4, test 1" in result.output
+    result = run(catalog_path, "leaks", "default")
+    assert result.exit_code == 0 and "0 leaks" in result.output, result.output
+    result = run(catalog_path, "export", str(tmp_path / "ds"), "--copy")
+    assert result.exit_code == 0 and "6 train, 2 test" in result.output, result.output
+    assert len(list((tmp_path / "ds").rglob("*.jpg"))) == 8
+    result = run(catalog_path, "sheet", str(tmp_path / "s.html"), "--class", "Yeezy_500")
+    assert result.exit_code == 0 and "wrote 3 thumbnails" in result.output
+    html = (tmp_path / "s.html").read_text()
+    assert html.count("<figure") == 3 and "data:image/jpeg;base64," in html and "#6 " in html
+
+
+def test_leaks_exit_one_when_found(catalog_path):
+    seeded(catalog_path)
+    with open_catalog(catalog_path) as cat:
+        catalog_splits.assign(cat, "bad", [(1, "train"), (2, "test")])
+    result = run(catalog_path, "leaks", "bad")
+    assert result.exit_code == 1 and "train 1 ~ test 2" in result.output
+
+
+def test_help_in_a_subprocess():
+    curate = Path(sys.executable).parent / "curate"
+    out = subprocess.run([str(curate), "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    assert out.returncode == 0, out.stderr
+    for command in ("dedup", "quality", "review", "accept", "reject", "relabel", "undo", "split", "leaks", "export", "sheet"):
+        assert command in out.stdout
