@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .db import Catalog
 from .timeutil import now
+from .tx import transaction
 
 # stored: new image; duplicate: bytes already in this class; conflict: bytes already in
 # another class (recorded for review); failed: see `error` (a short reason code first).
@@ -31,22 +32,33 @@ class FetchRecord:
     sha256: str | None = None
 
 
+_UPSERT = """
+    INSERT INTO fetches (url, class, engine, query, rank, status, http_status, error, sha256, attempted_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (class, url) DO UPDATE SET
+        engine = excluded.engine, query = excluded.query, rank = excluded.rank,
+        status = excluded.status, http_status = excluded.http_status, error = excluded.error,
+        sha256 = excluded.sha256, attempted_at = excluded.attempted_at
+"""
+
+
 def record_fetch(cat: Catalog, record: FetchRecord) -> None:
     """Insert or replace the row for (class, url): the latest attempt is the one kept."""
-    if record.status not in FETCH_STATUSES:
-        raise ValueError(f"unknown fetch status {record.status!r}; use one of {', '.join(FETCH_STATUSES)}")
-    cat.db.execute(
-        """
-        INSERT INTO fetches (url, class, engine, query, rank, status, http_status, error, sha256, attempted_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (class, url) DO UPDATE SET
-            engine = excluded.engine, query = excluded.query, rank = excluded.rank,
-            status = excluded.status, http_status = excluded.http_status, error = excluded.error,
-            sha256 = excluded.sha256, attempted_at = excluded.attempted_at
-        """,
-        [record.url, record.class_name, record.engine, record.query, record.rank, record.status,
-         record.http_status, record.error, record.sha256, now()],
-    )
+    record_fetches(cat, [record])
+
+
+def record_fetches(cat: Catalog, records: list[FetchRecord]) -> None:
+    """Write several fetch rows in one transaction, in order (one commit, not one each)."""
+    for record in records:
+        if record.status not in FETCH_STATUSES:
+            raise ValueError(f"unknown fetch status {record.status!r}; use one of {', '.join(FETCH_STATUSES)}")
+    if not records:
+        return
+    at = now()
+    with transaction(cat):
+        for r in records:
+            cat.db.execute(_UPSERT, [r.url, r.class_name, r.engine, r.query, r.rank, r.status,
+                                     r.http_status, r.error, r.sha256, at])
 
 
 def tried_urls(cat: Catalog, class_name: str, *, include_failed: bool = True) -> set[str]:

@@ -84,10 +84,10 @@ def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) ->
     failed = False
     for name, report, error in results:
         if report is not None:
-            console.print(report.summary(), highlight=False, soft_wrap=True)
+            console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
             failed |= report.stopped is not None
         else:
-            console.print(f"[red]{name}: {error}[/]", highlight=False, soft_wrap=True)
+            console.print(f"{name}: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
             failed = True
     if failed:
         raise typer.Exit(code=1)

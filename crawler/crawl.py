@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
-from catalog import Catalog, CatalogError, InvalidImage, Provenance, add_image, class_names, require_class
-from catalog.fetches import FetchRecord, record_fetch, tried_urls
+from catalog import (
+    Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
+)
+from catalog.fetches import FetchRecord, record_fetches, tried_urls
+from catalog.store import put_file, sha256_of
 
 from .download import Attempt, Outcome, download_hit
 from .engines import detect_engine, get_engine, read_results
@@ -168,20 +172,34 @@ def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: C
                 report.skipped += 1
                 continue
             tried.add(hit.key)
-            pending[fetcher.submit(download_hit, fetcher, hit, source.page_dir, options.min_side)] = hit
+            job = (fetcher, hit, source.page_dir, options.min_side, partial(_prestore, cat))
+            pending[fetcher.submit(download_hit, *job)] = hit
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        records: list[FetchRecord] = []
         for future in done:
             del pending[future]
-            _record(cat, future.result(), source.engine, query, options, report)
-            if progress:
-                progress(report)
+            records += _record(cat, future.result(), source.engine, query, options, report)
+        # One transaction for the batch's fetch rows, after all of its image rows.
+        record_fetches(cat, records)
+        if progress:
+            progress(report)
+
+
+def _prestore(cat: Catalog, data: bytes, info: ImageInfo) -> None:
+    """Write a validated image's file on the worker thread (fsync is the slow part).
+
+    `add_image` then finds the file in place and only writes the row. A file whose row
+    never comes (a crash) is an orphan that `catalog.integrity` reports; the re-run that
+    downloads the URL again adds the row for it.
+    """
+    put_file(cat, data, sha256_of(data), info.ext)
 
 
 def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
-            report: CrawlReport) -> None:
-    """Store the chosen bytes (image row first), then write a fetch row per attempt."""
+            report: CrawlReport) -> list[FetchRecord]:
+    """Store the chosen bytes (the image row), and return a fetch row per attempt to write after."""
     hit, chosen = outcome.hit, outcome.chosen
     report.tried += 1
     report.fetched += outcome.fetched
@@ -193,10 +211,9 @@ def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: Cr
         report.failures[first.reason if first and first.reason else "no-source"] += 1
     elif chosen is not first and first is not None and first.origin == "download":
         report.thumbnail_fallbacks[first.reason or "unknown"] += 1
-    # The first attempt is the hit's key (what a re-run skips): write it last.
-    for attempt in reversed(outcome.attempts):
-        attempt_status = status if attempt is chosen else "failed"
-        _record_attempt(cat, report.class_name, hit, attempt, attempt_status, engine, query)
+    # The first attempt is the hit's key (what a re-run skips): it goes last.
+    return [_fetch_record(report.class_name, hit, attempt, status if attempt is chosen else "failed", engine, query)
+            for attempt in reversed(outcome.attempts)]
 
 
 def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str, options: CrawlOptions,
@@ -225,10 +242,10 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
     return "duplicate"
 
 
-def _record_attempt(cat: Catalog, class_name: str, hit: ImageHit, attempt: Attempt, status: str,
-                    engine: str, query: str) -> None:
-    record_fetch(cat, FetchRecord(
+def _fetch_record(class_name: str, hit: ImageHit, attempt: Attempt, status: str, engine: str,
+                  query: str) -> FetchRecord:
+    return FetchRecord(
         url=attempt.url, class_name=class_name, status=status, engine=engine, query=query, rank=hit.rank,
         http_status=attempt.http_status, error=attempt.error if status == "failed" else None,
         sha256=attempt.sha256 if status != "failed" else None,
-    ))
+    )

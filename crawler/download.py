@@ -7,10 +7,11 @@ Runs on the fetcher's worker threads, so it touches no database: it returns an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog import InvalidImage, validate_image
+from catalog import ImageInfo, InvalidImage, validate_image
 
 from .fetch import Fetcher, FetchResult
 from .hits import ImageHit
@@ -52,22 +53,30 @@ class Outcome:
         return sum(1 for a in self.attempts if a.http_status is not None and 200 <= a.http_status < 300)
 
 
-def _from_fetch(url: str, origin: str, result: FetchResult, min_side: int) -> Attempt:
+# Called with bytes that validated, on the worker thread (the crawl writes the file there).
+Prestore = Callable[[bytes, ImageInfo], None]
+
+
+def _from_fetch(url: str, origin: str, result: FetchResult, check: Callable[[Attempt, bytes], Attempt]) -> Attempt:
     attempt = Attempt(url, origin, http_status=result.http_status, reason=result.reason, detail=result.detail)
     if result.ok and result.data is not None:
-        _validate(attempt, result.data, min_side)
+        check(attempt, result.data)
     return attempt
 
 
-def _validate(attempt: Attempt, data: bytes, min_side: int) -> Attempt:
-    """Keep `data` on the attempt only if Pillow decodes it to an acceptable image."""
-    try:
-        validate_image(data, min_side=min_side)
-    except InvalidImage as exc:
-        attempt.reason, attempt.detail = exc.reason, exc.detail
+def _validator(min_side: int, prestore: Prestore | None) -> Callable[[Attempt, bytes], Attempt]:
+    def check(attempt: Attempt, data: bytes) -> Attempt:
+        """Keep `data` on the attempt only if Pillow decodes it to an acceptable image."""
+        try:
+            info = validate_image(data, min_side=min_side)
+        except InvalidImage as exc:
+            attempt.reason, attempt.detail = exc.reason, exc.detail
+            return attempt
+        if prestore is not None:
+            prestore(data, info)
+        attempt.data = data
         return attempt
-    attempt.data = data
-    return attempt
+    return check
 
 
 def _content_key(data: bytes) -> str:
@@ -84,27 +93,23 @@ def _saved_file(page_dir: Path | None, rel: str) -> bytes | None:
     return path.read_bytes()
 
 
-def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_side: int) -> Outcome:
+def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_side: int,
+                 prestore: Prestore | None = None) -> Outcome:
     """Try the original URL, then the inline thumbnail, a saved thumbnail file, the remote thumbnail.
 
     Stops at the first source whose bytes validate.
     """
+    check = _validator(min_side, prestore)
     outcome = Outcome(hit)
     if hit.url:
-        outcome.attempts.append(_from_fetch(hit.url, "download", fetcher.get(hit.url), min_side))
+        outcome.attempts.append(_from_fetch(hit.url, "download", fetcher.get(hit.url), check))
         if outcome.chosen:
             return outcome
-    if hit.thumbnail_data:
-        outcome.attempts.append(_validate(Attempt(_content_key(hit.thumbnail_data), "thumbnail"),
-                                          hit.thumbnail_data, min_side))
-        if outcome.chosen:
-            return outcome
-    saved = _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None
-    if saved:
-        outcome.attempts.append(_validate(Attempt(_content_key(saved), "thumbnail"), saved, min_side))
-        if outcome.chosen:
-            return outcome
+    for data in (hit.thumbnail_data, _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None):
+        if data:
+            outcome.attempts.append(check(Attempt(_content_key(data), "thumbnail"), data))
+            if outcome.chosen:
+                return outcome
     if hit.thumbnail_url:
-        result = fetcher.get(hit.thumbnail_url)
-        outcome.attempts.append(_from_fetch(hit.thumbnail_url, "thumbnail", result, min_side))
+        outcome.attempts.append(_from_fetch(hit.thumbnail_url, "thumbnail", fetcher.get(hit.thumbnail_url), check))
     return outcome

@@ -43,6 +43,7 @@ def test_saved_page(catalog_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "3 hits parsed" in result.output and "3 stored (3 as thumbnails)" in result.output
+    assert "format rg_meta: 3 hits [rg_meta 3]" in result.output
     assert "originals failed, thumbnail kept: dns 3" in result.output
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "3 already tried" in again.output and "0 stored" in again.output
