@@ -24,6 +24,7 @@ from .scriptdata import ScriptData
 
 DEFAULT_SEARCH_URL = "https://www.google.com/search"
 MAX_ROUNDS = 50  # scroll / "more results" rounds: a page that keeps growing still ends
+PREVIEW_TIMEOUT_MS = 5000  # an original shows within a second or two of the click, or never
 
 
 def search_page_url(query: str, search_url: str | None = None) -> str:
@@ -146,27 +147,49 @@ def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list
 
 
 def _tile_hit(tile: Tile) -> ImageHit:
-    thumb = tile.thumb or ""
-    return ImageHit(url=None, thumbnail_url=thumb if is_http_url(thumb) else None,
-                    thumbnail_data=decode_data_uri(thumb), page_url=tile.page, title=tile.title)
+    return ImageHit(url=tile.original, thumbnail_url=tile.remote, thumbnail_data=decode_data_uri(tile.thumb),
+                    page_url=tile.page, title=tile.title)
+
+
+class _Previews:
+    """Opens tile previews, at most `max_clicks`, and gives up after a few in a row show nothing.
+
+    A preview pane this code does not recognise (a redesign) would otherwise cost a full
+    timeout per click.
+    """
+
+    GIVE_UP_AFTER = 3
+
+    def __init__(self, page, max_clicks: int, timeout_ms: int) -> None:  # noqa: ANN001
+        self.page, self.left, self.timeout_ms = page, max_clicks if page is not None else 0, timeout_ms
+        self.failed_in_a_row = 0
+
+    def original(self, index: int, tile: Tile) -> str | None:
+        if self.left <= 0 or self.failed_in_a_row >= self.GIVE_UP_AFTER:
+            return None
+        self.left -= 1
+        url = pagelib.preview_original(self.page, index, tile, self.timeout_ms)
+        self.failed_in_a_row = 0 if url else self.failed_in_a_row + 1
+        return url
 
 
 def _merge(page, tiles: list[Tile], script_hits: list[ImageHit], *, limit: int, max_clicks: int,  # noqa: ANN001
            timeout_ms: int) -> list[ImageHit]:
-    """Hits in tile order: a tile's script data, else its preview, else its thumbnail."""
-    by_page = {h.page_url: h for h in script_hits if h.page_url}
-    by_thumb = {h.thumbnail_url: h for h in script_hits if h.thumbnail_url}
+    """Hits in tile order: a tile's script data, else its own link, else its preview, else its thumbnail."""
+    index: dict[str, ImageHit] = {}
+    for hit in script_hits:
+        for key in (hit.url, hit.page_url, hit.thumbnail_url):
+            if key:
+                index.setdefault(key, hit)
+    previews = _Previews(page, max_clicks, min(timeout_ms, PREVIEW_TIMEOUT_MS))
     hits: dict[str, ImageHit] = {}
-    clicks = 0
-    for index, tile in enumerate(tiles):
+    for number, tile in enumerate(tiles):
         if len(hits) >= limit:
             break
-        hit = by_page.get(tile.page or "") or by_thumb.get(tile.thumb or "")
+        hit = next((index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index), None)
         if hit is None or hit.key in hits:
             hit = _tile_hit(tile)
-            if clicks < max_clicks and page is not None:
-                clicks += 1
-                hit.url = pagelib.preview_original(page, index, tile, timeout_ms)
+            hit.url = hit.url or previews.original(number, tile)
         hits.setdefault(hit.key, hit)
     for hit in script_hits:  # data for results the grid did not render (yet)
         if len(hits) >= limit:

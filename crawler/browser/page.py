@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from ..engines.common import is_http_url
 from .errors import BrowserBlockedError
 
 if TYPE_CHECKING:
@@ -48,10 +49,11 @@ _TILES_JS = """(selectors) => {
     const found = document.querySelectorAll(s);
     if (found.length) return Array.from(found).map((tile) => {
       const img = tile.querySelector('img');
-      const link = tile.querySelector('a[href^="http"]');
       return {
-        thumb: img ? (img.currentSrc || img.src || img.dataset.src || null) : null,
-        page: tile.dataset.lpage || (link ? link.href : null),
+        src: img ? (img.currentSrc || img.src || null) : null,
+        data_src: img ? (img.dataset.src || null) : null,
+        lpage: tile.dataset.lpage || null,
+        links: Array.from(tile.querySelectorAll('a[href]'), (a) => a.href),
         title: (img && img.alt) || tile.title || null,
       };
     });
@@ -78,11 +80,33 @@ _PREVIEW_JS = """([selectors, before, thumb]) => {
 
 @dataclass
 class Tile:
-    """A rendered result tile: its thumbnail (URL or data URI), landing page and title."""
+    """A rendered result tile.
+
+    `thumb` is what the tile shows (a URL or a data URI), `remote` its remote thumbnail
+    URL, `original` the image URL when the tile links to /imgres?imgurl=..., `page` the
+    landing page.
+    """
 
     thumb: str | None
-    page: str | None
-    title: str | None
+    remote: str | None = None
+    page: str | None = None
+    title: str | None = None
+    original: str | None = None
+
+    @classmethod
+    def from_info(cls, info: dict, host: str) -> Tile:
+        """A tile from `_TILES_JS` output; links to `host` (the result page's) are not landing pages."""
+        src, data_src = info.get("src"), info.get("data_src")
+        remote = data_src if is_http_url(data_src) else src if is_http_url(src) else None
+        original, page = None, info.get("lpage")
+        for link in info.get("links") or []:
+            query = parse_qs(urlsplit(link).query)
+            if "imgres" in urlsplit(link).path and is_http_url((query.get("imgurl") or [None])[0]):
+                original = query["imgurl"][0]
+                page = page or (query.get("imgrefurl") or [None])[0]
+            elif is_http_url(link) and urlsplit(link).hostname != host:
+                page = page or link
+        return cls(thumb=src or data_src, remote=remote, page=page, title=info.get("title"), original=original)
 
 
 def check_captcha(page: Page) -> None:
@@ -127,7 +151,8 @@ def tile_selector(page: Page) -> str:
 
 
 def read_tiles(page: Page) -> list[Tile]:
-    return [Tile(**info) for info in page.evaluate(_TILES_JS, TILE_SELECTORS)]
+    host = urlsplit(page.url).hostname or ""
+    return [Tile.from_info(info, host) for info in page.evaluate(_TILES_JS, TILE_SELECTORS)]
 
 
 def wait_for_tiles(page: Page, more_than: int, timeout_ms: int) -> bool:

@@ -9,6 +9,7 @@ Every fifth tile has no original URL in the data, as when Google renders only th
 Queries choose the behaviour: anything else is a normal result set of TOTAL tiles;
 "captcha" redirects to /sorry/; "captcha-later" serves a captcha after the first batch;
 "stuck-consent" has a consent form with no accept button; "empty" has no results;
+"no-preview" has previews that never show an original;
 "hang" never answers its first batch (for Ctrl-C tests).
 """
 
@@ -80,7 +81,7 @@ function addTile(item) {
 async function preview(id, thumb) {
   const pane = document.getElementById("preview"), img = document.getElementById("preview-img");
   pane.hidden = false; img.src = thumb;  // like Google: the thumbnail first, then the original
-  const info = await (await fetch(`/async/preview?id=${id}`)).json();
+  const info = await (await fetch(`/async/preview?id=${id}&q=${encodeURIComponent(q)}`)).json();
   setTimeout(() => { img.src = info.url; document.getElementById("preview-link").href = info.page; }, 50);
 }
 document.getElementById("accept")?.addEventListener("click", () => document.getElementById("consent").remove());
@@ -166,6 +167,8 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
             elif path == "/async/tiles":
                 body = ")]}'\n" + json.dumps(site.tiles(q, int(query.get("start", 0))))
                 self.send(200, body.encode(), "application/json; charset=utf-8")
+            elif path == "/async/preview" and q == "no-preview":
+                self.send(404, b"not found", "text/plain")  # the pane keeps the thumbnail
             elif path == "/async/preview":
                 tile_id = int(query["id"])
                 info = {"url": site.original(tile_id), "page": f"{site.base}/page/{tile_id}.html"}

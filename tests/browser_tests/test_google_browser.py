@@ -7,6 +7,7 @@ import pytest
 from browser_tests.jsresults import TOTAL, has_original
 from crawler.browser import BrowserBlockedError, search_page_url
 from crawler.browser.google import collect_from_context
+from crawler.browser.page import Tile
 from crawler.errors import BlockedError, EngineParseError
 
 NEED_PREVIEW = [i for i in range(TOTAL) if not has_original(i)]
@@ -41,7 +42,7 @@ def test_collects_every_tiles_original_through_consent_scroll_and_more(browser, 
     # Batch 2 came by scrolling, batch 3 only by pressing "Show more results".
     assert [p.split("start=")[1] for p in asked(site, "/async/tiles")] == ["0", "10", "20"]
     # Only the tiles whose original is not in the script data were clicked.
-    assert asked(site, "/async/preview") == [f"/async/preview?id={i}" for i in NEED_PREVIEW]
+    assert asked(site, "/async/preview") == [f"/async/preview?id={i}&q=sneakers" for i in NEED_PREVIEW]
 
 
 def test_stops_loading_once_it_has_enough_tiles(browser, site):
@@ -59,6 +60,25 @@ def test_preview_clicks_are_bounded_and_the_rest_keep_their_thumbnails(browser, 
     thumbnail_only = [h for h in hits if h.url is None]
     assert [h.thumbnail_url for h in thumbnail_only] == [f"{site.base}/thumb/{i}.jpg" for i in NEED_PREVIEW[2:]]
     assert [h.url for h in hits if h.url] == [u for i, u in enumerate(site.originals()) if i not in NEED_PREVIEW[2:]]
+
+
+def test_stops_clicking_previews_that_never_show_an_original(browser, site):
+    hits = collect(browser, site, "no-preview", max_preview_clicks=10, timeout_s=1)
+
+    assert len(asked(site, "/async/preview")) == 3  # then it gives up, not after 10 timeouts
+    assert [h.rank for h in hits if h.url is None] == [i + 1 for i in NEED_PREVIEW]
+
+
+def test_tile_linking_to_imgres_carries_its_original_and_landing_page():
+    info = {"src": "data:image/jpeg;base64,AAAA", "data_src": "https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
+            "lpage": None, "title": "Yeezy", "links": [
+                "https://www.google.com/search?q=x#",
+                "https://www.google.com/imgres?imgurl=https%3A%2F%2Fshop.example%2Fy.jpg&imgrefurl=https%3A%2F%2Fshop.example%2Fy"]}
+
+    tile = Tile.from_info(info, "www.google.com")
+
+    assert tile == Tile(thumb="data:image/jpeg;base64,AAAA", remote="https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
+                        page="https://shop.example/y", title="Yeezy", original="https://shop.example/y.jpg")
 
 
 def test_captcha_redirect_stops_the_crawl(browser, site):
