@@ -10,6 +10,8 @@ trouble: it returns a `FetchResult` whose `reason` says what went wrong.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -90,6 +92,37 @@ class _HostGate:
         if start > now:
             time.sleep(start - now)
         return slot
+
+
+class _Watchdog:
+    """Cut a response's socket after `seconds`: a server trickling a byte at a time never
+    trips the per-read timeout, and a blocked read only ends when its socket does."""
+
+    def __init__(self, resp: requests.Response, seconds: float):
+        self.fired = False
+        self._resp = resp
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = _socket_of(self._resp)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _socket_of(resp: requests.Response) -> socket.socket | None:
+    """The socket a streamed response reads from (http.client keeps it in fp.raw._sock)."""
+    conn_sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    if conn_sock is not None:
+        return conn_sock
+    fp = getattr(getattr(resp.raw, "_fp", None), "fp", None)
+    return getattr(getattr(fp, "raw", None), "_sock", None)
 
 
 class Fetcher:
@@ -201,16 +234,23 @@ class Fetcher:
         if declared.isdigit() and int(declared) > max_bytes:
             result.reason, result.detail = "too-large", f"Content-Length {declared} > {max_bytes} bytes"
             return result
-        chunks, size, deadline = [], 0, time.monotonic() + self.total_timeout
-        for chunk in resp.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                result.reason, result.detail = "too-large", f"body over {max_bytes} bytes"
-                return result
-            if time.monotonic() > deadline:
-                result.reason, result.detail = "timeout", f"body not complete after {self.total_timeout:g} s"
-                return result
-            chunks.append(chunk)
+        chunks, size = [], 0
+        watchdog = _Watchdog(resp, self.total_timeout)
+        try:
+            for chunk in resp.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    result.reason, result.detail = "too-large", f"body over {max_bytes} bytes"
+                    return result
+                chunks.append(chunk)
+        except requests.RequestException:
+            if not watchdog.fired:
+                raise
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:
+            result.reason, result.detail = "timeout", f"body not complete after {self.total_timeout:g} s"
+            return result
         result.data = b"".join(chunks)
         return result
 

@@ -101,6 +101,18 @@ def _slow(h: Handler, q: dict) -> None:
     h.reply(200, GOOD)
 
 
+def _trickle(h: Handler, q: dict) -> None:
+    """One byte every 0.2 s: never idle long enough for a read timeout."""
+    h.send_response(200)
+    h.send_header("Content-Type", "image/jpeg")
+    h.send_header("Content-Length", str(len(GOOD)))
+    h.end_headers()
+    for byte in GOOD:
+        h.wfile.write(bytes([byte]))
+        h.wfile.flush()
+        time.sleep(0.2)
+
+
 def _flaky_429(h: Handler, q: dict) -> None:
     if h.server.hits[urlsplit(h.path).path] == 1:
         h.reply(429, b"slow down", "text/plain", {"Retry-After": "1"})
@@ -125,6 +137,7 @@ def fault_routes(server: Server) -> dict[str, Route]:
     return {
         "/img/*": lambda h, q: h.reply(200, image_bytes(int(h.path.split("/")[-1].split(".")[0]), (64, 48))),
         "/slow.jpg": _slow,
+        "/trickle.jpg": _trickle,
         "/reset.jpg": _reset,
         "/404.jpg": lambda h, q: h.reply(404, b"nope", "text/html"),
         "/429.jpg": _flaky_429,
@@ -151,7 +164,7 @@ def make_fetcher(**overrides: object) -> Fetcher:
 
     Host names do not resolve (only literal 127.0.0.1 URLs reach the test server).
     """
-    settings: dict = dict(max_workers=4, per_host=4, per_host_delay=0.0, timeout=(0.5, 0.5), total_timeout=3.0,
+    settings: dict = dict(max_workers=4, per_host=4, per_host_delay=0.0, timeout=(0.5, 0.5), total_timeout=1.0,
                           retries=1, backoff=0.01, max_retry_after=1.5, allow_private={"127.0.0.1"},
                           resolver=offline_dns)
     settings.update(overrides)

@@ -30,6 +30,7 @@ def test_redirect_is_followed(http_server, fetcher):
     ("/404.jpg", "http-404"),
     ("/500.jpg", "http-500"),
     ("/slow.jpg", "timeout"),
+    ("/trickle.jpg", "timeout"),
     ("/reset.jpg", "reset"),
     ("/huge.jpg", "too-large"),
     ("/huge.jpg?length=no", "too-large"),
