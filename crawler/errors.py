@@ -46,4 +46,7 @@ class FetchError(CrawlerError):
     def __init__(self, url: str, reason: str, detail: str = ""):
         self.url = url
         self.reason = reason
-        super().__init__(f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else ""))
+        hint = ""
+        if reason in ("dns", "refused", "timeout", "reset", "connection", "tls"):
+            hint = ". Check the network, or crawl a result page saved from a browser with --page saved.html"
+        super().__init__(f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else "") + hint)

@@ -151,3 +151,12 @@ def test_kill_9_mid_crawl_then_rerun_loses_and_duplicates_nothing(http_server, t
     assert sorted(str(p.relative_to(tmp_path)) for p in files) == sorted(i["path"] for i in images)
     for image in images:
         assert hashlib.sha256((tmp_path / image["path"]).read_bytes()).hexdigest() == image["sha256"]
+
+
+def test_no_network_search_fails_fast_with_a_hint(catalog_path):
+    started = time.monotonic()
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--catalog", str(catalog_path)])
+    assert result.exit_code == 1 and time.monotonic() - started < 5
+    text = " ".join(result.output.split())
+    assert "cannot fetch https://www.google.com/search?q=Yeezy+350+sneaker" in text
+    assert "dns" in text and "--page saved.html" in text
