@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +75,10 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         db = Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA foreign_keys = ON")
-        _migrate(db)
+        with _setup_lock(path):
+            db.execute("PRAGMA journal_mode = WAL")
+            migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"cannot open catalog {path}: {exc}") from exc
     cat = Catalog(db=db, path=path.resolve())
@@ -96,14 +99,20 @@ def _check_location(path: Path) -> None:
         raise CatalogError(f"cannot write catalog {path}: permission denied")
 
 
-def _migrate(db: Database) -> None:
-    # Two commands opening a new catalog at once race to create its tables; the loser
-    # sees "already exists", waits for the winner's transaction and finds nothing pending.
-    for attempt in range(5):
+@contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Serialise schema set-up between processes opening the same catalog.
+
+    Two commands that open a new catalog at once would otherwise both see the same
+    migrations pending and race to create the tables ("already exists", or "database is
+    locked" when a deferred transaction cannot upgrade). A lock on a file beside the
+    database (never on the database file itself: closing another descriptor of it would
+    drop SQLite's own POSIX locks) makes the second one wait and find nothing to do.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            migrations.apply(db)
-            return
-        except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2)
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
