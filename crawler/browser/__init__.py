@@ -8,6 +8,7 @@ not need them; `collect_hits` says what is missing.
 from .errors import ENGINE, BrowserBlockedError, BrowserLaunchError, BrowserMissingError
 from .google import collect_hits, search_page_url
 from .launch import find_browser, open_browser
+from .source import result_pages
 
 __all__ = ["ENGINE", "BrowserBlockedError", "BrowserLaunchError", "BrowserMissingError", "collect_hits",
-           "find_browser", "open_browser", "search_page_url"]
+           "find_browser", "open_browser", "result_pages", "search_page_url"]

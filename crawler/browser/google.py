@@ -54,7 +54,7 @@ def collect_hits(
     """Open the result page in headless Chromium and return up to `limit` hits.
 
     The browser is started for this call and is gone when it returns or raises (Ctrl-C
-    included).
+    included). Playwright's sync API is used, so call it outside any running asyncio loop.
 
     Args:
         query: search words, or a result page URL.
@@ -186,9 +186,9 @@ def _merge(page, tiles: list[Tile], script_hits: list[ImageHit], *, limit: int, 
     for number, tile in enumerate(tiles):
         if len(hits) >= limit:
             break
-        hit = next((index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index), None)
-        if hit is None or hit.key in hits:
-            hit = _tile_hit(tile)
+        found = next((index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index), None)
+        hit = found if found is not None and found.key not in hits else _tile_hit(tile)
+        if hit is not found:
             hit.url = hit.url or previews.original(number, tile)
         hits.setdefault(hit.key, hit)
     for hit in script_hits:  # data for results the grid did not render (yet)

@@ -107,3 +107,4 @@ def test_consent_form_without_accept_button_is_reported(browser, site):
 def test_page_without_results_is_an_error_not_an_empty_crawl(browser, site):
     with pytest.raises(EngineParseError, match="shows no image tiles"):
         collect(browser, site, "empty", timeout_s=1)
+

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from browser_tests.processes import processes_naming
-from crawler.browser import BrowserMissingError, collect_hits, find_browser, open_browser
+from crawler.browser import BrowserBlockedError, BrowserMissingError, collect_hits, find_browser, open_browser, result_pages
 from crawler.errors import BlockedError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,16 @@ def test_no_browser_left_after_a_normal_crawl(own_tmp, chromium, site):
 def test_no_browser_left_after_a_captcha(own_tmp, chromium, site):
     with pytest.raises(BlockedError):
         collect_hits("captcha", limit=5, search_url=site.search_url(), browser_path=chromium)
+    assert processes_naming(own_tmp) == []
+
+
+def test_result_pages_hands_over_the_hits_before_a_captcha_then_raises(own_tmp, chromium, site):
+    pages = result_pages("captcha-later", limit=100, search_url=site.search_url(), browser_path=chromium)
+
+    description, hits = next(pages)
+    assert "cut short by a captcha" in description and len(hits) == 10
+    with pytest.raises(BrowserBlockedError):
+        next(pages)
     assert processes_naming(own_tmp) == []
 
 
