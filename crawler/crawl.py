@@ -149,7 +149,7 @@ def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlRe
 
 
 def _get_page(fetcher: Fetcher, url: str, engine: ModuleType | None = None) -> tuple[str, int | None]:
-    result = fetcher.get(url, max_bytes=20 * MB)
+    result = fetcher.get(url, max_bytes=20 * MB, headers=getattr(engine, "HEADERS", None))
     text = (result.data or b"").decode("utf-8", errors="replace")
     if not result.ok:
         if engine is not None and result.http_status in (403, 429):

@@ -129,7 +129,8 @@ class Fetcher:
     """GET URLs politely through `session`.
 
     Args:
-        session: the `requests.Session` every request goes through (tests pass their own).
+        session: the `requests.Session` every request goes through (tests pass their own);
+            the fetcher mounts its retrying, pooled adapter on it for http and https.
         max_workers: threads in the pool that `submit` / `fetch_many` use.
         per_host: requests in flight to one host at most.
         per_host_delay: seconds between request starts to one host.
@@ -184,7 +185,7 @@ class Fetcher:
         if "python-requests" in str(session.headers.get("User-Agent", "")):
             session.headers["User-Agent"] = USER_AGENT
 
-    def get(self, url: str, *, max_bytes: int | None = None) -> FetchResult:
+    def get(self, url: str, *, max_bytes: int | None = None, headers: dict[str, str] | None = None) -> FetchResult:
         """GET `url` following checked redirects; never raises for network trouble.
 
         Example: Fetcher(requests.Session()).get("https://example.com/a.jpg").data
@@ -195,7 +196,7 @@ class Fetcher:
                 check_url(current, self.allow_private, self._resolver)
             except Refused as exc:
                 return FetchResult(url, final_url=current, reason=exc.reason, detail=exc.detail)
-            result, location = self._get_once(url, current, max_bytes or self.max_bytes)
+            result, location = self._get_once(url, current, max_bytes or self.max_bytes, headers)
             if location is None:
                 return result
             current = urljoin(current, location)
@@ -206,12 +207,13 @@ class Fetcher:
         return FetchResult(url, final_url=current, reason="too-many-redirects",
                            detail=f"more than {self.max_redirects} redirects")
 
-    def _get_once(self, url: str, current: str, max_bytes: int) -> tuple[FetchResult, str | None]:
+    def _get_once(self, url: str, current: str, max_bytes: int,
+                  headers: dict[str, str] | None) -> tuple[FetchResult, str | None]:
         """One hop: (the result, or the Location to follow next)."""
         host = urlsplit(current).netloc
         slot = self._gate.enter(host)
         try:
-            resp = self.session.get(current, timeout=self.timeout, stream=True, allow_redirects=False)
+            resp = self.session.get(current, timeout=self.timeout, stream=True, allow_redirects=False, headers=headers)
             with resp:
                 if resp.is_redirect:
                     return FetchResult(url, http_status=resp.status_code), resp.headers["Location"]

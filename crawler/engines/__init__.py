@@ -2,8 +2,9 @@
 
 Every engine module has `NAME`, `BASE_URL`, `FILTERS`, `build_search_url(query, page,
 filters, base_url)`, `parse_page(text) -> ParseResult`, `parse_results(text)` and
-`check_blocked(text, url, status)`. Engines with `NEEDS_TOKEN` also have `token_url` and
-`parse_token` (DuckDuckGo).
+`is_blocked` / `check_blocked(text, url, status)`. Engines with `NEEDS_TOKEN` also have
+`token_url` and `parse_token` (DuckDuckGo); `HEADERS`, when present, go with every
+result-page request.
 """
 
 from __future__ import annotations

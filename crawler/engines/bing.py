@@ -71,3 +71,8 @@ def parse_results(text: str) -> list[ImageHit]:
 def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
     """Raise BlockedError for a captcha, challenge or tiny page."""
     common.check_blocked(NAME, text, url, status)
+
+
+def is_blocked(text: str, url: str | None = None, status: int | None = None) -> bool:
+    """True when the page looks like a wall rather than a result page (see `check_blocked`)."""
+    return common.blocked_reason(text, url, status) is not None

@@ -18,6 +18,8 @@ PAGE_SIZE = 100
 FILTERS = filters.DUCKDUCKGO
 # The engine needs a token fetched from `token_url` before `build_search_url`.
 NEEDS_TOKEN = True
+# i.js answers 403 to requests that do not come from its own search page.
+HEADERS = {"Referer": BASE_URL}
 _VQD = re.compile(r"""vqd\s*[=:]\s*["']?([\d-]+)["']?""")
 
 
@@ -78,3 +80,8 @@ def parse_results(text: str) -> list[ImageHit]:
 def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
     """Raise BlockedError for a 403 / challenge page."""
     common.check_blocked(NAME, text, url, status)
+
+
+def is_blocked(text: str, url: str | None = None, status: int | None = None) -> bool:
+    """True when the page looks like a wall rather than a result page (see `check_blocked`)."""
+    return common.blocked_reason(text, url, status) is not None

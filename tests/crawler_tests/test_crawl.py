@@ -157,7 +157,8 @@ def test_duckduckgo_through_the_local_server(http_server, fetcher, cat):
     answer = answer.replace("https://cdn.example.org/y500/utility.png", http_server.url("/img/22.jpg"))
     http_server.routes["/"] = lambda h, q: h.reply(200, (FIXTURES / "duckduckgo" / "token.html").read_bytes(), "text/html")
     http_server.routes["/i.js"] = lambda h, q: h.reply(
-        200, answer.encode() if q["s"] == "0" and q["vqd"].startswith("4-") else b'{"results": []}', "application/json")
+        200, answer.encode() if q["s"] == "0" and q["vqd"].startswith("4-") and h.headers["Referer"]
+        else b'{"results": []}', "application/json")
     options = CrawlOptions(engine="duckduckgo", search_url=http_server.url("/"))
     report = crawl_class(cat, "Yeezy_500", options, fetcher)
     assert report.stored == 2 and {i["title"] for i in iter_images(cat)} == {"Yeezy 500 Blush", "Yeezy 500 Utility Black"}

@@ -98,6 +98,12 @@ def test_engines_parse_nothing_of_each_other():
     assert set(ENGINES) == {"google", "bing", "duckduckgo"}
 
 
+def test_is_blocked_is_the_predicate_of_check_blocked():
+    sorry = (FIXTURES / "google" / "sorry.html").read_text()
+    assert google.is_blocked(sorry) and bing.is_blocked(sorry) and duckduckgo.is_blocked("", status=403)
+    assert not google.is_blocked((FIXTURES / "google" / "no_results.html").read_text())
+
+
 def test_bing_empty_answer_is_blocked_not_empty():
     with pytest.raises(BlockedError, match="bing blocked the search"):
         read_results(bing, "<html><body></body></html>")
