@@ -32,13 +32,13 @@ def search_page_url(query: str, search_url: str | None = None) -> str:
 
     Args:
         query: search words, or the http(s) URL of a result page.
-        search_url: the search endpoint (default Google's); `q` and `tbm=isch` are added.
+        search_url: the search endpoint (default Google's); `q`, `tbm=isch` and `udm=2` are added.
     """
     if is_http_url(query):
         return query
     parts = urlsplit(search_url or DEFAULT_SEARCH_URL)
-    params = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("q", "tbm")]
-    params += [("q", query), ("tbm", "isch")]
+    params = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("q", "tbm", "udm")]
+    params += [("q", query), ("tbm", "isch"), ("udm", "2")]  # udm=2: the images tab since 2024
     return urlunsplit(parts._replace(query=urlencode(params)))
 
 

@@ -41,8 +41,11 @@ _CAPTCHA_SIGNS = [
     ("document.querySelector('.g-recaptcha, iframe[src*=\"recaptcha\"]')", "a reCAPTCHA"),
     ("/unusual traffic/i.test(document.body ? document.body.innerText : '')", "an unusual-traffic captcha"),
 ]
+# A cookie text alone is no wall (footers mention cookies): it must sit in a dialog.
 _CONSENT_JS = """() => !!document.querySelector("form[action*='consent.']")
-  || /before you continue to google|we use cookies/i.test(document.body ? document.body.innerText : '')"""
+  || /before you continue to google/i.test(document.body ? document.body.innerText : '')
+  || Array.from(document.querySelectorAll('[role=dialog], [aria-modal=true]'))
+       .some((d) => d.getClientRects().length && /cookies/i.test(d.innerText))"""
 
 _TILES_JS = """(selectors) => {
   for (const s of selectors) {
@@ -66,11 +69,12 @@ _COUNT_JS = """(selectors) => {
   return 0;
 }"""
 
-# Resolves once a preview shows an original: an http(s) image that is not a thumbnail.
-_PREVIEW_JS = """([selectors, before, thumb]) => {
+# Resolves once a preview shows an original: an http(s) image that is not a thumbnail
+# (`skip`: the tile's own thumbnails and whatever the pane showed before the click).
+_PREVIEW_JS = """([selectors, skip]) => {
   for (const s of selectors) for (const img of document.querySelectorAll(s)) {
     const src = img.currentSrc || img.src;
-    if (!/^https?:/.test(src) || src === before || src === thumb) continue;
+    if (!/^https?:/.test(src) || skip.includes(src)) continue;
     if (/encrypted-tbn\\d?\\.gstatic\\.com/.test(src) || !img.getClientRects().length) continue;
     return src;
   }
@@ -188,16 +192,16 @@ def load_more(page: Page, timeout_ms: int) -> bool:
 
 def preview_original(page: Page, index: int, tile: Tile, timeout_ms: int) -> str | None:
     """Click tile `index` and read the original URL its preview pane shows, or None."""
-    before = page.evaluate(_PREVIEW_JS, [PREVIEW_IMAGE_SELECTORS, None, tile.thumb])
-    url = page.url
+    skip = [tile.thumb, tile.remote]
+    skip.append(page.evaluate(_PREVIEW_JS, [PREVIEW_IMAGE_SELECTORS, skip]))
+    path = urlsplit(page.url).path
     try:
         page.locator(tile_selector(page)).nth(index).click(timeout=timeout_ms)
-        found = page.wait_for_function(_PREVIEW_JS, arg=[PREVIEW_IMAGE_SELECTORS, before, tile.thumb],
-                                       timeout=timeout_ms)
+        found = page.wait_for_function(_PREVIEW_JS, arg=[PREVIEW_IMAGE_SELECTORS, skip], timeout=timeout_ms)
         original = found.json_value()
-    except (PlaywrightTimeout, PlaywrightError):
+    except PlaywrightError:  # includes its TimeoutError: no original showed
         original = None
-    if page.url != url and urlsplit(page.url).path != urlsplit(url).path:
+    if urlsplit(page.url).path != path:
         # An older layout opens the result on its own page: come back to the grid.
         page.go_back(wait_until="domcontentloaded", timeout=timeout_ms)
     return original if isinstance(original, str) else None

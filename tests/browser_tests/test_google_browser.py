@@ -26,8 +26,8 @@ def asked(site, prefix: str) -> list[str]:
 
 def test_search_page_url_adds_query_to_endpoint():
     assert search_page_url("yeezy 350", "http://127.0.0.1:9/search?hl=en") == (
-        "http://127.0.0.1:9/search?hl=en&q=yeezy+350&tbm=isch")
-    assert search_page_url("yeezy").startswith("https://www.google.com/search?q=yeezy&tbm=isch")
+        "http://127.0.0.1:9/search?hl=en&q=yeezy+350&tbm=isch&udm=2")
+    assert search_page_url("yeezy") == "https://www.google.com/search?q=yeezy&tbm=isch&udm=2"
     assert search_page_url("http://127.0.0.1:9/saved?q=x") == "http://127.0.0.1:9/saved?q=x"
 
 
