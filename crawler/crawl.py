@@ -1,10 +1,11 @@
 """Crawl orchestration: result pages -> hits -> downloads -> the catalog.
 
-Downloads run on the fetcher's worker threads; every catalog write happens here, on the
-calling thread, image row first and `fetches` row after. A crash (even kill -9) between
-the two leaves an image whose URL is fetched again on the next run, found by its sha256
-and not stored twice; a crash before the image row leaves at most a finished file in the
-store (written to a temp file and renamed), which the re-run reuses.
+Downloads (and the store's files, written to a temp file and renamed) happen on the
+fetcher's worker threads; every catalog row is written here, on the calling thread, in one
+transaction per batch of finished downloads: image rows first, `fetches` rows after. A
+crash (even kill -9) loses at most the open batch's rows; its URLs have no fetch row, so
+the re-run downloads them again, finds their files in place and adds the rows, and bytes
+already in the catalog are found by sha256 and never stored twice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from catalog import (
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
 from catalog.store import put_file, sha256_of
+from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
 from .engines import detect_engine, get_engine, read_results
@@ -177,12 +179,13 @@ def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: C
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        records: list[FetchRecord] = []
-        for future in done:
-            del pending[future]
-            records += _record(cat, future.result(), source.engine, query, options, report)
-        # One transaction for the batch's fetch rows, after all of its image rows.
-        record_fetches(cat, records)
+        # One transaction (one commit) per batch: its image rows, then its fetch rows.
+        with transaction(cat):
+            records: list[FetchRecord] = []
+            for future in done:
+                del pending[future]
+                records += _record(cat, future.result(), source.engine, query, options, report)
+            record_fetches(cat, records)
         if progress:
             progress(report)
 
