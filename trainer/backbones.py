@@ -26,7 +26,8 @@ class Backbone:
 
     `preprocess` is a `layers.Preprocess` mode; `imagenet_file`/`imagenet_url` name the
     no-top weights file Keras fetches for `weights="imagenet"` (None: not from Keras).
-    `fine_tune_layers` is how many of the last layers phase 2 unfreezes by default.
+    `cut` is the layer whose output is cached: everything after it is the "top" that
+    phase 2 fine-tunes (chosen at a block boundary no residual connection crosses).
     """
 
     name: str
@@ -36,7 +37,7 @@ class Backbone:
     min_size: int
     imagenet_file: str | None
     imagenet_url: str | None
-    fine_tune_layers: int
+    cut: str
 
 
 def _lite0(*, include_top: bool, weights, input_shape) -> keras.Model:
@@ -61,15 +62,15 @@ BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in [
         Backbone("resnet50", _keras_app(keras.applications.ResNet50), "caffe", 224, 32,
-                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "resnet/", 33),
+                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "resnet/", "conv5_block2_out"),
         Backbone("vgg16", _keras_app(keras.applications.VGG16), "caffe", 224, 32,
-                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "vgg16/", 4),
+                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "vgg16/", "block4_pool"),
         Backbone("inception_v3", _keras_app(keras.applications.InceptionV3), "tf", 299, 75,
-                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "inception_v3/", 31),
+                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "inception_v3/", "mixed9"),
         Backbone("mobilenet_v2", _keras_app(keras.applications.MobileNetV2, alpha=1.0), "tf", 224, 32,
                  "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-                 KERAS_BASE + "mobilenet_v2/", 27),
-        Backbone("efficientnet_lite0", _lite0, "lite", 224, 32, None, None, 27),
+                 KERAS_BASE + "mobilenet_v2/", "block_12_add"),
+        Backbone("efficientnet_lite0", _lite0, "lite", 224, 32, None, None, "block10_add"),
     ]
 }
 # The three backbones of the original project, trained by `train --backbone all`.

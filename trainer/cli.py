@@ -27,14 +27,14 @@ def main(
     backbone: Annotated[str | None, typer.Option(help=BACKBONE_HELP)] = None,
     weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
     epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = 40,
-    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = 2,
-    fine_tune_layers: Annotated[int | None, typer.Option(help="How many top layers to unfreeze (default: per backbone).")] = None,
+    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = 4,
+    fine_tune_from: Annotated[str | None, typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone).")] = None,
     split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = None,
     size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
     batch_size: Annotated[int, typer.Option()] = 32,
     head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = 64,
     dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = 0.0,
-    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = 3,
+    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = 5,
     val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = 0.1,
     seed: Annotated[int, typer.Option()] = 0,
     accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = False,
@@ -54,7 +54,7 @@ def main(
 
     cfg = TrainConfig(
         backbone or "", weights=weights, split=split, epochs=epochs, fine_tune_epochs=fine_tune_epochs,
-        fine_tune_layers=fine_tune_layers, batch_size=batch_size, head_width=head_width, dropout=dropout,
+        fine_tune_from=fine_tune_from, batch_size=batch_size, head_width=head_width, dropout=dropout,
         augment_passes=augment_passes, val_fraction=val_fraction, size=size, seed=seed, accepted_only=accepted_only,
     )
     with catalog_for_cli(catalog) as cat:

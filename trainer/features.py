@@ -1,8 +1,10 @@
-"""Phase 1's inputs: pooled backbone features, computed once per image and augmentation pass.
+"""Cached backbone activations: computed once per image and augmentation pass.
 
-A frozen backbone gives the same features every epoch, so running it every epoch (as the
-original notebook did) wastes nearly all of the training time. Pass 0 is the plain
-image; passes 1..k are augmented copies, so the head still sees variation.
+A frozen layer gives the same output every epoch, so running it every epoch (as the
+original notebook did) wastes nearly all of the training time. The backbone is cut in
+two: the frozen bottom runs once per image and pass, and its maps are kept; phase 1
+pools the top's output once into features for the head, and phase 2 fine-tunes the top
+on the kept maps. Pass 0 is the plain image; passes 1..k are augmented copies.
 """
 
 from __future__ import annotations
@@ -27,50 +29,30 @@ def augment(pixels: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def compute_features(
-    extractor: keras.Model, pixels: np.ndarray, passes: int, seed: int, batch_size: int
-) -> np.ndarray:
-    """(passes, N, F) features: pass 0 unaugmented, the others augmented."""
+def bottom_maps(bottom: keras.Model, pixels: np.ndarray, passes: int, seed: int, batch_size: int) -> np.ndarray:
+    """(passes, N, h, w, c) maps at the cut: pass 0 unaugmented, the others augmented."""
     out = []
     for p in range(passes):
         images = pixels.astype(np.float32) if p == 0 else augment(pixels, seed + 1000 * p)
-        out.append(extractor.predict(images, batch_size=batch_size, verbose=0))
+        out.append(bottom.predict(images, batch_size=batch_size, verbose=0))
     return np.stack(out)
 
 
-def cached_features(
-    path: Path, extractor: keras.Model, train: np.ndarray, val: np.ndarray, passes: int, seed: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train features (passes, N, F) and val features (N, F), kept in `path` for resuming."""
+def pooled(top: keras.Model, maps: np.ndarray, batch_size: int) -> np.ndarray:
+    """Global-average-pooled top outputs for maps of any leading shape (..., h, w, c)."""
+    flat = maps.reshape(-1, *maps.shape[-3:])
+    out = keras.ops.convert_to_numpy(keras.ops.mean(top.predict(flat, batch_size=batch_size, verbose=0), axis=(1, 2)))
+    return out.reshape(*maps.shape[:-3], out.shape[-1])
+
+
+def cached_features(path: Path, top: keras.Model, train_maps: np.ndarray, val_maps: np.ndarray, batch_size: int):
+    """Pooled train features (passes, N, F) and val features (N, F), kept in `path` for resuming."""
     if path.exists():
         with np.load(path) as saved:
             return saved["train"], saved["val"]
-    train_f = compute_features(extractor, train, passes, seed, batch_size)
-    val_f = compute_features(extractor, val, 1, seed, batch_size)[0] if len(val) else np.zeros((0, train_f.shape[-1]))
+    train_f = pooled(top, train_maps, batch_size)
+    val_f = pooled(top, val_maps, batch_size) if len(val_maps) else np.zeros((0, train_f.shape[-1]), np.float32)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, train=train_f, val=val_f)
     tmp.replace(path)
     return train_f, val_f
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Phase 2's training batches: augmented on the fly, with per-sample class weights."""
-
-    def __init__(self, pixels: np.ndarray, labels: np.ndarray, weights: np.ndarray, batch_size: int, seed: int):
-        super().__init__()
-        self.pixels, self.labels, self.weights = pixels, labels, weights
-        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
-        self.layer = augmenter(seed)
-        self.order = np.random.default_rng(seed).permutation(len(pixels))
-
-    def __len__(self) -> int:
-        return -(-len(self.pixels) // self.batch_size)
-
-    def __getitem__(self, index: int):
-        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        images = keras.ops.convert_to_numpy(self.layer(self.pixels[idx].astype(np.float32), training=True))
-        return images, self.labels[idx], self.weights[idx]
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = np.random.default_rng(self.seed + self.epoch).permutation(len(self.pixels))

@@ -34,13 +34,25 @@ def build_head(n_features: int, n_classes: int, cfg: HeadConfig = HeadConfig()) 
     return keras.Model(inputs, outputs, name="head")
 
 
-def feature_extractor(backbone: keras.Model, preprocess: str, size: int) -> keras.Model:
-    """Raw pixels -> pooled backbone features, with the backbone in inference mode."""
+def split_backbone(backbone: keras.Model, preprocess: str, size: int, cut: str) -> tuple[keras.Model, keras.Model]:
+    """(bottom, top): raw pixels -> the `cut` layer's maps, and those maps -> backbone output.
+
+    Both share their layers with `backbone`, so training `top` trains the backbone itself.
+    """
     inputs = keras.Input((size, size, 3), name="pixels")
     x = Preprocess(preprocess, name="preprocess")(inputs)
-    x = backbone(x, training=False)
-    outputs = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    return keras.Model(inputs, outputs, name="features")
+    core = keras.Model(backbone.input, backbone.get_layer(cut).output, name="bottom_core")
+    bottom = keras.Model(inputs, core(x, training=False), name="bottom")
+    top = keras.Model(backbone.get_layer(cut).output, backbone.output, name="top")
+    return bottom, top
+
+
+def top_classifier(top: keras.Model, head: keras.Model) -> keras.Model:
+    """Cached maps -> probabilities: what phase 2 trains (BatchNorm in inference mode)."""
+    inputs = keras.Input(top.input.shape[1:], name="maps")
+    x = top(inputs, training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, head(x), name="top_classifier")
 
 
 def build_classifier(backbone: keras.Model, head: keras.Model, preprocess: str, size: int) -> keras.Model:
@@ -57,19 +69,15 @@ def freeze(backbone: keras.Model) -> None:
     backbone.trainable = False
 
 
-def unfreeze_top(backbone: keras.Model, n_layers: int) -> int:
-    """Make the last `n_layers` layers trainable, BatchNorm excepted; returns how many are.
+def unfreeze(top: keras.Model) -> int:
+    """Make the top's layers trainable, BatchNorm excepted; returns how many have weights.
 
     BatchNorm stays frozen, which in Keras 3 also keeps it in inference mode: the small
     fine-tuning batches would otherwise wreck its statistics (and the shared MobileNetV2
     weights were converted from a quantised model whose statistics must be kept).
     """
-    backbone.trainable = True
-    layers = backbone.layers
-    cut = max(0, len(layers) - n_layers)
     count = 0
-    for i, layer in enumerate(layers):
-        trainable = i >= cut and not isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = trainable
-        count += bool(trainable and layer.weights)
+    for layer in top.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        count += bool(layer.trainable and layer.weights)
     return count

@@ -1,7 +1,8 @@
 """Two-phase fine-tuning of a registry backbone on a catalog split, recorded as a run.
 
 Phase 1 trains the head on cached features of the frozen backbone; phase 2 unfreezes the
-top of the backbone (BatchNorm excepted) at a low learning rate. Each phase backs up its
+top of the backbone (BatchNorm excepted) at a low learning rate and trains it on cached
+activations of the frozen bottom (see `features`). Each phase backs up its
 state every epoch, so `train --resume RUN` continues an interrupted run where it stopped.
 """
 
@@ -23,8 +24,8 @@ from .backbones import ORIGINAL_BACKBONES, build_backbone, get_backbone, parse_w
 from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pixels
 from .errors import TrainerError
 from .evaluate import evaluate_run
-from .features import AugmentedBatches, cached_features
-from .model import HeadConfig, build_classifier, build_head, feature_extractor, freeze, unfreeze_top
+from .features import bottom_maps, cached_features
+from .model import HeadConfig, build_classifier, build_head, freeze, split_backbone, top_classifier, unfreeze
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
@@ -38,16 +39,16 @@ class TrainConfig:
     weights: str = "imagenet"
     split: str | None = None
     epochs: int = 40
-    fine_tune_epochs: int = 2
-    fine_tune_layers: int | None = None
+    fine_tune_epochs: int = 4
+    fine_tune_from: str | None = None
     batch_size: int = 32
     learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-5
+    fine_tune_learning_rate: float = 1e-4
     val_fraction: float = 0.1
     patience: int = 8
     head_width: int = 64
     dropout: float = 0.0
-    augment_passes: int = 3
+    augment_passes: int = 5
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
@@ -113,45 +114,47 @@ def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: str | No
     with backend.strategy_scope():
         base = build_backbone(cfg.backbone, weights, cfg.size)
         freeze(base)
+        bottom, top = split_backbone(base, entry.preprocess, cfg.size, cfg.fine_tune_from or entry.cut)
         x_train = pixels(data.train, cfg.size, cache_dir(cat))
         x_val = pixels(data.val, cfg.size, cache_dir(cat))
         y_train, y_val = labels_of(data.train), labels_of(data.val)
-        timings["decode"] = time.perf_counter() - started
-        head = _phase_head(cfg, base, entry.preprocess, x_train, y_train, x_val, y_val, len(data.classes), run_dir, verbose, timings)
-        model = build_classifier(base, head, entry.preprocess, cfg.size)
+        timings["decode"] = _lap(started)
+        t = time.perf_counter()
+        m_train = bottom_maps(bottom, x_train, cfg.augment_passes, cfg.seed, cfg.batch_size)
+        m_val = bottom_maps(bottom, x_val, 1, cfg.seed, cfg.batch_size)[0] if len(x_val) else m_train[0, :0]
+        timings["bottom"] = _lap(t)
+        head = _phase_head(cfg, top, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, timings)
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
-            n = cfg.fine_tune_layers if cfg.fine_tune_layers is not None else entry.fine_tune_layers
-            unfreeze_top(base, n)
-            _fit_full(cfg, model, x_train, y_train, x_val, y_val, len(data.classes), run_dir, verbose)
-            timings["fine_tune"] = time.perf_counter() - t
-    freeze(base)
+            _phase_top(cfg, top, head, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose)
+            timings["fine_tune"] = _lap(t)
+        freeze(base)
+        model = build_classifier(base, head, entry.preprocess, cfg.size)
     model.save(run_dir / MODEL_FILE)
     (run_dir / LABELS_FILE).write_text(json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1))
-    timings["total"] = time.perf_counter() - started
+    timings["total"] = _lap(started)
     metrics = {"seconds": {k: round(v, 2) for k, v in timings.items()}, "counts": data.counts(), "device": info}
     rel = run_dir.relative_to(cat.root).as_posix()
     artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
     return metrics, artifacts
 
 
-def _phase_head(cfg, base, preprocess, x_train, y_train, x_val, y_val, n_classes, run_dir, verbose, timings):
-    """Phase 1: features once per image and pass, then the head trains on them."""
+def _lap(since: float) -> float:
+    return time.perf_counter() - since
+
+
+def _phase_head(cfg, top, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, timings):
+    """Phase 1: pooled features once per image and pass, then the head trains on them."""
     t = time.perf_counter()
-    extractor = feature_extractor(base, preprocess, cfg.size)
-    f_train, f_val = cached_features(
-        run_dir / "features.npz", extractor, x_train, x_val, cfg.augment_passes, cfg.seed, cfg.batch_size
-    )
-    timings["features"] = time.perf_counter() - t
+    f_train, f_val = cached_features(run_dir / "features.npz", top, m_train, m_val, cfg.batch_size)
+    timings["features"] = _lap(t)
     t = time.perf_counter()
     head = build_head(f_train.shape[-1], n_classes, HeadConfig(cfg.head_width, cfg.dropout))
     head_weights = run_dir / "head.weights.h5"
     if head_weights.exists():  # resuming after phase 1 finished
         head.load_weights(head_weights)
         return head
-    passes = f_train.shape[0]
-    x = f_train.reshape(-1, f_train.shape[-1])
-    y = np.tile(y_train, passes)
+    x, y = _flatten_passes(f_train, y_train)
     _compile(head, cfg.learning_rate, n_classes)
     head.fit(
         x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True, verbose=verbose,
@@ -160,21 +163,27 @@ def _phase_head(cfg, base, preprocess, x_train, y_train, x_val, y_val, n_classes
         callbacks=_callbacks(cfg, run_dir / "backup" / "head", len(y_val) > 0),
     )
     head.save_weights(head_weights)
-    timings["head"] = time.perf_counter() - t
+    timings["head"] = _lap(t)
     return head
 
 
-def _fit_full(cfg, model, x_train, y_train, x_val, y_val, n_classes, run_dir, verbose) -> None:
-    """Phase 2: the whole model on augmented images, top of the backbone trainable."""
-    cw = class_weights(y_train, n_classes)
-    sample_w = np.array([cw[int(y)] for y in y_train], dtype=np.float32)
-    batches = AugmentedBatches(x_train, y_train, sample_w, cfg.batch_size, cfg.seed)
+def _phase_top(cfg, top, head, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose) -> None:
+    """Phase 2: the top of the backbone (BatchNorm excepted) and the head, on the cached maps."""
+    unfreeze(top)
+    model = top_classifier(top, head)
+    x, y = _flatten_passes(m_train, y_train)
     _compile(model, cfg.fine_tune_learning_rate, n_classes)
     model.fit(
-        batches, epochs=cfg.fine_tune_epochs, verbose=verbose,
-        validation_data=(x_val.astype(np.float32), y_val) if len(y_val) else None,
+        x, y, batch_size=cfg.batch_size, epochs=cfg.fine_tune_epochs, shuffle=True, verbose=verbose,
+        validation_data=(m_val, y_val) if len(y_val) else None,
+        class_weight=class_weights(y, n_classes),
         callbacks=_callbacks(cfg, run_dir / "backup" / "fine_tune", len(y_val) > 0),
     )
+
+
+def _flatten_passes(per_pass: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(passes, N, ...) -> (passes * N, ...) with the labels repeated to match."""
+    return per_pass.reshape(-1, *per_pass.shape[2:]), np.tile(labels, per_pass.shape[0])
 
 
 def _compile(model: keras.Model, lr: float, n_classes: int) -> None:

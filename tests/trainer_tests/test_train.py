@@ -84,7 +84,7 @@ def test_interrupted_run_resumes_from_its_saved_phase(small_catalog, monkeypatch
         raise KeyboardInterrupt
 
     with open_catalog(path) as cat:
-        monkeypatch.setattr(train_module, "_fit_full", interrupt)
+        monkeypatch.setattr(train_module, "_phase_top", interrupt)
         with pytest.raises(KeyboardInterrupt):
             train(cat, TrainConfig("mobilenet_v2", **TINY))
         run = cat.db.execute("SELECT id, status FROM runs").fetchone()
