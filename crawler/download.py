@@ -53,6 +53,9 @@ class Outcome:
         return sum(1 for a in self.attempts if a.http_status is not None and 200 <= a.http_status < 300)
 
 
+# A saved page's thumbnails are small; anything bigger beside it is not one.
+MAX_SAVED_THUMBNAIL = 5 * 1024 * 1024
+
 # Called with bytes that validated, on the worker thread (the crawl writes the file there).
 Prestore = Callable[[bytes, ImageInfo], None]
 
@@ -89,6 +92,8 @@ def _saved_file(page_dir: Path | None, rel: str) -> bytes | None:
         return None
     path = (page_dir / rel).resolve()
     if not path.is_relative_to(page_dir.resolve()) or not path.is_file():
+        return None
+    if path.stat().st_size > MAX_SAVED_THUMBNAIL:
         return None
     return path.read_bytes()
 

@@ -27,6 +27,12 @@ class ImageHit:
     rank: int | None = None
     engine: str | None = None
 
+    def __post_init__(self) -> None:
+        # Parsers read untrusted JSON: a number or a list where a string belongs becomes None.
+        for name in ("url", "thumbnail_url", "thumbnail_path", "page_url", "title"):
+            if not isinstance(getattr(self, name), str | None):
+                setattr(self, name, None)
+
     @property
     def key(self) -> str:
         """The identity used to skip a hit already tried: its original URL when it has one."""

@@ -50,9 +50,9 @@ def parse_page(text: str) -> ParseResult:
         for anchor in BeautifulSoup(text, "html.parser").select("a.iusc[m]"):
             try:
                 meta = json.loads(str(anchor["m"]))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
-            if not is_http_url(meta.get("murl")):
+            if not isinstance(meta, dict) or not is_http_url(meta.get("murl")):
                 continue
             width, height = _size(anchor)
             hits.append(ImageHit(

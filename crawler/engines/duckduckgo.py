@@ -57,11 +57,12 @@ def parse_page(text: str) -> ParseResult:
     """Hits from the `{"results": [{"image", "thumbnail", "url", "title", "width", "height"}]}` JSON."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         data = {}
     hits = []
-    for item in data.get("results") or [] if isinstance(data, dict) else []:
-        if not is_http_url(item.get("image")):
+    results = data.get("results") if isinstance(data, dict) else None
+    for item in results if isinstance(results, list) else []:
+        if not isinstance(item, dict) or not is_http_url(item.get("image")):
             continue
         hits.append(ImageHit(
             url=item["image"], page_url=item.get("url"), title=item.get("title"),

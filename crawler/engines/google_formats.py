@@ -80,7 +80,7 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
     for meta in page.soup.select("div.rg_meta"):
         try:
             data = json.loads(meta.get_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # hostile nesting too
             continue
         if not isinstance(data, dict) or not is_http_url(data.get("ou")):
             continue
@@ -167,7 +167,7 @@ def _af_payloads(text: str) -> Iterator[object]:
             continue
         try:
             payload, _ = decoder.raw_decode(text, data.end())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # hostile nesting too
             continue
         yield payload
 
@@ -223,21 +223,30 @@ def parse_ischj(page: Page) -> list[ImageHit]:
         return []
     try:
         data, _ = json.JSONDecoder().raw_decode(page.text, start)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # hostile nesting too
         return []
     hits = []
-    for item in (data.get("ischj") or {}).get("metadata") or []:
-        original = item.get("original_image") or {}
+    for item in _as_list(_as_dict(_as_dict(data).get("ischj")).get("metadata")):
+        original = _as_dict(_as_dict(item).get("original_image"))
         if not is_http_url(original.get("url")):
             continue
-        result, thumb = item.get("result") or {}, item.get("thumbnail") or {}
+        result, thumb = _as_dict(item.get("result")), _as_dict(item.get("thumbnail"))
         hits.append(_hit(
             url=original["url"], width=to_int(original.get("width")), height=to_int(original.get("height")),
             thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
             page_url=result.get("referrer_url"), rank=len(hits) + 1,
-            title=result.get("page_title") or (item.get("text_in_grid") or {}).get("snippet"),
+            title=result.get("page_title") or _as_dict(item.get("text_in_grid")).get("snippet"),
         ))
     return hits
+
+
+def _as_dict(value: object) -> dict:
+    """`value` when it is a JSON object, else {}: the page is untrusted input."""
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else []
 
 
 # ---- result links /imgres?imgurl=..&imgrefurl=..&w=..&h=.. --------------------------------

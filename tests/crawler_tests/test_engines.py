@@ -107,3 +107,24 @@ def test_is_blocked_is_the_predicate_of_check_blocked():
 def test_bing_empty_answer_is_blocked_not_empty():
     with pytest.raises(BlockedError, match="bing blocked the search"):
         read_results(bing, "<html><body></body></html>")
+
+
+@pytest.mark.parametrize("engine, text", [
+    (google, "<script>AF_initDataCallback({key: 'ds:1', data:" + "[" * 100_000 + "]});</script>"),
+    (google, '{"ischj": {"metadata": [1, null, "x", {"original_image": "nope"}]}}'),
+    (google, '{"ischj": []}'),
+    (google, '{"ischj": {"metadata": 5}}'),
+    (google, '<div class="rg_bx"><div class="rg_meta">["not", "a", "dict"]</div></div>'),
+    (google, '<a href="/imgres?imgurl=javascript:alert(1)&w=x">x</a><div data-lpage="">'),
+    (duckduckgo, '{"results": [1, "two", null, {"image": "file:///etc/passwd"}]}'),
+    (duckduckgo, "[" * 100_000),
+    (duckduckgo, '{"results": 7}'),
+    (bing, """<a class="iusc" m='["a list"]'></a><a class="iusc" m='{"murl": 5}'></a>"""),
+])
+def test_hostile_pages_parse_to_nothing_without_crashing(engine, text):
+    assert engine.parse_results(text) == []
+
+
+def test_wrong_json_types_become_none():
+    (hit,) = duckduckgo.parse_results('{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], "width": "640"}]}')
+    assert (hit.url, hit.title, hit.page_url, hit.width) == ("https://a.example/1.jpg", None, None, 640)
