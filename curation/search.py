@@ -2,8 +2,9 @@
 
 Two searches sit behind one interface, as imagededup keeps brute force and a BK-tree
 behind one API: a vectorised XOR + popcount over all pairs (exact, fast to tens of
-thousands) and multi-index hashing for millions (Norouzi et al., exact by pigeonhole: if
-two hashes differ in at most d bits, one of m disjoint chunks differs in at most d // m).
+thousands) and multi-index hashing for millions (`mih`: Norouzi et al., exact by
+pigeonhole: if two hashes differ in at most d bits, one of 4 chunks differs in at most
+d // 4).
 
 Example:
     >>> find_groups({1: "ffff000000000000", 2: "ffff000000000001", 3: "0000ffff0000ffff"}, 2)
@@ -13,17 +14,20 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import combinations
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .mih import CHUNK_BITS, mih_pairs
+
 # Brute force compares n^2/2 pairs; above this the index is cheaper.
 BRUTE_FORCE_MAX = 50_000
 BLOCK = 2048
-CHUNK_BITS = 16
-QUERY_BATCH = 65_536
+# Below this many codes one process is quicker than starting a pool.
+PARALLEL_MIN = 200_000
 
 
 def to_codes(hashes: Iterable[str | int]) -> np.ndarray:
@@ -67,48 +71,26 @@ def _brute_pairs(codes: np.ndarray, max_distance: int):
 
 
 def _index_pairs(codes: np.ndarray, max_distance: int):
-    m = 64 // CHUNK_BITS
-    radius = max_distance // m
-    masks = _flip_masks(CHUNK_BITS, radius)
-    found_i, found_j, found_d = [], [], []
-    for c in range(m):
-        chunk = ((codes >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
-        order = np.argsort(chunk, kind="stable")
-        starts = np.searchsorted(chunk[order], np.arange((1 << CHUNK_BITS) + 1))
-        for q0 in range(0, len(codes), QUERY_BATCH):
-            q = np.arange(q0, min(q0 + QUERY_BATCH, len(codes)))
-            for mask in masks:
-                ii, jj = _bucket_join(chunk[q] ^ mask, q, starts, order)
-                keep = jj > ii
-                ii, jj = ii[keep], jj[keep]
-                dist = np.bitwise_count(codes[ii] ^ codes[jj])
-                near = dist <= max_distance
-                found_i.append(ii[near])
-                found_j.append(jj[near])
-                found_d.append(dist[near])
-    i, j, d = _concat(found_i, found_j, found_d)
+    n_chunks = 64 // CHUNK_BITS
+    workers = min(os.cpu_count() or 1, n_chunks)
+    if len(codes) < PARALLEL_MIN or workers == 1:
+        i, j = mih_pairs(codes, max_distance)
+    else:
+        # The four chunk tables are independent: split them over the cores.
+        parts = [list(range(w, n_chunks, workers)) for w in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_mih_part, [(codes, max_distance, p) for p in parts]))
+        i = np.concatenate([r[0] for r in results])
+        j = np.concatenate([r[1] for r in results])
     # A pair near in several chunks is found several times.
-    key = np.unique(i.astype(np.int64) * len(codes) + j, return_index=True)[1]
-    return i[key], j[key], d[key]
+    key = np.unique(i * len(codes) + j)
+    i, j = key // len(codes), key % len(codes)
+    return i, j, np.bitwise_count(codes[i] ^ codes[j]).astype(np.int64)
 
 
-def _bucket_join(keys: np.ndarray, queries: np.ndarray, starts: np.ndarray, order: np.ndarray):
-    """Pairs (query, member) for every member of the bucket each query's key names."""
-    lo, hi = starts[keys], starts[keys + 1]
-    counts = hi - lo
-    total = int(counts.sum())
-    ii = np.repeat(queries, counts)
-    # Position within each run: a global arange minus the run's start offset.
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    jj = order[np.repeat(lo, counts) + offsets]
-    return ii, jj
-
-
-def _flip_masks(bits: int, radius: int) -> list[int]:
-    masks = [0]
-    for r in range(1, radius + 1):
-        masks += [sum(1 << b for b in combo) for combo in combinations(range(bits), r)]
-    return masks
+def _mih_part(args):
+    codes, max_distance, chunks = args
+    return mih_pairs(codes, max_distance, chunks=chunks)
 
 
 def _concat(i: list, j: list, d: list):
