@@ -95,6 +95,9 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
     Returns:
         (class name, its report or None, the error message or None) per class.
     """
+    if options.pages or options.query:
+        # A saved page or a query belongs to one class; every class would get the same images.
+        raise CrawlerError("--page and --query go with one --class, not with --all")
     results: list[tuple[str, CrawlReport | None, str | None]] = []
     for name in class_names(cat):
         try:

@@ -77,6 +77,7 @@ def test_all_classes(http_server, catalog_path):
 @pytest.mark.parametrize("args, message", [
     (["--class", "Nope"], "unknown class 'Nope'"),
     ([], "give exactly one of --class NAME or --all"),
+    (["--all", "--query", "shoes"], "--page and --query go with one --class, not with --all"),
     (["--class", "Yeezy_350", "--engine", "altavista"], "unknown engine 'altavista'"),
     (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
     (["--class", "Yeezy_350", "--page", str(FIXTURES / "google" / "sorry.html")], "google blocked the search"),
