@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -112,13 +112,13 @@ def groups_from_pairs(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
     return [g for g in np.split(order, cuts) if len(g) > 1]
 
 
-def find_groups(hashes: Mapping[int, str | int], max_distance: int, *, method: str = "auto") -> list[set[int]]:
-    """Group ids whose hashes are within `max_distance` bits, transitively.
+def find_groups(hashes: Mapping[Hashable, str | int], max_distance: int, *, method: str = "auto") -> list[set]:
+    """Group keys whose hashes are within `max_distance` bits, transitively.
 
     Returns:
-        The groups of two or more ids, each a set, ordered by their smallest id.
+        The groups of two or more keys, each a set, ordered by their smallest key.
     """
-    ids = np.array(list(hashes), dtype=np.int64)
+    keys = list(hashes)
     i, j, _ = near_pairs(to_codes(hashes.values()), max_distance, method=method)
-    groups = [set(ids[g].tolist()) for g in groups_from_pairs(len(ids), i, j)]
+    groups = [{keys[k] for k in g.tolist()} for g in groups_from_pairs(len(keys), i, j)]
     return sorted(groups, key=min)

@@ -1,0 +1,236 @@
+"""Benchmark curation's hashing and near-duplicate search against imagededup 0.3.3.
+
+imagededup imports PyTorch even for its hash methods, so it lives in its own virtual
+environment and runs here as a subprocess on the same files and hashes (see
+../shared/README.md):
+
+    python3 -m venv /tmp/idd && /tmp/idd/bin/pip install torch==2.14.1 torchvision==0.29.1 imagededup
+    python bench/dedup.py --peer-python /tmp/idd/bin/python
+
+Figures, each with its ratio to the peer measured in the same run:
+  (a) hashing throughput on ~800x600 JPEGs (images/s; target >= 3x the peer);
+  (b) near-duplicate search time on 10,000 and 1,000,000 64-bit hashes (target: 1M < 60 s);
+  (c) precision and recall on near-duplicate pairs made from the real thumbnails in
+      ../shared (resize, JPEG quality 20, 5% crop, small watermark), mixed with the
+      distinct images of the same classes (target: precision >= 0.99, recall >= 0.95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "sneakers10"
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "curation_tests")]
+
+from imagegen import make_image  # noqa: E402
+from nearcopies import TRANSFORMS  # noqa: E402
+
+from catalog import InvalidImage, Provenance, add_image, open_catalog  # noqa: E402
+from catalog.hashes import hashed_images  # noqa: E402
+from curation.dedup import DEFAULT_MAX_DISTANCE, confirmed_edges  # noqa: E402
+from curation.hashing import hash_catalog, hash_files  # noqa: E402
+from curation.search import find_groups  # noqa: E402
+
+# Pairs in sneakers10 that are the same photo, checked by eye (tests/curation_tests/
+# test_sneakers10.py): their copies count as the same source.
+SAME_PHOTO = [
+    ("Air_Force_1/Air_Force_1_013.jpg", "Air_Force_1/Air_Force_1_025.jpg"),
+    ("Air_Max_1/Air_Max_1_005.jpg", "Air_Max_1/Air_Max_1_039.jpg"),
+    ("Air_Max_90/Air_Max_90_008.jpg", "Air_Max_90/Air_Max_90_027.jpg"),
+    ("Air_Max_1/Air_Max_1_018.webp", "Air_Max_90/Air_Max_90_028.jpg"),
+]
+
+PEER = r"""
+import json, sys, time, logging
+logging.disable(logging.WARNING)
+from imagededup.methods import PHash
+task = json.loads(sys.argv[1])
+ph = PHash(verbose=False)
+t = time.perf_counter()
+if task["kind"] == "encode":
+    enc = ph.encode_images(image_dir=task["dir"], num_enc_workers=2)
+    print(json.dumps({"seconds": time.perf_counter() - t, "count": len(enc)}))
+elif task["kind"] == "search":
+    enc = json.load(open(task["file"]))
+    dup = ph.find_duplicates(encoding_map=enc, max_distance_threshold=task["d"], num_dist_workers=2)
+    print(json.dumps({"seconds": time.perf_counter() - t, "pairs": sum(len(v) for v in dup.values()) // 2}))
+else:
+    dup = ph.find_duplicates(image_dir=task["dir"], max_distance_threshold=task["d"], num_enc_workers=2, num_dist_workers=2)
+    pairs = sorted({tuple(sorted((a, b))) for a, v in dup.items() for b in v})
+    print(json.dumps({"seconds": time.perf_counter() - t, "pairs": pairs}))
+"""
+
+
+def peer(python: str | None, task: dict) -> dict | None:
+    if not python:
+        return None
+    out = subprocess.run([python, "-c", PEER, json.dumps(task)], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  peer failed: {out.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ratio(ours: float, theirs: float | None, higher_is_better: bool = True) -> str:
+    if not theirs:
+        return "peer: not measured"
+    r = ours / theirs if higher_is_better else theirs / ours
+    return f"{r:.1f}x the peer"
+
+
+def sources() -> list[Path]:
+    """The real thumbnails, one file per distinct content, or nothing without ../shared."""
+    if not SHARED.is_dir():
+        return []
+    seen, files = set(), []
+    for path in sorted(SHARED.glob("*/*")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            files.append(path)
+    return files
+
+
+def bench_hashing(work: Path, python: str | None, count: int) -> None:
+    folder = work / "jpegs"
+    folder.mkdir()
+    real = sources()
+    for k in range(count):
+        img = Image.open(real[k % len(real)]).convert("RGB") if real else make_image(k, (200, 150))
+        img.resize((800, 600), Image.Resampling.BICUBIC).save(folder / f"{k:05d}.jpg", quality=90)
+    paths = sorted(folder.iterdir())
+    # Best of three for both sides: the machine is shared, a slow run measures neighbours.
+    ours, theirs_rate = 0.0, None
+    for _ in range(3):
+        t = time.perf_counter()
+        hash_files(paths, workers=2)
+        ours = max(ours, count / (time.perf_counter() - t))
+        theirs = peer(python, {"kind": "encode", "dir": str(folder)})
+        if theirs:
+            theirs_rate = max(theirs_rate or 0.0, count / theirs["seconds"])
+    print(f"(a) hashing {count} JPEGs of 800x600: {ours:.0f} images/s (pHash+dHash+pixel+signature); "
+          f"imagededup PHash {theirs_rate or 0:.0f} images/s -> {ratio(ours, theirs_rate)} (best of 3 each)")
+
+
+def synthetic_hashes(n: int, seed: int = 0) -> dict[str, str]:
+    """Random 64-bit hashes with a near copy (1-6 bits flipped) planted for every tenth."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+    for k in range(0, n - 1, 10):
+        bits = rng.choice(64, size=1 + k % 6, replace=False)
+        codes[k + 1] = codes[k] ^ np.uint64(sum(1 << int(b) for b in bits))
+    return {f"h{k:07d}": f"{int(c):016x}" for k, c in enumerate(codes)}
+
+
+def bench_search(work: Path, python: str | None, sizes: list[int], peer_max: int) -> None:
+    for n in sizes:
+        hashes = synthetic_hashes(n)
+        t = time.perf_counter()
+        groups = find_groups(hashes, DEFAULT_MAX_DISTANCE)
+        ours = time.perf_counter() - t
+        theirs = None
+        if n <= peer_max:
+            path = work / f"hashes-{n}.json"
+            path.write_text(json.dumps(hashes))
+            theirs = peer(python, {"kind": "search", "file": str(path), "d": DEFAULT_MAX_DISTANCE})
+        peer_text = f"imagededup {theirs['seconds']:.2f} s" if theirs else f"imagededup not run above {peer_max:,}"
+        print(f"(b) search {n:,} hashes within {DEFAULT_MAX_DISTANCE} bits: {ours:.2f} s, {len(groups):,} groups; "
+              f"{peer_text} -> {ratio(ours, theirs['seconds'] if theirs else None, higher_is_better=False)}")
+
+
+def make_pairs(folder: Path) -> dict[str, str]:
+    """Originals plus their four near copies; returns file name -> source name."""
+    source_of: dict[str, str] = {}
+    for path in sources():
+        rel = f"{path.parent.name}/{path.name}"
+        base = f"{path.parent.name}__{path.stem}"
+        img = Image.open(path).convert("RGB")
+        img.save(folder / f"{base}.png")
+        source_of[f"{base}.png"] = rel
+        for name, transform in TRANSFORMS.items():
+            transform(img).save(folder / f"{base}__{name}.jpg", quality=90)
+            source_of[f"{base}__{name}.jpg"] = rel
+    return source_of
+
+
+def same_source(source_of: dict[str, str]) -> set[tuple[str, str]]:
+    alias = {b: a for a, b in SAME_PHOTO}
+    by_source: dict[str, list[str]] = {}
+    for name, src in source_of.items():
+        by_source.setdefault(alias.get(src, src), []).append(name)
+    return {tuple(sorted(p)) for names in by_source.values() for p in itertools.combinations(names, 2)}
+
+
+def score(pred: set, truth: set) -> tuple[float, float]:
+    hits = len(pred & truth)
+    return hits / max(1, len(pred)), hits / max(1, len(truth))
+
+
+def bench_accuracy(work: Path, python: str | None) -> None:
+    if not SHARED.is_dir():
+        print("(c) skipped: ../shared/data/sneakers10 is absent")
+        return
+    folder = work / "pairs"
+    folder.mkdir()
+    source_of = make_pairs(folder)
+    truth = same_source(source_of)
+    with open_catalog(work / "bench.db") as cat:
+        for name in sorted(source_of):
+            try:
+                add_image(cat, (folder / name).read_bytes(), source_of[name].split("/")[0], Provenance("import", title=name))
+            except InvalidImage:
+                pass
+        t = time.perf_counter()
+        hash_catalog(cat)
+        rows = {r["id"]: r for r in hashed_images(cat)}
+        titles = {r["id"]: r["title"] for r in cat.table("images").rows}
+        edges = confirmed_edges(cat, rows, DEFAULT_MAX_DISTANCE)
+        seconds = time.perf_counter() - t
+    ours = {tuple(sorted((titles[e.a], titles[e.b]))) for e in edges}
+    p, r = score(ours, truth)
+    print(f"(c) {len(source_of)} images from {len(set(source_of.values()))} real thumbnails, {len(truth)} same-source pairs:")
+    print(f"    ours: precision {p:.3f}, recall {r:.3f} ({len(ours)} pairs, {seconds:.1f} s)")
+    theirs = peer(python, {"kind": "accuracy", "dir": str(folder), "d": DEFAULT_MAX_DISTANCE})
+    if theirs:
+        tp, tr = score({tuple(x) for x in theirs["pairs"]}, truth)
+        print(f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.3f}, recall {tr:.3f} "
+              f"({len(theirs['pairs'])} pairs, {theirs['seconds']:.1f} s) -> precision {p / max(tp, 1e-9):.2f}x, recall {r / max(tr, 1e-9):.2f}x the peer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peer-python", default="/tmp/idd/bin/python", help="Python of the imagededup venv ('' to skip).")
+    parser.add_argument("--images", type=int, default=600, help="JPEGs for the hashing figure.")
+    parser.add_argument("--sizes", default="10000,1000000", help="Hash counts for the search figure.")
+    parser.add_argument("--peer-max", type=int, default=10_000, help="Largest hash count given to the peer.")
+    parser.add_argument("--only", default="abc", help="Which figures to run, e.g. 'ac'.")
+    args = parser.parse_args()
+    python = args.peer_python if args.peer_python and Path(args.peer_python).exists() else None
+    if not python:
+        print("imagededup venv not found: peer figures are skipped")
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
+        work = Path(tmp)
+        if "a" in args.only:
+            bench_hashing(work, python, args.images)
+        if "b" in args.only:
+            bench_search(work, python, [int(s) for s in args.sizes.split(",")], args.peer_max)
+        if "c" in args.only:
+            bench_accuracy(work, python)
+
+
+if __name__ == "__main__":
+    main()
