@@ -5,6 +5,7 @@ Pure functions: nothing here touches the network.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -51,18 +52,27 @@ def parse_page(text: str) -> ParseResult:
 
 
 def _borrow_thumbnails(hits: list[ImageHit], others: list[ImageHit]) -> None:
-    by_key: dict[str, ImageHit] = {}
-    for other in others:
-        if other.thumbnail_data or other.thumbnail_path:
-            for key in (other.url, other.page_url):
-                if key:
-                    by_key.setdefault(key, other)
+    """Give hits without a local thumbnail the one another format holds for the same image.
+
+    Matched by original URL; by landing page only when that page has a single result on
+    both sides (one page often shows several images, and a wrong thumbnail is worse than none).
+    """
+    donors = [o for o in others if o.thumbnail_data or o.thumbnail_path]
+    by_url = {o.url: o for o in donors if o.url}
+    by_page = _unique_by_page(donors)
+    single_pages = set(_unique_by_page(hits))
     for hit in hits:
         if hit.thumbnail_data or hit.thumbnail_path:
             continue
-        donor = by_key.get(hit.url or "") or by_key.get(hit.page_url or "")
+        donor = by_url.get(hit.url or "") or (by_page.get(hit.page_url or "") if hit.page_url in single_pages else None)
         if donor:
             hit.thumbnail_data, hit.thumbnail_path = donor.thumbnail_data, donor.thumbnail_path
+
+
+def _unique_by_page(hits: list[ImageHit]) -> dict[str, ImageHit]:
+    """Landing page -> hit, for the pages that only one hit comes from."""
+    counts = Counter(h.page_url for h in hits if h.page_url)
+    return {h.page_url: h for h in hits if h.page_url and counts[h.page_url] == 1}
 
 
 def parse_results(text: str) -> list[ImageHit]:

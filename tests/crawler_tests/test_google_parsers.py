@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -10,8 +11,6 @@ from PIL import Image
 
 from crawler.engines import google, read_results
 from crawler.errors import BlockedError, EngineParseError
-
-import io
 
 
 def parse(name: str):
@@ -129,3 +128,19 @@ def test_real_2019_pages_parse_to_their_rg_meta_count(shared_dir):
             assert hit.width > 0 and hit.height > 0 and hit.title, (path.name, hit)
         # Every page inlines the first 20 thumbnails.
         assert sum(hit.thumbnail_data is not None for hit in result.hits) >= 20, path.name
+
+
+def test_thumbnails_borrowed_only_for_the_same_image():
+    """A rendered tile's inline thumbnail goes to the array hit with the same landing page,
+    unless that page has several results (then nobody can tell which image it shows)."""
+    arrays = (FIXTURES / "google" / "inline_arrays.html").read_text()
+    thumb = re.search(r'src="(data:image/jpeg;base64,[^"]+)"', (FIXTURES / "google" / "data_lpage.html").read_text())[1]
+    tiles = (f'<div data-lpage="https://shop.example.com/aj1-chicago"><img src="{thumb}"></div>'
+             f'<div data-lpage="https://blog.example.org/bred"><img src="{thumb}"></div>')
+    result = google.parse_page(arrays + tiles)
+    assert result.matched == "inline_arrays" and result.counts["data_lpage"] == 2
+    assert [h.thumbnail_data is not None for h in result.hits] == [True, True, False]
+
+    shared_page = arrays.replace("https://blog.example.org/bred", "https://shop.example.com/aj1-chicago")
+    result = google.parse_page(shared_page + tiles)
+    assert [h.thumbnail_data is not None for h in result.hits] == [False, False, False]
