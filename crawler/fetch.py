@@ -21,10 +21,9 @@ from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .netguard import CachingResolver, Refused, Resolver, check_url, resolve
+from .netguard import CachingResolver, GuardedAdapter, Refused, Resolver, check_url, peer_check, resolve
 
 T = TypeVar("T")
 USER_AGENT = "Mozilla/5.0 (compatible; imageset-crawler/0.1; +https://github.com/imageset)"
@@ -179,7 +178,8 @@ class Fetcher:
         )
         retry.max_retry_after = max_retry_after
         # One pooled connection per worker, so a busy host does not reconnect each time.
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=max(10, max_workers), pool_maxsize=max(10, max_workers))
+        adapter = GuardedAdapter(peer_check(allow_private), max_retries=retry,
+                                 pool_connections=max(10, max_workers), pool_maxsize=max(10, max_workers))
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         if "python-requests" in str(session.headers.get("User-Agent", "")):
@@ -221,6 +221,8 @@ class Fetcher:
         except requests.RequestException as exc:
             reason, detail = classify(exc)
             return FetchResult(url, final_url=current, reason=reason, detail=detail), None
+        except Refused as exc:  # the connection reached a private address after all
+            return FetchResult(url, final_url=current, reason=exc.reason, detail=exc.detail), None
         finally:
             slot.release()
 

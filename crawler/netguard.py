@@ -2,6 +2,9 @@
 
 A result page is untrusted input: an "image URL" of http://169.254.169.254/ or a redirect
 to http://10.0.0.1/ must never be fetched from a crawler running inside someone's network.
+Two checks: every address a URL's host resolves to, before the request (`check_url`), and
+the address each new connection actually reached (`GuardedAdapter`), so a name that
+resolves differently the second time (DNS rebinding) is caught too.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection
+from typing import Any
 from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -97,3 +105,62 @@ def _addresses(host: str, port: int, resolver: Resolver) -> list[str]:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         return resolver(host, port)
+
+
+def peer_check(allow_private: bool | Collection[str]) -> Callable[[str], None]:
+    """A function that raises Refused for a connected address the fetcher may not reach."""
+    allowed = set() if allow_private is True else set(allow_private or ())
+
+    def check(address: str) -> None:
+        if allow_private is True or address in allowed or is_public(address):
+            return
+        raise Refused("private-address", f"connected to {address}, a private/loopback/link-local address")
+
+    return check
+
+
+def _check_peer(conn: HTTPConnection, check: Callable[[str], None]) -> None:
+    # Through a proxy the peer is the proxy, which the user chose: nothing to check.
+    if getattr(conn, "proxy", None) is not None or getattr(conn, "_tunnel_host", None):
+        return
+    try:
+        address = str(conn.sock.getpeername()[0])  # type: ignore[union-attr]
+    except (OSError, AttributeError):
+        return
+    try:
+        check(address)
+    except Refused:
+        conn.close()
+        raise
+
+
+def _pool_classes(check: Callable[[str], None]) -> dict[str, type[HTTPConnectionPool]]:
+    class GuardedHTTPConnection(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            _check_peer(self, check)
+
+    class GuardedHTTPSConnection(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            _check_peer(self, check)
+
+    class GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    return {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections refuse to talk to a forbidden peer address."""
+
+    def __init__(self, check: Callable[[str], None], **kwargs: Any):
+        self._check = check  # set first: HTTPAdapter.__init__ builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self._check)

@@ -129,3 +129,17 @@ def test_fetch_many_is_concurrent(http_server):
         elapsed = time.monotonic() - started
     assert sorted(r.data for r in results) == sorted(image_bytes(i, (64, 48)) for i in range(8))
     assert elapsed < 0.8
+
+
+def test_dns_rebinding_is_caught_at_connect(http_server):
+    """The name passes the check (it "resolves" to a public address), then the connection
+    lands on 127.0.0.1: the connected address is checked too, and nothing is requested."""
+    port = http_server.server_address[1]
+
+    def rebinding(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    with Fetcher(requests.Session(), resolver=rebinding, timeout=(0.5, 0.5)) as fetcher:
+        result = fetcher.get(f"http://localhost:{port}/img/1.jpg")
+    assert result.reason == "private-address" and "connected to 127.0.0.1" in result.detail
+    assert http_server.hits["/img/1.jpg"] == 0
