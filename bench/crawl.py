@@ -16,6 +16,7 @@ import argparse
 import io
 import json
 import multiprocessing
+import os
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,7 +102,8 @@ def fetcher_only(base: str, urls: list[str], workers: int) -> float:
     return len(urls) / elapsed
 
 
-def whole_crawl(base: str, count: int, workers: int) -> tuple[float, int]:
+def whole_crawl(base: str, count: int, workers: int) -> tuple[float, float, int]:
+    """(images/s of the whole crawl, images/s of its download + store phase, images stored)."""
     with tempfile.TemporaryDirectory() as tmp, open_catalog(Path(tmp) / "bench.db") as cat:
         fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=workers, per_host_delay=0.0,
                           allow_private=True)
@@ -109,7 +111,7 @@ def whole_crawl(base: str, count: int, workers: int) -> tuple[float, int]:
             started = time.perf_counter()
             report = crawl_class(cat, "Yeezy_350", CrawlOptions(limit=count, search_url=base + "/search"), fetcher)
             elapsed = time.perf_counter() - started
-    return report.stored / elapsed, report.stored
+    return report.stored / elapsed, report.stored / report.download_seconds, report.stored
 
 
 def main() -> None:
@@ -131,14 +133,18 @@ def main() -> None:
         limit = args.workers / args.latency
         seq = sequential(base, urls[: args.sequential_images])
         fetched = max(fetcher_only(base, urls, args.workers) for _ in range(args.repeat))
-        crawled, stored = max(whole_crawl(base, args.images, args.workers) for _ in range(args.repeat))
+        crawled, phase, stored = max(whole_crawl(base, args.images, args.workers) for _ in range(args.repeat))
     finally:
         server.terminate()
     print(f"latency {args.latency * 1000:.0f} ms/image, {args.workers} workers: limit {limit:.0f} images/s "
           f"(concurrent figures: best of {args.repeat})")
     print(f"sequential requests loop : {seq:7.1f} images/s ({seq / (1 / args.latency):.0%} of its own limit {1 / args.latency:.0f}/s)")
     print(f"Fetcher.fetch_many       : {fetched:7.1f} images/s = {fetched / limit:.0%} of limit, {fetched / seq:.1f}x sequential")
-    print(f"crawl (validate + store) : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, {crawled / seq:.1f}x sequential ({stored} stored)")
+    print(f"crawl, download phase    : {phase:7.1f} images/s = {phase / limit:.0%} of limit, {phase / seq:.1f}x sequential "
+          "(download, validate, store, catalog rows)")
+    print(f"crawl, whole             : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, {crawled / seq:.1f}x sequential "
+          f"(+ fetching and parsing the {stored}-result page)")
+    print(f"machine load average     : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ already in the catalog are found by sha256 and never stored twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
             report.engine = source.engine
             report.pages.append(source.description)
             report.hits += len(source.hits)
+            started = time.perf_counter()
             _run(cat, fetcher, source, query, options, tried, report, progress)
+            report.download_seconds += time.perf_counter() - started
             if report.stored >= options.limit:
                 break
     except CrawlerError as exc:

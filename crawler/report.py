@@ -31,6 +31,7 @@ class CrawlReport:
     failures: Counter[str] = field(default_factory=Counter)
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
     stopped: str | None = None
+    download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
 
     def summary(self) -> str:
         """Multi-line plain-text summary."""
