@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,6 +33,8 @@ from .hits import ImageHit, ParseResult
 from .report import CrawlReport
 
 Progress = Callable[[CrawlReport], None]
+# Threads that write (and fsync) stored files, apart from the download workers.
+FILE_WRITERS = 4
 
 
 @dataclass
@@ -169,6 +171,12 @@ def _get_page(fetcher: Fetcher, url: str, engine: ModuleType | None = None) -> t
 def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: CrawlOptions,
          tried: set[str], report: CrawlReport, progress: Progress | None) -> None:
     """Download a page's hits on the pool, never more in flight than the limit still needs."""
+    with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="store") as writers:
+        _run_with(cat, fetcher, writers, source, query, options, tried, report, progress)
+
+
+def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, source: _Source, query: str,
+              options: CrawlOptions, tried: set[str], report: CrawlReport, progress: Progress | None) -> None:
     hits = iter(source.hits)
     pending: dict[Future[Outcome], ImageHit] = {}
     while True:
@@ -180,7 +188,7 @@ def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: C
                 report.skipped += 1
                 continue
             tried.add(hit.key)
-            job = (fetcher, hit, source.page_dir, options.min_side, partial(_prestore, cat))
+            job = (fetcher, hit, source.page_dir, options.min_side, partial(_prestore, cat, writers))
             pending[fetcher.submit(download_hit, *job)] = hit
         if not pending:
             return
@@ -196,14 +204,15 @@ def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: C
             progress(report)
 
 
-def _prestore(cat: Catalog, data: bytes, info: ImageInfo) -> None:
-    """Write a validated image's file on the worker thread (fsync is the slow part).
+def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[str]:
+    """Start writing a validated image's file on a writer thread (fsync is the slow part),
+    so download workers go back to downloading.
 
     `add_image` then finds the file in place and only writes the row. A file whose row
     never comes (a crash) is an orphan that `catalog.integrity` reports; the re-run that
     downloads the URL again adds the row for it.
     """
-    put_file(cat, data, sha256_of(data), info.ext)
+    return writers.submit(put_file, cat, data, sha256_of(data), info.ext)
 
 
 def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
@@ -232,10 +241,14 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
         page_url=hit.page_url, engine=engine, query=query, rank=hit.rank, title=hit.title,
     )
     try:
+        if chosen.file is not None:
+            chosen.file.result()  # the file first; add_image would write it itself otherwise
         result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side)
     except InvalidImage as exc:
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"
+    except OSError as exc:  # disk full, permissions: no later image would fare better
+        raise CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
     chosen.sha256 = result.image["sha256"]
     if result.created:
         report.stored += 1

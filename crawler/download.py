@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class Attempt:
     reason: str | None = None
     detail: str = ""
     sha256: str | None = None  # set once the bytes are in the catalog
+    file: Future[str] | None = None  # the store file being written, when prestored
 
     @property
     def error(self) -> str | None:
@@ -56,8 +58,8 @@ class Outcome:
 # A saved page's thumbnails are small; anything bigger beside it is not one.
 MAX_SAVED_THUMBNAIL = 5 * 1024 * 1024
 
-# Called with bytes that validated, on the worker thread (the crawl writes the file there).
-Prestore = Callable[[bytes, ImageInfo], None]
+# Called with bytes that validated, on the worker thread; returns the file being written.
+Prestore = Callable[[bytes, ImageInfo], "Future[str]"]
 
 
 def _from_fetch(url: str, origin: str, result: FetchResult, check: Callable[[Attempt, bytes], Attempt]) -> Attempt:
@@ -76,7 +78,7 @@ def _validator(min_side: int, prestore: Prestore | None) -> Callable[[Attempt, b
             attempt.reason, attempt.detail = exc.reason, exc.detail
             return attempt
         if prestore is not None:
-            prestore(data, info)
+            attempt.file = prestore(data, info)
         attempt.data = data
         return attempt
     return check

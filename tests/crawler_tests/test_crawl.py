@@ -207,3 +207,16 @@ def test_real_saved_page_offline(shared_dir, fetcher, cat):
         assert image["source_url"].startswith("http") and image["page_url"].startswith("http") and image["title"]
     again = crawl_class(cat, "Yeezy_350", CrawlOptions(pages=[offline]), fetcher)
     assert again.stored == 0 and len(list(iter_images(cat))) == len(images)
+
+
+def test_unwritable_store_stops_the_crawl_with_a_message(http_server, fetcher, cat, monkeypatch):
+    serve_pages(http_server, [[Tile(http_server.url("/img/1.jpg")), Tile(http_server.url("/img/2.jpg"))]])
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("crawler.crawl.put_file", disk_full)
+    monkeypatch.setattr("catalog.images.put_file", disk_full)
+    report = crawl_class(cat, "Yeezy_350", CrawlOptions(search_url=http_server.url("/search")), fetcher)
+    assert report.stored == 0 and "No space left on device" in report.stopped
+    assert list(iter_images(cat)) == [] and fetch_rows(cat) == []
