@@ -6,18 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from imagegen import image_bytes
-
-from catalog import Provenance, add_image
 
 # Helpers shared by these tests (nearcopies.py) import by name, like tests/imagegen.py.
-sys.path.insert(0, str(Path(__file__).parent))
+# Appended, not prepended: this folder's conftest must not shadow tests/conftest.py.
+sys.path.append(str(Path(__file__).parent))
 
-
-def add_generated(cat, seed: int, class_name: str = "Yeezy_350", size=(96, 64), fmt: str = "JPEG", **save) -> int:
-    """Add a generated image to `cat` and return its id."""
-    data = image_bytes(seed, size, fmt, **save)
-    return add_image(cat, data, class_name, Provenance(origin="import", title=f"seed-{seed}")).image["id"]
+from nearcopies import add_generated  # noqa: E402
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 
+from imagegen import image_bytes
 from PIL import Image, ImageDraw, ImageFont
+
+from catalog import Provenance, add_image
 
 
 def resized(img: Image.Image, factor: float = 0.6) -> Image.Image:
@@ -42,3 +45,9 @@ def encode(img: Image.Image, fmt: str = "JPEG", **save: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **save)
     return buf.getvalue()
+
+
+def add_generated(cat, seed: int, class_name: str = "Yeezy_350", size=(96, 64), fmt: str = "JPEG", **save) -> int:
+    """Add a generated image to `cat` and return its id."""
+    data = image_bytes(seed, size, fmt, **save)
+    return add_image(cat, data, class_name, Provenance(origin="import", title=f"seed-{seed}")).image["id"]

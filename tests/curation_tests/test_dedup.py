@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image, ImageDraw
-from conftest import add_generated
 from imagegen import make_image
-from nearcopies import TRANSFORMS, encode
+from nearcopies import TRANSFORMS, add_generated, encode
 
 from catalog import Provenance, add_image, get_image, image_file
 from catalog.conflicts import open_conflicts

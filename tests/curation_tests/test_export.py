@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import add_generated
+
+from nearcopies import add_generated
 
 from catalog import splits as catalog_splits
 from catalog import CatalogError

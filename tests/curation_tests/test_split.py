@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import add_generated
 from imagegen import make_image
-from nearcopies import TRANSFORMS, encode
+from nearcopies import TRANSFORMS, add_generated, encode
 
 from catalog import Provenance, add_image, open_catalog
 from catalog import splits as catalog_splits
