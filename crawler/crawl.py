@@ -197,11 +197,18 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
         with transaction(cat):
             records: list[FetchRecord] = []
             for future in done:
-                del pending[future]
-                records += _record(cat, future.result(), source.engine, query, options, report)
+                records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
             record_fetches(cat, records)
         if progress:
             progress(report)
+
+
+def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
+    """The download's outcome; a bug in one download is that hit's failure, not the crawl's."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - recorded with its type, the crawl goes on
+        return Outcome(hit, [Attempt(hit.key, "download", reason="crawler-error", detail=f"{type(exc).__name__}: {exc}")])
 
 
 def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[str]:

@@ -112,7 +112,9 @@ def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_sid
         outcome.attempts.append(_from_fetch(hit.url, "download", fetcher.get(hit.url), check))
         if outcome.chosen:
             return outcome
-    for data in (hit.thumbnail_data, _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None):
+    local = (lambda: hit.thumbnail_data, lambda: _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None)
+    for read in local:
+        data = read()
         if data:
             outcome.attempts.append(check(Attempt(_content_key(data), "thumbnail"), data))
             if outcome.chosen:

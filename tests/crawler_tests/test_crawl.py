@@ -220,3 +220,19 @@ def test_unwritable_store_stops_the_crawl_with_a_message(http_server, fetcher, c
     report = crawl_class(cat, "Yeezy_350", CrawlOptions(search_url=http_server.url("/search")), fetcher)
     assert report.stored == 0 and "No space left on device" in report.stopped
     assert list(iter_images(cat)) == [] and fetch_rows(cat) == []
+
+
+def test_a_bug_in_one_download_is_recorded_and_the_crawl_goes_on(http_server, fetcher, cat, monkeypatch):
+    serve_pages(http_server, [[Tile(http_server.url("/img/1.jpg")), Tile(http_server.url("/img/2.jpg"))]])
+    real = fetcher.get
+
+    def buggy(url, **kwargs):
+        if url.endswith("/img/2.jpg"):
+            raise KeyError("oops")
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(fetcher, "get", buggy)
+    report = crawl_class(cat, "Yeezy_350", CrawlOptions(search_url=http_server.url("/search")), fetcher)
+    assert report.stored == 1 and report.failures == {"crawler-error": 1}
+    rows = {r["url"]: r["error"] for r in fetch_rows(cat)}
+    assert rows[http_server.url("/img/2.jpg")] == "crawler-error: KeyError: 'oops'"
