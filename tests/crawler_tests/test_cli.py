@@ -161,3 +161,16 @@ def test_no_network_search_fails_fast_with_a_hint(catalog_path):
     text = " ".join(result.output.split())
     assert "cannot fetch https://www.google.com/search?q=Yeezy+350+sneaker" in text
     assert "dns" in text and "--page saved.html" in text
+
+
+def test_several_saved_pages(catalog_path):
+    """The two pages share one thumbnail (the same bytes): it is stored once."""
+    pages = [FIXTURES / "google" / "rg_meta.html", FIXTURES / "google" / "data_lpage.html"]
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--page", str(pages[0]), "--page", str(pages[1]),
+                                 "--catalog", str(catalog_path)])
+    assert result.exit_code == 0, result.output
+    assert "5 hits parsed" in result.output and "4 stored (4 as thumbnails), 1 already in the catalog" in result.output
+    assert "format rg_meta: 3 hits" in result.output and "format data_lpage: 2 hits" in result.output
+    with open_catalog(catalog_path) as cat:
+        assert len(list(iter_images(cat, class_name="Yeezy_350"))) == 4
+        assert [r["status"] for r in fetch_rows(cat)].count("duplicate") == 1
