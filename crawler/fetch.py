@@ -93,26 +93,52 @@ class _HostGate:
         return slot
 
 
-class _Watchdog:
-    """Cut a response's socket after `seconds`: a server trickling a byte at a time never
-    trips the per-read timeout, and a blocked read only ends when its socket does."""
+class _Reaper:
+    """One thread that cuts the sockets of responses still reading past their deadline.
 
-    def __init__(self, resp: requests.Response, seconds: float):
-        self.fired = False
-        self._resp = resp
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+    A server trickling a byte at a time never trips the per-read timeout, and a blocked
+    read only ends when its socket does. One shared thread, not a timer per request.
+    """
 
-    def _fire(self) -> None:
-        self.fired = True
-        sock = _socket_of(self._resp)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[int, tuple[float, requests.Response]] = {}
+        self._expired: set[int] = set()
+        self._thread: threading.Thread | None = None
 
-    def cancel(self) -> None:
-        self._timer.cancel()
+    @contextlib.contextmanager
+    def watch(self, resp: requests.Response, seconds: float) -> Iterator[Callable[[], bool]]:
+        """Watch `resp` for `seconds`; yields a function telling whether it was cut."""
+        key = id(resp)
+        with self._lock:
+            self._active[key] = (time.monotonic() + seconds, resp)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="fetch-reaper", daemon=True)
+                self._thread.start()
+        try:
+            yield lambda: key in self._expired
+        finally:
+            with self._lock:
+                self._active.pop(key, None)
+                self._expired.discard(key)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            with self._lock:
+                if not self._active:  # idle: end; the next watch starts a new thread
+                    self._thread = None
+                    return
+                late = [(key, resp) for key, (deadline, resp) in self._active.items() if deadline < now]
+                for key, _ in late:
+                    self._expired.add(key)
+                    del self._active[key]
+            for _, resp in late:
+                sock = _socket_of(resp)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _socket_of(resp: requests.Response) -> socket.socket | None:
@@ -170,6 +196,7 @@ class Fetcher:
         self._resolver = CachingResolver(resolver=resolver or resolve)
         self._gate = _HostGate(per_host, per_host_delay)
         self._pool: ThreadPoolExecutor | None = None
+        self._reaper = _Reaper()
         retry = _CappedRetry(
             total=retries, connect=retries, read=retries, status=retries, redirect=0,
             status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
@@ -229,34 +256,35 @@ class Fetcher:
     def _read(self, url: str, current: str, resp: requests.Response, max_bytes: int) -> FetchResult:
         result = FetchResult(url, final_url=current, http_status=resp.status_code,
                              content_type=resp.headers.get("Content-Type"))
+        with self._reaper.watch(resp, self.total_timeout) as cut:
+            try:
+                self._read_body(resp, result, max_bytes)
+            except requests.RequestException:
+                if not cut():
+                    raise
+            if cut():
+                result.data = None
+                result.reason, result.detail = "timeout", f"body not complete after {self.total_timeout:g} s"
+        return result
+
+    def _read_body(self, resp: requests.Response, result: FetchResult, max_bytes: int) -> None:
         if not 200 <= resp.status_code < 300:
             result.reason, result.detail = f"http-{resp.status_code}", resp.reason or ""
             # Keep the start of an error page: a 429 or 403 body tells a captcha from an outage.
             result.data = next(resp.iter_content(ERROR_BODY_BYTES), b"")
-            return result
+            return
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             result.reason, result.detail = "too-large", f"Content-Length {declared} > {max_bytes} bytes"
-            return result
+            return
         chunks, size = [], 0
-        watchdog = _Watchdog(resp, self.total_timeout)
-        try:
-            for chunk in resp.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    result.reason, result.detail = "too-large", f"body over {max_bytes} bytes"
-                    return result
-                chunks.append(chunk)
-        except requests.RequestException:
-            if not watchdog.fired:
-                raise
-        finally:
-            watchdog.cancel()
-        if watchdog.fired:
-            result.reason, result.detail = "timeout", f"body not complete after {self.total_timeout:g} s"
-            return result
+        for chunk in resp.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                result.reason, result.detail = "too-large", f"body over {max_bytes} bytes"
+                return
+            chunks.append(chunk)
         result.data = b"".join(chunks)
-        return result
 
     def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         """Run `fn(*args)` on the fetcher's worker pool."""
