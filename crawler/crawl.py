@@ -34,7 +34,7 @@ from .report import CrawlReport
 
 Progress = Callable[[CrawlReport], None]
 # Threads that write (and fsync) stored files, apart from the download workers.
-FILE_WRITERS = 4
+FILE_WRITERS = 8
 
 
 @dataclass
