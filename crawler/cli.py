@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
 
-from .crawl import CrawlOptions, crawl_all, crawl_class
+from .crawl import BROWSER_ENGINE, CrawlOptions, crawl_all, crawl_class
 from .engines import ENGINES
 from .engines.filters import parse_filter_args
 from .fetch import Fetcher
@@ -29,7 +29,7 @@ def crawl(
     class_name: Annotated[str | None, typer.Option("--class", help="The class to crawl.")] = None,
     all_classes: Annotated[bool, typer.Option("--all", help="Crawl every class in turn.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="Stop after this many new images per class.")] = 100,
-    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join(ENGINES)} (default google; saved pages: detected).")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join([*ENGINES, BROWSER_ENGINE])} (default google; saved pages: detected).")] = None,
     query: Annotated[str | None, typer.Option(help="Search for this instead of the class's query.")] = None,
     search_url: Annotated[str | None, typer.Option(help="The engine's base URL (a mirror or a test server).")] = None,
     page: Annotated[list[Path] | None, typer.Option(exists=True, dir_okay=False, help="A result page saved from a browser; repeatable. No search is made.")] = None,
@@ -41,12 +41,14 @@ def crawl(
     delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
     allow_private: Annotated[bool, typer.Option(help="Allow private/loopback addresses (local test servers only).")] = False,
+    browser: Annotated[Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Search for a class's images, download and validate them, store them in the catalog.
 
     Example: crawl --class Yeezy_350 --limit 150 --engine bing
     Example: crawl --class Yeezy_350 --page saved/Yeezy_350.html
+    Example: crawl --class Yeezy_350 --engine google-browser
     """
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
@@ -54,7 +56,8 @@ def crawl(
                       timeout=(timeout, timeout), allow_private=allow_private)
     with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
         options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
-                               filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed)
+                               filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed,
+                               browser_path=browser)
         if class_name is not None:
             results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
         else:

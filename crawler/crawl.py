@@ -11,7 +11,7 @@ already in the catalog are found by sha256 and never stored twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +33,11 @@ from .hits import ImageHit, ParseResult
 from .report import CrawlReport
 
 Progress = Callable[[CrawlReport], None]
+# Result pages from elsewhere than an engine's search URL (the google-browser engine):
+# (query, how many hits are wanted) -> (description, hits) per page. It may raise a
+# CrawlerError after yielding what it found, and the crawl keeps those hits.
+PageSource = Callable[[str, int], Iterable[tuple[str, list[ImageHit]]]]
+BROWSER_ENGINE = "google-browser"
 # Threads that write (and fsync) stored files, apart from the download workers.
 FILE_WRITERS = 8
 
@@ -50,6 +55,8 @@ class CrawlOptions:
     max_pages: int = 10
     retry_failed: bool = False
     min_side: int = 32
+    pages_from: PageSource | None = None
+    browser_path: Path | None = None
 
 
 @dataclass
@@ -75,7 +82,7 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
     query = options.query or require_class(cat, class_name)["query"]
     report = CrawlReport(class_name, engine=options.engine, query=query, limit=options.limit)
     tried = tried_urls(cat, class_name, include_failed=not options.retry_failed)
-    sources = _saved_pages(options) if options.pages else _search(fetcher, query, options, report)
+    sources = _sources(fetcher, query, options, report, wanted=len(tried) + 2 * options.limit)
     try:
         for source in sources:
             report.engine = source.engine
@@ -110,6 +117,35 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
         except CatalogError as exc:
             results.append((name, None, str(exc)))
     return results
+
+
+def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport, wanted: int) -> Iterator[_Source]:
+    """Saved pages, else a page source (the browser engine), else the engine's search pages.
+
+    `wanted` hits are asked of a page source: enough for the limit after skipping the ones
+    already tried, since a rendered page starts from its first result every time.
+    """
+    if options.pages:
+        return _saved_pages(options)
+    source = options.pages_from
+    if source is None and options.engine == BROWSER_ENGINE:
+        source = _browser_pages(options)
+    if source is not None:
+        return _external(source, query, wanted, options.engine)
+    return _search(fetcher, query, options, report)
+
+
+def _browser_pages(options: CrawlOptions) -> PageSource:
+    from .browser import result_pages  # imports Playwright only when asked for
+
+    return lambda query, wanted: result_pages(query, limit=wanted, search_url=options.search_url,
+                                              browser_path=options.browser_path)
+
+
+def _external(source: PageSource, query: str, wanted: int, engine: str | None) -> Iterator[_Source]:
+    for description, hits in source(query, wanted):
+        name = next((hit.engine for hit in hits if hit.engine), engine or "external")
+        yield _Source(description, hits, name)
 
 
 def _saved_pages(options: CrawlOptions) -> Iterator[_Source]:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from catalog import iter_images, open_catalog
 from catalog.fetches import fetch_rows
+import crawler.hits
 from crawler import fetch
 from crawler.cli import app
 
@@ -174,3 +175,19 @@ def test_several_saved_pages(catalog_path):
     with open_catalog(catalog_path) as cat:
         assert len(list(iter_images(cat, class_name="Yeezy_350"))) == 4
         assert [r["status"] for r in fetch_rows(cat)].count("duplicate") == 1
+
+
+def test_google_browser_engine_is_wired_to_the_browser_package(http_server, catalog_path, monkeypatch):
+    import crawler.browser
+
+    calls = []
+
+    def fake_result_pages(query, *, limit, search_url=None, browser_path=None):
+        calls.append((query, limit, search_url, browser_path))
+        yield "rendered", [crawler.hits.ImageHit(url=http_server.url("/img/3.jpg"), engine="google-browser")]
+
+    monkeypatch.setattr(crawler.browser, "result_pages", fake_result_pages)
+    result = runner.invoke(app, ["--class", "Yeezy_500", "--engine", "google-browser", "--limit", "3",
+                                 "--allow-private", "--catalog", str(catalog_path)])
+    assert result.exit_code == 0, result.output
+    assert calls == [("Yeezy 500 sneaker", 6, None, None)] and "1 stored" in result.output

@@ -12,6 +12,7 @@ from catalog import iter_images
 from catalog.fetches import failure_counts, fetch_rows
 from crawler.crawl import CrawlOptions, crawl_class
 from crawler.errors import BlockedError, EngineParseError
+from crawler.hits import ImageHit
 from imagegen import image_bytes
 
 FAULTS = {
@@ -236,3 +237,19 @@ def test_a_bug_in_one_download_is_recorded_and_the_crawl_goes_on(http_server, fe
     assert report.stored == 1 and report.failures == {"crawler-error": 1}
     rows = {r["url"]: r["error"] for r in fetch_rows(cat)}
     assert rows[http_server.url("/img/2.jpg")] == "crawler-error: KeyError: 'oops'"
+
+
+def test_a_page_source_feeds_the_crawl_and_keeps_hits_before_its_error(http_server, fetcher, cat):
+    """The hook the google-browser engine plugs into: hits first, then a wall."""
+    asked = []
+
+    def rendered(query: str, wanted: int):
+        asked.append((query, wanted))
+        yield "rendered page", [ImageHit(url=http_server.url(f"/img/{i}.jpg"), engine="google-browser", rank=i)
+                                for i in (1, 2)]
+        raise BlockedError("google-browser", "a captcha")
+
+    report = crawl_class(cat, "Yeezy_350", CrawlOptions(limit=5, pages_from=rendered), fetcher)
+    assert asked == [("Yeezy 350 sneaker", 10)]
+    assert report.stored == 2 and report.engine == "google-browser" and "a captcha" in report.stopped
+    assert {i["engine"] for i in iter_images(cat)} == {"google-browser"}
