@@ -26,8 +26,8 @@ from catalog.store import put_file, sha256_of
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
-from .engines import detect_engine, get_engine, read_results
-from .errors import CrawlerError, EngineParseError, FetchError
+from .engines import ENGINES, detect_engine, get_engine, read_results
+from .errors import CrawlerError, EngineParseError, FetchError, UnknownEngineError
 from .fetch import MB, Fetcher
 from .hits import ImageHit, ParseResult
 from .report import CrawlReport
@@ -171,7 +171,10 @@ def _parse_saved(path: Path, text: str, engine_name: str | None) -> tuple[Module
 
 def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport) -> Iterator[_Source]:
     """Result pages from the engine, until one brings no hit not seen before."""
-    engine = get_engine(options.engine or "google")
+    try:
+        engine = get_engine(options.engine or "google")
+    except UnknownEngineError:
+        raise UnknownEngineError(str(options.engine), [*ENGINES, BROWSER_ENGINE]) from None
     report.engine = engine.NAME
     token = {}
     if getattr(engine, "NEEDS_TOKEN", False):

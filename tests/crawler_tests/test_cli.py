@@ -79,7 +79,8 @@ def test_all_classes(http_server, catalog_path):
     (["--class", "Nope"], "unknown class 'Nope'"),
     ([], "give exactly one of --class NAME or --all"),
     (["--all", "--query", "shoes"], "--page and --query go with one --class, not with --all"),
-    (["--class", "Yeezy_350", "--engine", "altavista"], "unknown engine 'altavista'"),
+    (["--class", "Yeezy_350", "--engine", "altavista"],
+     "unknown engine 'altavista'; choose one of: google, bing, duckduckgo, google-browser"),
     (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
     (["--class", "Yeezy_350", "--page", str(FIXTURES / "google" / "sorry.html")], "google blocked the search"),
 ])
