@@ -14,7 +14,7 @@ from .errors import CatalogError
 from .schema import IMAGE_STATUSES
 from .store import absolute_path, put_file, sha256_of
 from .timeutil import now
-from .validate import DEFAULT_MIN_SIDE, validate_image
+from .validate import DEFAULT_MIN_SIDE, ImageInfo, validate_image
 
 
 @dataclass
@@ -47,11 +47,17 @@ def add_image(
     provenance: Provenance,
     *,
     min_side: int = DEFAULT_MIN_SIDE,
+    validated: ImageInfo | None = None,
 ) -> AddResult:
     """Validate `data`, store its file, then write its row.
 
     The same bytes added twice give one file and one row. The same bytes under another
     class are recorded as a label conflict for review, never silently dropped.
+
+    Args:
+        validated: what `validate_image` returned for these same bytes, when the caller
+            has just decoded them (the crawler does, on its download threads): decoding
+            is most of the cost, so it is not done twice.
 
     Raises:
         InvalidImage: the bytes are not an acceptable image (nothing is written).
@@ -62,7 +68,7 @@ def add_image(
     existing = get_by_sha(cat, sha)
     if existing is not None:
         return _existing(cat, existing, class_name, provenance)
-    info = validate_image(data, min_side=min_side)
+    info = validated or validate_image(data, min_side=min_side)
     rel = put_file(cat, data, sha, info.ext)
     row = {
         "sha256": sha,

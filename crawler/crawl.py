@@ -289,7 +289,8 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
     try:
         if chosen.file is not None:
             chosen.file.result()  # the file first; add_image would write it itself otherwise
-        result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side)
+        result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side,
+                           validated=chosen.info)
     except InvalidImage as exc:
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"

@@ -30,6 +30,7 @@ class Attempt:
     detail: str = ""
     sha256: str | None = None  # set once the bytes are in the catalog
     file: Future[str] | None = None  # the store file being written, when prestored
+    info: ImageInfo | None = None  # what validation found, so the catalog need not decode again
 
     @property
     def error(self) -> str | None:
@@ -79,7 +80,7 @@ def _validator(min_side: int, prestore: Prestore | None) -> Callable[[Attempt, b
             return attempt
         if prestore is not None:
             attempt.file = prestore(data, info)
-        attempt.data = data
+        attempt.data, attempt.info = data, info
         return attempt
     return check
 
