@@ -33,9 +33,13 @@ class BlockedError(CrawlerError):
     def __init__(self, engine: str, why: str):
         self.engine = engine
         self.why = why
+        browser = "" if engine == "google-browser" else (
+            "Try --engine google-browser (a real headless browser: pip install 'imageset[browser]' "
+            "and apt-get install chromium), "
+        )
         super().__init__(
-            f"{engine} blocked the search ({why}). Try another engine with --engine "
-            "(google, bing, duckduckgo), or save the result page from a browser and crawl "
+            f"{engine} blocked the search ({why}). {browser or 'Try '}another engine "
+            "(--engine bing or duckduckgo), or save the result page from a browser and crawl "
             "it with --page saved.html"
         )
 

@@ -41,7 +41,7 @@ def read_results(engine: ModuleType, text: str, url: str | None = None, status: 
     raise EngineParseError(
         f"{engine.NAME}: the result page{where} ({len(text)} characters) has no image results in any "
         f"known format (tried: {tried}). The markup may have changed: save the page and report it, "
-        "or try --engine with another engine"
+        "or try --engine google-browser (renders the page in a headless Chromium) or another engine"
     )
 
 

@@ -45,8 +45,6 @@ def test_plain_google_engine_fails_loudly_on_the_javascript_page(site, catalog_p
     assert stored(catalog_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="crawler/errors.py BlockedError and crawler/engines/__init__.py "
-                   "read_results do not suggest --engine google-browser yet (owned by the crawler engineer)")
 def test_plain_google_failure_suggests_the_browser_engine(site, catalog_path):
     result = crawl(site, catalog_path, "--engine", "google")
 
