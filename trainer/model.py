@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import keras
 
+from .errors import TrainerError
 from .layers import Preprocess
 
 
@@ -39,6 +40,9 @@ def split_backbone(backbone: keras.Model, preprocess: str, size: int, cut: str) 
 
     Both share their layers with `backbone`, so training `top` trains the backbone itself.
     """
+    names = [layer.name for layer in backbone.layers]
+    if cut not in names[1:-1]:
+        raise TrainerError(f"{backbone.name} has no inner layer {cut!r} to fine-tune from; its last layers are {', '.join(names[-5:])}")
     inputs = keras.Input((size, size, 3), name="pixels")
     x = Preprocess(preprocess, name="preprocess")(inputs)
     core = keras.Model(backbone.input, backbone.get_layer(cut).output, name="bottom_core")

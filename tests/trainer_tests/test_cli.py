@@ -66,6 +66,7 @@ def test_errors_are_messages_not_tracebacks(small_catalog):
         (["--backbone", "vgg16", "--split", "nope"], "unknown split 'nope'"),
         (["evaluate", "7"], "no run with id 7"),
         ([], "give --backbone NAME"),
+        (["--backbone", "vgg16", "--weights", "none", "--size", "32", "--fine-tune-from", "nope"], "no inner layer 'nope'"),
     ]:
         result = runner.invoke(app, [*args, "--catalog", str(path)])
         assert result.exit_code == 1, result.output
@@ -84,3 +85,16 @@ def test_help_runs_as_a_subprocess():
     result = subprocess.run([sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "--backbone" in result.stdout and "predict" in result.stdout
+
+
+def test_backbone_all_trains_the_three_original_backbones_and_compares_them(small_catalog):
+    path, _ = small_catalog
+    args = ["--backbone", "all", "--weights", "none", "--epochs", "1", "--fine-tune-epochs", "0",
+            "--augment-passes", "1", "--size", "75", "--catalog", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("trained"):].splitlines()
+    assert [line.split()[1] for line in table[2:5]] == ["resnet50", "vgg16", "inception_v3"]
+    with open_catalog(path) as cat:
+        rows = cat.db.execute("SELECT backbone, status FROM runs ORDER BY id").fetchall()
+    assert rows == [("resnet50", "finished"), ("vgg16", "finished"), ("inception_v3", "finished")]
