@@ -4,8 +4,9 @@ Prints images/s for (1) a plain sequential `requests` loop, (2) the Fetcher alon
 workers and (3) a whole crawl (search page, download, Pillow validation, store, catalog
 rows), each against the latency-bound limit workers / latency, measured in the same run.
 
-The latency bounds the download; the whole crawl is further bounded by the catalog's
-per-image commit (add_image writes and commits one row at a time).
+The latency bounds the download; the whole crawl is further bounded by the one thread
+that writes catalog rows (in batches, one transaction each) and by parsing the result page.
+Steady state shows with more images: `--images 1600`.
 
 Example: python bench/crawl.py --workers 16 --latency 0.05 --images 480
 """
