@@ -129,7 +129,8 @@ def _runs_table(rows: list[dict], title: str) -> str:
 
 
 def _short(weights: str | None) -> str:
-    return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
+    name = Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
+    return name if len(name) <= 28 else name[:25] + "..."
 
 
 if __name__ == "__main__":
