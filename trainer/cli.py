@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail
 
 from .backbones import BACKBONES
 
@@ -110,8 +110,13 @@ def predict(
         used, results = predict_files(cat, images, run_id=run, top=top)
     console.print(f"run {used['id']} ({used['backbone']})")
     for item in results:
+        if item.error:
+            err_console.print(f"[red]error:[/] {item.path}: {item.error}", highlight=False, soft_wrap=True)
+            continue
         ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
         typer.echo(f"{item.path}\t{ranked}")
+    if any(item.error for item in results):
+        raise typer.Exit(code=1)  # the readable files were still classified above
 
 
 def _runs_table(rows: list[dict], title: str) -> str:

@@ -104,14 +104,24 @@ def decode(path: Path, size: int) -> np.ndarray:
     """An image file as a (size, size, 3) uint8 RGB array, squashed to a square.
 
     Squashing (not cropping) keeps the whole sneaker, as the original project's
-    `flow_from_directory` did. `train predict` uses this same function.
+    `flow_from_directory` did. `train predict` uses this same function. EXIF rotation is
+    applied; 16-bit, CMYK, palette and grey images become 8-bit RGB; an animation gives
+    its first frame.
     """
     try:
         with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
+            img = _to_rgb(ImageOps.exif_transpose(img))
             return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise TrainerError(f"cannot read image {path}: {exc}") from exc
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # convert("RGB") would clip 16-bit values at 255 and give a white image.
+        arr = np.asarray(img, dtype=np.float32) / 257.0
+        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    return img.convert("RGB")
 
 
 def cache_dir(cat: Catalog) -> Path:

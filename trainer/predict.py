@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import Catalog
+from catalog import Catalog, InvalidImage, validate_image
 from catalog.runs import get_run, latest_finished_run
 
 from .data import decode
@@ -17,10 +17,11 @@ from .evaluate import load_run_model, top_k
 
 @dataclass
 class ImagePrediction:
-    """The top-k (class, probability) pairs for one image file."""
+    """The top-k (class, probability) pairs for one image file, or why it has none."""
 
     path: Path
     top_k: list[tuple[str, float]]
+    error: str | None = None
 
 
 def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3) -> tuple[dict, list[ImagePrediction]]:
@@ -36,7 +37,22 @@ def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None,
     run = get_run(cat, run_id) if run_id is not None else latest_finished_run(cat)
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
-    images = np.stack([decode(p, size) for p in paths]).astype(np.float32)
-    probs = model.predict(images, batch_size=32, verbose=0)
-    best = top_k(probs, classes, min(top, len(classes)))
-    return run, [ImagePrediction(p, b) for p, b in zip(paths, best)]
+    results = [ImagePrediction(p, [], _unreadable(p)) for p in paths]
+    readable = [r for r in results if r.error is None]
+    if readable:
+        images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
+        probs = model.predict(images, batch_size=32, verbose=0)
+        for result, best in zip(readable, top_k(probs, classes, min(top, len(classes)))):
+            result.top_k = best
+    return run, results
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be classified (the catalog's own validation), or None."""
+    try:
+        validate_image(path.read_bytes(), min_side=1)
+    except InvalidImage as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"unreadable: {exc}"
+    return None
