@@ -2,9 +2,9 @@
 
     python bench/kill_loop.py --count 20
 
-Each round runs every `test_kill_*` test in tests/stress_tests, which SIGKILLs a command
-mid-way, re-runs it and asserts with the integrity check that nothing was lost, doubled
-or half-written. Prints the rounds passed and the time per round.
+Each round runs every `test_kill*` test (crawl, import, dedup, split, training), each of
+which SIGKILLs a command mid-way, re-runs it and asserts with the integrity check that
+nothing was lost, doubled or half-written. Prints the rounds passed and the time per round.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> int:
     for round_no in range(1, args.count + 1):
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", args.k,
-             str(ROOT / "tests" / "stress_tests")],
+             str(ROOT / "tests" / "stress_tests"), str(ROOT / "tests" / "crawler_tests")],
             cwd=ROOT, capture_output=True, text=True,
         )
         summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-300:]
