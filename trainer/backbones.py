@@ -84,6 +84,31 @@ def get_backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
+ENSEMBLE_SEPARATOR = "+"
+
+
+def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
+    """`a+b` with weights `wa,wb` (or one value for all) -> [(entry a, wa), (entry b, wb)].
+
+    One name is a plain backbone; several joined by `+` are an ensemble whose pooled
+    features are concatenated before the head. The members must share an input size.
+
+    Example:
+        >>> members("mobilenet_v2+efficientnet_lite0", "mobilenet.weights.h5,imagenet")
+    """
+    names = backbone.split(ENSEMBLE_SEPARATOR)
+    entries = [get_backbone(name) for name in names]
+    if len(set(names)) < len(names):
+        raise TrainerError(f"an ensemble names each backbone once. Received: backbone={backbone!r}")
+    values = weights.split(",") if "," in weights else [weights] * len(names)
+    if len(values) != len(names):
+        raise TrainerError(f"give one weights value, or one per backbone separated by commas. Received: backbone={backbone!r}, weights={weights!r}")
+    sizes = {e.input_size for e in entries}
+    if len(sizes) > 1:
+        raise TrainerError(f"ensemble members need the same input size; {backbone} mixes {sorted(sizes)}")
+    return list(zip(entries, values))
+
+
 def parse_weights(value: str) -> str | None:
     """`imagenet`, `none` or an existing file path -> the constructor's `weights` value."""
     if value == "none":

@@ -18,14 +18,17 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 console = Console()
-BACKBONE_HELP = f"One of {', '.join(BACKBONES)}, or all (resnet50, vgg16, inception_v3)."
+BACKBONE_HELP = (
+    f"One of {', '.join(BACKBONES)}; all (resnet50, vgg16, inception_v3); or an ensemble of "
+    "backbones joined by + (e.g. mobilenet_v2+efficientnet_lite0), one model on their concatenated features."
+)
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
     backbone: Annotated[str | None, typer.Option(help=BACKBONE_HELP)] = None,
-    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
+    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas.")] = "imagenet",
     epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = 40,
     fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = 4,
     fine_tune_from: Annotated[str | None, typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone).")] = None,
@@ -35,6 +38,7 @@ def main(
     head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = 64,
     dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = 0.0,
     augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = 5,
+    flip_tta: Annotated[bool, typer.Option(help="Average each image's and its mirror image's predictions (inside the saved model).")] = True,
     val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = 0.1,
     seed: Annotated[int, typer.Option()] = 0,
     accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = False,
@@ -55,7 +59,7 @@ def main(
     cfg = TrainConfig(
         backbone or "", weights=weights, split=split, epochs=epochs, fine_tune_epochs=fine_tune_epochs,
         fine_tune_from=fine_tune_from, batch_size=batch_size, head_width=head_width, dropout=dropout,
-        augment_passes=augment_passes, val_fraction=val_fraction, size=size, seed=seed, accepted_only=accepted_only,
+        augment_passes=augment_passes, flip_tta=flip_tta, val_fraction=val_fraction, size=size, seed=seed, accepted_only=accepted_only,
     )
     with catalog_for_cli(catalog) as cat:
         runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)

@@ -29,13 +29,21 @@ def augment(pixels: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def bottom_maps(bottom: keras.Model, pixels: np.ndarray, passes: int, seed: int, batch_size: int) -> np.ndarray:
-    """(passes, N, h, w, c) maps at the cut: pass 0 unaugmented, the others augmented."""
-    out = []
+def bottom_maps(bottoms: keras.Model | list[keras.Model], pixels: np.ndarray, passes: int, seed: int, batch_size: int):
+    """(passes, N, h, w, c) maps at the cut: pass 0 unaugmented, the others augmented.
+
+    With a list of bottoms (an ensemble), a list of such arrays: every bottom sees the
+    same augmented images, so their features describe the same views.
+    """
+    many = not isinstance(bottoms, keras.Model)
+    bottoms = list(bottoms) if many else [bottoms]
+    out: list[list[np.ndarray]] = [[] for _ in bottoms]
     for p in range(passes):
         images = pixels.astype(np.float32) if p == 0 else augment(pixels, seed + 1000 * p)
-        out.append(bottom.predict(images, batch_size=batch_size, verbose=0))
-    return np.stack(out)
+        for kept, bottom in zip(out, bottoms):
+            kept.append(bottom.predict(images, batch_size=batch_size, verbose=0))
+    stacked = [np.stack(kept) for kept in out]
+    return stacked if many else stacked[0]
 
 
 def pooled(top: keras.Model, maps: np.ndarray, batch_size: int) -> np.ndarray:
@@ -45,13 +53,20 @@ def pooled(top: keras.Model, maps: np.ndarray, batch_size: int) -> np.ndarray:
     return out.reshape(*maps.shape[:-3], out.shape[-1])
 
 
-def cached_features(path: Path, top: keras.Model, train_maps: np.ndarray, val_maps: np.ndarray, batch_size: int):
-    """Pooled train features (passes, N, F) and val features (N, F), kept in `path` for resuming."""
+def cached_features(path: Path, tops, train_maps, val_maps, batch_size: int):
+    """Pooled train features (passes, N, F) and val features (N, F), kept in `path` for resuming.
+
+    `tops`, `train_maps` and `val_maps` may be lists (an ensemble): the features of each
+    top are concatenated in order.
+    """
     if path.exists():
         with np.load(path) as saved:
             return saved["train"], saved["val"]
-    train_f = pooled(top, train_maps, batch_size)
-    val_f = pooled(top, val_maps, batch_size) if len(val_maps) else np.zeros((0, train_f.shape[-1]), np.float32)
+    if isinstance(tops, keras.Model):
+        tops, train_maps, val_maps = [tops], [train_maps], [val_maps]
+    train_f = np.concatenate([pooled(t, m, batch_size) for t, m in zip(tops, train_maps)], axis=-1)
+    val_f = (np.concatenate([pooled(t, m, batch_size) for t, m in zip(tops, val_maps)], axis=-1)
+             if len(val_maps[0]) else np.zeros((0, train_f.shape[-1]), np.float32))
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, train=train_f, val=val_f)
     tmp.replace(path)

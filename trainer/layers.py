@@ -38,3 +38,11 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="trainer")
+class HorizontalFlip(keras.layers.Layer):
+    """Mirror images left-right (NHWC): the second view of flip test-time augmentation."""
+
+    def call(self, x):
+        return ops.flip(x, axis=2)

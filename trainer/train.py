@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from catalog import Catalog
 from catalog.runs import get_run, start_run, update_run
 
 from . import backend
-from .backbones import ORIGINAL_BACKBONES, build_backbone, get_backbone, parse_weights
+from .backbones import ORIGINAL_BACKBONES, build_backbone, get_backbone, members, parse_weights
 from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pixels
 from .errors import TrainerError
 from .evaluate import evaluate_run
@@ -28,6 +29,10 @@ from .features import bottom_maps, cached_features
 from .model import HeadConfig, build_classifier, build_head, freeze, split_backbone, top_classifier, unfreeze
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
+# Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
+# classifier takes raw pixels, as the saved model will. For measuring, e.g. accuracy
+# against time in a benchmark; what it returns is ignored and nothing it does reaches training.
+Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
 
 
@@ -49,6 +54,7 @@ class TrainConfig:
     head_width: int = 64
     dropout: float = 0.0
     augment_passes: int = 5
+    flip_tta: bool = True
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
@@ -70,8 +76,13 @@ def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list
     return [train(cat, replace(cfg, backbone=name), verbose=verbose) for name in names]
 
 
-def train(cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose: int = 0) -> dict:
+def train(
+    cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose: int = 0, on_checkpoint: Checkpoint | None = None
+) -> dict:
     """Train, save, evaluate on the test subset and record everything; returns the run row.
+
+    `on_checkpoint(stage, classifier)` is called after phase 1 and after each fine-tune
+    epoch; the time it takes is recorded as `seconds.checkpoints` and is part of `total`.
 
     Example:
         >>> run = train(cat, TrainConfig("mobilenet_v2", weights="mobilenet.weights.h5", epochs=30))
@@ -82,9 +93,11 @@ def train(cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose:
         if run["status"] == "finished":
             raise TrainerError(f"run {resume} already finished; nothing to resume")
         cfg = TrainConfig.from_params(run["params"])
-    entry = get_backbone(cfg.backbone)
-    cfg.size = cfg.size or entry.input_size
-    weights = parse_weights(cfg.weights)
+    parts = members(cfg.backbone, cfg.weights)
+    if cfg.fine_tune_from and len(parts) > 1:
+        raise TrainerError("--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut")
+    cfg.size = cfg.size or parts[0][0].input_size
+    weights = [parse_weights(w) for _, w in parts]
     data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed)
     cfg.split = data.split
     if resume is None:
@@ -93,7 +106,7 @@ def train(cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose:
     run_dir.mkdir(parents=True, exist_ok=True)
     update_run(cat, run["id"], status="running")
     try:
-        metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose)
+        metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose, on_checkpoint)
     except KeyboardInterrupt:
         update_run(cat, run["id"], status="interrupted")
         raise
@@ -105,31 +118,48 @@ def train(cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose:
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
-def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: str | None, run_dir: Path, verbose: int):
+def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str | None], run_dir: Path, verbose: int,
+              on_checkpoint: Checkpoint | None = None):
     started = time.perf_counter()
     info = backend.configure()
     backend.seed_everything(cfg.seed)
-    entry = get_backbone(cfg.backbone)
+    entries = [entry for entry, _ in members(cfg.backbone, cfg.weights)]
+    modes = [entry.preprocess for entry in entries]
     timings: dict[str, float] = {}
+
+    def checkpoint(stage: str) -> None:
+        if on_checkpoint is not None:
+            t = time.perf_counter()
+            on_checkpoint(stage, build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta))
+            timings["checkpoints"] = timings.get("checkpoints", 0.0) + _lap(t)
+
     with backend.strategy_scope():
-        base = build_backbone(cfg.backbone, weights, cfg.size)
-        freeze(base)
-        bottom, top = split_backbone(base, entry.preprocess, cfg.size, cfg.fine_tune_from or entry.cut)
+        bases, bottoms, tops = [], [], []
+        for i, (entry, w) in enumerate(zip(entries, weights)):
+            base = build_backbone(entry.name, w, cfg.size)
+            freeze(base)
+            cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
+            bottom, top = split_backbone(base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else "")
+            bases.append(base), bottoms.append(bottom), tops.append(top)
         x_train = pixels(data.train, cfg.size, cache_dir(cat))
         x_val = pixels(data.val, cfg.size, cache_dir(cat))
         y_train, y_val = labels_of(data.train), labels_of(data.val)
         timings["decode"] = _lap(started)
         t = time.perf_counter()
-        m_train = bottom_maps(bottom, x_train, cfg.augment_passes, cfg.seed, cfg.batch_size)
-        m_val = bottom_maps(bottom, x_val, 1, cfg.seed, cfg.batch_size)[0] if len(x_val) else m_train[0, :0]
+        m_train = bottom_maps(bottoms, x_train, cfg.augment_passes, cfg.seed, cfg.batch_size)
+        m_val = (bottom_maps(bottoms, x_val, 1, cfg.seed, cfg.batch_size) if len(x_val) else [m[:1, :0] for m in m_train])
+        m_val = [m[0] for m in m_val]
         timings["bottom"] = _lap(t)
-        head = _phase_head(cfg, top, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, timings)
+        head = _phase_head(cfg, tops, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, timings)
+        checkpoint("head")
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
-            _phase_top(cfg, top, head, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose)
+            each_epoch = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}"))
+            _phase_top(cfg, tops, head, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, [each_epoch])
             timings["fine_tune"] = _lap(t)
-        freeze(base)
-        model = build_classifier(base, head, entry.preprocess, cfg.size)
+        for base in bases:
+            freeze(base)
+        model = build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta)
     model.save(run_dir / MODEL_FILE)
     (run_dir / LABELS_FILE).write_text(json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1))
     timings["total"] = _lap(started)
@@ -143,10 +173,10 @@ def _lap(since: float) -> float:
     return time.perf_counter() - since
 
 
-def _phase_head(cfg, top, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, timings):
+def _phase_head(cfg, tops, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, timings):
     """Phase 1: pooled features once per image and pass, then the head trains on them."""
     t = time.perf_counter()
-    f_train, f_val = cached_features(run_dir / "features.npz", top, m_train, m_val, cfg.batch_size)
+    f_train, f_val = cached_features(run_dir / "features.npz", tops, m_train, m_val, cfg.batch_size)
     timings["features"] = _lap(t)
     t = time.perf_counter()
     head = build_head(f_train.shape[-1], n_classes, HeadConfig(cfg.head_width, cfg.dropout))
@@ -167,17 +197,20 @@ def _phase_head(cfg, top, m_train, y_train, m_val, y_val, n_classes, run_dir, ve
     return head
 
 
-def _phase_top(cfg, top, head, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose) -> None:
-    """Phase 2: the top of the backbone (BatchNorm excepted) and the head, on the cached maps."""
-    unfreeze(top)
-    model = top_classifier(top, head)
-    x, y = _flatten_passes(m_train, y_train)
+def _phase_top(cfg, tops, head, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, extra=()) -> None:
+    """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps."""
+    for top in tops:
+        unfreeze(top)
+    model = top_classifier(tops, head)
+    flat = [_flatten_passes(m, y_train) for m in m_train]
+    x, y = [f[0] for f in flat], flat[0][1]
+    x, m_val = (x[0], m_val[0]) if len(x) == 1 else (x, m_val)
     _compile(model, cfg.fine_tune_learning_rate, n_classes)
     model.fit(
         x, y, batch_size=cfg.batch_size, epochs=cfg.fine_tune_epochs, shuffle=True, verbose=verbose,
         validation_data=(m_val, y_val) if len(y_val) else None,
         class_weight=class_weights(y, n_classes),
-        callbacks=_callbacks(cfg, run_dir / "backup" / "fine_tune", len(y_val) > 0),
+        callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", len(y_val) > 0), *extra],
     )
 
 

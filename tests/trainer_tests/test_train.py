@@ -12,6 +12,7 @@ from catalog.runs import get_run, run_predictions
 from trainer import data as data_module
 from trainer import train as train_module
 from trainer.data import carve_validation, class_weights, load_split
+from trainer.errors import TrainerError
 from trainer.evaluate import evaluate_run, metrics_from
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
@@ -44,6 +45,28 @@ def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
 
         again = evaluate_run(cat, run["id"])
         assert again["top1"] == m["top1"] and again["confusion"] == m["confusion"]
+
+
+def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_catalog):
+    path, ids = small_catalog
+    stages = []
+    with open_catalog(path) as cat:
+        run = train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **TINY),
+                    on_checkpoint=lambda stage, model: stages.append((stage, model.input_shape)))
+        assert run["status"] == "finished" and run["backbone"] == "mobilenet_v2+efficientnet_lite0"
+        features = np.load(cat.root / "runs" / str(run["id"]) / "features.npz")
+        assert features["train"].shape[-1] == 1280 + 1280  # both members' pooled features
+        stored = run_predictions(cat, run["id"])
+        files = [image_file(cat, get_image(cat, p.image_id)) for p in stored]
+        _, predicted = predict_files(cat, files, run_id=run["id"], top=3)
+    assert [[c for c, _ in p.top_k] for p in predicted] == [[c for c, _ in s.top_k[:3]] for s in stored]
+    assert stages == [("head", (None, 64, 64, 3)), ("fine-tune 1", (None, 64, 64, 3))]
+
+
+def test_ensemble_weights_need_one_value_or_one_per_backbone(small_catalog):
+    path, _ = small_catalog
+    with open_catalog(path) as cat, pytest.raises(TrainerError, match="one per backbone"):
+        train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, "weights": "none,none,none"}))
 
 
 def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
