@@ -151,3 +151,18 @@ def test_metrics_from_a_known_confusion():
     assert m["confusion"]["matrix"] == [[1, 0, 0], [0, 1, 1], [1, 0, 0]]
     assert m["per_class"]["b"] == {"precision": 1.0, "recall": 0.5, "support": 2}
     assert m["per_class"]["a"]["precision"] == 0.5
+
+
+def test_flip_tta_model_gives_an_image_and_its_mirror_the_same_probabilities():
+    import keras
+
+    from trainer.backbones import build_backbone
+    from trainer.model import build_classifier, build_head
+
+    keras.utils.set_random_seed(0)
+    base = build_backbone("mobilenet_v2", None, 32)
+    model = build_classifier(base, build_head(1280, 3), "tf", 32, flip_tta=True)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    probs = model.predict(images, verbose=0)
+    np.testing.assert_allclose(probs, model.predict(images[:, :, ::-1], verbose=0), atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
