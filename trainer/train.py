@@ -4,6 +4,12 @@ Phase 1 trains the head on cached features of the frozen backbone; phase 2 unfre
 top of the backbone (BatchNorm excepted) at a low learning rate and trains it on cached
 activations of the frozen bottom (see `features`). Each phase backs up its
 state every epoch, so `train --resume RUN` continues an interrupted run where it stopped.
+
+`--backbone a+b` trains an ensemble as one run: each member is cut and cached as above,
+the head sees their pooled features concatenated, phase 2 fine-tunes every member's top,
+and the saved model takes raw pixels once. With `flip_tta` (the default) the saved model
+averages each image's and its mirror image's probabilities: in 5-fold cross-validation on
+the sneakers10 train subset it lowered the log loss for every head configuration tried.
 """
 
 from __future__ import annotations
