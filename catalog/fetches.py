@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .db import Catalog
+from .sql import dict_rows
 from .timeutil import now
 from .tx import transaction
 
@@ -75,8 +76,7 @@ def fetch_rows(cat: Catalog, class_name: str | None = None) -> list[dict]:
     if class_name is not None:
         sql, params = sql + " WHERE class = ?", [class_name]
     cur = cat.db.execute(sql + " ORDER BY id", params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
+    return dict_rows(cur)
 
 
 def failure_counts(cat: Catalog, class_name: str | None = None) -> dict[str, int]:

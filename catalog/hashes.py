@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .db import Catalog
+from .sql import dict_rows, placeholders
 from .tx import transaction
 
 HASH_COLUMNS = ("phash", "dhash", "pixel_hash", "signature")
@@ -38,8 +39,7 @@ def hashed_images(cat: Catalog, statuses: Iterable[str] | None = None) -> list[d
     params: list[object] = []
     if statuses is not None:
         statuses = list(statuses)
-        sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+        sql += f" AND status IN ({placeholders(statuses)})"
         params.extend(statuses)
     cur = cat.db.execute(sql + " ORDER BY id", params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
+    return dict_rows(cur)

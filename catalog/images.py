@@ -12,6 +12,7 @@ from .classes import require_class
 from .db import Catalog
 from .errors import CatalogError
 from .schema import IMAGE_STATUSES
+from .sql import placeholders
 from .store import absolute_path, put_file, sha256_of
 from .timeutil import now
 from .validate import DEFAULT_MIN_SIDE, ImageInfo, validate_image
@@ -134,11 +135,11 @@ def iter_images(
         params.append(class_name)
     if statuses is not None:
         statuses = list(statuses)
-        where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        where.append(f"status IN ({placeholders(statuses)})")
         params.extend(statuses)
     if ids is not None:
         ids = list(ids)
-        where.append(f"id IN ({', '.join('?' * len(ids))})")
+        where.append(f"id IN ({placeholders(ids)})")
         params.extend(ids)
     yield from cat.table("images").rows_where(" AND ".join(where) or None, params, order_by="id")
 

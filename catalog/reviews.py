@@ -14,6 +14,7 @@ from .conflicts import resolve_conflicts
 from .db import Catalog
 from .errors import CatalogError
 from .schema import IMAGE_STATUSES
+from .sql import placeholders
 from .timeutil import now
 from .tx import transaction
 
@@ -103,7 +104,7 @@ def reviewed_ids(cat: Catalog, ids: Iterable[int]) -> set[int]:
         part = ids[start : start + 500]
         sql = (
             "SELECT DISTINCT image_id FROM reviews WHERE undone_by IS NULL AND action != 'undo'"
-            f" AND image_id IN ({', '.join('?' * len(part))})"
+            f" AND image_id IN ({placeholders(part)})"
         )
         found |= {row[0] for row in cat.db.execute(sql, part).fetchall()}
     return found

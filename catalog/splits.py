@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from .db import Catalog
 from .errors import CatalogError
+from .sql import dict_rows, placeholders
 from .timeutil import now
 
 SUBSETS = ("train", "test")
@@ -67,11 +68,10 @@ def split_images(
         params.append(subset)
     if statuses is not None:
         statuses = list(statuses)
-        sql += f" AND i.status IN ({', '.join('?' * len(statuses))})"
+        sql += f" AND i.status IN ({placeholders(statuses)})"
         params.extend(statuses)
     cur = cat.db.execute(sql + " ORDER BY i.id", params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
+    return dict_rows(cur)
 
 
 def class_subset_counts(cat: Catalog, name: str, statuses: Iterable[str] | None = None) -> dict[str, dict[str, int]]:

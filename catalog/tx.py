@@ -14,8 +14,8 @@ def transaction(cat: Catalog) -> Iterator[None]:
 
     The connection is in autocommit mode, so without this each statement commits on its
     own and a crash between two of them would leave, say, a status changed without its
-    audit row. Inside the block use `cat.db.execute` only: sqlite-utils table methods
-    commit on exit and would end the transaction early. Nested use joins the outer one.
+    audit row. sqlite-utils 4 table methods called inside the block nest as savepoints
+    and roll back with it. Nested use joins the outer one.
     """
     conn = cat.db.conn
     if conn.in_transaction:
