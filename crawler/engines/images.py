@@ -106,7 +106,7 @@ def clean_hit(hit: ImageHit) -> ImageHit | None:
     relative link is no landing page; placeholder thumbnails are dropped.
     """
     if hit.url is not None and (not host_of(hit.url) or is_engine_host(hit.url) or is_placeholder_url(hit.url)):
-        if host_of(hit.url) and is_engine_host(hit.url) and not hit.thumbnail_url:
+        if host_of(hit.url).endswith("gstatic.com") and not hit.thumbnail_url:
             hit.thumbnail_url = hit.url
         hit.url = None
     hit.page_url = landing_page(hit.page_url)
