@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup, Tag
 
 from ..hits import ImageHit
 from .common import decode_data_uri, is_http_url, js_string, to_int
-from .images import img_thumbnail, is_placeholder_data, landing_page
+from .images import img_thumbnail, is_placeholder_data, landing_page, small_image_size
 
 
 @dataclass
@@ -293,9 +293,13 @@ ICON_SIDE = 32
 TITLE_CHARS = 300
 
 
-def _declared_icon(img: Tag) -> bool:
+def _is_icon(img: Tag, thumb: dict) -> bool:
+    """A favicon or a button: its declared or inline size is under ICON_SIDE."""
     width, height = to_int(img.get("width")), to_int(img.get("height"))
-    return width is not None and height is not None and max(width, height) < ICON_SIDE
+    if width is not None and height is not None and max(width, height) < ICON_SIDE:
+        return True
+    size = small_image_size(thumb.get("thumbnail_data")) if thumb.get("thumbnail_data") else None
+    return size is not None and max(size) < ICON_SIDE
 
 
 def _title_near(img: Tag, stop: Tag | None, page: Page) -> str | None:
@@ -343,10 +347,10 @@ def _links_around(img: Tag, stop: Tag | None) -> tuple[str | None, str | None]:
 
 def _image_hit(img: Tag, page: Page, stop: Tag | None, page_url: str | None = None) -> ImageHit | None:
     """The hit of one result image, or None for icons and images with no picture yet."""
-    if _declared_icon(img):
-        return None
     thumb = _img_thumbnail(img, page)
     if not (thumb.get("thumbnail_data") or thumb.get("thumbnail_url") or thumb.get("thumbnail_path")):
+        return None
+    if _is_icon(img, thumb):
         return None
     original, linked = _links_around(img, stop)
     return _hit(url=original, page_url=landing_page(page_url) or linked, title=_title_near(img, stop, page), **thumb)
@@ -366,10 +370,19 @@ def parse_data_lpage(page: Page) -> list[ImageHit]:
     return hits
 
 
+# Knowledge-graph sections about other entities ("people also search for"): not this query's images.
+_OTHER_ENTITIES = ("also", "sideways", "related", "refinement")
+
+
+def _about_others(tag: Tag) -> bool:
+    attrid = str(tag.get("data-attrid") or "").lower()
+    return any(word in attrid for word in _OTHER_ENTITIES)
+
+
 def _is_image_block(tag: Tag) -> bool:
     """Knowledge-graph sections (data-attrid="kc:/..."), image blocks (data-attrid="images ...")."""
-    attrid = str(tag.get("data-attrid") or "")
-    return attrid.startswith("kc:/") or "image" in attrid.lower()
+    attrid = str(tag.get("data-attrid") or "").lower()
+    return not _about_others(tag) and (attrid.startswith("kc:/") or "image" in attrid)
 
 
 def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
@@ -381,6 +394,8 @@ def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
                 found.setdefault(id(img), (img, block))
     # Knowledge-graph entity links (?stick=): carousel items; a film's image may sit beside its link.
     for link in page.soup.select('a[href*="stick="]'):
+        if any(_about_others(block) for block in link.find_parents(attrs={"data-attrid": True})):
+            continue
         item = link if link.find("img") else link.parent
         for img in item.find_all("img") if isinstance(item, Tag) else []:
             found.setdefault(id(img), (img, item))

@@ -60,17 +60,24 @@ def is_placeholder_url(url: object) -> bool:
         return False
 
 
-def is_placeholder_data(data: bytes | None) -> bool:
-    """True for inline bytes that are no picture: a 1x1 GIF, a spacer, an undecodable stub."""
+def small_image_size(data: bytes | None) -> tuple[int, int] | None:
+    """(width, height) of small inline bytes (a placeholder or icon candidate); (0, 0) when
+    they do not decode; None for bodies too big to be either."""
     if not data:
-        return True
+        return (0, 0)
     if len(data) > _SMALL_BODY:
-        return False
+        return None
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return min(img.size) <= PLACEHOLDER_SIDE
+            return img.size
     except (UnidentifiedImageError, OSError, ValueError):
-        return True
+        return (0, 0)
+
+
+def is_placeholder_data(data: bytes | None) -> bool:
+    """True for inline bytes that are no picture: a 1x1 GIF, a spacer, an undecodable stub."""
+    size = small_image_size(data)
+    return size is not None and min(size) <= PLACEHOLDER_SIDE
 
 
 def img_thumbnail(img: Tag | None, scripted: Mapping[str, bytes] | None = None,

@@ -125,3 +125,11 @@ def test_bing_thumbnail_from_mimg_when_turl_is_empty():
     assert first.thumbnail_url == "https://tse1.mm.bing.net/th?id=OIP.X"
     assert _sizes([second]) == [(60, 40)]
     assert third.thumbnail_path == "./bing_files/OIP.3.jpg"
+
+
+def test_icons_and_other_entities_in_a_knowledge_panel_are_no_hits():
+    """A favicon without declared size, and "people also search for" entities, are not results."""
+    icon = f'<div data-attrid="kc:/x:y"><img src="{googlepages.data_uri(7, (18, 18))}"><span>Wikipedia</span></div>'
+    others = (f'<div data-attrid="kc:/people/person:people also search for"><a href="/search?q=o&amp;stick=H">'
+              f'<img src="{googlepages.data_uri(8, (90, 90))}"><div>Someone else</div></a></div>')
+    assert google.parse_page(icon + others + " " * 3000).hits == []
