@@ -191,3 +191,19 @@ def test_loopback_refusal_names_the_switch(http_server, cat, tmp_path):
     finally:
         strict.close()
     assert report.failures == {"private-address": 1} and "--allow-private HOST" in report.summary()
+
+
+def test_browser_missing_says_what_to_install(monkeypatch):
+    pytest.importorskip("playwright")
+    import crawler.browser as browser
+
+    monkeypatch.setattr(browser, "find_browser", lambda path=None: None)
+    monkeypatch.setattr(search, "_playwright_chromium", lambda: False)
+    assert "apt-get install chromium" in (search.browser_missing() or "")
+
+
+def test_search_urls_per_engine():
+    assert search.parse_search_urls(["bing=http://127.0.0.1:1/b", "http://127.0.0.1:1/g"]) == (
+        "http://127.0.0.1:1/g", {"bing": "http://127.0.0.1:1/b"})
+    with pytest.raises(Exception, match="unknown engine 'altavista'"):
+        search.parse_search_urls(["altavista=http://x"])
