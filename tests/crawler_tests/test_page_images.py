@@ -133,3 +133,13 @@ def test_icons_and_other_entities_in_a_knowledge_panel_are_no_hits():
     others = (f'<div data-attrid="kc:/people/person:people also search for"><a href="/search?q=o&amp;stick=H">'
               f'<img src="{googlepages.data_uri(8, (90, 90))}"><div>Someone else</div></a></div>')
     assert google.parse_page(icon + others + " " * 3000).hits == []
+
+
+def test_inline_array_hits_borrow_the_script_thumbnail_not_the_placeholder():
+    """Issue 12: on 2024 inline-array pages the tile's 1x1 GIF was attached as the thumbnail."""
+    arrays = (FIXTURES / "google" / "inline_arrays.html").read_text()
+    tile = (f'<div data-lpage="https://shop.example.com/aj1-chicago"><img id="dimg_c" src="{googlepages.PLACEHOLDER}"></div>'
+            + googlepages.set_images_src(["dimg_c"], googlepages.data_uri(9, (70, 50))))
+    result = google.parse_page(arrays + tile)
+    assert result.matched == "inline_arrays" and len(result.hits) == 3
+    assert _sizes(result.hits) == [(70, 50), None, None]
