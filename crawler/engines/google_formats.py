@@ -7,82 +7,16 @@ tests/crawler_tests/fixtures/google/ and a case in the tests when Google changes
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from functools import cached_property
 from urllib.parse import parse_qs, urlsplit
 
-from bs4 import BeautifulSoup, Tag
-
 from ..hits import ImageHit
-from .common import decode_data_uri, is_http_url, js_string, to_int
-from .images import img_thumbnail, is_placeholder_data, landing_page, small_image_size
-
-
-@dataclass
-class Page:
-    """A result page's text, parsed into a soup only when a parser needs one."""
-
-    text: str
-
-    @cached_property
-    def soup(self) -> BeautifulSoup:
-        return BeautifulSoup(self.text, "html.parser")
-
-    @cached_property
-    def scripted(self) -> dict[str, bytes]:
-        return _set_images_src(self.text) if "_setImagesSrc" in self.text else {}
-
-    @cached_property
-    def lazy(self) -> dict[str, str]:
-        return _lazy_images(self.text) if "google." in self.text else {}
-
-
-def _hit(**fields: object) -> ImageHit:
-    # Google HTML-escapes titles inside its JSON ("\u0026quot;Zebra\u0026quot;").
-    if isinstance(fields.get("title"), str):
-        fields["title"] = html.unescape(str(fields["title"]))
-    return ImageHit(engine="google", **fields)  # type: ignore[arg-type]
-
-
-_SET_IMAGES_SRC = re.compile(
-    r"""var\s+s\s*=\s*'(data:image/[^']+)'\s*;\s*var\s+ii\s*=\s*\[([^\]]*)\]\s*;"""
-    r"""(?:\s*var\s+\w+\s*=\s*'[^']*'\s*;)*\s*_setImagesSrc\(""")
-_LAZY_IMAGES = re.compile(r"google\.(?:ldi|pim)\s*=\s*(\{[^{}]*\})")
-
-
-def _set_images_src(text: str) -> dict[str, bytes]:
-    """Element id -> thumbnail bytes from the `_setImagesSrc(ii, s)` scripts Google has
-    used since 2019 for every markup: tiles, "All" page strips, knowledge-graph carousels."""
-    found: dict[str, bytes] = {}
-    for match in _SET_IMAGES_SRC.finditer(text):
-        data = decode_data_uri(match.group(1))
-        for tile_id in re.findall(r"""['"]([^'"]+)['"]""", match.group(2)):
-            if data:
-                found[tile_id] = data
-    return found
-
-
-def _lazy_images(text: str) -> dict[str, str]:
-    """Element id -> thumbnail URL from `google.ldi={...}` / `google.pim={...}` scripts."""
-    found: dict[str, str] = {}
-    for match in _LAZY_IMAGES.finditer(text):
-        try:
-            data = json.loads(match.group(1))
-        except (json.JSONDecodeError, RecursionError):
-            continue
-        found.update({str(k): v for k, v in data.items() if is_http_url(v)} if isinstance(data, dict) else {})
-    return found
-
-
-def _img_thumbnail(img: Tag | None, page: Page | None = None) -> dict:
-    """Thumbnail fields of a tile's <img>, with what the page's scripts put in it later."""
-    if page is None:
-        return img_thumbnail(img)
-    return img_thumbnail(img, page.scripted, page.lazy)
+from .common import is_http_url, js_string, to_int
+from .google_blocks import parse_data_lpage, parse_image_blocks
+from .google_page import Page, make_hit, tile_thumbnail
+from .images import is_placeholder_data
 
 
 # ---- 2019-2020: <div class="rg_meta">{json}</div> in every tile -----------------------
@@ -100,13 +34,13 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
         if not isinstance(data, dict) or not is_http_url(data.get("ou")):
             continue
         tile = meta.find_parent(class_="rg_bx")
-        thumb = _img_thumbnail(tile.find("img") if tile else None, page)
+        thumb = tile_thumbnail(tile.find("img") if tile else None, page)
         if not thumb.get("thumbnail_data") and not is_placeholder_data(page.scripted.get(str(data.get("id")))):
             thumb["thumbnail_data"] = page.scripted.get(str(data.get("id")))
         if is_http_url(data.get("tu")):
             thumb["thumbnail_url"] = data["tu"]
         rank = to_int(tile.get("data-ri")) if tile else None
-        hits.append(_hit(
+        hits.append(make_hit(
             url=data["ou"], page_url=data.get("ru"), width=to_int(data.get("ow")),
             height=to_int(data.get("oh")), title=data.get("pt"),
             rank=rank + 1 if rank is not None else len(hits) + 1, **thumb,
@@ -136,7 +70,7 @@ def _tile_hit(tile: list, rank: int) -> ImageHit | None:
         thumb, orig = _triple(first), _triple(second)
         if thumb and orig and _is_thumbnail(thumb[0]) and not _is_thumbnail(orig[0]):
             landing, title = _info_2003(tile)
-            return _hit(url=orig[0], height=orig[1], width=orig[2], thumbnail_url=thumb[0],
+            return make_hit(url=orig[0], height=orig[1], width=orig[2], thumbnail_url=thumb[0],
                         page_url=landing, title=title, rank=rank)
     return None
 
@@ -220,7 +154,7 @@ def parse_inline_arrays(page: Page) -> list[ImageHit]:
     for i, match in enumerate(matches):
         window_end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         info = _INFO_2003.search(text, match.end(), min(window_end, match.end() + 5000))
-        hits.append(_hit(
+        hits.append(make_hit(
             url=js_string(match.group(4)), height=int(match.group(5)), width=int(match.group(6)),
             thumbnail_url=js_string(match.group(1)),
             page_url=js_string(info.group(1)) if info else None,
@@ -246,7 +180,7 @@ def parse_ischj(page: Page) -> list[ImageHit]:
         if not is_http_url(original.get("url")):
             continue
         result, thumb = _as_dict(item.get("result")), _as_dict(item.get("thumbnail"))
-        hits.append(_hit(
+        hits.append(make_hit(
             url=original["url"], width=to_int(original.get("width")), height=to_int(original.get("height")),
             thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
             page_url=result.get("referrer_url"), rank=len(hits) + 1,
@@ -277,143 +211,12 @@ def parse_imgres(page: Page) -> list[ImageHit]:
         if not is_http_url(url):
             continue
         img = link.find("img")
-        hits.append(_hit(
+        hits.append(make_hit(
             url=url, page_url=(query.get("imgrefurl") or [None])[0],
             width=to_int((query.get("w") or [None])[0]), height=to_int((query.get("h") or [None])[0]),
             title=str(img.get("alt")) if img and img.get("alt") else None, rank=len(hits) + 1,
-            **_img_thumbnail(img, page),
+            **tile_thumbnail(img, page),
         ))
-    return hits
-
-
-# ---- rendered tiles and image blocks: an <img> and the links around it --------------------
-
-# Icons (favicons, arrows) declare their size; result thumbnails are bigger than this.
-ICON_SIDE = 32
-TITLE_CHARS = 300
-
-
-def _is_icon(img: Tag, thumb: dict) -> bool:
-    """A favicon or a button: its declared or inline size is under ICON_SIDE."""
-    width, height = to_int(img.get("width")), to_int(img.get("height"))
-    if width is not None and height is not None and max(width, height) < ICON_SIDE:
-        return True
-    size = small_image_size(thumb.get("thumbnail_data")) if thumb.get("thumbnail_data") else None
-    return size is not None and max(size) < ICON_SIDE
-
-
-def _title_near(img: Tag, stop: Tag | None, page: Page) -> str | None:
-    """The image's title: its alt, else the label or first text of the item around it."""
-    node: Tag | None = img
-    for _ in range(5):
-        if node is None:
-            return None
-        for name in ("alt", "aria-label", "title"):
-            if str(node.get(name) or "").strip():
-                return str(node[name]).strip()[:TITLE_CHARS]
-        labelled = [page.soup.find(id=i) for i in str(node.get("aria-labelledby") or "").split()]
-        text = " ".join(t.get_text(" ", strip=True) for t in labelled if t) or _first_text(node)
-        if text:
-            return text[:TITLE_CHARS]
-        if node is stop:
-            return None
-        node = node.parent if isinstance(node.parent, Tag) else None
-    return None
-
-
-def _first_text(node: Tag) -> str:
-    for text in node.find_all(string=True):
-        if text.parent is not None and text.parent.name in ("script", "style"):
-            continue
-        if text.strip():
-            return " ".join(text.split())
-    return ""
-
-
-def _links_around(img: Tag, stop: Tag | None) -> tuple[str | None, str | None]:
-    """(original, landing page) from the links that hold the image, up to `stop`."""
-    original = page_url = None
-    for link in [a for a in img.find_parents("a") if a.get("href")][:2]:
-        href = str(link["href"])
-        query = parse_qs(urlsplit(href).query) if "imgres?" in href else {}
-        if is_http_url((query.get("imgurl") or [None])[0]):
-            original = original or query["imgurl"][0]
-            page_url = page_url or landing_page((query.get("imgrefurl") or [None])[0])
-        page_url = page_url or landing_page(href)
-        if link is stop:
-            break
-    return original, page_url
-
-
-def _image_hit(img: Tag, page: Page, stop: Tag | None, page_url: str | None = None) -> ImageHit | None:
-    """The hit of one result image, or None for icons and images with no picture yet."""
-    thumb = _img_thumbnail(img, page)
-    if not (thumb.get("thumbnail_data") or thumb.get("thumbnail_url") or thumb.get("thumbnail_path")):
-        return None
-    if _is_icon(img, thumb):
-        return None
-    original, linked = _links_around(img, stop)
-    return _hit(url=original, page_url=landing_page(page_url) or linked, title=_title_near(img, stop, page), **thumb)
-
-
-def parse_data_lpage(page: Page) -> list[ImageHit]:
-    """Tiles carrying `data-lpage` (the landing page) and a thumbnail: rendered Images-tab
-    grids and the images strip of "All" result pages. No original URL: the thumbnails are the hits."""
-    if "data-lpage" not in page.text:
-        return []
-    hits = []
-    for tile in page.soup.select("[data-lpage]"):
-        hit = next((h for img in tile.find_all("img") if (h := _image_hit(img, page, tile, str(tile["data-lpage"])))), None)
-        if hit is not None:
-            hit.rank = len(hits) + 1
-            hits.append(hit)
-    return hits
-
-
-# Knowledge-graph sections about other entities ("people also search for"): not this query's images.
-_OTHER_ENTITIES = ("also", "sideways", "related", "refinement")
-
-
-def _about_others(tag: Tag) -> bool:
-    attrid = str(tag.get("data-attrid") or "").lower()
-    return any(word in attrid for word in _OTHER_ENTITIES)
-
-
-def _is_image_block(tag: Tag) -> bool:
-    """Knowledge-graph sections (data-attrid="kc:/..."), image blocks (data-attrid="images ...")."""
-    attrid = str(tag.get("data-attrid") or "").lower()
-    return not _about_others(tag) and (attrid.startswith("kc:/") or "image" in attrid)
-
-
-def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
-    """(img, the item or block that holds it), in page order, each img once."""
-    found: dict[int, tuple[Tag, Tag]] = {}
-    for block in page.soup.find_all(attrs={"data-attrid": True}):
-        if _is_image_block(block):
-            for img in block.find_all("img"):
-                found.setdefault(id(img), (img, block))
-    # Knowledge-graph entity links (?stick=): carousel items; a film's image may sit beside its link.
-    for link in page.soup.select('a[href*="stick="]'):
-        if any(_about_others(block) for block in link.find_parents(attrs={"data-attrid": True})):
-            continue
-        item = link if link.find("img") else link.parent
-        for img in item.find_all("img") if isinstance(item, Tag) else []:
-            found.setdefault(id(img), (img, item))
-    ordered = sorted(found.values(), key=lambda pair: pair[0].sourceline or 0)
-    return [(img, item) for img, item in ordered if img.find_parent(attrs={"data-lpage": True}) is None]
-
-
-def parse_image_blocks(page: Page) -> list[ImageHit]:
-    """Knowledge-graph carousels (an artist's works, a band's albums) and image blocks:
-    a title and a thumbnail per item; their links are Google searches, never landing pages."""
-    if "data-attrid" not in page.text and "stick=" not in page.text:
-        return []
-    hits: list[ImageHit] = []
-    for img, item in _block_images(page):
-        hit = _image_hit(img, page, item)
-        if hit is not None:
-            hit.rank = len(hits) + 1
-            hits.append(hit)
     return hits
 
 
