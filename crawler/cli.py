@@ -48,6 +48,7 @@ def crawl(
 ) -> None:
     """Search for a class's images, download and validate them, store them in the catalog.
 
+    Example: crawl --class Yeezy_350   (--engine auto: Google, Google in a browser, Bing, DuckDuckGo)
     Example: crawl --class Yeezy_350 --limit 150 --engine bing
     Example: crawl --class Yeezy_350 --page saved/Yeezy_350.html
     Example: crawl --class Yeezy_350 --engine google-browser
