@@ -50,8 +50,10 @@ def parse_page(text: str) -> ParseResult:
     matched = next((name for name in grid if found[name]), None)
     hits = list(found[matched]) if matched else []
     _borrow_thumbnails(hits, [h for name, other in found.items() if name != matched for h in other])
+    grid_count = len(hits)
     extra = [name for name in PAGE_IMAGE_FORMATS if _add_new(hits, found[name])]
-    for rank, hit in enumerate(hits, 1):
+    last = max((hit.rank or 0 for hit in hits[:grid_count]), default=0)
+    for rank, hit in enumerate(hits[grid_count:], last + 1):
         hit.rank = rank
     name = "+".join(([matched] if matched else []) + extra) or None
     return ParseResult(hits=hits, matched=name, counts=counts)

@@ -97,7 +97,8 @@ def img_thumbnail(img: Tag | None, scripted: Mapping[str, bytes] | None = None,
     data = next((scripted[i] for i in ids if scripted and i in scripted), None) or decode_data_uri(src)
     if not is_placeholder_data(data):
         fields["thumbnail_data"] = data
-    if src and not src.startswith(("data:", "http:", "https:", "//", "about:", "javascript:")):
+    if src and not src.startswith(("data:", "http:", "https:", "//", "about:", "javascript:")) and \
+            not _PLACEHOLDER_NAME.search(src.split("?", 1)[0]):
         fields["thumbnail_path"] = src
     candidates = [src, str(img.get("data-src") or ""), *(lazy[i] for i in ids if lazy and i in lazy)]
     remote = next((u for u in candidates if host_of(u) and not is_placeholder_url(u)), None)
