@@ -8,14 +8,12 @@ Signals are data attributes, link targets and image sizes, never obfuscated clas
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from bs4 import Tag
 
 from ..hits import ImageHit
 from .common import is_http_url, to_int
 from .google_page import Page, make_hit, tile_thumbnail
-from .images import landing_page, small_image_size
+from .images import landing_page, link_query, small_image_size
 
 
 # Icons (favicons, arrows) declare their size; result thumbnails are bigger than this.
@@ -65,7 +63,7 @@ def _links_around(img: Tag, stop: Tag | None) -> tuple[str | None, str | None]:
     original = page_url = None
     for link in [a for a in img.find_parents("a") if a.get("href")][:2]:
         href = str(link["href"])
-        query = parse_qs(urlsplit(href).query) if "imgres?" in href else {}
+        query = link_query(href) if "imgres?" in href else {}
         if is_http_url((query.get("imgurl") or [None])[0]):
             original = original or query["imgurl"][0]
             page_url = page_url or landing_page((query.get("imgrefurl") or [None])[0])

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from urllib.parse import parse_qs, urlsplit
 
 from ..hits import ImageHit
 from .common import is_http_url, js_string, to_int
 from .google_blocks import parse_data_lpage, parse_image_blocks
 from .google_page import Page, make_hit, tile_thumbnail
-from .images import is_placeholder_data
+from .images import host_of, is_placeholder_data, link_query
 
 
 # ---- 2019-2020: <div class="rg_meta">{json}</div> in every tile -----------------------
@@ -61,7 +60,7 @@ def _triple(value: object) -> tuple[str, int, int] | None:
 
 
 def _is_thumbnail(url: str) -> bool:
-    return (urlsplit(url).hostname or "").endswith("gstatic.com")
+    return host_of(url).endswith("gstatic.com")
 
 
 def _tile_hit(tile: list, rank: int) -> ImageHit | None:
@@ -206,7 +205,7 @@ def parse_imgres(page: Page) -> list[ImageHit]:
         return []
     hits = []
     for link in page.soup.select('a[href*="imgres?"]'):
-        query = parse_qs(urlsplit(str(link["href"])).query)
+        query = link_query(str(link["href"]))
         url = (query.get("imgurl") or [None])[0]
         if not is_http_url(url):
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from bs4 import Tag
 from PIL import Image, UnidentifiedImageError
@@ -43,6 +43,14 @@ def host_of(url: object) -> str:
 def is_engine_host(url: object) -> bool:
     """True for Google's own pages and thumbnails (google.*, *.gstatic.com)."""
     return bool(_GOOGLE_HOST.search(host_of(url)))
+
+
+def link_query(href: str) -> dict[str, list[str]]:
+    """The query parameters of a link; {} for a malformed one (page text is untrusted)."""
+    try:
+        return parse_qs(urlsplit(href).query)
+    except ValueError:
+        return {}
 
 
 def landing_page(url: object) -> str | None:

@@ -143,3 +143,10 @@ def test_inline_array_hits_borrow_the_script_thumbnail_not_the_placeholder():
     result = google.parse_page(arrays + tile)
     assert result.matched == "inline_arrays" and len(result.hits) == 3
     assert _sizes(result.hits) == [(70, 50), None, None]
+
+
+def test_malformed_links_around_an_image_do_not_crash_the_parser():
+    page = (f'<div data-lpage="http://[::1/p"><a href="http://[::1/q">'
+            f'<img src="{googlepages.data_uri(10, (50, 50))}"></a></div>' + " " * 3000)
+    (hit,) = google.parse_page(page).hits
+    assert (hit.url, hit.page_url) == (None, None)
