@@ -70,7 +70,18 @@ def _links_around(img: Tag, stop: Tag | None) -> tuple[str | None, str | None]:
         page_url = page_url or landing_page(href)
         if link is stop:
             break
-    return original, page_url
+    return original, page_url or _link_beside(img, stop)
+
+
+def _link_beside(img: Tag, stop: Tag | None) -> str | None:
+    """A landing page linked next to the image, inside the smallest item holding only it."""
+    node = img.parent
+    while isinstance(node, Tag) and len(node.find_all("img")) == 1:
+        found = next((url for a in node.find_all("a", href=True) if (url := landing_page(str(a["href"])))), None)
+        if found or node is stop:
+            return found
+        node = node.parent
+    return None
 
 
 def _image_hit(img: Tag, page: Page, stop: Tag | None, page_url: str | None = None) -> ImageHit | None:

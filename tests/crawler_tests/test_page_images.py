@@ -150,3 +150,19 @@ def test_malformed_links_around_an_image_do_not_crash_the_parser():
             f'<img src="{googlepages.data_uri(10, (50, 50))}"></a></div>' + " " * 3000)
     (hit,) = google.parse_page(page).hits
     assert (hit.url, hit.page_url) == (None, None)
+
+
+def test_images_block_without_data_lpage_items_gives_titles_per_item():
+    """An "images universal" block whose items are plain divs: each item's own title."""
+    items, scripts = [], []
+    for i in range(3):
+        items.append(f'<div><a href="/search?q=y&amp;tbm=isch&amp;imgrc=r{i}"><g-img><img id="dimg_u{i}" '
+                     f'src="{googlepages.PLACEHOLDER}"></g-img></a><div>Strip item {i}</div>'
+                     f'<a href="https://site{i}.example.com/p">site{i}</a></div>')
+        scripts.append(googlepages.set_images_src([f"dimg_u{i}"], googlepages.data_uri(20 + i, (90, 60))))
+    page = f'<div data-attrid="images universal"><h3>Images</h3>{"".join(items)}</div>{"".join(scripts)}' + " " * 3000
+    result = google.parse_page(page)
+    assert [h.title for h in result.hits] == [f"Strip item {i}" for i in range(3)]
+    assert _sizes(result.hits) == [(90, 60)] * 3
+    # The source link beside each image is its landing page; the /search link is not.
+    assert [h.page_url for h in result.hits] == [f"https://site{i}.example.com/p" for i in range(3)]
