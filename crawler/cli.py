@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
 
-from .crawl import BROWSER_ENGINE, CrawlOptions, crawl_all, crawl_class
-from .engines import ENGINES
+from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
+from .search import ENGINES, parse_search_urls
 from .engines.filters import parse_filter_args
 from .fetch import Fetcher
 from .report import CrawlReport
@@ -28,10 +29,10 @@ console = Console()
 def crawl(
     class_name: Annotated[str | None, typer.Option("--class", help="The class to crawl.")] = None,
     all_classes: Annotated[bool, typer.Option("--all", help="Crawl every class in turn.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Stop after this many new images per class.")] = 100,
-    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join([*ENGINES, BROWSER_ENGINE])} (default google; saved pages: detected).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help=f"Stop after this many new images per class (default {DEFAULT_LIMIT}; saved pages: all their hits).")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, Bing, DuckDuckGo; saved pages: detected).")] = None,
     query: Annotated[str | None, typer.Option(help="Search for this instead of the class's query.")] = None,
-    search_url: Annotated[str | None, typer.Option(help="The engine's base URL (a mirror or a test server).")] = None,
+    search_url: Annotated[list[str] | None, typer.Option(help="The engine's base URL (a mirror or a test server), or ENGINE=URL; repeatable.")] = None,
     page: Annotated[list[Path] | None, typer.Option(exists=True, dir_okay=False, help="A result page saved from a browser; repeatable. No search is made.")] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", help="NAME=VALUE, e.g. size=large; repeatable.")] = None,
     max_pages: Annotated[int, typer.Option(min=1, help="Result pages to read at most.")] = 10,
@@ -41,23 +42,27 @@ def crawl(
     delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
     allow_private: Annotated[bool, typer.Option(help="Allow private/loopback addresses (local test servers only).")] = False,
+    min_side: Annotated[int, typer.Option(min=1, help="Images whose shorter side is below this many pixels are not stored.")] = 32,
     browser: Annotated[Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Search for a class's images, download and validate them, store them in the catalog.
 
+    Example: crawl --class Yeezy_350   (--engine auto: Google, Google in a browser, Bing, DuckDuckGo)
     Example: crawl --class Yeezy_350 --limit 150 --engine bing
     Example: crawl --class Yeezy_350 --page saved/Yeezy_350.html
     Example: crawl --class Yeezy_350 --engine google-browser
+    Example: crawl --all
     """
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
     fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
                       timeout=(timeout, timeout), allow_private=allow_private)
     with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
-        options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
-                               filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed,
-                               browser_path=browser)
+        base, bases = parse_search_urls(search_url or [])
+        options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=base, search_urls=bases,
+                               pages=page or [], filters=parse_filter_args(filter_ or []), max_pages=max_pages,
+                               retry_failed=retry_failed, min_side=min_side, browser_path=browser)
         if class_name is not None:
             results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
         else:
@@ -74,9 +79,11 @@ def _progress() -> Iterator:
 
     def update(report: CrawlReport) -> None:
         if report.class_name not in tasks:
-            tasks[report.class_name] = bar.add_task(report.class_name, total=report.limit, info="")
+            tasks[report.class_name] = bar.add_task(report.class_name, total=None, info="")
         failed = sum(report.failures.values())
-        bar.update(tasks[report.class_name], completed=report.stored,
+        # A saved page's crawl has no limit: its bar counts up to the hits read.
+        total = report.limit if report.limit < sys.maxsize else max(report.hits, 1)
+        bar.update(tasks[report.class_name], total=total, completed=report.stored,
                    info=f"tried {report.tried}, failed {failed}, already {report.duplicates}")
 
     with bar:
@@ -84,13 +91,24 @@ def _progress() -> Iterator:
 
 
 def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) -> None:
-    failed = False
+    """Print each class's summary; exit 1 when a class stopped early or has no image at all."""
+    failed, empty = False, []
     for name, report, error in results:
         if report is not None:
-            console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+            _say(report.summary())
             failed |= report.stopped is not None
+            if report.got_nothing:
+                _say(report.got_nothing, "red")
+                empty.append(name)
         else:
-            console.print(f"{name}: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
-            failed = True
-    if failed:
+            _say(f"{name}: {error}", "red")
+            empty.append(name)
+    if len(results) > 1 and empty:
+        _say(f"{len(empty)} of {len(results)} classes got no image: {', '.join(empty)}", "red")
+    if failed or empty:
         raise typer.Exit(code=1)
+
+
+def _say(text: str, style: str | None = None) -> None:
+    # Text from the web and from exceptions is data, never Rich markup (issue 12).
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)

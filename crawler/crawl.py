@@ -10,43 +10,47 @@ already in the catalog are found by sha256 and never stored twice.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 
 from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
+from catalog.images import counts_by
 from catalog.store import put_file, sha256_of
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
-from .engines import ENGINES, detect_engine, get_engine, read_results
-from .errors import CrawlerError, EngineParseError, FetchError, UnknownEngineError
-from .fetch import MB, Fetcher
-from .hits import ImageHit, ParseResult
+from .errors import CrawlerError
+from .fetch import Fetcher
+from .hits import ImageHit
 from .report import CrawlReport
+from .search import DEFAULT_ENGINE, ExternalEngine, PageSource, ResultPage, SearchSettings, get_engine
 
 Progress = Callable[[CrawlReport], None]
-# Result pages from elsewhere than an engine's search URL (the google-browser engine):
-# (query, how many hits are wanted) -> (description, hits) per page. It may raise a
-# CrawlerError after yielding what it found, and the crawl keeps those hits.
-PageSource = Callable[[str, int], Iterable[tuple[str, list[ImageHit]]]]
 BROWSER_ENGINE = "google-browser"
 # Threads that write (and fsync) stored files, apart from the download workers.
 FILE_WRITERS = 8
+# New images per class a search stops at when --limit is not given (saved pages: all hits).
+DEFAULT_LIMIT = 100
 
 
 @dataclass
 class CrawlOptions:
-    """What to crawl and how much; `pages` are saved result pages used instead of searching."""
+    """What to crawl and how much; `pages` are saved result pages used instead of searching.
 
-    limit: int = 100
+    `limit` None: every hit of saved pages, DEFAULT_LIMIT new images for a search.
+    `search_url` is the base URL of the engine named by `engine`; `search_urls` gives one per
+    engine (what `auto` goes through).
+    """
+
+    limit: int | None = None
     engine: str | None = None
     query: str | None = None
     search_url: str | None = None
@@ -57,46 +61,56 @@ class CrawlOptions:
     min_side: int = 32
     pages_from: PageSource | None = None
     browser_path: Path | None = None
+    search_urls: dict[str, str] = field(default_factory=dict)
+
+    def effective_limit(self) -> int:
+        if self.limit is not None:
+            return self.limit
+        return sys.maxsize if self.pages else DEFAULT_LIMIT
 
 
 @dataclass
-class _Source:
-    """One page of hits, with the folder its saved thumbnails live in."""
+class _Tried:
+    """Hit keys tried in earlier runs (`before`) and in this one (`now`)."""
 
-    description: str
-    hits: list[ImageHit]
-    engine: str
-    page_dir: Path | None = None
+    before: set[str]
+    now: set[str] = field(default_factory=set)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.before or key in self.now
 
 
 def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: Fetcher,
                 progress: Progress | None = None) -> CrawlReport:
-    """Crawl one class until `options.limit` new images are stored or the results run out.
+    """Crawl one class until the limit of new images is stored or the results run out.
 
     Raises:
-        CrawlerError: a blocked or unparseable first page, a bad engine or filter.
+        CrawlerError: a blocked or unparseable first page, a bad engine or filter, no network.
         UnknownClassError: the class is not in the catalog.
 
     Example: crawl_class(cat, "Yeezy_350", CrawlOptions(limit=50), Fetcher(requests.Session()))
     """
     query = options.query or require_class(cat, class_name)["query"]
-    report = CrawlReport(class_name, engine=options.engine, query=query, limit=options.limit)
-    tried = tried_urls(cat, class_name, include_failed=not options.retry_failed)
-    sources = _sources(fetcher, query, options, report, wanted=len(tried) + 2 * options.limit)
+    limit = options.effective_limit()
+    report = CrawlReport(class_name, engine=options.engine, query=query, limit=limit,
+                         limit_given=options.limit is not None)
+    tried = _Tried(tried_urls(cat, class_name, include_failed=not options.retry_failed))
+    settings = _settings(options, wanted=len(tried.before) + 2 * limit)
+    report.notes = settings.notes
     try:
-        for source in sources:
-            report.engine = source.engine
-            report.pages.append(source.description)
-            report.hits += len(source.hits)
+        for source in _sources(fetcher, query, options, settings):
+            report.add_page(source.engine, source.description, len(source.hits))
             started = time.perf_counter()
             _run(cat, fetcher, source, query, options, tried, report, progress)
             report.download_seconds += time.perf_counter() - started
-            if report.stored >= options.limit:
+            if report.stored >= limit:
+                report.limit_reached = True
                 break
     except CrawlerError as exc:
         if not report.pages:
             raise
         report.stopped = str(exc)
+    report.in_catalog = next((row["n"] for row in counts_by(cat, "class") if row["class"] == class_name), 0)
     return report
 
 
@@ -119,117 +133,68 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
     return results
 
 
-def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport, wanted: int) -> Iterator[_Source]:
-    """Saved pages, else a page source (the browser engine), else the engine's search pages.
+def _settings(options: CrawlOptions, wanted: int) -> SearchSettings:
+    urls = dict(options.search_urls)
+    if options.search_url:
+        urls[_engine_name(options)] = options.search_url
+    return SearchSettings(filters=options.filters, max_pages=options.max_pages, search_urls=urls,
+                          browser_path=options.browser_path, wanted=wanted)
 
-    `wanted` hits are asked of a page source: enough for the limit after skipping the ones
-    already tried, since a rendered page starts from its first result every time.
-    """
+
+def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, settings: SearchSettings) -> Iterator[ResultPage]:
+    """Saved pages, else the pages a caller hands in, else the engine's search."""
     if options.pages:
         return _saved_pages(options)
-    source = options.pages_from
-    if source is None and options.engine == BROWSER_ENGINE:
-        source = _browser_pages(options)
-    if source is not None:
-        return _external(source, query, wanted, options.engine)
-    return _search(fetcher, query, options, report)
+    if options.pages_from is not None:
+        return ExternalEngine(options.pages_from, options.engine).search(fetcher, query, settings)
+    return get_engine(_engine_name(options)).search(fetcher, query, settings)
 
 
-def _browser_pages(options: CrawlOptions) -> PageSource:
-    from .browser import result_pages  # imports Playwright only when asked for
-
-    return lambda query, wanted: result_pages(query, limit=wanted, search_url=options.search_url,
-                                              browser_path=options.browser_path)
-
-
-def _external(source: PageSource, query: str, wanted: int, engine: str | None) -> Iterator[_Source]:
-    for description, hits in source(query, wanted):
-        name = next((hit.engine for hit in hits if hit.engine), engine or "external")
-        yield _Source(description, hits, name)
+def _engine_name(options: CrawlOptions) -> str:
+    """The engine to search: a plain --search-url without --engine is Google's base URL."""
+    if options.search_url and options.engine in (None, DEFAULT_ENGINE):
+        return "google"
+    return options.engine or DEFAULT_ENGINE
 
 
-def _saved_pages(options: CrawlOptions) -> Iterator[_Source]:
+def _saved_pages(options: CrawlOptions) -> Iterator[ResultPage]:
+    engine = get_engine(options.engine)
     for path in options.pages:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
-        engine, result = _parse_saved(path, text, options.engine)
-        yield _Source(f"{path}: {result.describe()}", result.hits, engine.NAME, path.parent)
+        name, result = engine.read_saved(text, str(path))
+        yield ResultPage(f"{path}: {result.describe()}", result.hits, name, path.parent)
 
 
-def _parse_saved(path: Path, text: str, engine_name: str | None) -> tuple[ModuleType, ParseResult]:
-    if engine_name:
-        engine = get_engine(engine_name)
-        return engine, read_results(engine, text, str(path))
-    found = detect_engine(text)
-    if found is None:
-        read_results(get_engine("google"), text, str(path))  # raises with the formats tried
-        raise EngineParseError(f"{path}: no engine recognises this page")
-    return found
-
-
-def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport) -> Iterator[_Source]:
-    """Result pages from the engine, until one brings no hit not seen before."""
-    try:
-        engine = get_engine(options.engine or "google")
-    except UnknownEngineError:
-        raise UnknownEngineError(str(options.engine), [*ENGINES, BROWSER_ENGINE]) from None
-    report.engine = engine.NAME
-    token = {}
-    if getattr(engine, "NEEDS_TOKEN", False):
-        text, _ = _get_page(fetcher, engine.token_url(query, options.search_url))
-        token = {"token": engine.parse_token(text)}
-    seen: set[str] = set()
-    for page in range(options.max_pages):
-        url = engine.build_search_url(query, page, options.filters, options.search_url, **token)
-        text, status = _get_page(fetcher, url, engine)
-        if page == 0:
-            result = read_results(engine, text, url, status)
-        else:
-            result = engine.parse_page(text)
-            if not result.hits:
-                engine.check_blocked(text, url, status)  # a wall, or just the end of the results
-        fresh = [hit for hit in result.hits if hit.key not in seen]
-        if not fresh:
-            return
-        seen.update(hit.key for hit in fresh)
-        yield _Source(f"{page + 1} ({url}): {result.describe()}", fresh, engine.NAME)
-
-
-def _get_page(fetcher: Fetcher, url: str, engine: ModuleType | None = None) -> tuple[str, int | None]:
-    result = fetcher.get(url, max_bytes=20 * MB, headers=getattr(engine, "HEADERS", None))
-    text = (result.data or b"").decode("utf-8", errors="replace")
-    if not result.ok:
-        if engine is not None and result.http_status in (403, 429):
-            engine.check_blocked(text, result.final_url, result.http_status)
-        raise FetchError(url, result.reason or "error", result.detail)
-    return text, result.http_status
-
-
-def _run(cat: Catalog, fetcher: Fetcher, source: _Source, query: str, options: CrawlOptions,
-         tried: set[str], report: CrawlReport, progress: Progress | None) -> None:
+def _run(cat: Catalog, fetcher: Fetcher, source: ResultPage, query: str, options: CrawlOptions,
+         tried: _Tried, report: CrawlReport, progress: Progress | None) -> None:
     """Download a page's hits on the pool, never more in flight than the limit still needs."""
     with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="store") as writers:
         _run_with(cat, fetcher, writers, source, query, options, tried, report, progress)
 
 
-def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, source: _Source, query: str,
-              options: CrawlOptions, tried: set[str], report: CrawlReport, progress: Progress | None) -> None:
+def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, source: ResultPage, query: str,
+              options: CrawlOptions, tried: _Tried, report: CrawlReport, progress: Progress | None) -> None:
     hits = iter(source.hits)
     pending: dict[Future[Outcome], ImageHit] = {}
     while True:
-        while len(pending) < 2 * fetcher.max_workers and report.stored + len(pending) < options.limit:
+        while len(pending) < 2 * fetcher.max_workers and report.stored + len(pending) < report.limit:
             hit = next(hits, None)
             if hit is None:
                 break
             if hit.key in tried:
-                report.skipped += 1
+                # Seen earlier in this run (the page lists it twice) or tried in an earlier run.
+                report.repeats += hit.key in tried.now
+                report.skipped += hit.key not in tried.now
                 continue
-            tried.add(hit.key)
+            tried.now.add(hit.key)
             job = (fetcher, hit, source.page_dir, options.min_side, partial(_prestore, cat, writers))
             pending[fetcher.submit(download_hit, *job)] = hit
         if not pending:
+            # What the limit left of this page (nothing when the page ran out).
+            report.left += len({hit.key for hit in hits if hit.key not in tried})
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         # One transaction (one commit) per batch: its image rows, then its fetch rows.
@@ -275,9 +240,16 @@ def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: Cr
         report.failures[first.reason if first and first.reason else "no-source"] += 1
     elif chosen is not first and first is not None and first.origin == "download":
         report.thumbnail_fallbacks[first.reason or "unknown"] += 1
-    # The first attempt is the hit's key (what a re-run skips): it goes last.
-    return [_fetch_record(report.class_name, hit, attempt, status if attempt is chosen else "failed", engine, query)
-            for attempt in reversed(outcome.attempts)]
+    records = [_fetch_record(report.class_name, hit, attempt, status if attempt is chosen else "failed", engine, query)
+               for attempt in reversed(outcome.attempts)]
+    if hit.key not in {attempt.url for attempt in outcome.attempts}:
+        # The hit's key is what a re-run skips (issue 12: one definition, `ImageHit.key`).
+        key = Attempt(hit.key, "key", reason=first.reason if first else "no-source", detail=first.detail if first else "")
+        if chosen is not None and status != "failed":
+            key.sha256, key.reason = chosen.sha256, None
+        records.append(_fetch_record(report.class_name, hit, key, status, engine, query))
+    # The key row (the first attempt's, or the key's own) goes last: the latest row wins.
+    return records
 
 
 def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str, options: CrawlOptions,

@@ -6,7 +6,6 @@ Runs on the fetcher's worker threads, so it touches no database: it returns an
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 from catalog import ImageInfo, InvalidImage, validate_image
 
 from .fetch import Fetcher, FetchResult
-from .hits import ImageHit
+from .hits import ImageHit, content_key
 
 
 @dataclass
@@ -85,10 +84,6 @@ def _validator(min_side: int, prestore: Prestore | None) -> Callable[[Attempt, b
     return check
 
 
-def _content_key(data: bytes) -> str:
-    return f"thumbnail:sha256:{hashlib.sha256(data).hexdigest()}"
-
-
 def _saved_file(page_dir: Path | None, rel: str) -> bytes | None:
     """A thumbnail the browser saved beside the page; never a file outside that folder."""
     if page_dir is None:
@@ -117,7 +112,7 @@ def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_sid
     for read in local:
         data = read()
         if data:
-            outcome.attempts.append(check(Attempt(_content_key(data), "thumbnail"), data))
+            outcome.attempts.append(check(Attempt(content_key(data), "thumbnail"), data))
             if outcome.chosen:
                 return outcome
     if hit.thumbnail_url:

@@ -53,4 +53,6 @@ class FetchError(CrawlerError):
         hint = ""
         if reason in ("dns", "refused", "timeout", "reset", "connection", "tls"):
             hint = ". Check the network, or crawl a result page saved from a browser with --page saved.html"
+        elif reason == "private-address":
+            hint = ". The crawler refuses private and loopback addresses; for a local test server give --allow-private HOST"
         super().__init__(f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else "") + hint)

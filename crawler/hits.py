@@ -35,15 +35,23 @@ class ImageHit:
 
     @property
     def key(self) -> str:
-        """The identity used to skip a hit already tried: its original URL when it has one."""
+        """The identity used to skip a hit already tried: its original URL when it has one.
+
+        This is the one definition (issue 12): the crawl writes a `fetches` row under this
+        key for every hit it tries, so a re-run skips exactly these.
+        """
         if self.url:
             return self.url
         if self.thumbnail_url:
             return self.thumbnail_url
         if self.thumbnail_path and not self.thumbnail_data:
             return f"thumbnail-file:{self.thumbnail_path}"
-        digest = hashlib.sha256(self.thumbnail_data or b"").hexdigest()
-        return f"thumbnail:sha256:{digest}"
+        return content_key(self.thumbnail_data or b"")
+
+
+def content_key(data: bytes) -> str:
+    """The URL-like name of bytes that have no URL (an inline or saved thumbnail)."""
+    return f"thumbnail:sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 @dataclass

@@ -12,7 +12,10 @@ class CrawlReport:
 
     `failures` groups hits that stored nothing by the original's reason;
     `thumbnail_fallbacks` groups hits whose original failed but whose thumbnail was kept.
-    `stopped` says why paging ended early (a blocked later page), if it did.
+    `stopped` says why paging ended early (a blocked later page), if it did; `notes` why
+    `--engine auto` left an engine; `repeats` hits the results listed twice in this run;
+    `left` hits the limit left untried on the pages read; `in_catalog` the class's images
+    in the catalog after the crawl.
     """
 
     class_name: str
@@ -31,23 +34,66 @@ class CrawlReport:
     failures: Counter[str] = field(default_factory=Counter)
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
     stopped: str | None = None
+    limit_given: bool = True
+    engines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    repeats: int = 0
+    left: int = 0
+    limit_reached: bool = False
+    in_catalog: int = 0
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
+
+    def add_page(self, engine: str, description: str, hits: int) -> None:
+        """Count a result page's hits; the first engine that gave a page names the crawl."""
+        if engine not in self.engines:
+            self.engines.append(engine)
+        self.engine = self.engines[0]
+        self.pages.append(description)
+        self.hits += hits
+
+    @property
+    def got_nothing(self) -> str | None:
+        """One line saying why the class has no image at all after this crawl, or None."""
+        if self.stored or self.in_catalog:
+            return None
+        why = f"{self.tried} hits tried, none stored"
+        if self.failures:
+            why += f" ({_counts(self.failures)})"
+        elif not self.tried:
+            why = f"{self.hits} hits found, none new to try" if self.hits else "no hits found"
+        return f"{self.class_name}: nothing stored and no image of the class in the catalog: {why}"
 
     def summary(self) -> str:
         """Multi-line plain-text summary."""
+        repeats = f", {self.repeats} repeated in the results" if self.repeats else ""
         lines = [
-            f"{self.class_name}: {self.hits} hits parsed ({self.skipped} already tried), {self.tried} tried, "
+            f"{self.class_name}: {self.hits} hits parsed ({self.skipped} already tried{repeats}), {self.tried} tried, "
             f"{self.fetched} fetched, {self.stored} stored ({self.thumbnails} as thumbnails), "
             f"{self.duplicates} already in the catalog, {self.conflicts} label conflicts",
         ]
+        if self.engines:
+            lines.append(f"  engines used: {', '.join(self.engines)}")
+        lines += [f"  {note}" for note in self.notes]
         lines += [f"  page {page}" for page in self.pages]
         if self.failures:
             lines.append("  failures: " + _counts(self.failures))
+            if self.failures.get("private-address"):
+                lines.append("  private-address: the crawler refuses private and loopback addresses; "
+                             "a local test server needs --allow-private HOST")
         if self.thumbnail_fallbacks:
             lines.append("  originals failed, thumbnail kept: " + _counts(self.thumbnail_fallbacks))
+        if self.limit_reached:
+            lines.append(self._limit_line())
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
         return "\n".join(lines)
+
+    def _limit_line(self) -> str:
+        left = f"{self.left} hits of the pages read were left untried" if self.left else "more results were not read"
+        how = "run the same command again to go on (hits already tried are skipped)"
+        if self.limit_given:
+            how += f", or give a higher --limit than {self.limit}"
+        return f"  stopped at the limit of {self.limit} new images: {left}; {how}"
 
 
 def _counts(counter: Counter[str]) -> str:

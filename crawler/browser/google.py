@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..engines.common import decode_data_uri, is_http_url
+from ..engines.images import clean_hit
 from ..errors import CrawlerError, EngineParseError
 from ..hits import ImageHit
 from . import page as pagelib
@@ -147,8 +148,10 @@ def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list
 
 
 def _tile_hit(tile: Tile) -> ImageHit:
-    return ImageHit(url=tile.original, thumbnail_url=tile.remote, thumbnail_data=decode_data_uri(tile.thumb),
-                    page_url=tile.page, title=tile.title)
+    hit = ImageHit(url=tile.original, thumbnail_url=tile.remote, thumbnail_data=decode_data_uri(tile.thumb),
+                   page_url=tile.page, title=tile.title)
+    # Google's own thumbnails and pages are never an original or a landing page (issue 12).
+    return clean_hit(hit) or hit
 
 
 class _Previews:

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 # Looked up on PATH, in this order, when --browser is not given.
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+# Where macOS and Windows install Chromium-based browsers, off PATH (tried after it).
+INSTALLED_BROWSERS = (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "%PROGRAMFILES%/Google/Chrome/Application/chrome.exe",
+    "%PROGRAMFILES(X86)%/Google/Chrome/Application/chrome.exe",
+    "%LOCALAPPDATA%/Google/Chrome/Application/chrome.exe",
+    "%PROGRAMFILES(X86)%/Microsoft/Edge/Application/msedge.exe",
+)
 
 # A fresh profile is not enough on a closed network: without these, Chromium keeps opening
 # background connections (updates, sync, field trials) that fail or leak the crawl.
@@ -67,6 +76,10 @@ def find_browser(browser_path: str | Path | None = None) -> str | None:
         found = shutil.which(name)
         if found:
             return found
+    for known in INSTALLED_BROWSERS:
+        path = Path(os.path.expandvars(known))
+        if "%" not in str(path) and path.is_file():
+            return str(path)
     return None
 
 

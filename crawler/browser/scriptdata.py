@@ -11,11 +11,12 @@ import json
 from collections.abc import Iterator
 from contextlib import suppress
 
-from ..engines.google_formats import FORMATS, Page
+from ..engines.google_formats import FORMATS, PAGE_IMAGE_FORMATS, Page
+from ..engines.images import clean_hit
 from ..hits import ImageHit
 
 # Rendered tiles are read by the browser itself (with their previews), not from markup.
-SCRIPT_FORMATS = {name: parse for name, parse in FORMATS.items() if name != "data_lpage"}
+SCRIPT_FORMATS = {name: parse for name, parse in FORMATS.items() if name not in PAGE_IMAGE_FORMATS}
 MAX_RESPONSE_BYTES = 8_000_000
 _DATA_TYPES = ("json", "javascript", "text/")
 
@@ -60,7 +61,7 @@ def _is_data_response(response) -> bool:  # noqa: ANN001
 def _parse_first_format(text: str) -> list[ImageHit]:
     page = Page(text)
     for parse in SCRIPT_FORMATS.values():
-        hits = parse(page)
+        hits = [hit for hit in map(clean_hit, parse(page)) if hit is not None]
         if hits:
             return hits
     return []

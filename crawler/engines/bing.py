@@ -12,6 +12,7 @@ from bs4 import BeautifulSoup, Tag
 from ..hits import ImageHit, ParseResult
 from . import common, filters
 from .common import is_http_url
+from .images import clean_hit, img_thumbnail
 
 NAME = "bing"
 BASE_URL = "https://www.bing.com/images/async"
@@ -43,6 +44,16 @@ def _size(anchor: Tag) -> tuple[int | None, int | None]:
     return (int(match.group(1)), int(match.group(2))) if match else (None, None)
 
 
+def _thumbnail(anchor: Tag, meta: dict) -> dict:
+    """The tile's `<img class="mimg">` (a file saved beside the page, inline bytes, its URL),
+    with the `m` JSON's `turl` as the remote thumbnail when it has one (issue 12)."""
+    tile = anchor.find_parent(class_="imgpt") or anchor
+    fields = img_thumbnail(anchor.find("img", class_="mimg") or tile.find("img", class_="mimg"))
+    if is_http_url(meta.get("turl")):
+        fields["thumbnail_url"] = meta["turl"]
+    return fields
+
+
 def parse_page(text: str) -> ParseResult:
     """Hits from every `<a class="iusc" m='{...}'>` tile."""
     hits = []
@@ -55,11 +66,12 @@ def parse_page(text: str) -> ParseResult:
             if not isinstance(meta, dict) or not is_http_url(meta.get("murl")):
                 continue
             width, height = _size(anchor)
-            hits.append(ImageHit(
+            hit = clean_hit(ImageHit(
                 url=meta["murl"], page_url=meta.get("purl"), title=meta.get("t"), width=width, height=height,
-                thumbnail_url=meta.get("turl") if is_http_url(meta.get("turl")) else None,
-                rank=len(hits) + 1, engine=NAME,
+                rank=len(hits) + 1, engine=NAME, **_thumbnail(anchor, meta),
             ))
+            if hit is not None:
+                hits.append(hit)
     return ParseResult(hits=hits, matched="iusc" if hits else None, counts={"iusc": len(hits)})
 
 

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 
 from ..hits import ImageHit, ParseResult
 from . import common, filters
-from .google_formats import FORMATS, Page
+from .google_formats import FORMATS, PAGE_IMAGE_FORMATS, Page
+from .images import clean_hit
 
 NAME = "google"
 BASE_URL = "https://www.google.com/search"
@@ -35,20 +36,48 @@ def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | No
 
 
 def parse_page(text: str) -> ParseResult:
-    """Run every format's parser; the first (richest) format with hits supplies them.
+    """Run every format's parser; the first (richest) grid format with hits supplies them.
 
     Hits from the chosen format that lack an inline thumbnail borrow one from another
-    format's hit for the same image or landing page (saved pages often have both).
+    format's hit for the same image or landing page (saved pages often have both). Images
+    of the page's own blocks (an "All" page's images strip, knowledge-graph carousels)
+    that no grid hit explains are added after them.
     """
     page = Page(text)
-    found = {name: parser(page) for name, parser in FORMATS.items()}
+    found = {name: _clean(parser(page)) for name, parser in FORMATS.items()}
     counts = {name: len(hits) for name, hits in found.items()}
-    matched = next((name for name, hits in found.items() if hits), None)
-    if matched is None:
-        return ParseResult(hits=[], matched=None, counts=counts)
-    hits = found[matched]
+    grid = [name for name in FORMATS if name not in PAGE_IMAGE_FORMATS]
+    matched = next((name for name in grid if found[name]), None)
+    hits = list(found[matched]) if matched else []
     _borrow_thumbnails(hits, [h for name, other in found.items() if name != matched for h in other])
-    return ParseResult(hits=hits, matched=matched, counts=counts)
+    grid_count = len(hits)
+    extra = [name for name in PAGE_IMAGE_FORMATS if _add_new(hits, found[name])]
+    last = max((hit.rank or 0 for hit in hits[:grid_count]), default=0)
+    for rank, hit in enumerate(hits[grid_count:], last + 1):
+        hit.rank = rank
+    name = "+".join(([matched] if matched else []) + extra) or None
+    return ParseResult(hits=hits, matched=name, counts=counts)
+
+
+def _clean(hits: list[ImageHit]) -> list[ImageHit]:
+    return [hit for hit in map(clean_hit, hits) if hit is not None]
+
+
+def _add_new(hits: list[ImageHit], more: list[ImageHit]) -> bool:
+    """Append the hits of `more` that show no image, page or thumbnail of `hits`; True if any."""
+    seen = {value for hit in hits for value in _identities(hit)}
+    added = False
+    for hit in more:
+        ids = _identities(hit)
+        if seen.isdisjoint(ids):
+            hits.append(hit)
+            seen.update(ids)
+            added = True
+    return added
+
+
+def _identities(hit: ImageHit) -> set[str]:
+    return {v for v in (hit.url, hit.page_url, hit.thumbnail_url, hit.thumbnail_path, hit.key) if v}
 
 
 def _borrow_thumbnails(hits: list[ImageHit], others: list[ImageHit]) -> None:

@@ -7,75 +7,23 @@ tests/crawler_tests/fixtures/google/ and a case in the tests when Google changes
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from functools import cached_property
-from urllib.parse import parse_qs, urlsplit
-
-from bs4 import BeautifulSoup, Tag
 
 from ..hits import ImageHit
-from .common import decode_data_uri, is_http_url, js_string, to_int
-
-
-@dataclass
-class Page:
-    """A result page's text, parsed into a soup only when a parser needs one."""
-
-    text: str
-
-    @cached_property
-    def soup(self) -> BeautifulSoup:
-        return BeautifulSoup(self.text, "html.parser")
-
-
-def _hit(**fields: object) -> ImageHit:
-    # Google HTML-escapes titles inside its JSON ("\u0026quot;Zebra\u0026quot;").
-    if isinstance(fields.get("title"), str):
-        fields["title"] = html.unescape(str(fields["title"]))
-    return ImageHit(engine="google", **fields)  # type: ignore[arg-type]
-
-
-def _img_thumbnail(img: Tag | None) -> dict:
-    """Thumbnail fields from a tile's <img>: inline bytes, a saved file, or a remote URL."""
-    if img is None:
-        return {}
-    src = str(img.get("src") or "")
-    remote = str(img.get("data-src") or "")
-    fields: dict = {"thumbnail_data": decode_data_uri(src)}
-    if src and not src.startswith(("data:", "http:", "https:", "//")):
-        fields["thumbnail_path"] = src
-    if is_http_url(src):
-        fields["thumbnail_url"] = src
-    elif is_http_url(remote):
-        fields["thumbnail_url"] = remote
-    return fields
+from .common import is_http_url, js_string, to_int
+from .google_blocks import parse_data_lpage, parse_image_blocks
+from .google_page import Page, make_hit, tile_thumbnail
+from .images import host_of, is_placeholder_data, link_query
 
 
 # ---- 2019-2020: <div class="rg_meta">{json}</div> in every tile -----------------------
-
-_SET_IMAGES_SRC = re.compile(r"var s='(data:image/[^']+)';var ii=\[([^\]]*)\];_setImagesSrc")
-
-
-def _set_images_src(text: str) -> dict[str, bytes]:
-    """Tile id -> thumbnail bytes from the `_setImagesSrc(ii, s)` scripts of 2019 pages."""
-    found: dict[str, bytes] = {}
-    for match in _SET_IMAGES_SRC.finditer(text):
-        data = decode_data_uri(match.group(1))
-        for tile_id in re.findall(r"'([^']+)'", match.group(2)):
-            if data:
-                found[tile_id] = data
-    return found
-
 
 def parse_rg_meta(page: Page) -> list[ImageHit]:
     """2019-2020 pages: a hidden `rg_meta` JSON object per tile (ou, ow, oh, pt, ru, tu)."""
     if "rg_meta" not in page.text:
         return []
-    scripted = _set_images_src(page.text)
     hits = []
     for meta in page.soup.select("div.rg_meta"):
         try:
@@ -85,13 +33,13 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
         if not isinstance(data, dict) or not is_http_url(data.get("ou")):
             continue
         tile = meta.find_parent(class_="rg_bx")
-        thumb = _img_thumbnail(tile.find("img") if tile else None)
-        if not thumb.get("thumbnail_data"):
-            thumb["thumbnail_data"] = scripted.get(str(data.get("id")))
+        thumb = tile_thumbnail(tile.find("img") if tile else None, page)
+        if not thumb.get("thumbnail_data") and not is_placeholder_data(page.scripted.get(str(data.get("id")))):
+            thumb["thumbnail_data"] = page.scripted.get(str(data.get("id")))
         if is_http_url(data.get("tu")):
             thumb["thumbnail_url"] = data["tu"]
         rank = to_int(tile.get("data-ri")) if tile else None
-        hits.append(_hit(
+        hits.append(make_hit(
             url=data["ou"], page_url=data.get("ru"), width=to_int(data.get("ow")),
             height=to_int(data.get("oh")), title=data.get("pt"),
             rank=rank + 1 if rank is not None else len(hits) + 1, **thumb,
@@ -112,7 +60,7 @@ def _triple(value: object) -> tuple[str, int, int] | None:
 
 
 def _is_thumbnail(url: str) -> bool:
-    return (urlsplit(url).hostname or "").endswith("gstatic.com")
+    return host_of(url).endswith("gstatic.com")
 
 
 def _tile_hit(tile: list, rank: int) -> ImageHit | None:
@@ -121,7 +69,7 @@ def _tile_hit(tile: list, rank: int) -> ImageHit | None:
         thumb, orig = _triple(first), _triple(second)
         if thumb and orig and _is_thumbnail(thumb[0]) and not _is_thumbnail(orig[0]):
             landing, title = _info_2003(tile)
-            return _hit(url=orig[0], height=orig[1], width=orig[2], thumbnail_url=thumb[0],
+            return make_hit(url=orig[0], height=orig[1], width=orig[2], thumbnail_url=thumb[0],
                         page_url=landing, title=title, rank=rank)
     return None
 
@@ -205,7 +153,7 @@ def parse_inline_arrays(page: Page) -> list[ImageHit]:
     for i, match in enumerate(matches):
         window_end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         info = _INFO_2003.search(text, match.end(), min(window_end, match.end() + 5000))
-        hits.append(_hit(
+        hits.append(make_hit(
             url=js_string(match.group(4)), height=int(match.group(5)), width=int(match.group(6)),
             thumbnail_url=js_string(match.group(1)),
             page_url=js_string(info.group(1)) if info else None,
@@ -231,7 +179,7 @@ def parse_ischj(page: Page) -> list[ImageHit]:
         if not is_http_url(original.get("url")):
             continue
         result, thumb = _as_dict(item.get("result")), _as_dict(item.get("thumbnail"))
-        hits.append(_hit(
+        hits.append(make_hit(
             url=original["url"], width=to_int(original.get("width")), height=to_int(original.get("height")),
             thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
             page_url=result.get("referrer_url"), rank=len(hits) + 1,
@@ -257,35 +205,17 @@ def parse_imgres(page: Page) -> list[ImageHit]:
         return []
     hits = []
     for link in page.soup.select('a[href*="imgres?"]'):
-        query = parse_qs(urlsplit(str(link["href"])).query)
+        query = link_query(str(link["href"]))
         url = (query.get("imgurl") or [None])[0]
         if not is_http_url(url):
             continue
         img = link.find("img")
-        hits.append(_hit(
+        hits.append(make_hit(
             url=url, page_url=(query.get("imgrefurl") or [None])[0],
             width=to_int((query.get("w") or [None])[0]), height=to_int((query.get("h") or [None])[0]),
             title=str(img.get("alt")) if img and img.get("alt") else None, rank=len(hits) + 1,
-            **_img_thumbnail(img),
+            **tile_thumbnail(img, page),
         ))
-    return hits
-
-
-# ---- rendered tiles: data-lpage and a thumbnail, no original URL -------------------------
-
-def parse_data_lpage(page: Page) -> list[ImageHit]:
-    """Rendered tiles carrying `data-lpage` and a thumbnail only: the thumbnails are the hits."""
-    if "data-lpage" not in page.text:
-        return []
-    hits = []
-    for tile in page.soup.select("[data-lpage]"):
-        img = tile.find("img")
-        thumb = _img_thumbnail(img)
-        if not (thumb.get("thumbnail_data") or thumb.get("thumbnail_url") or thumb.get("thumbnail_path")):
-            continue
-        title = str(img.get("alt")) if img is not None and img.get("alt") else None
-        hits.append(_hit(url=None, page_url=str(tile["data-lpage"]) or None, title=title,
-                         rank=len(hits) + 1, **thumb))
     return hits
 
 
@@ -297,4 +227,8 @@ FORMATS: dict[str, Callable[[Page], list[ImageHit]]] = {
     "ischj": parse_ischj,
     "imgres": parse_imgres,
     "data_lpage": parse_data_lpage,
+    "image_blocks": parse_image_blocks,
 }
+# Formats read from a page's rendered images: their hits are added to the grid's, since an
+# "All" page holds an images strip and knowledge-graph carousels beside anything else.
+PAGE_IMAGE_FORMATS = ("data_lpage", "image_blocks")

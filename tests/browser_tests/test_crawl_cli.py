@@ -89,3 +89,13 @@ def test_browser_path_that_does_not_exist_is_one_line(site, catalog_path):
     assert result.exit_code == 1
     assert "--browser /nowhere/chromium: no such executable file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_auto_goes_from_the_plain_google_wall_to_the_browser(site, chromium, catalog_path):
+    """Issue 12: the default engine moves on from plain Google's wall to the rendered page."""
+    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", f"google={site.search_url()}", "--allow-private",
+                                 "--delay", "0", "--browser", chromium, "--catalog", str(catalog_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "google: blocked (" in result.output and "engines used: google-browser" in result.output
+    assert {row["engine"] for row in stored(catalog_path)} == {"google-browser"}

@@ -35,7 +35,7 @@ def test_rg_meta_2019():
 def test_af_init_data_2020():
     result = parse("af_init_data.html")
     assert result.matched == "af_init_data"
-    assert result.counts == {"rg_meta": 0, "af_init_data": 2, "inline_arrays": 0, "ischj": 0, "imgres": 0, "data_lpage": 0}
+    assert result.counts == {"rg_meta": 0, "af_init_data": 2, "inline_arrays": 0, "ischj": 0, "imgres": 0, "data_lpage": 0, "image_blocks": 0}
     assert [(h.url, h.width, h.height, h.page_url, h.title, h.rank) for h in result.hits] == [
         ("https://images.example.com/af-1.jpg", 800, 600, "https://shop.example.com/af-1", 'Air Max 90 "Infrared"', 1),
         ("https://cdn.example.org/am90/white.webp", 1000, 1000, "https://blog.example.org/am90", "Air Max 90 White", 2),
@@ -110,7 +110,7 @@ def test_tiny_page_is_blocked():
 def test_page_without_results_is_an_error_naming_the_formats_tried():
     with pytest.raises(EngineParseError) as info:
         read_results(google, (FIXTURES / "google" / "no_results.html").read_text())
-    assert "rg_meta, af_init_data, inline_arrays, ischj, imgres, data_lpage" in str(info.value)
+    assert "rg_meta, af_init_data, inline_arrays, ischj, imgres, data_lpage, image_blocks" in str(info.value)
 
 
 def test_real_2019_pages_parse_to_their_rg_meta_count(shared_dir):
@@ -143,4 +143,7 @@ def test_thumbnails_borrowed_only_for_the_same_image():
 
     shared_page = arrays.replace("https://blog.example.org/bred", "https://shop.example.com/aj1-chicago")
     result = google.parse_page(shared_page + tiles)
-    assert [h.thumbnail_data is not None for h in result.hits] == [False, False, False]
+    assert [h.thumbnail_data is not None for h in result.hits[:3]] == [False, False, False]
+    # The tile no array explains is a result of its own (issue 12), after the grid's.
+    assert result.matched == "inline_arrays+data_lpage" and len(result.hits) == 4
+    assert (result.hits[3].url, result.hits[3].page_url) == (None, "https://blog.example.org/bred")

@@ -1,0 +1,83 @@
+"""What every Google format parser shares: the page (text, soup, script thumbnails) and hits.
+
+Google sets most thumbnails after load: `_setImagesSrc(ii, s)` scripts carry their bytes
+and `google.ldi` / `google.pim` their URLs, by element id. A parser resolves an <img>
+through `Page.scripted` / `Page.lazy`, so the placeholder GIF in its src is never taken.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from bs4 import BeautifulSoup, Tag
+
+from ..hits import ImageHit
+from .common import decode_data_uri, is_http_url
+from .images import img_thumbnail
+
+
+@dataclass
+class Page:
+    """A result page's text, parsed into a soup only when a parser needs one."""
+
+    text: str
+
+    @cached_property
+    def soup(self) -> BeautifulSoup:
+        return BeautifulSoup(self.text, "html.parser")
+
+    @cached_property
+    def scripted(self) -> dict[str, bytes]:
+        return _set_images_src(self.text) if "_setImagesSrc" in self.text else {}
+
+    @cached_property
+    def lazy(self) -> dict[str, str]:
+        return _lazy_images(self.text) if "google." in self.text else {}
+
+
+def make_hit(**fields: object) -> ImageHit:
+    # Google HTML-escapes titles inside its JSON ("\u0026quot;Zebra\u0026quot;").
+    if isinstance(fields.get("title"), str):
+        fields["title"] = html.unescape(str(fields["title"]))
+    return ImageHit(engine="google", **fields)  # type: ignore[arg-type]
+
+
+_SET_IMAGES_SRC = re.compile(
+    r"""var\s+s\s*=\s*'(data:image/[^']+)'\s*;\s*var\s+ii\s*=\s*\[([^\]]*)\]\s*;"""
+    r"""(?:\s*var\s+\w+\s*=\s*'[^']*'\s*;)*\s*_setImagesSrc\(""")
+_LAZY_IMAGES = re.compile(r"google\.(?:ldi|pim)\s*=\s*(\{[^{}]*\})")
+
+
+def _set_images_src(text: str) -> dict[str, bytes]:
+    """Element id -> thumbnail bytes from the `_setImagesSrc(ii, s)` scripts Google has
+    used since 2019 for every markup: tiles, "All" page strips, knowledge-graph carousels."""
+    found: dict[str, bytes] = {}
+    for match in _SET_IMAGES_SRC.finditer(text):
+        data = decode_data_uri(match.group(1))
+        for tile_id in re.findall(r"""['"]([^'"]+)['"]""", match.group(2)):
+            if data:
+                found[tile_id] = data
+    return found
+
+
+def _lazy_images(text: str) -> dict[str, str]:
+    """Element id -> thumbnail URL from `google.ldi={...}` / `google.pim={...}` scripts."""
+    found: dict[str, str] = {}
+    for match in _LAZY_IMAGES.finditer(text):
+        try:
+            data = json.loads(match.group(1))
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        found.update({str(k): v for k, v in data.items() if is_http_url(v)} if isinstance(data, dict) else {})
+    return found
+
+
+def tile_thumbnail(img: Tag | None, page: Page | None = None) -> dict:
+    """Thumbnail fields of a tile's <img>, with what the page's scripts put in it later."""
+    if page is None:
+        return img_thumbnail(img)
+    return img_thumbnail(img, page.scripted, page.lazy)
