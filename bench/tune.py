@@ -1,0 +1,129 @@
+"""Choose the trainer's defaults by cross-validation on the *train* parts of both datasets.
+
+    python bench/tune.py [--datasets sneakers10,sneakers41] [--folds 3] [--configs a,b] [--budget-s 600] [--out tune.json]
+
+For each dataset in ../shared/data: import, dedup and an 80/20 `default` split (seed 42) into
+a fresh catalog, exactly as a user would. The test subset of `default` is never read: the
+train subset is cut into `--folds` stratified folds, and fold k becomes split `cv<k>` (train:
+the other folds, test: fold k). Every candidate configuration is trained with the real
+trainer on every fold; the table shows mean top-1 / top-3 / seconds per dataset. Candidates
+are overrides of `TrainConfig` (see CANDIDATES). `--budget-s` stops starting new runs after
+that many seconds, so a run on a lent GPU ends in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from catalog import open_catalog  # noqa: E402
+from catalog.splits import assign, split_images  # noqa: E402
+from trainer.train import TrainConfig, train  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+SEED = 42
+DEFAULT_BACKBONE = "efficientnet_lite0"
+# name -> TrainConfig overrides. `base` is whatever TrainConfig's defaults are today.
+CANDIDATES: dict[str, dict] = {
+    "smoke": {"epochs": 1, "fine_tune_epochs": 1, "augment_passes": 1, "size": 64},  # checks the script, nothing more
+    "base": {},
+    "ft8": {"fine_tune_epochs": 8},
+    "ft8-lr3e-4": {"fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
+    "head256": {"head_width": 256, "dropout": 0.3},
+    "passes9": {"augment_passes": 9},
+    "passes3-ft8": {"augment_passes": 3, "fine_tune_epochs": 8},
+}
+
+
+def prepare(dataset: Path, catalog: Path, data_root: Path) -> None:
+    curate = shutil.which("curate") or str(Path(sys.executable).parent / "curate")
+    for args in (["import", str(dataset), "--add-classes"], ["dedup"], ["split", "--name", "default", "--seed", str(SEED)]):
+        done = subprocess.run([curate, *args, "--catalog", str(catalog)], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"curate {args[0]} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def make_folds(catalog: Path, folds: int) -> list[str]:
+    """Splits cv0..cv{folds-1} over the train subset of `default` (its test part is never used)."""
+    with open_catalog(catalog) as cat:
+        rows = split_images(cat, "default", "train")
+        by_class: dict[str, list[int]] = {}
+        for r in rows:
+            by_class.setdefault(r["class"], []).append(r["id"])
+        fold_of = {}
+        rng = random.Random(SEED)
+        for ids in by_class.values():
+            ids = sorted(ids)
+            rng.shuffle(ids)
+            fold_of.update({image_id: i % folds for i, image_id in enumerate(ids)})
+        for k in range(folds):
+            assign(cat, f"cv{k}", ((i, "test" if f == k else "train") for i, f in fold_of.items()), seed=SEED)
+    return [f"cv{k}" for k in range(folds)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="sneakers10,sneakers41")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--configs", default=",".join(c for c in CANDIDATES if c != "smoke"))
+    parser.add_argument("--backbone", default=None, help="override every candidate's backbone")
+    parser.add_argument("--weights", default="imagenet")
+    parser.add_argument("--budget-s", type=float, default=float("inf"))
+    parser.add_argument("--max-folds-big", type=int, default=None, help="folds to run on datasets over 2,000 images")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="tune-"))
+    results = []
+    for name in args.datasets.split(","):
+        catalog = work / name / "catalog.db"
+        catalog.parent.mkdir(parents=True, exist_ok=True)
+        if not catalog.exists():
+            prepare(SHARED / "data" / name, catalog, work)
+        splits = make_folds(catalog, args.folds)
+        with open_catalog(catalog) as cat:
+            big = len(split_images(cat, "default", "train")) > 2000
+        if big and args.max_folds_big:
+            splits = splits[: args.max_folds_big]
+        for config in args.configs.split(","):
+            overrides = dict(CANDIDATES[config])
+            backbone = args.backbone or overrides.pop("backbone", None) or DEFAULT_BACKBONE
+            for split in splits:
+                if time.perf_counter() - started > args.budget_s:
+                    print(f"budget reached: skipped {name} {config} {split}", flush=True)
+                    continue
+                cfg = TrainConfig(backbone, weights=args.weights, split=split, **overrides)
+                t = time.perf_counter()
+                with open_catalog(catalog) as cat:
+                    run = train(cat, cfg)
+                m = run["metrics"]
+                row = {"dataset": name, "config": config, "split": split, "top1": m["top1"], "top3": m["top3"],
+                       "seconds": round(time.perf_counter() - t, 1), "params": asdict(cfg)}
+                results.append(row)
+                print(f"{name:11} {config:14} {split}: top-1 {m['top1']:.3f} top-3 {m['top3']:.3f} {row['seconds']:7.1f} s", flush=True)
+                if args.out:
+                    args.out.write_text(json.dumps(results, indent=1))
+    print("\nmean over folds (train parts only; no test image is read):")
+    for name in args.datasets.split(","):
+        for config in args.configs.split(","):
+            rows = [r for r in results if r["dataset"] == name and r["config"] == config]
+            if rows:
+                mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+                print(f"{name:11} {config:14} top-1 {mean('top1'):.3f} top-3 {mean('top3'):.3f} {mean('seconds'):7.1f} s  ({len(rows)} folds)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
