@@ -4,8 +4,9 @@ TensorFlow 2.19+ logs "oneDNN custom operations are on" and a CPU-features note 
 before absl's logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot silence them (it still
 filters what comes later: `trainer/__init__.py` sets it). Here the first import runs with
 file descriptor 2 pointed at a temporary file; afterwards everything it wrote is replayed
-except the known notes, so real warnings and errors still show. TensorFlow's Python logger
-is set to errors only.
+except the known notes, so real warnings and errors still show (a crash inside the import
+would lose them: the import of a working install does not crash). TensorFlow's Python
+logger is set to errors only.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ def import_keras() -> ModuleType:
 def filtered_stderr(drop: tuple[str, ...]) -> Iterator[None]:
     """Capture what C and Python write to fd 2 in the block; replay it without lines containing `drop`."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a daemon): nothing to filter
+        yield
+        return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
