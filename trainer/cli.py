@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console
 
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
@@ -59,7 +59,7 @@ def main(
 ) -> None:
     """Fine-tune a backbone on the catalog's split, evaluate it on the test subset, record the run.
 
-    Without --backbone it trains the recommended ensemble, mobilenet_v2+efficientnet_lite0.
+    Without --backbone it trains the recommended configuration (named in --backbone's help).
 
     Example: train --backbone mobilenet_v2+efficientnet_lite0 --weights ../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5,imagenet
     """
