@@ -1,16 +1,24 @@
-"""`train`: fine-tune a classifier on a split of the catalog, evaluate it, predict."""
+"""`train`: fine-tune a classifier on a split of the catalog, evaluate it, predict.
+
+Nothing here imports Keras at start-up: `train --help` and `train runs` stay fast, and the
+commands that need the backend import it through `quiet.import_keras` (no start-up notes).
+The options' defaults are `TrainConfig`'s.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console
 
-from .backbones import BACKBONES
+from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
+from .config import TrainConfig
+from .quiet import import_keras
 
 app = typer.Typer(
     help="Train, evaluate and use image classifiers from the catalog.",
@@ -18,50 +26,52 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 console = Console()
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 BACKBONE_HELP = (
-    f"One of {', '.join(BACKBONES)}; all (resnet50, vgg16, inception_v3); or an ensemble of "
-    "backbones joined by + (e.g. mobilenet_v2+efficientnet_lite0), one model on their concatenated features."
+    f"One of {', '.join(BACKBONES)}; {ALL} ({', '.join(ORIGINAL_BACKBONES)}, one run each); or an ensemble of "
+    f"backbones joined by + (one model on their concatenated features). Default: {RECOMMENDED_BACKBONE}."
 )
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
-    backbone: Annotated[str | None, typer.Option(help=BACKBONE_HELP)] = None,
-    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas.")] = "imagenet",
-    epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = 40,
-    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = 4,
-    fine_tune_from: Annotated[str | None, typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone).")] = None,
-    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = None,
-    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
-    batch_size: Annotated[int, typer.Option()] = 32,
-    head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = 64,
-    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = 0.0,
-    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = 5,
-    flip_tta: Annotated[bool, typer.Option(help="Average each image's and its mirror image's predictions (inside the saved model).")] = True,
-    val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = 0.1,
-    seed: Annotated[int, typer.Option()] = 0,
-    accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = False,
+    backbone: Annotated[str, typer.Option(help=BACKBONE_HELP, show_default=False)] = DEFAULTS["backbone"],
+    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas.")] = DEFAULTS["weights"],
+    epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = DEFAULTS["epochs"],
+    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = DEFAULTS["fine_tune_epochs"],
+    fine_tune_from: Annotated[str | None, typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone).")] = DEFAULTS["fine_tune_from"],
+    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = DEFAULTS["split"],
+    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's; an ensemble's largest).")] = DEFAULTS["size"],
+    batch_size: Annotated[int, typer.Option()] = DEFAULTS["batch_size"],
+    learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS["learning_rate"],
+    fine_tune_learning_rate: Annotated[float, typer.Option(help="Learning rate while the top of the backbone is unfrozen.")] = DEFAULTS["fine_tune_learning_rate"],
+    patience: Annotated[int, typer.Option(help="Early stopping: epochs without a better validation loss.")] = DEFAULTS["patience"],
+    head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = DEFAULTS["head_width"],
+    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = DEFAULTS["dropout"],
+    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = DEFAULTS["augment_passes"],
+    flip_tta: Annotated[bool, typer.Option(help="Average each image's and its mirror image's predictions (inside the saved model).")] = DEFAULTS["flip_tta"],
+    val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = DEFAULTS["val_fraction"],
+    seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
+    accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = DEFAULTS["accepted_only"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Fine-tune a backbone on the catalog's split, evaluate it on the test subset, record the run.
 
-    Example: train --backbone mobilenet_v2 --weights ../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5
+    Without --backbone it trains the recommended configuration (named in --backbone's help).
+
+    Example: train --backbone mobilenet_v2+efficientnet_lite0 --weights ../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5,imagenet
     """
     if ctx.invoked_subcommand is not None:
         return
-    if backbone is None and resume is None:
-        console.print(ctx.get_help())
-        raise fail("give --backbone NAME (or a subcommand: runs, evaluate, predict)")
-    from .train import TrainConfig, train, train_backbones
-
-    cfg = TrainConfig(
-        backbone or "", weights=weights, split=split, epochs=epochs, fine_tune_epochs=fine_tune_epochs,
-        fine_tune_from=fine_tune_from, batch_size=batch_size, head_width=head_width, dropout=dropout,
-        augment_passes=augment_passes, flip_tta=flip_tta, val_fraction=val_fraction, size=size, seed=seed, accepted_only=accepted_only,
-    )
+    cfg = TrainConfig(**{name: value for name, value in ctx.params.items() if name in DEFAULTS})
     with catalog_for_cli(catalog) as cat:
+        if resume is None:
+            run_specs(cfg.backbone, cfg.weights)  # a bad spec fails before the backend loads
+        import_keras()
+        from .train import train, train_backbones
+
         runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
     typer.echo(_runs_table(runs, "trained"))
 
@@ -88,9 +98,10 @@ def evaluate(
 
     Example: train evaluate 3
     """
-    from .evaluate import evaluate_run
-
     with catalog_for_cli(catalog) as cat:
+        import_keras()
+        from .evaluate import evaluate_run
+
         metrics = evaluate_run(cat, run)
     console.print(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
     for name, m in metrics["per_class"].items():
@@ -108,9 +119,10 @@ def predict(
 
     Example: train predict shoe1.jpg shoe2.png --run 3 --top 3
     """
-    from .predict import predict_files
-
     with catalog_for_cli(catalog) as cat:
+        import_keras()
+        from .predict import predict_files
+
         used, results = predict_files(cat, images, run_id=run, top=top)
     console.print(f"run {used['id']} ({used['backbone']})")
     for item in results:
@@ -124,14 +136,18 @@ def predict(
 
 
 def _runs_table(rows: list[dict], title: str) -> str:
-    """A plain fixed-width table (like the original notebook's comparison), safe to grep."""
-    lines = [title, f"{'run':>4}  {'backbone':18} {'split':12} {'weights':28} {'status':11} {'top-1':>6} {'top-3':>6} {'test':>5} {'secs':>6}"]
+    """A plain fixed-width table (like the original notebook's comparison), safe to grep.
+
+    The backbone column is as wide as its longest name: ensembles have long ones.
+    """
+    wide = max([18, *(len(r["backbone"]) for r in rows)])
+    lines = [title, f"{'run':>4}  {'backbone':{wide}} {'split':12} {'weights':28} {'status':11} {'top-1':>6} {'top-3':>6} {'test':>5} {'secs':>6}"]
     for r in rows:
         m = r["metrics"]
         score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
         secs = m.get("seconds", {}).get("total")
         lines.append(
-            f"{r['id']:>4}  {r['backbone']:18} {r['split']:12} {_short(r['weights']):28} {r['status']:11} "
+            f"{r['id']:>4}  {r['backbone']:{wide}} {r['split']:12} {_short(r['weights']):28} {r['status']:11} "
             f"{score('top1'):>6} {score('top3'):>6} {m.get('test_images', '-'):>5} {f'{secs:.0f}' if secs else '-':>6}"
         )
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def resolve_split(cat: Catalog, split: str | None) -> str:
 
 
 def load_split(
-    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float = 0.15, seed: int = 0
+    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float, seed: int = 0
 ) -> SplitData:
     """The usable images of `split`, labelled in the catalog's class order.
 

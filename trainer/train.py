@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -27,7 +27,8 @@ from catalog import Catalog
 from catalog.runs import get_run, start_run, update_run
 
 from . import backend
-from .backbones import ORIGINAL_BACKBONES, build_backbone, get_backbone, members, parse_weights
+from .backbones import build_backbone, default_size, members, parse_weights, run_specs
+from .config import TrainConfig
 from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pixels
 from .errors import TrainerError
 from .evaluate import evaluate_run
@@ -42,43 +43,14 @@ Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
 
 
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; stored as the run's `params`."""
-
-    backbone: str
-    weights: str = "imagenet"
-    split: str | None = None
-    epochs: int = 40
-    fine_tune_epochs: int = 4
-    fine_tune_from: str | None = None
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-4
-    val_fraction: float = 0.1
-    patience: int = 8
-    head_width: int = 64
-    dropout: float = 0.0
-    augment_passes: int = 5
-    flip_tta: bool = True
-    size: int | None = None
-    seed: int = 0
-    accepted_only: bool = False
-
-    @classmethod
-    def from_params(cls, params: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in known})
-
-
 def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
-    """Train `cfg.backbone`, or each of the original three when it is `all`; the run rows.
+    """Train `cfg.backbone` (a name or an ensemble `a+b`), or each of the original three
+    when it is `all`; the run rows. Every spec is checked before the first run starts.
 
     Example:
         >>> runs = train_backbones(cat, TrainConfig("all", weights="none", epochs=1))
     """
-    names = ORIGINAL_BACKBONES if cfg.backbone == "all" else (cfg.backbone,)
-    get_backbone(names[0])
+    names = run_specs(cfg.backbone, cfg.weights)
     return [train(cat, replace(cfg, backbone=name), verbose=verbose) for name in names]
 
 
@@ -102,7 +74,7 @@ def train(
     parts = members(cfg.backbone, cfg.weights)
     if cfg.fine_tune_from and len(parts) > 1:
         raise TrainerError("--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut")
-    cfg.size = cfg.size or parts[0][0].input_size
+    cfg.size = cfg.size or default_size(cfg.backbone)
     weights = [parse_weights(w) for _, w in parts]
     data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed)
     cfg.split = data.split

