@@ -22,7 +22,7 @@ from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
-from catalog.store import put_file, sha256_of
+from catalog.store import sha256_of, stage_file
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
@@ -232,8 +232,9 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        # One transaction (one commit) per batch: its image rows, then its fetch rows.
-        with transaction(cat):
+        # One transaction (one commit) per batch: its image rows, then its fetch rows. The
+        # store's writer lock spans it, so `check --fix` never sees a file before its row.
+        with cat.writing(), transaction(cat):
             records: list[FetchRecord] = []
             for future in done:
                 records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
@@ -250,15 +251,15 @@ def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
         return Outcome(hit, [Attempt(hit.key, "download", reason="crawler-error", detail=f"{type(exc).__name__}: {exc}")])
 
 
-def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[str]:
+def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[Path]:
     """Start writing a validated image's file on a writer thread (fsync is the slow part),
     so download workers go back to downloading.
 
-    `add_image` then finds the file in place and only writes the row. A file whose row
-    never comes (a crash) is an orphan that `catalog.integrity` reports; the re-run that
-    downloads the URL again adds the row for it.
+    The file is staged under a temporary name; `add_image` renames it into the store
+    under the writer lock, with its row (issue 13). A crash leaves only a temporary file
+    of a dead process, which the next open of the catalog sweeps.
     """
-    return writers.submit(put_file, cat, data, sha256_of(data), info.ext)
+    return writers.submit(stage_file, cat.store_dir, data, sha256_of(data), info.ext)
 
 
 def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
@@ -287,10 +288,9 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
         page_url=hit.page_url, engine=engine, query=query, rank=hit.rank, title=hit.title,
     )
     try:
-        if chosen.file is not None:
-            chosen.file.result()  # the file first; add_image would write it itself otherwise
+        staged = chosen.file.result() if chosen.file is not None else None
         result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side,
-                           validated=chosen.info)
+                           validated=chosen.info, staged=staged)
     except InvalidImage as exc:
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"
