@@ -96,8 +96,9 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
         # With WAL, NORMAL loses no committed transaction when a process is killed (only,
         # at worst, the last ones on a power cut) and skips an fsync per commit.
         db.execute("PRAGMA synchronous = NORMAL")
+        _refuse_foreign_or_newer(db, path)  # before anything is written, the lock file too
         with _setup_lock(path):
-            _refuse_foreign_or_newer(db, path)  # before anything writes to the file
+            _refuse_foreign_or_newer(db, path)  # again, now that no other process is setting it up
             db.execute("PRAGMA journal_mode = WAL")
             migrations.apply(db)
     except sqlite3.DatabaseError as exc:
@@ -127,7 +128,8 @@ def _refuse_foreign_or_newer(db: Database, path: Path) -> None:
     someone else's: migrating it would add tables and switch it to WAL. A catalog with a
     migration this code does not know has a schema it may misread or damage.
     """
-    if not db.table_names():
+    # A bare migrations table is what a concurrent first open creates before its first step.
+    if not set(db.table_names()) - {migrations.migrations_table}:
         return
     applied = [m.name for m in migrations.applied(db)]
     if not applied:
