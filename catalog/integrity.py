@@ -58,6 +58,7 @@ def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
     removed. Nothing else changes.
     """
     report = IntegrityReport()
+    _check_image_files(cat, report, fix)  # hashing every file: slow, and needs no lock
     with ExitStack() as stack:
         if cat.store_dir.is_dir():
             try:
@@ -65,7 +66,8 @@ def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
             except OSError:
                 if fix:
                     raise
-        known = _check_image_files(cat, report, fix)
+        # Rows read after the lock is taken: a file stored before it has its row by now.
+        known = {(cat.root / rel).resolve() for (rel,) in cat.db.execute("SELECT path FROM images").fetchall()}
         _check_store_files(cat, known, report, fix)
     _check_dangling_rows(cat, report)
     _check_run_artifacts(cat, report)
@@ -80,14 +82,12 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> set[Path]:
-    known: set[Path] = set()
+def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None:
     for image_id, sha, rel, status, reason in cat.db.execute(
         "SELECT id, sha256, path, status, reason FROM images ORDER BY id"
     ).fetchall():
         report.images_checked += 1
         path = (cat.root / rel).resolve()
-        known.add(path)
         if not path.is_file():
             problem = Problem("missing-file", str(image_id), f"{rel} does not exist")
         elif _sha256_file(path) != sha:
@@ -100,7 +100,6 @@ def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> set[
                 _mark_missing(cat, image_id)
             problem.fixed = "marked rejected"
         report.problems.append(problem)
-    return known
 
 
 def _mark_missing(cat: Catalog, image_id: int) -> None:

@@ -47,6 +47,16 @@ def stage_file(store_dir: Path, data: bytes, sha256: str, ext: str) -> Path:
     return Path(tmp)
 
 
+def claim_new(cat: Catalog, sha256: str, ext: str) -> None:
+    """Record that this catalog is about to create a stored file, unless it is there already.
+
+    Hold the store's writer lock from here until the file's row is committed.
+    """
+    rel = relative_path(sha256, ext)
+    if not (cat.root / rel).exists():
+        claim(cat, rel)
+
+
 def put_file(cat: Catalog, data: bytes, sha256: str, ext: str, staged: Path | None = None) -> tuple[str, bool]:
     """Move `data` into the store atomically; returns its relative path and whether it was created.
 
@@ -66,7 +76,7 @@ def put_file(cat: Catalog, data: bytes, sha256: str, ext: str, staged: Path | No
         if staged is not None:
             staged.unlink(missing_ok=True)
         return rel, False
-    claim(cat, rel)
+    claim_new(cat, sha256, ext)
     tmp = staged or stage_file(cat.store_dir, data, sha256, ext)
     try:
         os.replace(tmp, final)

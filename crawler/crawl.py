@@ -22,7 +22,7 @@ from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
-from catalog.store import sha256_of, stage_file
+from catalog.store import claim_new, sha256_of, stage_file
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
@@ -232,13 +232,16 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        outcomes = [_outcome(future, pending.pop(future)) for future in done]
         # One transaction (one commit) per batch: its image rows, then its fetch rows. The
         # store's writer lock spans it, so `check --fix` never sees a file before its row.
-        with cat.writing(), transaction(cat):
-            records: list[FetchRecord] = []
-            for future in done:
-                records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
-            record_fetches(cat, records)
+        with cat.writing():
+            _claim_new_files(cat, outcomes)
+            with transaction(cat):
+                records: list[FetchRecord] = []
+                for outcome in outcomes:
+                    records += _record(cat, outcome, source.engine, query, options, report)
+                record_fetches(cat, records)
         if progress:
             progress(report)
 
@@ -249,6 +252,18 @@ def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - recorded with its type, the crawl goes on
         return Outcome(hit, [Attempt(hit.key, "download", reason="crawler-error", detail=f"{type(exc).__name__}: {exc}")])
+
+
+def _claim_new_files(cat: Catalog, outcomes: list[Outcome]) -> None:
+    """Record the files this batch will create, committed before they are renamed into place.
+
+    Inside the batch's transaction the record would be rolled back by a crash after the
+    rename, leaving a file `check --fix` cannot prove is this catalog's (issue 13).
+    """
+    for outcome in outcomes:
+        chosen = outcome.chosen
+        if chosen is not None and chosen.file is not None and chosen.info is not None and chosen.data:
+            claim_new(cat, sha256_of(chosen.data), chosen.info.ext)
 
 
 def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[Path]:
