@@ -11,9 +11,9 @@ from pathlib import Path
 from .classes import require_class
 from .db import Catalog
 from .errors import CatalogError
+from .owners import release
 from .schema import IMAGE_STATUSES
 from .sql import placeholders
-from .owners import release
 from .store import absolute_path, put_file, sha256_of
 from .timeutil import now
 from .validate import DEFAULT_MIN_SIDE, ImageInfo, validate_image
