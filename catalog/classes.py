@@ -9,12 +9,13 @@ from .errors import CatalogError, InvalidClassName, UnknownClassError
 from .timeutil import now
 
 # Class names become folder names on export: letters, digits, '_', '-', '.', no leading dot.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# fullmatch: with match(), `$` also matches before a trailing newline (issue 13).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_class_name(name: str) -> str:
     """Return `name` if it is a safe folder name, else raise InvalidClassName."""
-    if not _SAFE_NAME.match(name) or ".." in name:
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise InvalidClassName(
             f"invalid class name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit (it becomes a folder name)"

@@ -7,15 +7,17 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from .errors import CatalogError
-from .schema import migrations
+from .owners import register
+from .schema import known_migrations, migrations
 from .store import sweep_stale_temp_files
+from .storelock import WriterLock
 
 # The environment variable that overrides the default catalog path for every command.
 CATALOG_ENV = "IMAGESET_CATALOG"
@@ -29,6 +31,7 @@ class Catalog:
 
     db: Database
     path: Path
+    _writer: WriterLock | None = field(default=None, repr=False)
 
     @property
     def root(self) -> Path:
@@ -38,6 +41,20 @@ class Catalog:
     @property
     def store_dir(self) -> Path:
         return self.root / "images"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store's writer lock (shared) for a block that stores files and their rows.
+
+        `curate check --fix` takes it exclusively, so it never removes a file whose row
+        is still being written (issue 13). The first use registers this catalog in the
+        store, so a sweep from a sibling catalog reads this one's rows.
+        """
+        if self._writer is None:
+            register(self.store_dir, self.path)
+            self._writer = WriterLock(self.store_dir)
+        with self._writer.shared():
+            yield
 
     def table(self, name: str) -> Table:
         return self.db.table(name)
@@ -79,7 +96,9 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
         # With WAL, NORMAL loses no committed transaction when a process is killed (only,
         # at worst, the last ones on a power cut) and skips an fsync per commit.
         db.execute("PRAGMA synchronous = NORMAL")
+        _refuse_foreign_or_newer(db, path)  # before anything is written, the lock file too
         with _setup_lock(path):
+            _refuse_foreign_or_newer(db, path)  # again, now that no other process is setting it up
             db.execute("PRAGMA journal_mode = WAL")
             migrations.apply(db)
     except sqlite3.DatabaseError as exc:
@@ -100,6 +119,30 @@ def _check_location(path: Path) -> None:
         raise CatalogError(f"catalog path {path} is a folder; give a file name such as {path / DEFAULT_CATALOG}")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise CatalogError(f"cannot write catalog {path}: permission denied")
+
+
+def _refuse_foreign_or_newer(db: Database, path: Path) -> None:
+    """Refuse a database that is not a catalog, or a catalog newer than this code (issue 13).
+
+    An empty file becomes a catalog. A database with tables but no catalog migrations is
+    someone else's: migrating it would add tables and switch it to WAL. A catalog with a
+    migration this code does not know has a schema it may misread or damage.
+    """
+    # A bare migrations table is what a concurrent first open creates before its first step.
+    if not set(db.table_names()) - {migrations.migrations_table}:
+        return
+    applied = [m.name for m in migrations.applied(db)]
+    if not applied:
+        raise CatalogError(
+            f"{path} is an SQLite database but not an imageset catalog: left unchanged; "
+            "give --catalog a new file name"
+        )
+    unknown = [name for name in applied if name not in known_migrations()]
+    if unknown:
+        raise CatalogError(
+            f"catalog {path} was written by a newer version of imageset (schema step {unknown[0]!r} "
+            f"is unknown to this one, which knows up to {known_migrations()[-1]!r}): upgrade imageset to use it"
+        )
 
 
 @contextmanager

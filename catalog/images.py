@@ -11,6 +11,7 @@ from pathlib import Path
 from .classes import require_class
 from .db import Catalog
 from .errors import CatalogError
+from .owners import release
 from .schema import IMAGE_STATUSES
 from .sql import placeholders
 from .store import absolute_path, put_file, sha256_of
@@ -49,6 +50,7 @@ def add_image(
     *,
     min_side: int = DEFAULT_MIN_SIDE,
     validated: ImageInfo | None = None,
+    staged: Path | None = None,
 ) -> AddResult:
     """Validate `data`, store its file, then write its row.
 
@@ -59,6 +61,8 @@ def add_image(
         validated: what `validate_image` returned for these same bytes, when the caller
             has just decoded them (the crawler does, on its download threads): decoding
             is most of the cost, so it is not done twice.
+        staged: a temporary file `catalog.store.stage_file` wrote with these bytes (the
+            crawler's writer threads do); it is moved into the store or removed.
 
     Raises:
         InvalidImage: the bytes are not an acceptable image (nothing is written).
@@ -66,12 +70,33 @@ def add_image(
     """
     require_class(cat, class_name)
     sha = sha256_of(data)
-    existing = get_by_sha(cat, sha)
-    if existing is not None:
-        return _existing(cat, existing, class_name, provenance)
-    info = validated or validate_image(data, min_side=min_side)
-    rel = put_file(cat, data, sha, info.ext)
-    row = {
+    try:
+        with cat.writing():  # from the file's creation to its row's commit (issue 13)
+            existing = get_by_sha(cat, sha)
+            if existing is not None:
+                return _existing(cat, existing, class_name, provenance)
+            info = validated or validate_image(data, min_side=min_side)
+            rel, created = put_file(cat, data, sha, info.ext, staged=staged)
+            try:
+                image_id = cat.table("images").insert(_row(sha, class_name, rel, info, data, provenance)).last_pk
+            except sqlite3.IntegrityError:
+                # Another process stored the same bytes between our lookup and insert.
+                existing = get_by_sha(cat, sha)
+                if existing is None:
+                    raise
+                return _existing(cat, existing, class_name, provenance)
+            except BaseException:
+                if created:  # no row will ever refer to it: leave no orphan behind
+                    _remove_created(cat, rel)
+                raise
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)  # not used: the store had the file, or the image was refused
+    return AddResult(image=get_image(cat, image_id), created=True)
+
+
+def _row(sha: str, class_name: str, rel: str, info: ImageInfo, data: bytes, provenance: Provenance) -> dict:
+    return {
         "sha256": sha,
         "class": class_name,
         "status": "pending",
@@ -80,24 +105,31 @@ def add_image(
         "height": info.height,
         "format": info.format,
         "bytes": len(data),
-        "origin": provenance.origin,
-        "source_url": provenance.source_url,
-        "page_url": provenance.page_url,
-        "engine": provenance.engine,
-        "query": provenance.query,
+        "origin": safe_text(provenance.origin),
+        "source_url": safe_text(provenance.source_url),
+        "page_url": safe_text(provenance.page_url),
+        "engine": safe_text(provenance.engine),
+        "query": safe_text(provenance.query),
         "rank": provenance.rank,
-        "title": provenance.title,
+        "title": safe_text(provenance.title),
         "added_at": now(),
     }
-    try:
-        image_id = cat.table("images").insert(row).last_pk
-    except sqlite3.IntegrityError:
-        # Another process stored the same bytes between our lookup and insert.
-        existing = get_by_sha(cat, sha)
-        if existing is None:
-            raise
-        return _existing(cat, existing, class_name, provenance)
-    return AddResult(image=get_image(cat, image_id), created=True)
+
+
+def safe_text(text: str | None) -> str | None:
+    """`text` as valid UTF-8 for a TEXT column (issue 13).
+
+    A file name that is not valid UTF-8 reaches Python with surrogate escapes, which
+    SQLite cannot store; its undecodable bytes are kept visible as `\\xNN`.
+    """
+    if text is None:
+        return None
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+
+
+def _remove_created(cat: Catalog, rel: str) -> None:
+    absolute_path(cat, rel).unlink(missing_ok=True)
+    release(cat, rel)
 
 
 def _existing(cat: Catalog, image: dict, class_name: str, provenance: Provenance) -> AddResult:

@@ -4,17 +4,25 @@ The store is derived from the catalog, so the checks are: each image row's file 
 and hashes to its sha256; no file in `images/` lacks a row (orphans, and temporary files
 left by a killed writer); no split or prediction row points at a missing image; no run's
 artefacts have disappeared.
+
+Catalogs in one folder share `images/`, and writers may be storing files right now, so a
+file without a row here is removed only when it is proved an orphan (issue 13): this
+catalog created it, no catalog using the store refers to it, and the store's writer lock
+is held exclusively while rows are read, files listed and orphans removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Catalog
+from .owners import OwnershipUnknown, created_files, files_referenced_by, release, sibling_catalogs
 from .store import TEMP_PREFIX, stale_temp_files
+from .storelock import exclusive
 from .timeutil import now
 from .tx import transaction
 
@@ -33,6 +41,7 @@ class Problem:
 class IntegrityReport:
     images_checked: int = 0
     files_checked: int = 0
+    shared_files: int = 0  # files of other catalogs in the same folder
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -43,12 +52,23 @@ class IntegrityReport:
 def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
     """Check the catalog against its store; with `fix`, repair what can be repaired.
 
-    Fixing removes orphan and temporary files and marks images whose file is missing or
-    corrupt as rejected with a reason (their rows and history stay). Nothing else changes.
+    Fixing removes proved orphans and dead writers' temporary files, and marks images
+    whose file is missing or corrupt as rejected with a reason (their rows and history
+    stay). A file without a row that this catalog did not create is reported, never
+    removed. Nothing else changes.
     """
     report = IntegrityReport()
-    known = _check_image_files(cat, report, fix)
-    _check_store_files(cat, known, report, fix)
+    _check_image_files(cat, report, fix)  # hashing every file: slow, and needs no lock
+    with ExitStack() as stack:
+        if cat.store_dir.is_dir():
+            try:
+                stack.enter_context(exclusive(cat.store_dir))  # writers wait; none is mid-write
+            except OSError:
+                if fix:
+                    raise
+        # Rows read after the lock is taken: a file stored before it has its row by now.
+        known = {(cat.root / rel).resolve() for (rel,) in cat.db.execute("SELECT path FROM images").fetchall()}
+        _check_store_files(cat, known, report, fix)
     _check_dangling_rows(cat, report)
     _check_run_artifacts(cat, report)
     return report
@@ -62,14 +82,12 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> set[Path]:
-    known: set[Path] = set()
+def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None:
     for image_id, sha, rel, status, reason in cat.db.execute(
         "SELECT id, sha256, path, status, reason FROM images ORDER BY id"
     ).fetchall():
         report.images_checked += 1
         path = (cat.root / rel).resolve()
-        known.add(path)
         if not path.is_file():
             problem = Problem("missing-file", str(image_id), f"{rel} does not exist")
         elif _sha256_file(path) != sha:
@@ -82,7 +100,6 @@ def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> set[
                 _mark_missing(cat, image_id)
             problem.fixed = "marked rejected"
         report.problems.append(problem)
-    return known
 
 
 def _mark_missing(cat: Catalog, image_id: int) -> None:
@@ -104,16 +121,50 @@ def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, 
     if not cat.store_dir.is_dir():
         return
     stale = set(stale_temp_files(cat.store_dir))
+    unknown: list[Path] = []
     for path in sorted(p for p in cat.store_dir.rglob("*") if p.is_file()):
         report.files_checked += 1
         if path.resolve() in known or (path.name.startswith(TEMP_PREFIX) and path not in stale):
             continue  # a live writer's temporary file is work in progress, not a problem
-        kind = "temp-file" if path.name.startswith(TEMP_PREFIX) else "orphan-file"
-        problem = Problem(kind, str(path.relative_to(cat.root)), "no image row refers to it")
-        if fix:
-            path.unlink()
-            problem.fixed = "removed"
-        report.problems.append(problem)
+        if path.name.startswith(TEMP_PREFIX):
+            problem = Problem("temp-file", str(path.relative_to(cat.root)), "left by a writer that is gone")
+            _remove_if(fix, path, problem)
+            report.problems.append(problem)
+        else:
+            unknown.append(path)
+    if unknown:
+        _check_unknown_files(cat, unknown, report, fix)
+
+
+def _check_unknown_files(cat: Catalog, paths: list[Path], report: IntegrityReport, fix: bool) -> None:
+    """Files without a row here: other catalogs' images, proved orphans, or files left alone."""
+    try:
+        referenced = set().union(*(files_referenced_by(p) for p in sibling_catalogs(cat)))
+    except OwnershipUnknown as exc:
+        for path in paths:
+            detail = f"no image row here refers to it, and {exc}: left alone"
+            report.problems.append(Problem("orphan-file", str(path.relative_to(cat.root)), detail))
+        return
+    created = created_files(cat)
+    for path in paths:
+        rel = str(path.relative_to(cat.root))
+        if path.resolve() in referenced:
+            report.shared_files += 1
+        elif rel in created:
+            problem = Problem("orphan-file", rel, "no catalog refers to it (this catalog created it)")
+            if _remove_if(fix, path, problem):
+                release(cat, rel)
+            report.problems.append(problem)
+        else:
+            detail = "no catalog refers to it, but it was not created by this catalog: left alone"
+            report.problems.append(Problem("orphan-file", rel, detail))
+
+
+def _remove_if(fix: bool, path: Path, problem: Problem) -> bool:
+    if fix:
+        path.unlink(missing_ok=True)
+        problem.fixed = "removed"
+    return fix
 
 
 def _check_dangling_rows(cat: Catalog, report: IntegrityReport) -> None:

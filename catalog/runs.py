@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .db import Catalog
 from .errors import CatalogError
 from .timeutil import now
+from .tx import transaction
 
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 _JSON_COLUMNS = ("params", "metrics", "artifacts")
@@ -107,7 +108,9 @@ def save_predictions(cat: Catalog, run_id: int, predictions: Iterable[Prediction
         }
         for p in predictions
     ]
-    with cat.db.conn:
+    # One transaction: the connection is in autocommit mode, where `with conn:` opens none,
+    # so a failed insert would have left the run without predictions (issue 13).
+    with transaction(cat):
         cat.db.execute("DELETE FROM predictions WHERE run_id = ?", [run_id])
         cat.table("predictions").insert_all(rows)
     return len(rows)

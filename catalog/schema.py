@@ -151,3 +151,17 @@ def m201_curation_signature(db: Database) -> None:
     # A tiny colour thumbnail (hex of 8x8 RGB bytes) computed once with the hashes: it
     # rejects most pHash look-alikes before any file is decoded to confirm a match (issue 4).
     db.execute("ALTER TABLE images ADD COLUMN signature TEXT")
+
+
+@migrations()
+def m301_store_files(db: Database) -> None:
+    # The stored files this catalog created, recorded before each file is written: the
+    # proof `curate check --fix` needs before it removes a file without a row, since
+    # catalogs in one folder share `images/` (issue 13).
+    db.execute("CREATE TABLE store_files (path TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
+
+
+def known_migrations() -> list[str]:
+    """The names of the migrations this version of the code knows, in order."""
+    # sqlite-utils has no public accessor for a set's registered migrations.
+    return [m.name for m in migrations._migrations]

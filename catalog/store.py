@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .owners import claim
+
 if TYPE_CHECKING:  # db imports this module to sweep temp files on open
     from .db import Catalog
 
@@ -24,30 +26,64 @@ def relative_path(sha256: str, ext: str) -> str:
     return f"images/{sha256[:2]}/{sha256}.{ext}"
 
 
-def put_file(cat: Catalog, data: bytes, sha256: str, ext: str) -> str:
-    """Write `data` into the store atomically and return its relative path.
+def stage_file(store_dir: Path, data: bytes, sha256: str, ext: str) -> Path:
+    """Write `data` to a temporary file beside its store name and flush it to disk.
 
-    The bytes go to a temporary file in the destination folder, are flushed to disk and
-    renamed into place, so a crash never leaves a partial file under a store name.
+    The slow part of storing (fsync) can run on any thread; `put_file` then renames the
+    file into place. The writer's pid is in the name, so a sweep can tell a dead writer's
+    leftovers from a file another live process is still writing.
     """
-    rel = relative_path(sha256, ext)
-    final = cat.root / rel
-    if final.exists() and final.stat().st_size == len(data):
-        return rel
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # The writer's pid is in the name, so a sweep can tell a dead writer's leftovers from
-    # a file another live process is writing right now.
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{ext}")
+    folder = store_dir / sha256[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{ext}")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return rel
+    return Path(tmp)
+
+
+def claim_new(cat: Catalog, sha256: str, ext: str) -> None:
+    """Record that this catalog is about to create a stored file, unless it is there already.
+
+    Hold the store's writer lock from here until the file's row is committed.
+    """
+    rel = relative_path(sha256, ext)
+    if not (cat.root / rel).exists():
+        claim(cat, rel)
+
+
+def put_file(cat: Catalog, data: bytes, sha256: str, ext: str, staged: Path | None = None) -> tuple[str, bool]:
+    """Move `data` into the store atomically; returns its relative path and whether it was created.
+
+    Call it holding the store's writer lock (`cat.writing()`), up to the commit of the
+    row that refers to the file. A file this call creates is first recorded as created by
+    this catalog (`store_files`), which is what lets `curate check --fix` remove it later
+    if its row never comes (issue 13). A file already there is left as it is and not
+    claimed: another catalog sharing the folder may have written it.
+
+    Args:
+        staged: a file `stage_file` already wrote with these bytes; it is renamed into
+            place, or removed when the store has the file already.
+    """
+    rel = relative_path(sha256, ext)
+    final = cat.root / rel
+    if final.exists() and final.stat().st_size == len(data):
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        return rel, False
+    claim_new(cat, sha256, ext)
+    tmp = staged or stage_file(cat.store_dir, data, sha256, ext)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rel, True
 
 
 def absolute_path(cat: Catalog, rel: str) -> Path:

@@ -23,7 +23,7 @@ from catalog import (
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
 from catalog.images import counts_by
-from catalog.store import put_file, sha256_of
+from catalog.store import claim_new, sha256_of, stage_file
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
@@ -197,12 +197,16 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
             report.left += len({hit.key for hit in hits if hit.key not in tried})
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        # One transaction (one commit) per batch: its image rows, then its fetch rows.
-        with transaction(cat):
-            records: list[FetchRecord] = []
-            for future in done:
-                records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
-            record_fetches(cat, records)
+        outcomes = [_outcome(future, pending.pop(future)) for future in done]
+        # One transaction (one commit) per batch: its image rows, then its fetch rows. The
+        # store's writer lock spans it, so `check --fix` never sees a file before its row.
+        with cat.writing():
+            _claim_new_files(cat, outcomes)
+            with transaction(cat):
+                records: list[FetchRecord] = []
+                for outcome in outcomes:
+                    records += _record(cat, outcome, source.engine, query, options, report)
+                record_fetches(cat, records)
         if progress:
             progress(report)
 
@@ -215,15 +219,27 @@ def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
         return Outcome(hit, [Attempt(hit.key, "download", reason="crawler-error", detail=f"{type(exc).__name__}: {exc}")])
 
 
-def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[str]:
+def _claim_new_files(cat: Catalog, outcomes: list[Outcome]) -> None:
+    """Record the files this batch will create, committed before they are renamed into place.
+
+    Inside the batch's transaction the record would be rolled back by a crash after the
+    rename, leaving a file `check --fix` cannot prove is this catalog's (issue 13).
+    """
+    for outcome in outcomes:
+        chosen = outcome.chosen
+        if chosen is not None and chosen.file is not None and chosen.info is not None and chosen.data:
+            claim_new(cat, sha256_of(chosen.data), chosen.info.ext)
+
+
+def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[Path]:
     """Start writing a validated image's file on a writer thread (fsync is the slow part),
     so download workers go back to downloading.
 
-    `add_image` then finds the file in place and only writes the row. A file whose row
-    never comes (a crash) is an orphan that `catalog.integrity` reports; the re-run that
-    downloads the URL again adds the row for it.
+    The file is staged under a temporary name; `add_image` renames it into the store
+    under the writer lock, with its row (issue 13). A crash leaves only a temporary file
+    of a dead process, which the next open of the catalog sweeps.
     """
-    return writers.submit(put_file, cat, data, sha256_of(data), info.ext)
+    return writers.submit(stage_file, cat.store_dir, data, sha256_of(data), info.ext)
 
 
 def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
@@ -259,10 +275,9 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
         page_url=hit.page_url, engine=engine, query=query, rank=hit.rank, title=hit.title,
     )
     try:
-        if chosen.file is not None:
-            chosen.file.result()  # the file first; add_image would write it itself otherwise
+        staged = chosen.file.result() if chosen.file is not None else None
         result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side,
-                           validated=chosen.info)
+                           validated=chosen.info, staged=staged)
     except InvalidImage as exc:
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"

@@ -28,7 +28,7 @@ class Attempt:
     reason: str | None = None
     detail: str = ""
     sha256: str | None = None  # set once the bytes are in the catalog
-    file: Future[str] | None = None  # the store file being written, when prestored
+    file: Future[Path] | None = None  # the staged store file being written, when prestored
     info: ImageInfo | None = None  # what validation found, so the catalog need not decode again
 
     @property
@@ -59,7 +59,7 @@ class Outcome:
 MAX_SAVED_THUMBNAIL = 5 * 1024 * 1024
 
 # Called with bytes that validated, on the worker thread; returns the file being written.
-Prestore = Callable[[bytes, ImageInfo], "Future[str]"]
+Prestore = Callable[[bytes, ImageInfo], "Future[Path]"]
 
 
 def _from_fetch(url: str, origin: str, result: FetchResult, check: Callable[[Attempt, bytes], Attempt]) -> Attempt:

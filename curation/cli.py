@@ -101,9 +101,12 @@ def _stats_table(result: dict) -> Table:
 @app.command()
 def check(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    fix: Annotated[bool, typer.Option(help="Remove orphan files and mark rows whose file is missing.")] = False,
+    fix: Annotated[bool, typer.Option(help="Remove proved orphan files and mark rows whose file is missing.")] = False,
 ) -> None:
     """Check that every row has its file and every file its row; exit 1 if not.
+
+    --fix removes a file only if this catalog created it, no catalog in the folder refers
+    to it and no writer is storing files; other files are reported and left alone.
 
     Example: curate check --fix
     """

@@ -216,6 +216,8 @@ def export(
 ) -> None:
     """Rebuild a Keras-ready folder tree and manifest.csv from a split.
 
+    Deletes only files an earlier export wrote and left unchanged; refuses otherwise.
+
     Example: curate export dataset --split default --copy
     """
     with catalog_for_cli(catalog) as cat:

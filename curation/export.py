@@ -1,8 +1,13 @@
 """`curate export`: DIR/train/<class>/ and DIR/test/<class>/ rebuilt from the catalog.
 
-The folders are derived data: every export deletes the subset folders it wrote before
-(recognised by the manifest it left) and writes them again from the split's usable
-images, so the tree always matches `curate stats`. A manifest CSV records what went where.
+The folders are derived data: every export removes the files it wrote before and writes
+them again from the split's usable images, so the tree always matches `curate stats`. A
+manifest CSV records what went where.
+
+Export deletes only what an earlier export wrote (issue 13): `.imageset-export.json` lists
+every file it wrote with its link target or sha256. Before anything is removed, every file
+under DIR/train and DIR/test must be listed there and unchanged; anything else (a user's
+own dataset, a linked folder, an edited file) stops the export with nothing deleted.
 
 Example:
     >>> export_split(cat, Path("dataset"), split="default", mode="link")   # doctest: +SKIP
@@ -11,8 +16,10 @@ Example:
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
+import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +33,8 @@ from .errors import CurationError
 from .stats import default_split
 
 MANIFEST = "manifest.csv"
+MARKER = ".imageset-export.json"
+MARKER_TOOL = "imageset curate export"
 MODES = ("link", "copy")
 KERAS_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
 FIELDS = ["image_id", "class", "subset", "file", "sha256", "width", "height", "source_url"]
@@ -59,46 +68,142 @@ def export_split(cat: Catalog, dest: Path, *, split: str | None = None, mode: st
         raise CurationError("the catalog has no split yet: run `curate split` first")
     catalog_splits.require_split(cat, split)
     dest = Path(dest)
-    _clear(dest)
-    report = ExportReport(dest, split)
+    previous = _previous_export(dest)  # raises, deleting nothing, unless all of it is ours
     rows = catalog_splits.split_images(cat, split, statuses=USABLE_STATUSES)
-    manifest = []
-    for row in rows:
-        rel = _place(cat, row, dest, mode)
+    targets = [(row, *_target(cat, row, mode)) for row in rows]
+    _remove_previous(dest, previous)
+    # Listed before they are written: a crash midway leaves a folder the next export may clear.
+    _write_marker(dest, {rel: expected for _, rel, expected in targets})
+    report = ExportReport(dest, split)
+    manifest, written = [], {}
+    for row, rel, _ in targets:
+        written[rel] = _place(cat, row, dest / rel, mode)
         report.counts.setdefault(row["class"], {"train": 0, "test": 0})[row["subset"]] += 1
         manifest.append({**{k: row.get(k) for k in FIELDS}, "image_id": row["id"], "file": rel})
+    _write_marker(dest, written)
     _write_manifest(dest / MANIFEST, manifest)
     return report
 
 
-def _clear(dest: Path) -> None:
-    if not dest.exists():
-        dest.mkdir(parents=True)
-        return
-    if not dest.is_dir():
-        raise CurationError(f"cannot export to {dest}: it is a file")
-    if any(dest.iterdir()) and not (dest / MANIFEST).is_file():
-        raise CurationError(f"{dest} is not empty and holds no {MANIFEST}: choose a new or empty folder")
-    for subset in catalog_splits.SUBSETS:
-        if (dest / subset).is_dir():
-            shutil.rmtree(dest / subset)
-
-
-def _place(cat: Catalog, row: dict, dest: Path, mode: str) -> str:
+def _target(cat: Catalog, row: dict, mode: str) -> tuple[str, dict]:
+    """Where a row goes under dest, and what the marker expects to find there."""
     src = image_file(cat, row).resolve()
     keep_format = row["format"] in KERAS_FORMATS
     rel = f"{row['subset']}/{row['class']}/{row['id']}{src.suffix if keep_format else '.png'}"
-    target = dest / rel
+    if keep_format and mode == "link":
+        return rel, {"link": str(src)}
+    return rel, {"sha256": row["sha256"] if keep_format else None}  # a PNG's hash is known once written
+
+
+def _place(cat: Catalog, row: dict, target: Path, mode: str) -> dict:
+    """Write one file (never over an existing one) and return its marker entry."""
+    src = image_file(cat, row).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not keep_format:
-        # Keras decodes only JPEG, PNG, GIF and BMP: a WebP is written as a lossless PNG.
-        with Image.open(src) as img:
-            img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB").save(target, "PNG")
-    elif mode == "link":
+    if row["format"] in KERAS_FORMATS and mode == "link":
         os.symlink(src, target)
+        return {"link": str(src)}
+    if row["format"] in KERAS_FORMATS:
+        data = src.read_bytes()
     else:
-        shutil.copyfile(src, target)
-    return rel
+        # Keras decodes only JPEG, PNG, GIF and BMP: a WebP is written as a lossless PNG.
+        buffer = io.BytesIO()
+        with Image.open(src) as img:
+            img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB").save(buffer, "PNG")
+        data = buffer.getvalue()
+    with target.open("xb") as fh:
+        fh.write(data)
+    return {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _previous_export(dest: Path) -> dict[str, dict]:
+    """The files an earlier export wrote under dest; refuse if dest holds anything else.
+
+    Raises:
+        CurationError: dest is a file; or it is not empty and holds no marker; or a file
+            under dest/train or dest/test is not listed in the marker or was changed; or
+            one of those folders is a link.
+    """
+    if not dest.exists():
+        dest.mkdir(parents=True)
+        return {}
+    if not dest.is_dir():
+        raise CurationError(f"cannot export to {dest}: it is a file")
+    if not any(dest.iterdir()):
+        return {}
+    marker = dest / MARKER
+    if marker.is_symlink() or not marker.is_file():
+        raise CurationError(
+            f"{dest} is not empty and holds no export written by this tool ({MARKER}): "
+            "choose a new or empty folder; nothing was deleted"
+        )
+    listed = _read_marker(marker)
+    for path in _exported_files(dest):
+        rel = path.relative_to(dest).as_posix()
+        if rel not in listed or not _unchanged(path, listed[rel]):
+            raise CurationError(
+                f"{path} was not written by the last export, or was changed since: nothing was deleted; "
+                "move it away or export to another folder"
+            )
+    return listed
+
+
+def _exported_files(dest: Path) -> list[Path]:
+    """Every file (and link) under dest/train and dest/test; a linked folder is refused."""
+    found: list[Path] = []
+    for subset in catalog_splits.SUBSETS:
+        top = dest / subset
+        if top.is_symlink() or (top.exists() and not top.is_dir()):
+            raise CurationError(f"{top} is a link or a file, not a folder an export wrote: nothing was deleted")
+        for folder, dirnames, filenames in os.walk(top):
+            for name in dirnames:
+                if (Path(folder) / name).is_symlink():
+                    raise CurationError(f"{Path(folder) / name} is a link to a folder, not one an export wrote: "
+                                        "nothing was deleted")
+            found += [Path(folder) / name for name in filenames]
+    return found
+
+
+def _unchanged(path: Path, expected: dict) -> bool:
+    if "link" in expected:
+        return path.is_symlink() and os.readlink(path) == expected["link"]
+    if path.is_symlink() or not path.is_file():
+        return False
+    return expected.get("sha256") is None or _sha256_file(path) == expected["sha256"]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _remove_previous(dest: Path, listed: dict[str, dict]) -> None:
+    """Remove the verified files of the earlier export, then the folders they leave empty."""
+    if not listed:
+        return
+    for path in _exported_files(dest):
+        path.unlink()
+    for subset in catalog_splits.SUBSETS:
+        for folder, _, _ in sorted(os.walk(dest / subset), key=lambda entry: -len(entry[0])):
+            os.rmdir(folder)
+
+
+def _read_marker(marker: Path) -> dict[str, dict]:
+    try:
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CurationError(f"cannot read {marker}: {exc}; nothing was deleted") from exc
+    if not isinstance(content, dict) or content.get("tool") != MARKER_TOOL or not isinstance(content.get("files"), dict):
+        raise CurationError(f"{marker} was not written by this tool: nothing was deleted")
+    return content["files"]
+
+
+def _write_marker(dest: Path, files: dict[str, dict]) -> None:
+    tmp = dest / f"{MARKER}.tmp"
+    tmp.write_text(json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0), encoding="utf-8")
+    os.replace(tmp, dest / MARKER)
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:

@@ -126,10 +126,17 @@ def test_curate_check_reports_then_fixes(tmp_path, write_image):
     assert runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(db)]).exit_code == 0
     clean = runner.invoke(curate_app, ["check", "--catalog", str(db)])
     assert clean.exit_code == 0 and "checked 1 images and 1 files: ok" in clean.output
-    orphan = tmp_path / "images" / "ff" / ("f" * 64 + ".jpg")
-    orphan.parent.mkdir(parents=True)
-    orphan.write_bytes(b"x")
+    from catalog import open_catalog
+    from catalog.store import put_file
+
+    with open_catalog(db) as cat:  # a writer killed after storing the file, before its row
+        orphan = tmp_path / put_file(cat, b"x", "f" * 64, "jpg")[0]
     bad = runner.invoke(curate_app, ["check", "--catalog", str(db)])
     assert bad.exit_code == 1 and "orphan-file" in bad.output
     fixed = runner.invoke(curate_app, ["check", "--catalog", str(db), "--fix"])
     assert fixed.exit_code == 0 and "fixed: removed" in fixed.output and not orphan.exists()
+    foreign = tmp_path / "images" / "ee" / ("e" * 64 + ".jpg")  # not this catalog's: issue 13
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"x")
+    kept = runner.invoke(curate_app, ["check", "--catalog", str(db), "--fix"])
+    assert kept.exit_code == 1 and "left alone" in kept.output and foreign.exists()

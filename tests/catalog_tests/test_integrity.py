@@ -9,6 +9,7 @@ from imagegen import image_bytes
 
 from catalog import Provenance, add_image, get_image, image_file
 from catalog.integrity import MISSING_REASON, check_catalog
+from catalog.store import put_file, sha256_of
 from catalog.timeutil import now
 
 PROV = Provenance(origin="import")
@@ -29,9 +30,11 @@ def test_missing_corrupt_orphan_and_temp_files_are_found_then_fixed(cat):
     a, b, c = _images(cat)
     image_file(cat, a).unlink()
     image_file(cat, b).write_bytes(b"overwritten")
-    orphan = cat.store_dir / "zz" / ("0" * 64 + ".jpg")
-    orphan.parent.mkdir(parents=True)
-    orphan.write_bytes(image_bytes(99))
+    orphan_bytes = image_bytes(99)  # stored by this catalog, then killed before its row
+    orphan = cat.root / put_file(cat, orphan_bytes, sha256_of(orphan_bytes), "jpg")[0]
+    foreign = cat.store_dir / "zz" / ("0" * 64 + ".jpg")  # not created by this catalog
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(image_bytes(98))
     temp = image_file(cat, c).parent / ".tmp-999999999-abc.jpg"  # its writer is dead
     live = image_file(cat, c).parent / f".tmp-{os.getpid()}-abc.jpg"  # a live writer's
     live.write_bytes(b"in progress")
@@ -43,14 +46,17 @@ def test_missing_corrupt_orphan_and_temp_files_are_found_then_fixed(cat):
         ("missing-file", str(a["id"])),
         ("corrupt-file", str(b["id"])),
         ("orphan-file", str(orphan.relative_to(cat.root))),
+        ("orphan-file", str(foreign.relative_to(cat.root))),
         ("temp-file", str(temp.relative_to(cat.root))),
     ])
     assert not report.ok and orphan.exists()  # checking alone changes nothing
     assert get_image(cat, a["id"])["status"] == "pending"
 
     fixed = check_catalog(cat, fix=True)
-    assert fixed.ok and all(p.fixed for p in fixed.problems)
-    assert not orphan.exists() and not temp.exists() and live.exists()
+    assert [p.subject for p in fixed.problems if not p.fixed] == [str(foreign.relative_to(cat.root))]
+    assert "not created by this catalog: left alone" in fixed.problems[-1].detail
+    assert not orphan.exists() and not temp.exists() and live.exists() and foreign.exists()
+    foreign.unlink()
     assert get_image(cat, a["id"])["status"] == "rejected" and get_image(cat, a["id"])["reason"] == MISSING_REASON
     audit = list(cat.table("reviews").rows_where("image_id = ?", [a["id"]]))
     assert [(r["action"], json.loads(r["after"])["status"]) for r in audit] == [("check", "rejected")]

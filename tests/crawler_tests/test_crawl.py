@@ -216,7 +216,7 @@ def test_unwritable_store_stops_the_crawl_with_a_message(http_server, fetcher, c
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("crawler.crawl.put_file", disk_full)
+    monkeypatch.setattr("crawler.crawl.stage_file", disk_full)
     monkeypatch.setattr("catalog.images.put_file", disk_full)
     report = crawl_class(cat, "Yeezy_350", CrawlOptions(search_url=http_server.url("/search")), fetcher)
     assert report.stored == 0 and "No space left on device" in report.stopped

@@ -33,6 +33,7 @@ def test_tree_and_manifest(split_cat, tmp_path):
     report = export_split(split_cat, out)
     assert report.counts == {"Yeezy_350": {"train": 3, "test": 1}, "Yeezy_500": {"train": 1, "test": 1}}
     assert files(out) == [
+        ".imageset-export.json",  # what this export wrote: the next one removes only that
         "manifest.csv",
         "test/Yeezy_350/1.png",  # WebP becomes PNG: Keras cannot decode WebP
         "test/Yeezy_500/5.jpg",
@@ -76,3 +77,61 @@ def test_keras_loads_the_same_counts(split_cat, tmp_path):
         ds = keras.utils.image_dataset_from_directory(out / subset, image_size=(32, 32), batch_size=8, shuffle=False)
         assert sum(int(x.shape[0]) for x, _ in ds) == expected
         assert ds.class_names == ["Yeezy_350", "Yeezy_500"]
+
+
+def test_export_never_wipes_a_dataset_with_its_own_manifest(split_cat, tmp_path):
+    """Issue 13, item 3: DIR/train and DIR/test were deleted whenever DIR/manifest.csv existed."""
+    theirs = tmp_path / "theirs"
+    (theirs / "train" / "cats").mkdir(parents=True)
+    (theirs / "train" / "cats" / "1.jpg").write_bytes(b"my own photo")
+    (theirs / "manifest.csv").write_text("file,label\ntrain/cats/1.jpg,cats\n")
+    with pytest.raises(CurationError, match="no export written by this tool.*nothing was deleted"):
+        export_split(split_cat, theirs)
+    assert files(theirs) == ["manifest.csv", "train/cats/1.jpg"]
+
+
+def test_export_refuses_files_it_did_not_write_or_that_changed(split_cat, tmp_path):
+    """Issue 13, item 3: a re-export removes only the files the last export listed, unchanged."""
+    out = tmp_path / "out"
+    export_split(split_cat, out, mode="copy")
+    mine = out / "train" / "Yeezy_350" / "notes.txt"
+    mine.write_text("keep me")
+    with pytest.raises(CurationError, match="not written by the last export.*nothing was deleted"):
+        export_split(split_cat, out)
+    assert mine.exists() and (out / "train/Yeezy_350/2.jpg").exists()
+    mine.unlink()
+    (out / "train/Yeezy_350/2.jpg").write_bytes(b"edited by hand")
+    with pytest.raises(CurationError, match="changed since"):
+        export_split(split_cat, out)
+    assert (out / "train/Yeezy_350/3.jpg").exists()
+
+
+def test_export_refuses_a_linked_subset_folder_cleanly(split_cat, tmp_path):
+    """Issue 13, item 3: DIR/train as a symlink gave a traceback (and could have been emptied)."""
+    out = tmp_path / "out"
+    export_split(split_cat, out)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "Yeezy_350").mkdir(parents=True)
+    (elsewhere / "Yeezy_350" / "precious.jpg").write_bytes(b"x")
+    for path in sorted((out / "train").rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+    (out / "train").rmdir()
+    (out / "train").symlink_to(elsewhere)
+    with pytest.raises(CurationError, match="is a link or a file.*nothing was deleted"):
+        export_split(split_cat, out)
+    assert (elsewhere / "Yeezy_350" / "precious.jpg").exists()
+
+
+def test_export_cli_refusal_is_one_line_and_exit_1(split_cat, tmp_path):
+    """Issue 13, item 3: the refusal reaches the user as a message, not a traceback."""
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    theirs = tmp_path / "theirs"
+    (theirs / "train" / "dogs").mkdir(parents=True)
+    (theirs / "train" / "dogs" / "a.jpg").write_bytes(b"x")
+    (theirs / "manifest.csv").write_text("x\n")
+    result = CliRunner().invoke(app, ["export", str(theirs), "--catalog", str(split_cat.path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and "nothing was deleted" in result.output
+    assert (theirs / "train" / "dogs" / "a.jpg").exists()

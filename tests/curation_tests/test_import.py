@@ -136,3 +136,18 @@ def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
     again = _import(cat, shared_dir / "data" / "sneakers10")
     assert (again.added, again.already) == (0, 387)
     assert cat.table("images").count == 385
+
+
+def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(cat, tmp_path, write_image):
+    """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan file."""
+    import os
+
+    from catalog.integrity import check_catalog
+
+    folder = tmp_path / "ds" / "Yeezy_350"
+    write_image(folder / os.fsdecode(b"caf\xe9.jpg"), 1)  # Latin-1 bytes, not UTF-8
+    report = _import(cat, tmp_path / "ds")
+    assert (report.added, report.failures) == (1, [])
+    [row] = list(iter_images(cat))
+    assert row["title"] == "caf\\xe9.jpg" and row["source_url"].endswith("/caf%E9.jpg")
+    assert check_catalog(cat).problems == []
