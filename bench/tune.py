@@ -33,17 +33,25 @@ from trainer.train import TrainConfig, train  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SEED = 42
-DEFAULT_BACKBONE = "efficientnet_lite0"
 # name -> TrainConfig overrides. `base` is whatever TrainConfig's defaults are today.
 CANDIDATES: dict[str, dict] = {
     "smoke": {"epochs": 1, "fine_tune_epochs": 1, "augment_passes": 1, "size": 64},  # checks the script, nothing more
     "base": {},
-    "ft8": {"fine_tune_epochs": 8},
-    "ft8-lr3e-4": {"fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
-    "head256": {"head_width": 256, "dropout": 0.3},
-    "passes9": {"augment_passes": 9},
-    "passes3-ft8": {"augment_passes": 3, "fine_tune_epochs": 8},
+    "l0": {"backbone": "efficientnet_lite0"},
+    "l0-ft8-lr3e-4": {"backbone": "efficientnet_lite0", "fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
+    "l0-cut7-ft8": {"backbone": "efficientnet_lite0", "fine_tune_from": "block7_add", "fine_tune_epochs": 8},
+    "l0-head256": {"backbone": "efficientnet_lite0", "head_width": 256, "dropout": 0.3},
+    "l2": {"backbone": "efficientnet_lite2"},
+    "l2-ft8-lr3e-4": {"backbone": "efficientnet_lite2", "fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
+    "l2-cut10-ft8": {"backbone": "efficientnet_lite2", "fine_tune_from": "block10_add", "fine_tune_epochs": 8},
 }
+
+
+def default_backbone() -> str:
+    """What plain `train` trains."""
+    from trainer.backbones import RECOMMENDED_BACKBONE
+
+    return RECOMMENDED_BACKBONE
 
 
 def prepare(dataset: Path, catalog: Path, data_root: Path) -> None:
@@ -82,6 +90,7 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=float("inf"))
     parser.add_argument("--max-folds-big", type=int, default=None, help="folds to run on datasets over 2,000 images")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=SHARED / "data", help="the folder holding the datasets")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -91,7 +100,7 @@ def main() -> int:
         catalog = work / name / "catalog.db"
         catalog.parent.mkdir(parents=True, exist_ok=True)
         if not catalog.exists():
-            prepare(SHARED / "data" / name, catalog, work)
+            prepare(args.data / name, catalog, work)
         splits = make_folds(catalog, args.folds)
         with open_catalog(catalog) as cat:
             big = len(split_images(cat, "default", "train")) > 2000
@@ -99,7 +108,7 @@ def main() -> int:
             splits = splits[: args.max_folds_big]
         for config in args.configs.split(","):
             overrides = dict(CANDIDATES[config])
-            backbone = args.backbone or overrides.pop("backbone", None) or DEFAULT_BACKBONE
+            backbone = args.backbone or overrides.pop("backbone", None) or default_backbone()
             for split in splits:
                 if time.perf_counter() - started > args.budget_s:
                     print(f"budget reached: skipped {name} {config} {split}", flush=True)
