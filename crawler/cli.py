@@ -40,7 +40,7 @@ def crawl(
     per_host: Annotated[int, typer.Option(min=1, help="Downloads in flight to one host at once.")] = 2,
     delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
-    allow_private: Annotated[bool, typer.Option(help="Allow private/loopback addresses (local test servers only).")] = False,
+    allow_private: Annotated[list[str] | None, typer.Option(metavar="HOST", help="A private/loopback host or address that may be fetched (a local test server); repeatable. Every other private address stays refused.")] = None,
     browser: Annotated[Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -53,7 +53,7 @@ def crawl(
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
     fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
-                      timeout=(timeout, timeout), allow_private=allow_private)
+                      timeout=(timeout, timeout), allow_private=allow_private or False)
     with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
         options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
                                filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed,

@@ -27,6 +27,7 @@ from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
 from .engines import ENGINES, detect_engine, get_engine, read_results
+from .engines.common import count_dropped_urls, split_url
 from .errors import CrawlerError, EngineParseError, FetchError, UnknownEngineError
 from .fetch import MB, Fetcher
 from .hits import ImageHit, ParseResult
@@ -79,6 +80,7 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
 
     Example: crawl_class(cat, "Yeezy_350", CrawlOptions(limit=50), Fetcher(requests.Session()))
     """
+    _check_search_url(options.search_url)
     query = options.query or require_class(cat, class_name)["query"]
     report = CrawlReport(class_name, engine=options.engine, query=query, limit=options.limit)
     tried = tried_urls(cat, class_name, include_failed=not options.retry_failed)
@@ -119,6 +121,15 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
     return results
 
 
+def _check_search_url(url: str | None) -> None:
+    """A --search-url that is not a well-formed http(s) URL is the user's error, not a traceback."""
+    if url is None:
+        return
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CrawlerError(f"--search-url {url[:200]!r} is not a well-formed http(s) URL with a host")
+
+
 def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlReport, wanted: int) -> Iterator[_Source]:
     """Saved pages, else a page source (the browser engine), else the engine's search pages.
 
@@ -126,7 +137,7 @@ def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlR
     already tried, since a rendered page starts from its first result every time.
     """
     if options.pages:
-        return _saved_pages(options)
+        return _saved_pages(options, report)
     source = options.pages_from
     if source is None and options.engine == BROWSER_ENGINE:
         source = _browser_pages(options)
@@ -148,13 +159,15 @@ def _external(source: PageSource, query: str, wanted: int, engine: str | None) -
         yield _Source(description, hits, name)
 
 
-def _saved_pages(options: CrawlOptions) -> Iterator[_Source]:
+def _saved_pages(options: CrawlOptions, report: CrawlReport) -> Iterator[_Source]:
     for path in options.pages:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
-        engine, result = _parse_saved(path, text, options.engine)
+        with count_dropped_urls() as dropped:
+            engine, result = _parse_saved(path, text, options.engine)
+        report.dropped_urls.update(dropped)
         yield _Source(f"{path}: {result.describe()}", result.hits, engine.NAME, path.parent)
 
 
@@ -184,12 +197,11 @@ def _search(fetcher: Fetcher, query: str, options: CrawlOptions, report: CrawlRe
     for page in range(options.max_pages):
         url = engine.build_search_url(query, page, options.filters, options.search_url, **token)
         text, status = _get_page(fetcher, url, engine)
-        if page == 0:
-            result = read_results(engine, text, url, status)
-        else:
-            result = engine.parse_page(text)
-            if not result.hits:
-                engine.check_blocked(text, url, status)  # a wall, or just the end of the results
+        with count_dropped_urls() as dropped:
+            result = read_results(engine, text, url, status) if page == 0 else engine.parse_page(text)
+        report.dropped_urls.update(dropped)
+        if page > 0 and not result.hits:
+            engine.check_blocked(text, url, status)  # a wall, or just the end of the results
         fresh = [hit for hit in result.hits if hit.key not in seen]
         if not fresh:
             return

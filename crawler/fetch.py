@@ -23,7 +23,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.util.retry import Retry
 
-from .netguard import CachingResolver, GuardedAdapter, Refused, Resolver, check_url, peer_check, resolve
+from .netguard import (
+    CachingResolver, GuardedAdapter, Refused, Resolver, allowed_addresses, check_url, peer_check, resolve,
+)
 
 T = TypeVar("T")
 USER_AGENT = "Mozilla/5.0 (compatible; imageset-crawler/0.1; +https://github.com/imageset)"
@@ -166,7 +168,8 @@ class Fetcher:
         max_retry_after: the longest Retry-After honoured, in seconds.
         max_bytes: bodies larger than this are refused (reason too-large).
         max_redirects: hops followed before giving up (reason too-many-redirects).
-        allow_private: True, or the addresses, that may be fetched although private.
+        allow_private: True, or the hosts and addresses, that may be fetched although
+            private (host names are resolved once, here).
         resolver: host, port -> addresses (tests pass a fake; default: getaddrinfo).
     """
 
@@ -192,8 +195,10 @@ class Fetcher:
         self.max_workers = max_workers
         self.timeout, self.total_timeout = timeout, total_timeout
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
-        self.allow_private = allow_private
         self._resolver = CachingResolver(resolver=resolver or resolve)
+        if allow_private is not True and allow_private:
+            allow_private = allowed_addresses(allow_private, self._resolver)
+        self.allow_private = allow_private
         self._gate = _HostGate(per_host, per_host_delay)
         self._pool: ThreadPoolExecutor | None = None
         self._reaper = _Reaper()
@@ -226,7 +231,11 @@ class Fetcher:
             result, location = self._get_once(url, current, max_bytes or self.max_bytes, headers)
             if location is None:
                 return result
-            current = urljoin(current, location)
+            try:
+                current = urljoin(current, location)
+            except ValueError:  # a malformed Location is the server's failure, not ours
+                return FetchResult(url, final_url=current, http_status=result.http_status,
+                                   reason="bad-url", detail=f"malformed redirect to {location[:200]}")
             if current in seen:
                 return FetchResult(url, final_url=current, http_status=result.http_status,
                                    reason="redirect-loop", detail=f"back to {current}")

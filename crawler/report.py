@@ -12,6 +12,8 @@ class CrawlReport:
 
     `failures` groups hits that stored nothing by the original's reason;
     `thumbnail_fallbacks` groups hits whose original failed but whose thumbnail was kept.
+    `dropped_urls` counts URLs in the result pages that were not tried, by reason
+    (malformed-url, non-http-url).
     `stopped` says why paging ended early (a blocked later page), if it did.
     """
 
@@ -30,6 +32,7 @@ class CrawlReport:
     conflicts: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
+    dropped_urls: Counter[str] = field(default_factory=Counter)  # URLs in the pages never tried
     stopped: str | None = None
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
 
@@ -45,6 +48,8 @@ class CrawlReport:
             lines.append("  failures: " + _counts(self.failures))
         if self.thumbnail_fallbacks:
             lines.append("  originals failed, thumbnail kept: " + _counts(self.thumbnail_fallbacks))
+        if self.dropped_urls:
+            lines.append("  URLs in the pages not tried: " + _counts(self.dropped_urls))
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
         return "\n".join(lines)

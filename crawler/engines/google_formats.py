@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from bs4 import BeautifulSoup, Tag
 
 from ..hits import ImageHit
-from .common import decode_data_uri, is_http_url, js_string, to_int
+from .common import decode_data_uri, is_http_url, js_string, split_url, to_int
 
 
 @dataclass
@@ -112,7 +112,8 @@ def _triple(value: object) -> tuple[str, int, int] | None:
 
 
 def _is_thumbnail(url: str) -> bool:
-    return (urlsplit(url).hostname or "").endswith("gstatic.com")
+    parts = split_url(url)
+    return parts is not None and (parts.hostname or "").endswith("gstatic.com")
 
 
 def _tile_hit(tile: list, rank: int) -> ImageHit | None:
@@ -257,7 +258,8 @@ def parse_imgres(page: Page) -> list[ImageHit]:
         return []
     hits = []
     for link in page.soup.select('a[href*="imgres?"]'):
-        query = parse_qs(urlsplit(str(link["href"])).query)
+        parts = split_url(str(link["href"]))
+        query = parse_qs(parts.query) if parts else {}
         url = (query.get("imgurl") or [None])[0]
         if not is_http_url(url):
             continue

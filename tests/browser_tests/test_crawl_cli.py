@@ -14,7 +14,7 @@ runner = CliRunner()
 
 
 def crawl(site, catalog_path, *args: str):
-    return runner.invoke(app, ["--class", "Air_Max_1", "--search-url", site.search_url(), "--allow-private",
+    return runner.invoke(app, ["--class", "Air_Max_1", "--search-url", site.search_url(), "--allow-private", "127.0.0.1",
                                "--delay", "0", "--catalog", str(catalog_path), *args])
 
 
