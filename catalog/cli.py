@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, open_catalog
 from .errors import CatalogError
+from .text import MESSAGE_LIMIT, plain
 
 CatalogOption = Annotated[
     Path,
@@ -25,11 +27,25 @@ CatalogOption = Annotated[
 DEFAULT_CATALOG_PATH = Path(DEFAULT_CATALOG)
 
 err_console = Console(stderr=True)
+out_console = Console()
+
+# A part of a message: text, or (text, Rich style) for a coloured word.
+Part = str | tuple[str, str]
+
+
+def say(*parts: Part, console: Console | None = None) -> None:
+    """Print a message as plain text: never Rich markup or emoji codes, controls made visible.
+
+    Example: say(("failed", "red"), f" {path}: {reason}")
+    """
+    text = Text.assemble(*((plain(p[0], MESSAGE_LIMIT, newlines=True), p[1]) if isinstance(p, tuple)
+                           else plain(p, MESSAGE_LIMIT, newlines=True) for p in parts))
+    (console or out_console).print(text, highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the Exit(1) to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    say(("error:", "bold red"), " ", message, console=err_console)
     return typer.Exit(code=1)
 
 

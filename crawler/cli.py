@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail, say
 
 from .crawl import BROWSER_ENGINE, CrawlOptions, crawl_all, crawl_class
 from .engines import ENGINES
@@ -21,8 +21,6 @@ from .fetch import Fetcher
 from .report import CrawlReport
 
 app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
-console = Console()
-
 
 @app.command()
 def crawl(
@@ -87,10 +85,10 @@ def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) ->
     failed = False
     for name, report, error in results:
         if report is not None:
-            console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+            say(report.summary())
             failed |= report.stopped is not None
         else:
-            console.print(f"{name}: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
+            say((f"{name}: {error}", "red"))
             failed = True
     if failed:
         raise typer.Exit(code=1)
