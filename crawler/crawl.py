@@ -22,6 +22,7 @@ from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
+from catalog.files import PAGE_MAX_BYTES, InputFileError, read_input_file
 from catalog.store import put_file, sha256_of
 from catalog.tx import transaction
 
@@ -162,8 +163,8 @@ def _external(source: PageSource, query: str, wanted: int, engine: str | None) -
 def _saved_pages(options: CrawlOptions, report: CrawlReport) -> Iterator[_Source]:
     for path in options.pages:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
+            text = read_input_file(path, PAGE_MAX_BYTES).decode("utf-8", errors="replace")
+        except InputFileError as exc:
             raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
         with count_dropped_urls() as dropped:
             engine, result = _parse_saved(path, text, options.engine)

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from catalog import add_class, list_classes
+from catalog.files import IMAGE_MAX_BYTES, MB
 from catalog.integrity import check_catalog
 from catalog.text import plain
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
@@ -32,6 +33,7 @@ def import_cmd(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     add_classes: Annotated[bool, typer.Option(help="Create classes for unknown folder names.")] = False,
     min_side: Annotated[int, typer.Option(help="Reject images smaller than this on a side (px).")] = 32,
+    max_mb: Annotated[float, typer.Option(min=0.001, help="Refuse files larger than this many MB (read into memory whole).")] = IMAGE_MAX_BYTES / MB,
 ) -> None:
     """Import an existing dataset folder; a train/test layout becomes the split `imported`.
 
@@ -42,7 +44,8 @@ def import_cmd(
         added = check_plan_classes(cat, plan, add_missing=add_classes)
         with _progress() as progress:
             task = progress.add_task("importing", total=len(plan.items))
-            report = import_plan(cat, plan, min_side=min_side, on_item=lambda _: progress.advance(task))
+            report = import_plan(cat, plan, min_side=min_side, max_bytes=int(max_mb * MB),
+                                 on_item=lambda _: progress.advance(task))
     if added:
         say(f"added classes: {', '.join(added)}")
     say(

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from bs4 import BeautifulSoup, Tag
 
 from ..hits import ImageHit
-from .common import decode_data_uri, is_http_url, js_string, split_url, to_int
+from .common import decode_data_uri, is_http_url, js_string, parse_html, split_url, to_int
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Page:
 
     @cached_property
     def soup(self) -> BeautifulSoup:
-        return BeautifulSoup(self.text, "html.parser")
+        return parse_html(self.text)
 
 
 def _hit(**fields: object) -> ImageHit:

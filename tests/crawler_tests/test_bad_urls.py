@@ -72,3 +72,27 @@ def test_bad_search_url_is_one_line_error(catalog_path, engine, url):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "is not a well-formed http(s) URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_html_parsing_is_linear_in_the_number_of_images():
+    """Issue 13: a 50 MB dense saved page took 6 minutes: bs4's html.parser builder scanned a
+    list of every `<img>` seen so far at each end tag (quadratic). 4x the tiles must cost
+    about 4x the CPU time (quadratic gave 9x at these sizes)."""
+    import time
+
+    from crawler.engines.common import parse_html
+
+    def page(n: int) -> str:
+        return "<html><body>" + "".join(f'<div class="t"><img src="/{i}.jpg"><a href="/p{i}">x</a></div>'
+                                        for i in range(n)) + "</body></html>"
+
+    def cpu(n: int) -> float:
+        text = page(n)
+        started = time.process_time()
+        soup = parse_html(text)
+        spent = time.process_time() - started
+        assert len(soup.select("div.t img")) == n
+        return spent
+
+    small = min(cpu(3000) for _ in range(2))
+    assert cpu(12000) / small < 6.5
