@@ -11,12 +11,13 @@ from typing import Annotated
 
 import typer
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 
 from . import review as review_lib
 from .cli import app
 from .dedup import DEFAULT_MAX_DISTANCE, dedup
 from .export import export_split
+from .hashing import HashReport
 from .quality import Thresholds, check_quality
 from .sheet import write_sheet
 from .split import leaks, split_catalog
@@ -47,6 +48,7 @@ def dedup_cmd(
         say("  ", ("conflict", "yellow"), f" image {keep} looks like image {other} of {other_class}")
     verb = "would mark" if dry_run else "marked"
     say(f"{len(result.groups)} groups: {verb} {result.duplicates} duplicates, {len(result.conflicts)} label conflicts")
+    _report_skipped(result.hashing)
 
 
 @app.command()
@@ -186,6 +188,27 @@ def split(
     for class_name, counts in sorted(report.per_class.items()):
         total = counts["train"] + counts["test"]
         say(f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)")
+    if report.hashing is not None:
+        _report_skipped(report.hashing)
+
+
+def _report_skipped(hashing: HashReport) -> None:
+    """Say which images were left out and why; exit 1 when files are missing (issue 13).
+
+    The other images were processed: a missing file is a catalog problem `curate check` shows.
+    """
+    if hashing.undecodable:
+        say(("skipped", "yellow"), f" {len(hashing.undecodable)} images whose file does not decode: "
+            f"ids {_ids(hashing.undecodable)}")
+    if hashing.missing:
+        say(("skipped", "red"), f" {len(hashing.missing)} images whose file is missing from the store: "
+            f"ids {_ids(hashing.missing)}. Run `curate check` to see every problem", console=err_console)
+        raise typer.Exit(code=1)
+
+
+def _ids(ids: list[int], shown: int = 20) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(map(str, ids[:shown])) + more
 
 
 @app.command("leaks")
