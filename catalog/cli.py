@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, open_catalog
+from .diskfull import disk_full
 from .errors import CatalogError
 from .text import MESSAGE_LIMIT, plain
 
@@ -50,18 +52,23 @@ def fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def cli_errors(*known: type[Exception]) -> Iterator[None]:
-    """Turn the library's known exceptions into a clear message and exit code 1."""
+def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iterator[None]:
+    """Turn the library's known exceptions, and a full disk, into a clear message and exit code 1."""
     try:
         yield
     except (CatalogError, *known) as exc:
         raise fail(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        full = disk_full(exc, writing)
+        if full is None:
+            raise
+        raise fail(str(full)) from None
 
 
 @contextmanager
 def catalog_for_cli(path: Path, *known: type[Exception]) -> Iterator[Catalog]:
     """Open the catalog for one command, translating errors and closing it afterwards."""
-    with cli_errors(*known):
+    with cli_errors(*known, writing=path):
         cat = open_catalog(path)
         try:
             yield cat

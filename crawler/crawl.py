@@ -21,6 +21,7 @@ from types import ModuleType
 from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
+from catalog.diskfull import DiskFullError, disk_full
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
 from catalog.files import PAGE_MAX_BYTES, InputFileError, read_input_file
 from catalog.store import put_file, sha256_of
@@ -117,6 +118,8 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
     for name in class_names(cat):
         try:
             results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
+        except DiskFullError:
+            raise  # every later class would fail the same way
         except CatalogError as exc:
             results.append((name, None, str(exc)))
     return results
@@ -308,7 +311,7 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"
     except OSError as exc:  # disk full, permissions: no later image would fare better
-        raise CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
+        raise disk_full(exc, cat.store_dir) or CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
     chosen.sha256 = result.image["sha256"]
     if result.created:
         report.stored += 1
