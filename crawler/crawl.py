@@ -97,10 +97,11 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
             report.download_seconds += time.perf_counter() - started
             if report.stored >= options.limit:
                 break
-    except CrawlerError as exc:
+    except (CrawlerError, DiskFullError) as exc:
         if not report.pages:
             raise
         report.stopped = str(exc)
+        report.disk_full = isinstance(exc, DiskFullError)
     return report
 
 
@@ -118,10 +119,10 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
     for name in class_names(cat):
         try:
             results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
-        except DiskFullError:
-            raise  # every later class would fail the same way
         except CatalogError as exc:
             results.append((name, None, str(exc)))
+        if isinstance(results[-1][1], CrawlReport) and results[-1][1].disk_full or "disk full" in (results[-1][2] or ""):
+            break  # every later class would fail the same way
     return results
 
 

@@ -34,6 +34,7 @@ class CrawlReport:
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
     dropped_urls: Counter[str] = field(default_factory=Counter)  # URLs in the pages never tried
     stopped: str | None = None
+    disk_full: bool = False  # stopped because the disk (or quota) is full: later classes would be too
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
 
     def summary(self) -> str:

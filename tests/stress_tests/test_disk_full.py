@@ -84,7 +84,8 @@ def test_crawl_on_a_full_disk(http_server, catalog_path, monkeypatch):
     monkeypatch.setattr("crawler.crawl.put_file", _no_space)
     result = runner.invoke(crawl_app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"),
                                        "--allow-private", "127.0.0.1", "--delay", "0", "--catalog", str(catalog_path)])
-    line = _one_line_error(result)
-    assert f"{LINE} /full/images/ab/.tmp-1-x.jpg: freed nothing" in line
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, (OSError, sqlite3.Error))
+    assert f"stopped early: {LINE} /full/images/ab/.tmp-1-x.jpg: freed nothing" in result.output
     with open_catalog(catalog_path) as cat:
         assert list(iter_images(cat)) == [] and cat.table("fetches").count == 0
