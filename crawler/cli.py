@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail, say
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail, say
 
 from .crawl import BROWSER_ENGINE, CrawlOptions, crawl_all, crawl_class
 from .engines import ENGINES
@@ -52,15 +55,61 @@ def crawl(
         raise fail("give exactly one of --class NAME or --all")
     fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
                       timeout=(timeout, timeout), allow_private=allow_private or False)
-    with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
-        options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
-                               filters=parse_filter_args(filter_ or []), max_pages=max_pages, retry_failed=retry_failed,
-                               browser_path=browser)
-        if class_name is not None:
-            results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
-        else:
-            results = crawl_all(cat, options, fetcher, progress)
-    _print_results(results)
+    with _ctrl_c():
+        with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
+            options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=search_url, pages=page or [],
+                                   filters=parse_filter_args(filter_ or []), max_pages=max_pages,
+                                   retry_failed=retry_failed, browser_path=browser)
+            if class_name is not None:
+                results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
+            else:
+                results = crawl_all(cat, options, fetcher, progress)
+        _print_results(results)
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """First Ctrl-C: stop, record what finished, print a line, exit 130 without waiting for
+    the downloads in flight. Second Ctrl-C: exit at once (issue 13).
+
+    The rows are written in transactions and the files under temporary names, so leaving
+    with threads still downloading is as safe as kill -9, which the catalog is built for.
+    """
+    presses = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            os.write(2, b"\ninterrupted again: exiting now\n")
+            os._exit(130)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (an embedding program): leave Ctrl-C alone
+        yield
+        return
+    try:
+        yield
+    except (KeyboardInterrupt, typer.Exit) as exc:
+        if presses == 0:
+            raise
+        if isinstance(exc, KeyboardInterrupt):  # came before any report: nothing to summarise
+            say(("interrupted (Ctrl-C)", "yellow"), ": nothing recorded beyond what finished",
+                console=err_console)
+        _exit_now(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if presses:
+        _exit_now(130)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without joining the download threads still blocked on slow hosts."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @contextmanager
@@ -84,7 +133,9 @@ def _progress() -> Iterator:
 def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) -> None:
     failed = False
     for name, report, error in results:
-        if report is not None:
+        if report is not None and report.interrupted:
+            say((report.one_line(), "yellow"))
+        elif report is not None:
             say(report.summary())
             failed |= report.stopped is not None
         else:

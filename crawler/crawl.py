@@ -102,6 +102,12 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
             raise
         report.stopped = str(exc)
         report.disk_full = isinstance(exc, DiskFullError)
+    except KeyboardInterrupt:
+        # Ctrl-C: what finished is recorded (_run_with), nothing new starts, and the
+        # downloads in flight are abandoned rather than waited for (issue 13).
+        fetcher.abort()
+        report.interrupted = True
+        report.stopped = "interrupted (Ctrl-C); the same command continues where this one stopped"
     return report
 
 
@@ -121,8 +127,9 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
             results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
         except CatalogError as exc:
             results.append((name, None, str(exc)))
-        if isinstance(results[-1][1], CrawlReport) and results[-1][1].disk_full or "disk full" in (results[-1][2] or ""):
-            break  # every later class would fail the same way
+        last = results[-1][1]
+        if last is not None and (last.disk_full or last.interrupted) or "disk full" in (results[-1][2] or ""):
+            break  # Ctrl-C, or a full disk that every later class would meet too
     return results
 
 
@@ -248,15 +255,28 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
             pending[fetcher.submit(download_hit, *job)] = hit
         if not pending:
             return
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        # One transaction (one commit) per batch: its image rows, then its fetch rows.
-        with transaction(cat):
-            records: list[FetchRecord] = []
-            for future in done:
-                records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
-            record_fetches(cat, records)
+        try:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        except KeyboardInterrupt:
+            # Record what finished; the rest is cancelled and tried again by the next run.
+            for future in pending:
+                future.cancel()
+            _record_batch(cat, [f for f in pending if f.done() and not f.cancelled()], pending, source, query,
+                          options, report)
+            raise
+        _record_batch(cat, done, pending, source, query, options, report)
         if progress:
             progress(report)
+
+
+def _record_batch(cat: Catalog, done: Iterable[Future[Outcome]], pending: dict[Future[Outcome], ImageHit],
+                  source: _Source, query: str, options: CrawlOptions, report: CrawlReport) -> None:
+    """One transaction (one commit) per batch: its image rows, then its fetch rows."""
+    with transaction(cat):
+        records: list[FetchRecord] = []
+        for future in done:
+            records += _record(cat, _outcome(future, pending.pop(future)), source.engine, query, options, report)
+        record_fetches(cat, records)
 
 
 def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:

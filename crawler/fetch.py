@@ -124,6 +124,12 @@ class _Reaper:
                 self._active.pop(key, None)
                 self._expired.discard(key)
 
+    def cut_all(self) -> None:
+        """Cut every watched response now (the fetcher is being aborted)."""
+        with self._lock:
+            for deadline, resp in self._active.values():
+                self._active[id(resp)] = (0.0, resp)
+
     def _loop(self) -> None:
         while True:
             time.sleep(0.1)
@@ -202,6 +208,7 @@ class Fetcher:
         self._gate = _HostGate(per_host, per_host_delay)
         self._pool: ThreadPoolExecutor | None = None
         self._reaper = _Reaper()
+        self._aborted = False
         retry = _CappedRetry(
             total=retries, connect=retries, read=retries, status=retries, redirect=0,
             status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
@@ -224,6 +231,8 @@ class Fetcher:
         """
         current, seen = url, {url}
         for _ in range(self.max_redirects + 1):
+            if self._aborted:
+                return FetchResult(url, final_url=current, reason="interrupted", detail="the crawl was stopped")
             try:
                 check_url(current, self.allow_private, self._resolver)
             except Refused as exc:
@@ -313,12 +322,21 @@ class Fetcher:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (f.result() for f in done)
 
-    def close(self) -> None:
-        """Stop the worker pool (waiting for running downloads) and close the session."""
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): queued downloads are cancelled, new requests return at once
+        with reason `interrupted`, and bodies being read are cut off."""
+        self._aborted = True
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._reaper.cut_all()
+
+    def close(self) -> None:
+        """Stop the worker pool (waiting for running downloads, unless aborted) and close the session."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=not self._aborted, cancel_futures=True)
             self._pool = None
-        self.session.close()
+        if not self._aborted:  # closing the pools under running threads only makes them retry
+            self.session.close()
 
     def __enter__(self) -> Fetcher:
         return self

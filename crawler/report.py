@@ -34,8 +34,15 @@ class CrawlReport:
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
     dropped_urls: Counter[str] = field(default_factory=Counter)  # URLs in the pages never tried
     stopped: str | None = None
+    interrupted: bool = False  # Ctrl-C: the crawl stopped, what finished is recorded
     disk_full: bool = False  # stopped because the disk (or quota) is full: later classes would be too
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
+
+    def one_line(self) -> str:
+        """What an interrupted crawl did, on one line."""
+        failed = sum(self.failures.values())
+        return (f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, {failed} failed, "
+                f"{self.duplicates} already in the catalog; run the same command to continue")
 
     def summary(self) -> str:
         """Multi-line plain-text summary."""
