@@ -138,37 +138,20 @@ def unmount(folder: Path) -> None:
     subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
-def disk_full_import(work: Path, dataset: Path, rnd: Round) -> None:
-    disk = work / "tmpfs-import"
+def disk_full(work: Path, name: str, command: list[str], done: str, rnd: Round) -> None:
+    """`command ... --catalog DB` on a 3 MB tmpfs: one line and exit 1; grown, a re-run finishes."""
+    disk = work / f"tmpfs-{name}"
     error = mount(disk, "3m")
     if error:
         rnd.problems.append(f"tmpfs: mount not permitted: {error}")
         return
     try:
         db = disk / "c.db"
-        args = [*CURATE, "import", str(dataset), "--catalog", str(db)]
-        rnd.command("import on a full disk", run(args), 1, "disk full while writing")
+        args = [*command, "--catalog", str(db)]
+        rnd.command(f"{name} on a full disk", run(args), 1, "disk full while writing")
         grow(disk)
-        rnd.command("import re-run", run(args), 0, "0 failed")
-        rnd.check("import", db)
-    finally:
-        unmount(disk)
-
-
-def disk_full_crawl(work: Path, server: str, rnd: Round) -> None:
-    disk = work / "tmpfs-crawl"
-    error = mount(disk, "3m")
-    if error:
-        rnd.problems.append(f"tmpfs: mount not permitted: {error}")
-        return
-    try:
-        db = disk / "c.db"
-        args = [*CRAWL, "--class", "Yeezy_350", "--search-url", f"{server}/search", "--allow-private", "127.0.0.1",
-                "--delay", "0", "--limit", str(N_IMAGES), "--catalog", str(db)]
-        rnd.command("crawl on a full disk", run(args), 1, "disk full while writing")
-        grow(disk)
-        rnd.command("crawl re-run", run(args), 0, f"{N_IMAGES} hits parsed")
-        rnd.check("crawl", db)
+        rnd.command(f"{name} re-run", run(args), 0, done)
+        rnd.check(name, db)
     finally:
         unmount(disk)
 
@@ -229,8 +212,10 @@ def main() -> int:
             work.mkdir()
             rnd = Round()
             t0 = time.perf_counter()
-            disk_full_import(work, dataset.parent, rnd)
-            disk_full_crawl(work, server, rnd)
+            disk_full(work, "import", [*CURATE, "import", str(dataset.parent)], "0 failed", rnd)
+            disk_full(work, "crawl", [*CRAWL, "--class", "Yeezy_350", "--search-url", f"{server}/search",
+                                      "--allow-private", "127.0.0.1", "--delay", "0", "--limit", str(N_IMAGES)],
+                      f"{N_IMAGES} hits parsed", rnd)
             ctrl_c_twice(work, server, rnd, twice=number % 2 == 1)
             ctrl_c_ms.append(rnd.counts.pop("ctrl-c-ms", 0))
             totals.update(rnd.counts)
