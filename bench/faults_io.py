@@ -230,7 +230,7 @@ def main() -> int:
     print(f"faults_io: {passed}/{args.rounds} rounds passed; tracebacks {totals['tracebacks']}, files lost {lost} "
           f"(rows without files {totals['missing-file']}, half-written {totals['corrupt-file']}), "
           f"temp files left {totals['temp-files']}, orphans at the end {totals['orphan-file']}; "
-          f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first (a second one 0.5 s later if needed); "
+          f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first (odd rounds press it again 50 ms later); "
           f"{(time.perf_counter() - started) / max(args.rounds, 1):.0f} s a round")
     return 0 if passed == args.rounds else 1
 
