@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,9 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, open_catalog
+from .diskfull import disk_full
 from .errors import CatalogError
+from .text import MESSAGE_LIMIT, plain
 
 CatalogOption = Annotated[
     Path,
@@ -25,27 +29,46 @@ CatalogOption = Annotated[
 DEFAULT_CATALOG_PATH = Path(DEFAULT_CATALOG)
 
 err_console = Console(stderr=True)
+out_console = Console()
+
+# A part of a message: text, or (text, Rich style) for a coloured word.
+Part = str | tuple[str, str]
+
+
+def say(*parts: Part, console: Console | None = None) -> None:
+    """Print a message as plain text: never Rich markup or emoji codes, controls made visible.
+
+    Example: say(("failed", "red"), f" {path}: {reason}")
+    """
+    text = Text.assemble(*((plain(p[0], MESSAGE_LIMIT, newlines=True), p[1]) if isinstance(p, tuple)
+                           else plain(p, MESSAGE_LIMIT, newlines=True) for p in parts))
+    (console or out_console).print(text, highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the Exit(1) to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    say(("error:", "bold red"), " ", message, console=err_console)
     return typer.Exit(code=1)
 
 
 @contextmanager
-def cli_errors(*known: type[Exception]) -> Iterator[None]:
-    """Turn the library's known exceptions into a clear message and exit code 1."""
+def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iterator[None]:
+    """Turn the library's known exceptions, and a full disk, into a clear message and exit code 1."""
     try:
         yield
     except (CatalogError, *known) as exc:
         raise fail(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        full = disk_full(exc, writing)
+        if full is None:
+            raise
+        raise fail(str(full)) from None
 
 
 @contextmanager
 def catalog_for_cli(path: Path, *known: type[Exception]) -> Iterator[Catalog]:
     """Open the catalog for one command, translating errors and closing it afterwards."""
-    with cli_errors(*known):
+    with cli_errors(*known, writing=path):
         cat = open_catalog(path)
         try:
             yield cat

@@ -12,6 +12,10 @@ from .errors import InvalidImage
 
 # Pillow format name -> file extension used in the store.
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+# Formats that are one of the allowed ones to every reader: a multi-picture JPEG (MPO, what
+# many phones write for portrait or 3D shots) starts with a baseline JPEG, its first
+# picture, which is what every decoder shows (issue 13).
+FORMAT_ALIASES = {"MPO": "JPEG"}
 DEFAULT_MIN_SIDE = 32
 # Far above any photo we want (about 8000 x 5000), far below what exhausts memory.
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -49,7 +53,7 @@ def validate_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            fmt = img.format or "unknown"
+            fmt = FORMAT_ALIASES.get(img.format or "", img.format or "unknown")
             if fmt not in formats:
                 raise InvalidImage("unsupported-format", f"{fmt} (allowed: {', '.join(formats)})")
             width, height = img.size

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, fail
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail, say
 
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
 from .search import ENGINES, parse_search_urls
@@ -22,8 +24,6 @@ from .fetch import Fetcher
 from .report import CrawlReport
 
 app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
-console = Console()
-
 
 @app.command()
 def crawl(
@@ -41,7 +41,7 @@ def crawl(
     per_host: Annotated[int, typer.Option(min=1, help="Downloads in flight to one host at once.")] = 2,
     delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
-    allow_private: Annotated[bool, typer.Option(help="Allow private/loopback addresses (local test servers only).")] = False,
+    allow_private: Annotated[list[str] | None, typer.Option(metavar="HOST", help="A private/loopback host or address that may be fetched (a local test server); repeatable. Every other private address stays refused.")] = None,
     min_side: Annotated[int, typer.Option(min=1, help="Images whose shorter side is below this many pixels are not stored.")] = 32,
     browser: Annotated[Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
@@ -57,17 +57,63 @@ def crawl(
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
     fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
-                      timeout=(timeout, timeout), allow_private=allow_private)
-    with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
-        base, bases = parse_search_urls(search_url or [])
-        options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=base, search_urls=bases,
-                               pages=page or [], filters=parse_filter_args(filter_ or []), max_pages=max_pages,
-                               retry_failed=retry_failed, min_side=min_side, browser_path=browser)
-        if class_name is not None:
-            results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
-        else:
-            results = crawl_all(cat, options, fetcher, progress)
-    _print_results(results)
+                      timeout=(timeout, timeout), allow_private=allow_private or False)
+    with _ctrl_c():
+        with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
+            base, bases = parse_search_urls(search_url or [])
+            options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=base, search_urls=bases,
+                                   pages=page or [], filters=parse_filter_args(filter_ or []), max_pages=max_pages,
+                                   retry_failed=retry_failed, min_side=min_side, browser_path=browser)
+            if class_name is not None:
+                results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
+            else:
+                results = crawl_all(cat, options, fetcher, progress)
+        _print_results(results)
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """First Ctrl-C: stop, record what finished, print a line, exit 130 without waiting for
+    the downloads in flight. Second Ctrl-C: exit at once (issue 13).
+
+    The rows are written in transactions and the files under temporary names, so leaving
+    with threads still downloading is as safe as kill -9, which the catalog is built for.
+    """
+    presses = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            os.write(2, b"\ninterrupted again: exiting now\n")
+            os._exit(130)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (an embedding program): leave Ctrl-C alone
+        yield
+        return
+    try:
+        yield
+    except (KeyboardInterrupt, typer.Exit) as exc:
+        if presses == 0:
+            raise
+        if isinstance(exc, KeyboardInterrupt):  # came before any report: nothing to summarise
+            say(("interrupted (Ctrl-C)", "yellow"), ": nothing recorded beyond what finished",
+                console=err_console)
+        _exit_now(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if presses:
+        _exit_now(130)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without joining the download threads still blocked on slow hosts."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @contextmanager
@@ -94,21 +140,19 @@ def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) ->
     """Print each class's summary; exit 1 when a class stopped early or has no image at all."""
     failed, empty = False, []
     for name, report, error in results:
-        if report is not None:
-            _say(report.summary())
+        if report is not None and report.interrupted:
+            say((report.one_line(), "yellow"))
+        elif report is not None:
+            say(report.summary())
             failed |= report.stopped is not None
-            if report.got_nothing:
-                _say(report.got_nothing, "red")
+            if report.got_nothing and not report.interrupted:
+                say((report.got_nothing, "red"))
                 empty.append(name)
         else:
-            _say(f"{name}: {error}", "red")
+            say((f"{name}: {error}", "red"))
             empty.append(name)
     if len(results) > 1 and empty:
-        _say(f"{len(empty)} of {len(results)} classes got no image: {', '.join(empty)}", "red")
+        say((f"{len(empty)} of {len(results)} classes got no image: {', '.join(empty)}", "red"))
     if failed or empty:
         raise typer.Exit(code=1)
 
-
-def _say(text: str, style: str | None = None) -> None:
-    # Text from the web and from exceptions is data, never Rich markup (issue 12).
-    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,12 +21,15 @@ from pathlib import Path
 from catalog import (
     Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
 )
+from catalog.diskfull import DiskFullError, disk_full
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
+from catalog.files import PAGE_MAX_BYTES, InputFileError, read_input_file
 from catalog.images import counts_by
 from catalog.store import claim_new, sha256_of, stage_file
 from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
+from .engines.common import count_dropped_urls, split_url
 from .errors import CrawlerError
 from .fetch import Fetcher
 from .hits import ImageHit
@@ -90,6 +93,8 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
 
     Example: crawl_class(cat, "Yeezy_350", CrawlOptions(limit=50), Fetcher(requests.Session()))
     """
+    for url in [options.search_url, *options.search_urls.values()]:
+        _check_search_url(url)
     query = options.query or require_class(cat, class_name)["query"]
     limit = options.effective_limit()
     report = CrawlReport(class_name, engine=options.engine, query=query, limit=limit,
@@ -98,7 +103,7 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
     settings = _settings(options, wanted=len(tried.before) + 2 * limit)
     report.notes = settings.notes
     try:
-        for source in _sources(fetcher, query, options, settings):
+        for source in _counting_dropped(_sources(fetcher, query, options, settings), report):
             report.add_page(source.engine, source.description, len(source.hits))
             started = time.perf_counter()
             _run(cat, fetcher, source, query, options, tried, report, progress)
@@ -106,10 +111,17 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
             if report.stored >= limit:
                 report.limit_reached = True
                 break
-    except CrawlerError as exc:
+    except (CrawlerError, DiskFullError) as exc:
         if not report.pages:
             raise
         report.stopped = str(exc)
+        report.disk_full = isinstance(exc, DiskFullError)
+    except KeyboardInterrupt:
+        # Ctrl-C: what finished is recorded (_run_with), nothing new starts, and the
+        # downloads in flight are abandoned rather than waited for (issue 13).
+        fetcher.abort()
+        report.interrupted = True
+        report.stopped = "interrupted (Ctrl-C); the same command continues where this one stopped"
     report.in_catalog = next((row["n"] for row in counts_by(cat, "class") if row["class"] == class_name), 0)
     return report
 
@@ -130,6 +142,9 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
             results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
         except CatalogError as exc:
             results.append((name, None, str(exc)))
+        last = results[-1][1]
+        if last is not None and (last.disk_full or last.interrupted) or "disk full" in (results[-1][2] or ""):
+            break  # Ctrl-C, or a full disk that every later class would meet too
     return results
 
 
@@ -139,6 +154,26 @@ def _settings(options: CrawlOptions, wanted: int) -> SearchSettings:
         urls[_engine_name(options)] = options.search_url
     return SearchSettings(filters=options.filters, max_pages=options.max_pages, search_urls=urls,
                           browser_path=options.browser_path, wanted=wanted)
+
+
+def _counting_dropped(pages: Iterator[ResultPage], report: CrawlReport) -> Iterator[ResultPage]:
+    """The pages, counting the URLs their parsers turned down (malformed, not http) in `report`."""
+    while True:
+        with count_dropped_urls() as dropped:
+            page = next(pages, None)
+        report.dropped_urls.update(dropped)
+        if page is None:
+            return
+        yield page
+
+
+def _check_search_url(url: str | None) -> None:
+    """A --search-url that is not a well-formed http(s) URL is the user's error, not a traceback."""
+    if url is None:
+        return
+    parts = split_url(url.split("=", 1)[1] if "=" in url.split("://", 1)[0] else url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CrawlerError(f"--search-url {url[:200]!r} is not a well-formed http(s) URL with a host")
 
 
 def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, settings: SearchSettings) -> Iterator[ResultPage]:
@@ -161,8 +196,8 @@ def _saved_pages(options: CrawlOptions) -> Iterator[ResultPage]:
     engine = get_engine(options.engine)
     for path in options.pages:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
+            text = read_input_file(path, PAGE_MAX_BYTES).decode("utf-8", errors="replace")
+        except InputFileError as exc:
             raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
         name, result = engine.read_saved(text, str(path))
         yield ResultPage(f"{path}: {result.describe()}", result.hits, name, path.parent)
@@ -196,19 +231,34 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
             # What the limit left of this page (nothing when the page ran out).
             report.left += len({hit.key for hit in hits if hit.key not in tried})
             return
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        outcomes = [_outcome(future, pending.pop(future)) for future in done]
-        # One transaction (one commit) per batch: its image rows, then its fetch rows. The
-        # store's writer lock spans it, so `check --fix` never sees a file before its row.
-        with cat.writing():
-            _claim_new_files(cat, outcomes)
-            with transaction(cat):
-                records: list[FetchRecord] = []
-                for outcome in outcomes:
-                    records += _record(cat, outcome, source.engine, query, options, report)
-                record_fetches(cat, records)
+        try:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        except KeyboardInterrupt:
+            # Record what finished; the rest is cancelled and tried again by the next run.
+            for future in pending:
+                future.cancel()
+            _record_batch(cat, [f for f in pending if f.done() and not f.cancelled()], pending, source, query,
+                          options, report)
+            raise
+        _record_batch(cat, done, pending, source, query, options, report)
         if progress:
             progress(report)
+
+
+def _record_batch(cat: Catalog, done: Iterable[Future[Outcome]], pending: dict[Future[Outcome], ImageHit],
+                  source: ResultPage, query: str, options: CrawlOptions, report: CrawlReport) -> None:
+    """One transaction (one commit) per batch: its image rows, then its fetch rows.
+
+    The store's writer lock spans it, so `check --fix` never sees a file before its row.
+    """
+    outcomes = [_outcome(future, pending.pop(future)) for future in list(done)]
+    with cat.writing():
+        _claim_new_files(cat, outcomes)
+        with transaction(cat):
+            records: list[FetchRecord] = []
+            for outcome in outcomes:
+                records += _record(cat, outcome, source.engine, query, options, report)
+            record_fetches(cat, records)
 
 
 def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
@@ -282,7 +332,7 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"
     except OSError as exc:  # disk full, permissions: no later image would fare better
-        raise CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
+        raise disk_full(exc, cat.store_dir) or CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
     chosen.sha256 = result.image["sha256"]
     if result.created:
         report.stored += 1

@@ -23,7 +23,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.util.retry import Retry
 
-from .netguard import CachingResolver, GuardedAdapter, Refused, Resolver, check_url, peer_check, resolve
+from .netguard import (
+    CachingResolver, GuardedAdapter, Refused, Resolver, allowed_addresses, check_url, peer_check, resolve,
+)
 
 T = TypeVar("T")
 USER_AGENT = "Mozilla/5.0 (compatible; imageset-crawler/0.1; +https://github.com/imageset)"
@@ -122,6 +124,12 @@ class _Reaper:
                 self._active.pop(key, None)
                 self._expired.discard(key)
 
+    def cut_all(self) -> None:
+        """Cut every watched response now (the fetcher is being aborted)."""
+        with self._lock:
+            for deadline, resp in self._active.values():
+                self._active[id(resp)] = (0.0, resp)
+
     def _loop(self) -> None:
         while True:
             time.sleep(0.1)
@@ -166,7 +174,8 @@ class Fetcher:
         max_retry_after: the longest Retry-After honoured, in seconds.
         max_bytes: bodies larger than this are refused (reason too-large).
         max_redirects: hops followed before giving up (reason too-many-redirects).
-        allow_private: True, or the addresses, that may be fetched although private.
+        allow_private: True, or the hosts and addresses, that may be fetched although
+            private (host names are resolved once, here).
         resolver: host, port -> addresses (tests pass a fake; default: getaddrinfo).
     """
 
@@ -192,11 +201,14 @@ class Fetcher:
         self.max_workers = max_workers
         self.timeout, self.total_timeout = timeout, total_timeout
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
-        self.allow_private = allow_private
         self._resolver = CachingResolver(resolver=resolver or resolve)
+        if allow_private is not True and allow_private:
+            allow_private = allowed_addresses(allow_private, self._resolver)
+        self.allow_private = allow_private
         self._gate = _HostGate(per_host, per_host_delay)
         self._pool: ThreadPoolExecutor | None = None
         self._reaper = _Reaper()
+        self._aborted = False
         retry = _CappedRetry(
             total=retries, connect=retries, read=retries, status=retries, redirect=0,
             status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
@@ -219,6 +231,8 @@ class Fetcher:
         """
         current, seen = url, {url}
         for _ in range(self.max_redirects + 1):
+            if self._aborted:
+                return FetchResult(url, final_url=current, reason="interrupted", detail="the crawl was stopped")
             try:
                 check_url(current, self.allow_private, self._resolver)
             except Refused as exc:
@@ -226,7 +240,11 @@ class Fetcher:
             result, location = self._get_once(url, current, max_bytes or self.max_bytes, headers)
             if location is None:
                 return result
-            current = urljoin(current, location)
+            try:
+                current = urljoin(current, location)
+            except ValueError:  # a malformed Location is the server's failure, not ours
+                return FetchResult(url, final_url=current, http_status=result.http_status,
+                                   reason="bad-url", detail=f"malformed redirect to {location[:200]}")
             if current in seen:
                 return FetchResult(url, final_url=current, http_status=result.http_status,
                                    reason="redirect-loop", detail=f"back to {current}")
@@ -304,12 +322,21 @@ class Fetcher:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (f.result() for f in done)
 
-    def close(self) -> None:
-        """Stop the worker pool (waiting for running downloads) and close the session."""
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): queued downloads are cancelled, new requests return at once
+        with reason `interrupted`, and bodies being read are cut off."""
+        self._aborted = True
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._reaper.cut_all()
+
+    def close(self) -> None:
+        """Stop the worker pool (waiting for running downloads, unless aborted) and close the session."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=not self._aborted, cancel_futures=True)
             self._pool = None
-        self.session.close()
+        if not self._aborted:  # closing the pools under running threads only makes them retry
+            self.session.close()
 
     def __enter__(self) -> Fetcher:
         return self

@@ -70,32 +70,104 @@ class CachingResolver:
         return cached[1]
 
 
-def is_public(address: str) -> bool:
-    """True for a globally routable unicast address."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+# IPv6 prefixes whose low 32 bits are an IPv4 address that a translator or tunnel reaches:
+# NAT64 (RFC 6052), IPv4-compatible (RFC 4291, deprecated), SIIT IPv4-translated (RFC 2765).
+_V4_IN_LOW_BITS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")]
+# Local-use NAT64 (RFC 8215): never globally routable, and where the IPv4 address sits
+# inside it is the operator's choice, so the whole prefix is refused.
+_NEVER_PUBLIC = [ipaddress.ip_network("64:ff9b:1::/48")]
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: NAT64, compatible, SIIT, 6to4, Teredo."""
+    found = []
+    if any(ip in net for net in _V4_IN_LOW_BITS):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 reaches AA.BB.CC.DD
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:  # (server, client), the client's address de-obfuscated
+        found.extend(ip.teredo)
+    return found
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def is_public(address: str) -> bool:
+    """True for a globally routable unicast address.
+
+    An IPv6 address that embeds an IPv4 address (NAT64 `64:ff9b::a9fe:a9fe`, `::ffff:0:a.b.c.d`,
+    6to4 `2002::/16`, Teredo...) is public only when the embedded address is too: a NAT64
+    gateway would otherwise carry the crawler to 169.254.169.254 (issue 13).
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return _is_global(ip.ipv4_mapped)
+        if any(ip in net for net in _NEVER_PUBLIC):
+            return False
+        if not all(_is_global(v4) for v4 in _embedded_ipv4(ip)):
+            return False
+    return _is_global(ip)
+
+
+def _normal(address: str) -> str:
+    """An address in one spelling (`0:0::1` and `::1` compare equal), without a zone."""
+    return str(ipaddress.ip_address(address.split("%", 1)[0].strip("[]")))
+
+
+def _address_set(allow_private: bool | Collection[str]) -> set[str]:
+    """The literal addresses in an allow list, normalised; host names in it are left to
+    `allowed_addresses`, which the fetcher calls first."""
+    allowed = set()
+    for item in () if allow_private is True else allow_private or ():
+        try:
+            allowed.add(_normal(item))
+        except ValueError:
+            continue
+    return allowed
+
+
+def allowed_addresses(hosts: Collection[str], resolver: Resolver = resolve) -> frozenset[str]:
+    """The addresses that `--allow-private HOST...` allows: literals as given, names resolved.
+
+    A name that does not resolve allows nothing (its URLs fail on DNS anyway).
+    """
+    allowed = set()
+    for host in hosts:
+        try:
+            allowed.add(_normal(host))
+        except ValueError:
+            try:
+                allowed.update(_normal(a) for a in resolver(host.strip("[]"), 80))
+            except (Refused, ValueError):
+                continue
+    return frozenset(allowed)
 
 
 def check_url(url: str, allow_private: bool | Collection[str] = False, resolver: Resolver = resolve) -> None:
     """Raise Refused unless `url` is http(s) and every address of its host is public.
 
     Args:
-        allow_private: True allows every address (tests); a collection allows just those
-            addresses (tests allow "127.0.0.1" and still see other private ones refused).
+        allow_private: True allows every address; a collection allows just those addresses
+            (tests allow "127.0.0.1" and still see other private ones refused; `crawl
+            --allow-private HOST` gives `allowed_addresses(hosts)`).
 
     Example: check_url("http://169.254.169.254/latest/meta-data/") raises Refused("private-address", ...)
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is no port (issue 13)
+        raise Refused("bad-url", f"malformed URL: {url[:200]}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("bad-url", f"not an http(s) URL: {url[:200]}")
     if allow_private is True:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    allowed = set(allow_private or ())
+    allowed = _address_set(allow_private)
     for address in _addresses(parts.hostname, port, resolver):
-        if address not in allowed and not is_public(address):
+        if _normal(address) not in allowed and not is_public(address):
             raise Refused("private-address", f"{parts.hostname} is {address}, a private/loopback/link-local address")
 
 
@@ -109,10 +181,10 @@ def _addresses(host: str, port: int, resolver: Resolver) -> list[str]:
 
 def peer_check(allow_private: bool | Collection[str]) -> Callable[[str], None]:
     """A function that raises Refused for a connected address the fetcher may not reach."""
-    allowed = set() if allow_private is True else set(allow_private or ())
+    allowed = _address_set(allow_private)
 
     def check(address: str) -> None:
-        if allow_private is True or address in allowed or is_public(address):
+        if allow_private is True or _normal(address) in allowed or is_public(address):
             return
         raise Refused("private-address", f"connected to {address}, a private/loopback/link-local address")
 

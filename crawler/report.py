@@ -16,6 +16,8 @@ class CrawlReport:
     `--engine auto` left an engine; `repeats` hits the results listed twice in this run;
     `left` hits the limit left untried on the pages read; `in_catalog` the class's images
     in the catalog after the crawl.
+    `dropped_urls` counts URLs in the result pages that were not tried, by reason
+    (malformed-url, non-http-url).
     """
 
     class_name: str
@@ -33,6 +35,7 @@ class CrawlReport:
     conflicts: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     thumbnail_fallbacks: Counter[str] = field(default_factory=Counter)
+    dropped_urls: Counter[str] = field(default_factory=Counter)  # URLs in the pages never tried
     stopped: str | None = None
     limit_given: bool = True
     engines: list[str] = field(default_factory=list)
@@ -41,6 +44,8 @@ class CrawlReport:
     left: int = 0
     limit_reached: bool = False
     in_catalog: int = 0
+    interrupted: bool = False  # Ctrl-C: the crawl stopped, what finished is recorded
+    disk_full: bool = False  # stopped because the disk (or quota) is full: later classes would be too
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
 
     def add_page(self, engine: str, description: str, hits: int) -> None:
@@ -63,6 +68,12 @@ class CrawlReport:
             why = f"{self.hits} hits found, none new to try" if self.hits else "no hits found"
         return f"{self.class_name}: nothing stored and no image of the class in the catalog: {why}"
 
+    def one_line(self) -> str:
+        """What an interrupted crawl did, on one line."""
+        failed = sum(self.failures.values())
+        return (f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, {failed} failed, "
+                f"{self.duplicates} already in the catalog; run the same command to continue")
+
     def summary(self) -> str:
         """Multi-line plain-text summary."""
         repeats = f", {self.repeats} repeated in the results" if self.repeats else ""
@@ -84,6 +95,8 @@ class CrawlReport:
             lines.append("  originals failed, thumbnail kept: " + _counts(self.thumbnail_fallbacks))
         if self.limit_reached:
             lines.append(self._limit_line())
+        if self.dropped_urls:
+            lines.append("  URLs in the pages not tried: " + _counts(self.dropped_urls))
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
         return "\n".join(lines)

@@ -10,10 +10,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from catalog import add_class, list_classes
+from catalog.files import IMAGE_MAX_BYTES, MB
 from catalog.integrity import check_catalog
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli
+from catalog.text import plain
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
 
 from .importer import check_plan_classes, import_plan, plan_import
 from .stats import catalog_stats
@@ -30,6 +33,7 @@ def import_cmd(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     add_classes: Annotated[bool, typer.Option(help="Create classes for unknown folder names.")] = False,
     min_side: Annotated[int, typer.Option(help="Reject images smaller than this on a side (px).")] = 32,
+    max_mb: Annotated[float, typer.Option(min=0.001, help="Refuse files larger than this many MB (read into memory whole).")] = IMAGE_MAX_BYTES / MB,
 ) -> None:
     """Import an existing dataset folder; a train/test layout becomes the split `imported`.
 
@@ -40,22 +44,23 @@ def import_cmd(
         added = check_plan_classes(cat, plan, add_missing=add_classes)
         with _progress() as progress:
             task = progress.add_task("importing", total=len(plan.items))
-            report = import_plan(cat, plan, min_side=min_side, on_item=lambda _: progress.advance(task))
+            report = import_plan(cat, plan, min_side=min_side, max_bytes=int(max_mb * MB),
+                                 on_item=lambda _: progress.advance(task))
     if added:
-        console.print(f"added classes: {', '.join(added)}")
-    console.print(
+        say(f"added classes: {', '.join(added)}")
+    say(
         f"{report.found} files ({report.layout} layout): {report.added} new, "
         f"{report.already} already in the catalog, {len(report.failures)} failed, "
         f"{len(report.conflicts)} label conflicts"
     )
     for path, reason, detail in report.failures:
-        console.print(f"  [red]failed[/] {path}: {reason}: {detail}", highlight=False)
+        say("  ", ("failed", "red"), f" {path}: {reason}: {detail}")
     for path, kept_class, image_id in report.conflicts:
-        console.print(f"  [yellow]conflict[/] {path}: same bytes as image {image_id} in {kept_class}", highlight=False)
+        say("  ", ("conflict", "yellow"), f" {path}: same bytes as image {image_id} in {kept_class}")
     for path in report.ignored:
-        console.print(f"  [dim]ignored[/] {path}: not inside a class folder", highlight=False)
+        say("  ", ("ignored", "dim"), f" {path}: not inside a class folder")
     if report.split_name:
-        console.print(f"split {report.split_name!r}: {report.split_assigned} images newly assigned")
+        say(f"split {report.split_name!r}: {report.split_assigned} images newly assigned")
 
 
 def _progress() -> Progress:
@@ -82,12 +87,12 @@ def stats(
         return
     console.print(_stats_table(result))
     if result["open_conflicts"]:
-        console.print(f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`")
+        say(f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`")
 
 
 def _stats_table(result: dict) -> Table:
     split = result["split"] or "no split yet"
-    table = Table(title=f"images per class (train/test: split {split}; usable = pending + accepted)")
+    table = Table(title=Text(plain(f"images per class (train/test: split {split}; usable = pending + accepted)")))
     columns = ["class", "train", "test", "unsplit", "pending", "accepted", "rejected", "duplicate"]
     headers = ["class", "train", "test", "unsplit", "pend.", "acc.", "rej.", "dup."]
     for col, header in zip(columns, headers):
@@ -113,9 +118,9 @@ def check(
     with catalog_for_cli(catalog) as cat:
         report = check_catalog(cat, fix=fix)
     for problem in report.problems:
-        done = f" [green]fixed: {problem.fixed}[/]" if problem.fixed else ""
-        console.print(f"{problem.kind} {problem.subject}: {problem.detail}{done}", highlight=False)
-    console.print(f"checked {report.images_checked} images and {report.files_checked} files: "
+        done = (" ", (f"fixed: {problem.fixed}", "green")) if problem.fixed else ()
+        say(f"{problem.kind} {problem.subject}: {problem.detail}", *done)
+    say(f"checked {report.images_checked} images and {report.files_checked} files: "
                   f"{'ok' if report.ok else 'problems found (run with --fix)'}")
     if not report.ok:
         raise typer.Exit(code=1)
@@ -130,7 +135,7 @@ def classes_list(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
     with catalog_for_cli(catalog) as cat:
         rows = list_classes(cat)
     for row in rows:
-        typer.echo(f"{row['name']}\t{row['query']}")
+        typer.echo(f"{row['name']}\t{plain(row['query'])}")  # tab-separated for scripts
 
 
 @classes_app.command("add")
@@ -145,7 +150,7 @@ def classes_add(
     """
     with catalog_for_cli(catalog) as cat:
         row = add_class(cat, name, query)
-    console.print(f"added class {row['name']} (query: {row['query']!r})", highlight=False)
+    say(f"added class {row['name']} (query: {row['query']!r})")
 
 
 # The curation commands live in their own module to keep this one short; importing it

@@ -11,12 +11,13 @@ from typing import Annotated
 
 import typer
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 
 from . import review as review_lib
-from .cli import app, console
+from .cli import app
 from .dedup import DEFAULT_MAX_DISTANCE, dedup
 from .export import export_split
+from .hashing import HashReport
 from .quality import Thresholds, check_quality
 from .sheet import write_sheet
 from .split import leaks, split_catalog
@@ -38,15 +39,16 @@ def dedup_cmd(
     """
     with catalog_for_cli(catalog) as cat:
         result = dedup(cat, max_distance=max_distance, dry_run=dry_run)
-    console.print(f"hashed {result.hashing.hashed} new images ({result.hashing.already} already hashed)")
+    say(f"hashed {result.hashing.hashed} new images ({result.hashing.already} already hashed)")
     for group in result.groups:
         dups = ", ".join(f"{m.image_id} ({m.method} {m.distance})" for m in group.members)
         spared = f"; accepted, left alone: {group.spared}" if group.spared else ""
-        console.print(f"  {group.class_name}: keep {group.keep}, duplicates {dups}{spared}", highlight=False)
+        say(f"  {group.class_name}: keep {group.keep}, duplicates {dups}{spared}")
     for keep, other_class, other in result.conflicts:
-        console.print(f"  [yellow]conflict[/] image {keep} looks like image {other} of {other_class}", highlight=False)
+        say("  ", ("conflict", "yellow"), f" image {keep} looks like image {other} of {other_class}")
     verb = "would mark" if dry_run else "marked"
-    console.print(f"{len(result.groups)} groups: {verb} {result.duplicates} duplicates, {len(result.conflicts)} label conflicts")
+    say(f"{len(result.groups)} groups: {verb} {result.duplicates} duplicates, {len(result.conflicts)} label conflicts")
+    _report_skipped(result.hashing)
 
 
 @app.command()
@@ -66,9 +68,9 @@ def quality(
     with catalog_for_cli(catalog) as cat:
         report = check_quality(cat, thresholds)
     counts = ", ".join(f"{flag} {n}" for flag, n in sorted(report.counts.items())) or "none"
-    console.print(f"checked {report.checked} images; flags: {counts}; {report.changed} changed", highlight=False)
+    say(f"checked {report.checked} images; flags: {counts}; {report.changed} changed")
     if report.unreadable:
-        console.print(f"[red]unreadable files[/] for images {report.unreadable}", highlight=False)
+        say(("unreadable files", "red"), f" for images {report.unreadable}")
 
 
 @app.command()
@@ -80,7 +82,7 @@ def accept(ids: Ids, catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
     with catalog_for_cli(catalog) as cat:
         for image_id in ids:
             review_lib.accept(cat, image_id)
-    console.print(f"accepted {len(ids)} images")
+    say(f"accepted {len(ids)} images")
 
 
 @app.command()
@@ -96,7 +98,7 @@ def reject(
     with catalog_for_cli(catalog) as cat:
         for image_id in ids:
             review_lib.reject(cat, image_id, reason)
-    console.print(f"rejected {len(ids)} images")
+    say(f"rejected {len(ids)} images")
 
 
 @app.command()
@@ -112,7 +114,7 @@ def relabel(
     with catalog_for_cli(catalog) as cat:
         for image_id in ids:
             review_lib.relabel(cat, image_id, to)
-    console.print(f"relabelled {len(ids)} images to {to}", highlight=False)
+    say(f"relabelled {len(ids)} images to {to}")
 
 
 @app.command()
@@ -126,7 +128,7 @@ def undo(
     """
     with catalog_for_cli(catalog) as cat:
         review = review_lib.undo(cat, image_id)
-    console.print(f"undid {review['action']} of image {review['image_id']}: back to {review['before']}", highlight=False)
+    say(f"undid {review['action']} of image {review['image_id']}: back to {review['before']}")
 
 
 @app.command()
@@ -143,13 +145,13 @@ def review(
     with catalog_for_cli(catalog) as cat:
         if accept_rest:
             count = review_lib.accept_rest(cat, status, class_name)
-            console.print(f"accepted {count} images")
+            say(f"accepted {count} images")
             return
         from .tui import ReviewApp  # Textual loads only for the interactive review
 
         summary = ReviewApp(cat, status=status, class_name=class_name).run()
     if summary is not None:
-        console.print(summary.describe(), highlight=False)
+        say(summary.describe())
 
 
 @app.command()
@@ -165,7 +167,7 @@ def sheet(
     """
     with catalog_for_cli(catalog) as cat:
         count = write_sheet(cat, out, class_name=class_name, statuses=status)
-    console.print(f"wrote {count} thumbnails to {out}", highlight=False)
+    say(f"wrote {count} thumbnails to {out}")
 
 
 @app.command()
@@ -182,10 +184,31 @@ def split(
     """
     with catalog_for_cli(catalog) as cat:
         report = split_catalog(cat, name, test=test, seed=seed, max_distance=max_distance)
-    console.print(f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate groups kept together", highlight=False)
+    say(f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate groups kept together")
     for class_name, counts in sorted(report.per_class.items()):
         total = counts["train"] + counts["test"]
-        console.print(f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)", highlight=False)
+        say(f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)")
+    if report.hashing is not None:
+        _report_skipped(report.hashing)
+
+
+def _report_skipped(hashing: HashReport) -> None:
+    """Say which images were left out and why; exit 1 when files are missing (issue 13).
+
+    The other images were processed: a missing file is a catalog problem `curate check` shows.
+    """
+    if hashing.undecodable:
+        say(("skipped", "yellow"), f" {len(hashing.undecodable)} images whose file does not decode: "
+            f"ids {_ids(hashing.undecodable)}")
+    if hashing.missing:
+        say(("skipped", "red"), f" {len(hashing.missing)} images whose file is missing from the store: "
+            f"ids {_ids(hashing.missing)}. Run `curate check` to see every problem", console=err_console)
+        raise typer.Exit(code=1)
+
+
+def _ids(ids: list[int], shown: int = 20) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(map(str, ids[:shown])) + more
 
 
 @app.command("leaks")
@@ -201,8 +224,8 @@ def leaks_cmd(
     with catalog_for_cli(catalog) as cat:
         found = leaks(cat, split_name, max_distance=max_distance)
     for leak in found:
-        console.print(f"  train {leak.train_id} ~ test {leak.test_id} ({leak.method} {leak.distance})", highlight=False)
-    console.print(f"{len(found)} leaks in split {split_name!r}", highlight=False)
+        say(f"  train {leak.train_id} ~ test {leak.test_id} ({leak.method} {leak.distance})")
+    say(f"{len(found)} leaks in split {split_name!r}")
     if found:
         raise typer.Exit(code=1)
 
@@ -224,4 +247,4 @@ def export(
         report = export_split(cat, dest, split=split_name, mode="link" if link else "copy")
     train = sum(c["train"] for c in report.counts.values())
     test = sum(c["test"] for c in report.counts.values())
-    console.print(f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes", highlight=False)
+    say(f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes")

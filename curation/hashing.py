@@ -31,6 +31,7 @@ from catalog import hashes as catalog_hashes
 DRAFT_SIZE = (64, 64)
 SIGNATURE_SIDE = 8
 BATCH = 64
+MISSING = "missing"  # the error text of an image whose file is not in the store
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def hash_file(path: Path) -> ImageHashes | str:
     try:
         with open_reduced(path) as img:
             return hash_image(img)
+    except FileNotFoundError:
+        return f"{MISSING}: {path}"
     except (OSError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -105,6 +108,16 @@ class HashReport:
     hashed: int = 0
     already: int = 0
     failures: list[tuple[int, str]] | None = None
+
+    @property
+    def missing(self) -> list[int]:
+        """Images skipped because their file is not in the store (`curate check` lists them)."""
+        return [i for i, error in self.failures or [] if error.startswith(MISSING)]
+
+    @property
+    def undecodable(self) -> list[int]:
+        """Images skipped because their file does not decode."""
+        return [i for i, error in self.failures or [] if not error.startswith(MISSING)]
 
 
 def hash_catalog(

@@ -17,6 +17,7 @@ from catalog import (
     class_names,
 )
 from catalog import splits as catalog_splits
+from catalog.files import IMAGE_MAX_BYTES, InputFileError, read_input_file
 
 from .errors import CurationError
 
@@ -94,7 +95,11 @@ def _class_folders(folder: Path, subset: str | None) -> tuple[list[ImportItem], 
             ignored.append(class_dir)  # a file beside the class folders has no class
             continue
         for path in sorted(class_dir.rglob("*")):
-            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(class_dir).parts):
+            # Everything but the folders walked into is an item: a FIFO, a dangling link or a
+            # link loop is then reported with its reason, never skipped in silence (issue 13).
+            if path.is_dir() and not path.is_symlink():
+                continue
+            if not any(part.startswith(".") for part in path.relative_to(class_dir).parts):
                 items.append(ImportItem(path, class_dir.name, subset))
     return items, ignored
 
@@ -124,17 +129,19 @@ def import_plan(
     plan: ImportPlan,
     *,
     min_side: int = 32,
+    max_bytes: int = IMAGE_MAX_BYTES,
     on_item: Callable[[ImportItem], None] | None = None,
 ) -> ImportReport:
     """Validate and store every file of `plan`; record the train/test layout as a split.
 
-    Failures are reported with their reason and skipped; identical bytes under another
+    Failures (also files over `max_bytes`, FIFOs, dangling links) are reported with their
+    reason and skipped; identical bytes under another
     class become a label conflict. Re-running adds nothing.
     """
     report = ImportReport(layout=plan.layout, found=len(plan.items), ignored=plan.ignored)
     assignments: list[tuple[int, str]] = []
     for item in plan.items:
-        _import_one(cat, item, report, assignments, min_side)
+        _import_one(cat, item, report, assignments, min_side, max_bytes)
         if on_item:
             on_item(item)
     if plan.layout == "train/test":
@@ -143,11 +150,12 @@ def import_plan(
     return report
 
 
-def _import_one(cat, item: ImportItem, report: ImportReport, assignments: list, min_side: int) -> None:
+def _import_one(cat, item: ImportItem, report: ImportReport, assignments: list, min_side: int,
+                max_bytes: int) -> None:
     try:
-        data = item.path.read_bytes()
-    except OSError as exc:
-        report.failures.append((item.path, "unreadable", str(exc)))
+        data = read_input_file(item.path, max_bytes)
+    except InputFileError as exc:
+        report.failures.append((item.path, exc.reason, exc.detail))
         return
     provenance = Provenance(origin="import", source_url=item.path.resolve().as_uri(), title=item.path.name)
     try:

@@ -27,7 +27,7 @@ from catalog.schema import USABLE_STATUSES
 
 from .dedup import DEFAULT_MAX_DISTANCE, Edge, confirmed_edges
 from .errors import CurationError
-from .hashing import hash_catalog
+from .hashing import HashReport, hash_catalog
 from .search import groups_from_pairs
 
 
@@ -37,6 +37,7 @@ class SplitReport:
     assigned: int
     per_class: dict[str, dict[str, int]] = field(default_factory=dict)
     groups: int = 0
+    hashing: HashReport | None = None  # its `missing` images were left out (issue 13)
 
 
 def split_catalog(
@@ -49,7 +50,7 @@ def split_catalog(
     """
     if not 0 < test < 1:
         raise CurationError(f"--test must be between 0 and 1, got {test}")
-    hash_catalog(cat)
+    hashing = hash_catalog(cat)
     rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES)}
     existing = catalog_splits.subsets(cat, name)
     units = _units(rows, confirmed_edges(cat, rows, max_distance))
@@ -60,7 +61,7 @@ def split_catalog(
         assignments += _place(class_units, counts[class_name], test, random.Random(f"{seed}:{class_name}"))
     assigned = catalog_splits.assign(cat, name, assignments, seed=seed)
     per_class = catalog_splits.class_subset_counts(cat, name, USABLE_STATUSES)
-    return SplitReport(name, assigned, per_class, sum(1 for u in units if len(u) > 1))
+    return SplitReport(name, assigned, per_class, sum(1 for u in units if len(u) > 1), hashing)
 
 
 def _units(rows: dict[int, dict], edges: list[Edge]) -> list[list[int]]:
@@ -131,7 +132,7 @@ def leaks(cat: Catalog, name: str, *, max_distance: int = DEFAULT_MAX_DISTANCE) 
     """Train/test pairs of usable images in split `name` that are near duplicates."""
     catalog_splits.require_split(cat, name)
     subsets = catalog_splits.subsets(cat, name)
-    hash_catalog(cat)
+    hashing = hash_catalog(cat)
     rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES) if r["id"] in subsets}
     found = []
     for e in confirmed_edges(cat, rows, max_distance):

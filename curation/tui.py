@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -29,6 +30,7 @@ from textual_image.widget import Image as AutoImage
 
 from catalog import Catalog, CatalogError, class_names, get_image, image_file, image_flags
 from catalog.duplicates import duplicate_group
+from catalog.text import plain
 
 from . import review as review_lib
 
@@ -143,10 +145,11 @@ class ReviewApp(App[ReviewSummary]):
         except OSError:
             return None
 
-    def _describe(self, row: dict) -> str:
+    def _describe(self, row: dict) -> Text:
+        """The image's fields as a Text: URLs and reasons come from web pages and users, so
+        they are shown as they are, never read as markup (issue 13)."""
         group = duplicate_group(self.cat, row["id"])
         lines = [
-            f"[b]#{row['id']}[/b]  {row['status']}",
             f"class  {row['class']}",
             f"size   {row['width']}×{row['height']} {row['format']}",
             f"flags  {', '.join(image_flags(row)) or '-'}",
@@ -155,13 +158,14 @@ class ReviewApp(App[ReviewSummary]):
         ]
         if row["reason"]:
             lines.append(f"reason {row['reason']}")
-        return "\n".join(lines)
+        return Text.assemble((f"#{row['id']}", "bold"), f"  {row['status']}\n",
+                             "\n".join(plain(line) for line in lines))
 
     def _progress(self, message: str = "") -> None:
         done = len(self.queue) - self._remaining()
         position = f"{min(self.index + 1, len(self.queue))}/{len(self.queue)}"
         text = f"{position}  decided {done}/{len(self.queue)}  {message}"
-        self.query_one("#progress", Static).update(text)
+        self.query_one("#progress", Static).update(Text(plain(text)))
 
     def _remaining(self) -> int:
         from catalog.reviews import reviewed_ids
@@ -175,7 +179,7 @@ class ReviewApp(App[ReviewSummary]):
         try:
             action(self.cat, image_id, *args)
         except CatalogError as exc:  # shown in the UI, never a crash
-            self.notify(str(exc), severity="error")
+            self.notify(plain(exc), severity="error", markup=False)
             return
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)
         self.index = min(self.index + 1, len(self.queue))
@@ -203,7 +207,7 @@ class ReviewApp(App[ReviewSummary]):
         try:
             review = review_lib.undo(self.cat)
         except CatalogError as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(plain(exc), severity="warning", markup=False)
             return
         self.summary.undone += 1
         if review["image_id"] in self.queue:

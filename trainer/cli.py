@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
+from catalog.text import MESSAGE_LIMIT, plain
 
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
@@ -73,7 +74,7 @@ def main(
         from .train import train, train_backbones
 
         runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
-    typer.echo(_runs_table(runs, "trained"))
+    typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
 
 
 @app.command()
@@ -86,7 +87,7 @@ def runs(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
 
     with catalog_for_cli(catalog) as cat:
         rows = list_runs(cat)
-    typer.echo(_runs_table(rows, "runs"))
+    typer.echo(plain(_runs_table(rows, "runs"), MESSAGE_LIMIT, newlines=True))
 
 
 @app.command()
@@ -103,9 +104,9 @@ def evaluate(
         from .evaluate import evaluate_run
 
         metrics = evaluate_run(cat, run)
-    console.print(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
+    say(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
     for name, m in metrics["per_class"].items():
-        console.print(f"  {name:24} precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}", highlight=False)
+        say(f"  {name:24} precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}")
 
 
 @app.command()
@@ -124,13 +125,13 @@ def predict(
         from .predict import predict_files
 
         used, results = predict_files(cat, images, run_id=run, top=top)
-    console.print(f"run {used['id']} ({used['backbone']})")
+    say(f"run {used['id']} ({used['backbone']})")
     for item in results:
         if item.error:
-            err_console.print(f"[red]error:[/] {item.path}: {item.error}", highlight=False, soft_wrap=True)
+            say(("error:", "red"), f" {item.path}: {item.error}", console=err_console)
             continue
         ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
-        typer.echo(f"{item.path}\t{ranked}")
+        typer.echo(f"{plain(item.path)}\t{ranked}")  # tab-separated for scripts
     if any(item.error for item in results):
         raise typer.Exit(code=1)  # the readable files were still classified above
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from catalog import Catalog, InvalidImage, validate_image
+from catalog.files import IMAGE_MAX_BYTES, InputFileError, read_input_file
 from catalog.runs import get_run, latest_finished_run
 
 from .data import decode
@@ -50,9 +51,8 @@ def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None,
 def _unreadable(path: Path) -> str | None:
     """Why a file cannot be classified (the catalog's own validation), or None."""
     try:
-        validate_image(path.read_bytes(), min_side=1)
-    except InvalidImage as exc:
+        # A FIFO or /dev/zero is refused before it is opened, a huge file before it is read.
+        validate_image(read_input_file(path, IMAGE_MAX_BYTES), min_side=1)
+    except (InvalidImage, InputFileError) as exc:
         return str(exc)
-    except OSError as exc:
-        return f"unreadable: {exc}"
     return None

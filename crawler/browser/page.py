@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from ..engines.common import is_http_url
+from ..engines.common import is_http_url, split_url
 from .errors import BrowserBlockedError
 
 if TYPE_CHECKING:
@@ -104,11 +104,14 @@ class Tile:
         remote = data_src if is_http_url(data_src) else src if is_http_url(src) else None
         original, page = None, info.get("lpage")
         for link in info.get("links") or []:
-            query = parse_qs(urlsplit(link).query)
-            if "imgres" in urlsplit(link).path and is_http_url((query.get("imgurl") or [None])[0]):
+            parts = split_url(link)  # a malformed link is skipped, not a crash (issue 13)
+            if parts is None:
+                continue
+            query = parse_qs(parts.query)
+            if "imgres" in parts.path and is_http_url((query.get("imgurl") or [None])[0]):
                 original = query["imgurl"][0]
                 page = page or (query.get("imgrefurl") or [None])[0]
-            elif is_http_url(link) and urlsplit(link).hostname != host:
+            elif is_http_url(link) and parts.hostname != host:
                 page = page or link
         return cls(thumb=src or data_src, remote=remote, page=page, title=info.get("title"), original=original)
 

@@ -13,6 +13,7 @@ from ..hits import ImageHit, ParseResult
 from . import common, filters
 from .common import is_http_url
 from .images import clean_hit, img_thumbnail
+from .common import is_http_url, parse_html
 
 NAME = "bing"
 BASE_URL = "https://www.bing.com/images/async"
@@ -58,7 +59,7 @@ def parse_page(text: str) -> ParseResult:
     """Hits from every `<a class="iusc" m='{...}'>` tile."""
     hits = []
     if "iusc" in text:
-        for anchor in BeautifulSoup(text, "html.parser").select("a.iusc[m]"):
+        for anchor in parse_html(text).select("a.iusc[m]"):
             try:
                 meta = json.loads(str(anchor["m"]))
             except (json.JSONDecodeError, RecursionError):

@@ -16,7 +16,7 @@ from functools import cached_property
 from bs4 import BeautifulSoup, Tag
 
 from ..hits import ImageHit
-from .common import decode_data_uri, is_http_url
+from .common import decode_data_uri, is_http_url, parse_html
 from .images import img_thumbnail
 
 
@@ -28,7 +28,7 @@ class Page:
 
     @cached_property
     def soup(self) -> BeautifulSoup:
-        return BeautifulSoup(self.text, "html.parser")
+        return parse_html(self.text)
 
     @cached_property
     def scripted(self) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ runner = CliRunner()
 
 
 def crawl(site, catalog_path, *args: str):
-    return runner.invoke(app, ["--class", "Air_Max_1", "--search-url", site.search_url(), "--allow-private",
+    return runner.invoke(app, ["--class", "Air_Max_1", "--search-url", site.search_url(), "--allow-private", "127.0.0.1",
                                "--delay", "0", "--catalog", str(catalog_path), *args])
 
 
@@ -93,7 +93,7 @@ def test_browser_path_that_does_not_exist_is_one_line(site, catalog_path):
 
 def test_auto_goes_from_the_plain_google_wall_to_the_browser(site, chromium, catalog_path):
     """Issue 12: the default engine moves on from plain Google's wall to the rendered page."""
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", f"google={site.search_url()}", "--allow-private",
+    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", f"google={site.search_url()}", "--allow-private", "127.0.0.1",
                                  "--delay", "0", "--browser", chromium, "--catalog", str(catalog_path)])
 
     assert result.exit_code == 0, result.output

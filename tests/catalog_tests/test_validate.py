@@ -66,3 +66,21 @@ def test_min_side_is_an_option():
     assert validate_image(data, min_side=32).width == 40
     with pytest.raises(InvalidImage, match="under 64 px"):
         validate_image(data, min_side=64)
+
+
+def _mpo(size: tuple[int, int] = (64, 48)) -> bytes:
+    first, second = make_image(3, size), make_image(4, size)
+    buf = io.BytesIO()
+    first.save(buf, "MPO", save_all=True, append_images=[second])
+    return buf.getvalue()
+
+
+def test_multi_picture_jpeg_is_accepted_as_jpeg(cat):
+    """Issue 13: multi-picture JPEGs (Pillow format MPO, from phones) were refused as unsupported."""
+    from catalog import Provenance, add_image
+
+    data = _mpo()
+    info = validate_image(data)
+    assert (info.width, info.height, info.format, info.ext) == (64, 48, "JPEG", "jpg")
+    result = add_image(cat, data, "Yeezy_350", Provenance(origin="import"))
+    assert result.created and result.image["format"] == "JPEG" and result.image["path"].endswith(".jpg")

@@ -54,7 +54,7 @@ def test_search_against_a_local_server(http_server, catalog_path):
     http_server.routes["/search"] = lambda h, q: h.reply(
         200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(3)] + [Tile(http_server.url("/404.jpg"))])
         if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"), "--allow-private",
+    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
                                  "--delay", "0", "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
     assert "4 tried, 3 fetched, 3 stored" in result.output and "failures: http-404 1" in result.output
@@ -66,7 +66,7 @@ def test_all_classes(http_server, catalog_path):
     http_server.routes["/search"] = lambda h, q: h.reply(
         200, google_page([Tile(http_server.url(f"/img/{zlib.crc32(q['q'].encode()) % 1000}.jpg"))])
         if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    result = runner.invoke(app, ["--all", "--search-url", http_server.url("/search"), "--allow-private", "--delay", "0",
+    result = runner.invoke(app, ["--all", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1", "--delay", "0",
                                  "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
     with open_catalog(catalog_path) as cat:
@@ -92,7 +92,7 @@ def test_errors_are_one_clear_line(catalog_path, args, message):
 
 def test_blocked_search_suggests_other_engines(http_server, catalog_path):
     http_server.routes["/search"] = lambda h, q: h.reply(200, (FIXTURES / "google" / "jswall.html").read_bytes(), "text/html")
-    result = runner.invoke(app, ["--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private",
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
                                  "--catalog", str(catalog_path)])
     assert result.exit_code == 1
     text = " ".join(result.output.split())
@@ -122,7 +122,7 @@ def test_kill_9_mid_crawl_then_rerun_loses_and_duplicates_nothing(http_server, t
         200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(n)])
         if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
     db = tmp_path / "c.db"
-    cmd = [*CRAWL, "--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private",
+    cmd = [*CRAWL, "--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
            "--workers", "2", "--delay", "0", "--catalog", str(db)]
     open_catalog(db).close()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -189,6 +189,16 @@ def test_google_browser_engine_is_wired_to_the_browser_package(http_server, cata
 
     monkeypatch.setattr(crawler.browser, "result_pages", fake_result_pages)
     result = runner.invoke(app, ["--class", "Yeezy_500", "--engine", "google-browser", "--limit", "3",
-                                 "--allow-private", "--catalog", str(catalog_path)])
+                                 "--allow-private", "127.0.0.1", "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
     assert calls == [("Yeezy 500 sneaker", 6, None, None)] and "1 stored" in result.output
+
+
+def test_error_hint_keeps_its_brackets(http_server, catalog_path):
+    """Issue 13: the hint `pip install 'imageset[browser]'` lost `[browser]` in the error line."""
+    http_server.routes["/search"] = lambda h, q: h.reply(200, (FIXTURES / "google" / "consent.html").read_bytes(),
+                                                          "text/html")
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--engine", "google", "--search-url",
+                                 http_server.url("/search"), "--allow-private", "127.0.0.1", "--catalog", str(catalog_path)])
+    assert result.exit_code == 1, result.output
+    assert "imageset[browser]" in result.output

@@ -162,7 +162,7 @@ def test_crawl_all_goes_on_and_lists_the_classes_that_got_nothing(http_server, c
         h.reply(200, google_page([Tile(http_server.url("/img/1.jpg" if good else "/404.jpg"))]), "text/html")
     http_server.routes["/search"] = answer
     result = runner.invoke(app, ["--all", "--engine", "google", "--search-url", http_server.url("/search"),
-                                 "--allow-private", "--delay", "0", "--catalog", str(catalog_path)])
+                                 "--allow-private", "127.0.0.1", "--delay", "0", "--catalog", str(catalog_path)])
     assert result.exit_code == 1, result.output
     assert "Yeezy_350: 2 hits parsed (0 already tried), 2 tried, 1 fetched, 1 stored" in result.output
     assert "9 of 10 classes got no image: Adidas_NMD_R1" in " ".join(result.output.split())

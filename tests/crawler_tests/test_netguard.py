@@ -68,3 +68,51 @@ def test_resolver_caches_answers_and_failures():
         with pytest.raises(Refused, match="dns"):
             cached("gone.example", 443)
     assert calls == ["a.example", "gone.example"]
+
+
+@pytest.mark.parametrize("address", [
+    "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address 169.254.169.254
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::10.0.0.1",
+    "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+    "64:ff9b:1::808:808",
+    "::169.254.169.254",  # IPv4-compatible
+    "::10.0.0.1",
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "::ffff:0:169.254.169.254",  # SIIT IPv4-translated
+    "::ffff:0:192.168.1.1",
+    "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    "2001:0:4136:e378:8000:63bf:3f57:fefd",  # Teredo, client 192.168.1.2
+])
+def test_ipv6_forms_embedding_a_private_ipv4_are_refused(address):
+    """Issue 13: IPv6 forms that carry an IPv4 address passed the guard; the fetcher connected."""
+    assert not is_public(address)
+    with pytest.raises(Refused, match="private-address"):
+        check_url(f"http://[{address}]/latest/meta-data/")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "::ffff:0:8.8.8.8", "2002:808:808::1"])
+def test_ipv6_forms_embedding_a_public_ipv4_pass(address):
+    assert is_public(address)
+
+
+def test_allow_list_names_one_host_and_keeps_metadata_refused():
+    """Issue 13: `--allow-private` allowed every private address; now it names the hosts allowed."""
+    from crawler.netguard import allowed_addresses
+
+    allowed = allowed_addresses(["127.0.0.1", "[::1]", "localhost.test"], fake_dns({"localhost.test": ["10.9.9.9"]}))
+    assert allowed == {"127.0.0.1", "::1", "10.9.9.9"}
+    for url in ("http://127.0.0.1/a.jpg", "http://[0:0::1]/a.jpg", "http://10.9.9.9/a.jpg"):
+        check_url(url, allow_private=allowed)
+    for url in ("http://169.254.169.254/", "http://[64:ff9b::a9fe:a9fe]/", "http://10.0.0.1/"):
+        with pytest.raises(Refused, match="private-address"):
+            check_url(url, allow_private=allowed)
+
+
+@pytest.mark.parametrize("url", ["http://[::1/a.jpg", "http://[::1", "http://host:99999/a.jpg", "http://h:x/"])
+def test_malformed_urls_are_refused_not_raised(url):
+    """Issue 13: urlsplit's ValueError escaped check_url."""
+    with pytest.raises(Refused) as info:
+        check_url(url, allow_private=True)
+    assert info.value.reason == "bad-url"

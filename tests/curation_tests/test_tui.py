@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual_image.widget import HalfcellImage
 
 from catalog import get_image
@@ -120,3 +121,20 @@ async def test_undone_image_counts_as_undecided_again(review_cat):
     again = make_app(review_cat)
     async with again.run_test(size=(80, 24)):
         assert again.current == 2
+
+
+@pytest.mark.parametrize("value", ["http://x/a.jpg?size[w]=500", "[/bold] [link=x]closed[/link] [/]"])
+async def test_review_shows_page_text_as_it_is(review_cat, value):
+    """Issue 13: `curate review` crashed on a crawled URL or reason holding `[...]`."""
+    from textual.widgets import Static
+
+    from catalog import update_image
+
+    update_image(review_cat, 1, source_url=value + "\x1b[31m", reason=value)
+    app = make_app(review_cat)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        shown = str(app.query_one("#info", Static).render())
+        assert f"source {value}\\x1b[31m" in shown and f"reason {value}" in shown
+        await pilot.press("k")
+        assert app.current == 2

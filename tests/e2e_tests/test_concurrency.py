@@ -33,7 +33,7 @@ def _review_script(db: Path, ids: list[int]) -> str:
 def test_two_crawls_and_a_review_at_once(tmp_path):
     db = tmp_path / "catalog.db"
     with serve_google() as google:
-        crawl = ("--search-url", google, "--allow-private", "--delay", "0.05", "--workers", "2", "--catalog", str(db))
+        crawl = ("--search-url", google, "--allow-private", "127.0.0.1", "--delay", "0.05", "--workers", "2", "--catalog", str(db))
         subprocess.run(_cmd("crawl", "--class", "Yeezy_500", *crawl), check=True, capture_output=True, timeout=300)
         with sqlite3.connect(db) as conn:
             to_review = [i for (i,) in conn.execute("SELECT id FROM images ORDER BY id")]

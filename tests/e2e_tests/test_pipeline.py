@@ -46,7 +46,7 @@ def test_crawl_curate_train_end_to_end(google, tmp_path):
 
     # crawl each class from the local "Google"
     for _, (cls, _, seeds) in CLASSES.items():
-        out = _run("crawl", "--class", cls, "--search-url", google, "--allow-private", "--delay", "0",
+        out = _run("crawl", "--class", cls, "--search-url", google, "--allow-private", "127.0.0.1", "--delay", "0",
                    "--timeout", "5", *cat).stdout
         assert "stored" in out
     per_class = dict(_rows(db, "SELECT class, count(*) FROM images GROUP BY class"))
@@ -59,7 +59,7 @@ def test_crawl_curate_train_end_to_end(google, tmp_path):
     assert _run("curate", "check", *cat).returncode == 0
 
     # a second crawl downloads nothing new
-    again = _run("crawl", "--class", "Yeezy_350", "--search-url", google, "--allow-private", "--delay", "0", *cat)
+    again = _run("crawl", "--class", "Yeezy_350", "--search-url", google, "--allow-private", "127.0.0.1", "--delay", "0", *cat)
     assert _rows(db, "SELECT count(*) FROM images")[0][0] == 3 * (DISTINCT + 1), again.stdout
 
     # dedup: each class's near copy joins its original, the original (larger) is kept

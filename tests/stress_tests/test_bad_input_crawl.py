@@ -60,7 +60,7 @@ def server():
 
 def test_crawling_the_corpus_records_a_reason_or_a_row_for_each(server, tmp_path):
     db = tmp_path / "c.db"
-    result = CliRunner().invoke(crawl_app, ["--class", "Yeezy_350", "--search-url", server, "--allow-private",
+    result = CliRunner().invoke(crawl_app, ["--class", "Yeezy_350", "--search-url", server, "--allow-private", "127.0.0.1",
                                             "--delay", "0", "--catalog", str(db)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
