@@ -151,3 +151,12 @@ def m201_curation_signature(db: Database) -> None:
     # A tiny colour thumbnail (hex of 8x8 RGB bytes) computed once with the hashes: it
     # rejects most pHash look-alikes before any file is decoded to confirm a match (issue 4).
     db.execute("ALTER TABLE images ADD COLUMN signature TEXT")
+
+
+@migrations()
+def m401_run_liveness(db: Database) -> None:
+    # Who runs a training run and when it last showed signs of life: a run the kernel
+    # killed (out of memory) stays `running`; these columns let `train runs` call it died
+    # (issue 18).
+    for column, kind in (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "TEXT")):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
