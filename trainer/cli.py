@@ -108,8 +108,10 @@ def evaluate(
 
         metrics = evaluate_run(cat, run)
     console.print(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
+    wide = max([5, *(len(name) for name in metrics["per_class"])])
     for name, m in metrics["per_class"].items():
-        console.print(f"  {name:24} precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}", highlight=False)
+        console.print(f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}", highlight=False, markup=False)
+    typer.echo(_pairs_table(metrics["confused_pairs"]))
 
 
 @app.command()
@@ -167,6 +169,16 @@ def _run_cells(r: dict) -> tuple[str, ...]:
     score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
     return (str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
             str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
+
+
+def _pairs_table(pairs: list[dict]) -> str:
+    """The most-confused (true, predicted) pairs as aligned plain text."""
+    if not pairs:
+        return "no mistakes on the test subset"
+    wide_true = max([4, *(len(p["true"]) for p in pairs)])
+    lines = [f"most confused pairs:\n  {'true':{wide_true}}  {'n':>4}  {'share':>5}  predicted"]
+    lines += [f"  {p['true']:{wide_true}}  {p['count']:>4}  {p['rate']:>5.0%}  {p['predicted']}" for p in pairs]
+    return "\n".join(lines)
 
 
 def _runs_json(rows: list[dict]) -> str:
