@@ -8,12 +8,15 @@ The options' defaults are `TrainConfig`'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console
 
@@ -129,7 +132,8 @@ def predict(
         import_keras()
         from .predict import predict_files
 
-        used, results = predict_files(cat, images, run_id=run, top=top)
+        with _progress(len(images)) as advance:
+            used, results = predict_files(cat, images, run_id=run, top=top, on_progress=advance)
     console.print(f"run {used['id']} ({used['backbone']})")
     for item in results:
         if item.error:
@@ -169,6 +173,15 @@ def _run_cells(r: dict) -> tuple[str, ...]:
     score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
     return (str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
             str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr while files are classified; nothing when stderr is not a terminal."""
+    with Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        task = progress.add_task("classifying", total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 def _pairs_table(pairs: list[dict]) -> str:
