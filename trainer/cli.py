@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console
 
@@ -178,6 +177,7 @@ def _run_cells(r: dict) -> tuple[str, ...]:
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[int], object]]:
     """A progress bar on stderr while files are classified; nothing when stderr is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # only predict needs it
     with Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task("classifying", total=total)

@@ -54,7 +54,7 @@ def _ok(app, args: list[str]) -> str:
     return result.output
 
 
-def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path):
+def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, monkeypatch):
     db = str(tmp_path / "catalog.db")
     root = _tree(tmp_path / "dataset")
     shown = _ok(curate, ["import", str(root), "--catalog", db, "--dry-run"])
@@ -92,3 +92,15 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path):
     files = sorted(str(p) for p in root.glob("New Balance 550/*.png"))
     predicted = _ok(train_app, ["predict", *files, "--run", str(run_id), "--catalog", db])
     assert sum(line.startswith(str(root)) for line in predicted.splitlines()) == 3
+    _predict_reports_progress_per_chunk(db, run_id, [Path(f) for f in files], monkeypatch)
+
+
+def _predict_reports_progress_per_chunk(db: str, run_id: int, files: list[Path], monkeypatch) -> None:
+    """Issue 18: `train predict` on 1,109 files was silent for up to two minutes."""
+    from trainer import predict
+
+    monkeypatch.setattr(predict, "CHUNK", 2)
+    done: list[int] = []
+    with open_catalog(db) as cat:
+        _, results = predict.predict_files(cat, files, run_id=run_id, on_progress=done.append)
+    assert done == [2, 1] and all(r.top_k for r in results)
