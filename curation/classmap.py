@@ -11,9 +11,9 @@ every folder without an explicit `--map old=new`:
    `nike_air_max_plus_tn`, `New_Balance_550`; case is kept;
 4. the result is cut to 64 characters. A name with nothing left needs `--map`.
 
-A folder whose class differs from an existing class only by case or by `_`, `-` and spaces
-(`air_max_90` and `Air_Max_90`) is a near-duplicate: it is reported, and `--map` joins it to
-the existing class.
+A folder whose class differs from an existing class (or another folder's class) only by case
+or by `_`, `-` and spaces (`air_max_90` and `Air_Max_90`) is a near-duplicate: it is
+reported, and `--map` joins it to the other class.
 """
 
 from __future__ import annotations
@@ -137,8 +137,8 @@ def plan_class_map(folders: list[str], known: list[str], explicit: dict[str, str
         else:
             name = clean_class_name(folder)
             how = "same" if name == folder else "cleaned"
-        similar = keys.get(similarity_key(name))
-        mappings.append(ClassMapping(folder, name, how, similar if similar not in (None, name) else None))
+        similar = keys.setdefault(similarity_key(name), name)  # known classes first, then earlier folders
+        mappings.append(ClassMapping(folder, name, how, similar if similar != name else None))
     merged: dict[str, list[str]] = {}
     for m in mappings:
         merged.setdefault(m.class_name, []).append(m.folder)
@@ -168,7 +168,7 @@ def describe(class_map: ClassMap) -> list[str]:
     for m in class_map.changed:
         line = f"{m.folder!r} -> {m.class_name} ({m.how})" if m.how != "same" else f"{m.folder!r} -> {m.class_name}"
         if m.similar_to:
-            line += f"; differs from the existing class {m.similar_to} only by case or separators (join it with --map '{m.folder}={m.similar_to}')"
+            line += f"; differs from the class {m.similar_to} only by case or separators (join it with --map '{m.folder}={m.similar_to}')"
         lines.append(line)
     for name, folders in sorted(class_map.merged.items()):
         lines.append(f"folders {', '.join(map(repr, folders))} all become class {name}")

@@ -188,7 +188,7 @@ def test_import_one_bad_folder_no_longer_blocks_add_classes(catalog_path, tmp_pa
     assert dry.exit_code == 0, dry.output
     assert "'nike_air_max_plus_(tn)' -> nike_air_max_plus_tn (cleaned)" in dry.output
     assert "'鞋子' -> Shoes (mapped)" in dry.output
-    assert "differs from the existing class Air_Max_90 only by case" in dry.output
+    assert "differs from the class Air_Max_90 only by case" in dry.output
     with open_catalog(catalog_path) as cat:
         assert list(iter_images(cat)) == [] and "Shoes" not in class_names(cat)
     refused = CliRunner().invoke(app, args)
@@ -220,3 +220,12 @@ def test_map_file_with_equals_lines(tmp_path):
     path = tmp_path / "map.txt"
     path.write_text("# comment\n\nNew Balance 550=NB_550\na=b=c\n", encoding="utf-8")
     assert read_map_file(path) == {"New Balance 550": "NB_550", "a=b": "c"}
+
+
+def test_near_duplicate_names_among_new_folders_are_reported():
+    from curation.classmap import plan_class_map
+
+    class_map = plan_class_map(["Air Max 97", "air_max_97", "Yeezy_350"], ["Yeezy_350"], {})
+    assert [(m.folder, m.class_name, m.similar_to) for m in class_map.near_duplicates] == [
+        ("air_max_97", "air_max_97", "Air_Max_97"),
+    ]

@@ -60,7 +60,7 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
     shown = _ok(curate, ["import", str(root), "--catalog", db, "--dry-run"])
     assert "'nike_air_max_plus_(tn)' -> nike_air_max_plus_tn (cleaned)" in shown
     assert "'Dunk Low — Panda' -> Dunk_Low_Panda (cleaned)" in shown
-    assert "existing class Air_Max_90 only by case" in shown
+    assert "the class Air_Max_90 only by case" in shown
     _ok(curate, ["import", str(root), "--catalog", db, "--add-classes", "--map", "air_max_90=Air_Max_90"])
     with open_catalog(db) as cat:
         names = set(class_names(cat))

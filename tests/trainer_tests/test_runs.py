@@ -100,3 +100,29 @@ def test_train_runs_table_stays_aligned_and_json_lists_the_runs(catalog_path):
 def _values(rows: list[str], header: str, col: str) -> list[str]:
     start = header.index(col)
     return [r[start:].split()[0] for r in rows]
+
+
+def test_a_sigkilled_training_process_leaves_a_run_shown_as_died(catalog_path):
+    """Issue 18: the kernel's SIGKILL gives the run no chance to close; its row must not say running."""
+    code = (
+        "import sys, time\n"
+        "from catalog import open_catalog\n"
+        "from catalog.runs import start_run, update_run\n"
+        "from trainer.heartbeat import beating\n"
+        "cat = open_catalog(sys.argv[1])\n"
+        "run = start_run(cat, 'mobilenet_v2', 'default', 'none', {})\n"
+        "update_run(cat, run['id'], status='running')\n"
+        "with beating(cat, run['id'], every=0.05):\n"
+        "    print(run['id'], flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(catalog_path)], stdout=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    with open_catalog(catalog_path) as cat:
+        assert list_runs(cat)[0]["status"] == "running"  # alive: not died
+        proc.kill()
+        proc.wait()
+        shown = list_runs(cat)[0]
+    proc.stdout.close()
+    assert (shown["id"], shown["status"]) == (run_id, DIED)
+    assert f"process {proc.pid} is gone" in shown["died_reason"]
