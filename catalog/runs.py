@@ -2,13 +2,22 @@
 
 A run row is written when training starts (status `running`), updated as it goes and
 closed with `finished` or `failed`; `params`, `metrics` and `artifacts` are JSON objects.
+
+A `running` run also records the process that runs it (`pid`, `host`) and a `heartbeat_at`
+the trainer refreshes while it works. A process the kernel killed cannot close its run, so
+`list_runs` shows such a run as `died` (issue 18): its process is gone (same host) or its
+heartbeat is older than `STALE_AFTER_S`. The stored status stays `running`; `train --resume`
+continues it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .db import Catalog
 from .errors import CatalogError
@@ -16,6 +25,9 @@ from .timeutil import now
 from .tx import transaction
 
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+DIED = "died"  # shown, never stored: a `running` run whose process is gone
+HEARTBEAT_EVERY_S = 30
+STALE_AFTER_S = 600  # 20 missed heartbeats: long enough for any single blocking step
 _JSON_COLUMNS = ("params", "metrics", "artifacts")
 
 
@@ -43,6 +55,7 @@ def start_run(cat: Catalog, backbone: str, split: str, weights: str, params: dic
         "artifacts": json.dumps({}),
         "started_at": now(),
         "status": "running",
+        **_this_process(),
     }
     run_id = cat.table("runs").insert(row).last_pk
     return get_run(cat, run_id)
@@ -57,8 +70,68 @@ def get_run(cat: Catalog, run_id: int) -> dict:
 
 
 def list_runs(cat: Catalog) -> list[dict]:
-    """All runs, newest first, with their JSON columns decoded."""
-    return [_decode(r) for r in cat.table("runs").rows_where(order_by="id DESC")]
+    """All runs, newest first, with their JSON columns decoded; dead `running` ones shown as `died`.
+
+    A died run gets `died_reason`, e.g. "process 4242 on host gpu1 is gone".
+    """
+    rows = [_decode(r) for r in cat.table("runs").rows_where(order_by="id DESC")]
+    for row in rows:
+        reason = death_reason(row)
+        if reason:
+            row["status"], row["died_reason"] = DIED, reason
+    return rows
+
+
+def death_reason(run: dict, *, at: datetime | None = None) -> str | None:
+    """Why a `running` run cannot be running any more, or None if it may be (or is not running).
+
+    Runs recorded before liveness was tracked (no pid) are never called dead.
+    """
+    if run["status"] != "running" or not run.get("pid"):
+        return None
+    silent = _seconds_since(run.get("heartbeat_at"), at)
+    if run.get("host") == socket.gethostname():
+        if not pid_alive(run["pid"]):
+            return f"process {run['pid']} is gone (killed, e.g. out of memory, or crashed)"
+        if silent is not None and silent > STALE_AFTER_S:
+            return f"no heartbeat for {silent / 60:.0f} min (process {run['pid']} hangs, or its id was reused)"
+        return None
+    if silent is not None and silent > STALE_AFTER_S:
+        return f"no heartbeat from host {run.get('host')} for {silent / 60:.0f} min"
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)  # signal 0 checks existence and sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def heartbeat(cat: Catalog, run_id: int) -> None:
+    """Record that run `run_id`'s process is alive now (one small UPDATE)."""
+    cat.db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", [now(), run_id])
+
+
+def _this_process() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "heartbeat_at": now()}
+
+
+def _seconds_since(stamp: str | None, at: datetime | None) -> float | None:
+    if not stamp:
+        return None
+    return ((at or datetime.now(timezone.utc)) - datetime.fromisoformat(stamp)).total_seconds()
+
+
+def _check_not_alive_elsewhere(run: dict) -> None:
+    """Refuse to take over a run another live process on this host is still training."""
+    if run["status"] == "running" and run.get("pid") and run["pid"] != os.getpid() and death_reason(run) is None:
+        if run.get("host") == socket.gethostname():
+            raise CatalogError(f"run {run['id']} is still running in process {run['pid']}; wait for it or stop it first")
 
 
 def latest_finished_run(cat: Catalog) -> dict:
@@ -85,6 +158,9 @@ def update_run(
         if status not in RUN_STATUSES:
             raise CatalogError(f"unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}")
         changes["status"] = status
+        if status == "running":  # this process takes the run over (a start or a resume)
+            _check_not_alive_elsewhere(run)
+            changes.update(_this_process())
     if metrics:
         changes["metrics"] = json.dumps({**run["metrics"], **metrics})
     if artifacts:

@@ -161,6 +161,15 @@ def m301_store_files(db: Database) -> None:
     db.execute("CREATE TABLE store_files (path TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
 
 
+@migrations()
+def m401_run_liveness(db: Database) -> None:
+    # Who runs a training run and when it last showed signs of life: a run the kernel
+    # killed (out of memory) stays `running`; these columns let `train runs` call it died
+    # (issue 18).
+    for column, kind in (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "TEXT")):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+
+
 def known_migrations() -> list[str]:
     """The names of the migrations this version of the code knows, in order."""
     # sqlite-utils has no public accessor for a set's registered migrations.

@@ -18,6 +18,7 @@ from catalog.integrity import check_catalog
 from catalog.text import plain
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
 
+from .classmap import describe, map_classes, parse_map_option, read_map_file
 from .importer import check_plan_classes, import_plan, plan_import
 from .stats import catalog_stats
 
@@ -34,13 +35,26 @@ def import_cmd(
     add_classes: Annotated[bool, typer.Option(help="Create classes for unknown folder names.")] = False,
     min_side: Annotated[int, typer.Option(help="Reject images smaller than this on a side (px).")] = 32,
     max_mb: Annotated[float, typer.Option(min=0.001, help="Refuse files larger than this many MB (read into memory whole).")] = IMAGE_MAX_BYTES / MB,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="FOLDER=CLASS: the class of a folder (repeatable).")] = None,
+    map_file: Annotated[Path | None, typer.Option(help="A file of FOLDER=CLASS lines, or a .csv of folder,class.", exists=True, dir_okay=False)] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the folder-to-class mapping and stop; write nothing.")] = False,
 ) -> None:
     """Import an existing dataset folder; a train/test layout becomes the split `imported`.
 
-    Example: curate import ./SneakerDataset --catalog sneakers.db
+    Folder names that are not valid class names are cleaned by the rule in the README
+    (`New Balance 550` -> `New_Balance_550`) or mapped with --map; the mapping is shown first.
+
+    Example: curate import ./SneakerDataset --catalog sneakers.db --map "nike_air_max_plus_(tn)=Air_Max_Plus_TN"
     """
     with catalog_for_cli(catalog) as cat:
-        plan = plan_import(folder)
+        explicit = read_map_file(map_file) if map_file else {}
+        explicit.update(parse_map_option(text) for text in map_ or [])
+        plan, class_map = map_classes(plan_import(folder), [c["name"] for c in list_classes(cat)], explicit)
+        for line in describe(class_map):
+            say(f"  class {line}")
+        if dry_run:
+            _print_dry_run(plan, {c["name"] for c in list_classes(cat)})
+            return
         added = check_plan_classes(cat, plan, add_missing=add_classes)
         with _progress() as progress:
             task = progress.add_task("importing", total=len(plan.items))
@@ -61,6 +75,13 @@ def import_cmd(
         say("  ", ("ignored", "dim"), f" {path}: not inside a class folder")
     if report.split_name:
         say(f"split {report.split_name!r}: {report.split_assigned} images newly assigned")
+
+
+def _print_dry_run(plan, known: set[str]) -> None:
+    new = [name for name in plan.classes if name not in known]
+    say(f"dry run: {len(plan.items)} files in {len(plan.classes)} classes ({plan.layout} layout); nothing written")
+    if new:
+        say(f"  new classes (need --add-classes): {', '.join(new)}")
 
 
 def _progress() -> Progress:

@@ -7,6 +7,9 @@ The options' defaults are `TrainConfig`'s.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
@@ -78,16 +81,19 @@ def main(
 
 
 @app.command()
-def runs(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
-    """List the training runs with their test scores, newest first.
+def runs(
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list (for scripts).")] = False,
+) -> None:
+    """List the training runs with their test scores, newest first; a run whose process is gone shows as `died`.
 
-    Example: train runs
+    Example: train runs --json
     """
     from catalog.runs import list_runs
 
     with catalog_for_cli(catalog) as cat:
         rows = list_runs(cat)
-    typer.echo(plain(_runs_table(rows, "runs"), MESSAGE_LIMIT, newlines=True))
+    typer.echo(_runs_json(rows) if as_json else plain(_runs_table(rows, "runs"), MESSAGE_LIMIT, newlines=True))
 
 
 @app.command()
@@ -105,8 +111,10 @@ def evaluate(
 
         metrics = evaluate_run(cat, run)
     say(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
+    wide = max([5, *(len(name) for name in metrics["per_class"])])
     for name, m in metrics["per_class"].items():
-        say(f"  {name:24} precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}")
+        say(f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}")
+    typer.echo(plain(_pairs_table(metrics["confused_pairs"]), MESSAGE_LIMIT, newlines=True))
 
 
 @app.command()
@@ -124,7 +132,8 @@ def predict(
         import_keras()
         from .predict import predict_files
 
-        used, results = predict_files(cat, images, run_id=run, top=top)
+        with _progress(len(images)) as advance:
+            used, results = predict_files(cat, images, run_id=run, top=top, on_progress=advance)
     say(f"run {used['id']} ({used['backbone']})")
     for item in results:
         if item.error:
@@ -137,26 +146,64 @@ def predict(
 
 
 def _runs_table(rows: list[dict], title: str) -> str:
-    """A plain fixed-width table (like the original notebook's comparison), safe to grep.
+    """A plain table (like the original notebook's comparison), safe to grep.
 
-    The backbone column is as wide as its longest name: ensembles have long ones.
+    Every column is as wide as its longest value, so long ensemble, split or weights names
+    keep the columns aligned; a died run's reason follows on its own indented line.
     """
-    wide = max([18, *(len(r["backbone"]) for r in rows)])
-    lines = [title, f"{'run':>4}  {'backbone':{wide}} {'split':12} {'weights':28} {'status':11} {'top-1':>6} {'top-3':>6} {'test':>5} {'secs':>6}"]
-    for r in rows:
-        m = r["metrics"]
-        score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
-        secs = m.get("seconds", {}).get("total")
-        lines.append(
-            f"{r['id']:>4}  {r['backbone']:{wide}} {r['split']:12} {_short(r['weights']):28} {r['status']:11} "
-            f"{score('top1'):>6} {score('top3'):>6} {m.get('test_images', '-'):>5} {f'{secs:.0f}' if secs else '-':>6}"
-        )
+    header = ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs")
+    right = {"run", "top-1", "top-3", "test", "secs"}
+    cells = [_run_cells(r) for r in rows]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(header)]
+
+    def line(values) -> str:
+        return "  ".join(v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(header, values, widths)).rstrip()
+
+    lines = [title, line(header)]
+    for r, c in zip(rows, cells):
+        lines.append(line(c))
+        if r.get("died_reason"):
+            lines.append(f"      died: {r['died_reason']}; continue it with `train --resume {r['id']}`")
     return "\n".join(lines)
 
 
+def _run_cells(r: dict) -> tuple[str, ...]:
+    m = r["metrics"]
+    secs = m.get("seconds", {}).get("total")
+    score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
+    return (str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
+            str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr while files are classified; nothing when stderr is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # only predict needs it
+    with Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        task = progress.add_task("classifying", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _pairs_table(pairs: list[dict]) -> str:
+    """The most-confused (true, predicted) pairs as aligned plain text."""
+    if not pairs:
+        return "no mistakes on the test subset"
+    wide_true = max([4, *(len(p["true"]) for p in pairs)])
+    lines = [f"most confused pairs:\n  {'true':{wide_true}}  {'n':>4}  {'share':>5}  predicted"]
+    lines += [f"  {p['true']:{wide_true}}  {p['count']:>4}  {p['rate']:>5.0%}  {p['predicted']}" for p in pairs]
+    return "\n".join(lines)
+
+
+def _runs_json(rows: list[dict]) -> str:
+    """The runs as a JSON list: every stored column plus `died_reason`, without the confusion matrix."""
+    keep = [{**r, "metrics": {k: v for k, v in r["metrics"].items() if k != "confusion"}} for r in rows]
+    return json.dumps(keep, indent=1, ensure_ascii=False)
+
+
 def _short(weights: str | None) -> str:
-    name = Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
-    return name if len(name) <= 28 else name[:25] + "..."
+    """A weights file by its name only: its folder says nothing in a table."""
+    return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
 
 
 if __name__ == "__main__":

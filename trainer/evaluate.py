@@ -18,9 +18,10 @@ from catalog.runs import Prediction, get_run, save_predictions, update_run
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
 from .data import cache_dir, pixels, test_examples
 from .errors import TrainerError
-from .report import confusion_png, predictions_png
+from .report import confused_pairs, confusion_png, predictions_png
 
 STORED_TOP_K = 5
+CONFUSED_PAIRS = 10  # stored in the run's metrics and printed by `train evaluate`
 
 
 def load_run_model(cat: Catalog, run: dict) -> tuple[keras.Model, list[str]]:
@@ -80,6 +81,7 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
     true = np.array([e.label for e in examples])
     metrics = metrics_from(true, probs, classes)
+    metrics["confused_pairs"] = confused_pairs(metrics["confusion"], CONFUSED_PAIRS)
     best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
     save_predictions(cat, run_id, [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best)])
     rel = Path(run["artifacts"]["model"]).parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from .data import decode
 from .errors import TrainerError
 from .evaluate import load_run_model, top_k
 
+CHUNK = 64  # files decoded and classified at a time: memory stays flat, progress moves
+
 
 @dataclass
 class ImagePrediction:
@@ -25,8 +28,12 @@ class ImagePrediction:
     error: str | None = None
 
 
-def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3) -> tuple[dict, list[ImagePrediction]]:
+def predict_files(
+    cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3, on_progress: Callable[[int], object] | None = None
+) -> tuple[dict, list[ImagePrediction]]:
     """Predict each file with run `run_id` (default: the newest finished run).
+
+    `on_progress(n)` is called as each chunk of `n` files is done (checked or classified).
 
     Example:
         >>> run, preds = predict_files(cat, [Path("shoe.jpg")], top=3)
@@ -38,14 +45,24 @@ def predict_files(cat: Catalog, paths: list[Path], *, run_id: int | None = None,
     run = get_run(cat, run_id) if run_id is not None else latest_finished_run(cat)
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
-    results = [ImagePrediction(p, [], _unreadable(p)) for p in paths]
-    readable = [r for r in results if r.error is None]
+    results = [ImagePrediction(p, []) for p in paths]
+    for start in range(0, len(results), CHUNK):
+        chunk = results[start : start + CHUNK]
+        _predict_chunk(model, classes, size, chunk, min(top, len(classes)))
+        if on_progress:
+            on_progress(len(chunk))
+    return run, results
+
+
+def _predict_chunk(model, classes: list[str], size: int, chunk: list[ImagePrediction], k: int) -> None:
+    for result in chunk:
+        result.error = _unreadable(result.path)
+    readable = [r for r in chunk if r.error is None]
     if readable:
         images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
         probs = model.predict(images, batch_size=32, verbose=0)
-        for result, best in zip(readable, top_k(probs, classes, min(top, len(classes)))):
+        for result, best in zip(readable, top_k(probs, classes, k)):
             result.top_k = best
-    return run, results
 
 
 def _unreadable(path: Path) -> str | None:

@@ -1,7 +1,14 @@
-"""Figures for a run: the confusion matrix and test images with their top-2 predictions."""
+"""Figures for a run: the confusion matrix and test images with their top-2 predictions.
+
+Both stay readable at 50+ classes (issue 18): the matrix is row-normalised (a cell is the
+share of the true class's images), its size and fonts are capped, and past
+`MAX_LABELLED_CLASSES` only the most confused classes are drawn; the most-confused pairs are
+listed beside it. The predictions grid samples across classes, mistakes first.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -11,29 +18,102 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_FIGURE_IMAGES = 24
+MAX_LABELLED_CLASSES = 60  # beyond this, tick labels no longer fit: draw the most confused ones
+ANNOTATE_UP_TO = 20  # cell values are written only while they fit
+MAX_MATRIX_INCHES = 11.0
+FIGURE_PAIRS = 20
+LABEL_CHARS = 24
+
+
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its total (a row without images stays 0)."""
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
+
+
+def confused_pairs(confusion: dict, top: int = 10) -> list[dict]:
+    """The `top` most frequent mistakes: {true, predicted, count, rate}; rate is of the true class's images.
+
+    Ordered by count, then rate, then names, so equal counts come out the same every time.
+    """
+    classes, matrix = confusion["classes"], np.array(confusion["matrix"])
+    rates = normalise_rows(matrix)
+    pairs = [
+        {"true": classes[i], "predicted": classes[j], "count": int(matrix[i, j]), "rate": round(float(rates[i, j]), 4)}
+        for i, j in zip(*np.nonzero(matrix))
+        if i != j
+    ]
+    pairs.sort(key=lambda p: (-p["count"], -p["rate"], p["true"], p["predicted"]))
+    return pairs[:top]
+
+
+def most_confused_classes(matrix: np.ndarray, keep: int) -> list[int]:
+    """Indices of the `keep` classes with the most mistakes made or received, in label order."""
+    off = matrix - np.diag(np.diag(matrix))
+    involvement = off.sum(axis=0) + off.sum(axis=1)
+    order = np.argsort(-involvement, kind="stable")[:keep]
+    return sorted(int(i) for i in order)
 
 
 def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
-    """Draw `{"classes", "matrix"}` (rows: true class) with counts in the cells."""
+    """Draw `{"classes", "matrix"}` (rows: true class) row-normalised, with the most-confused pairs listed."""
     classes, matrix = confusion["classes"], np.array(confusion["matrix"])
-    n = len(classes)
-    fig, ax = plt.subplots(figsize=(2 + 0.7 * n, 1.5 + 0.6 * n))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), classes, rotation=45, ha="right")
-    ax.set_yticks(range(n), classes)
+    shown = list(range(len(classes)))
+    if len(classes) > MAX_LABELLED_CLASSES:
+        shown = most_confused_classes(matrix, MAX_LABELLED_CLASSES)
+        title = f"{title}\nthe {len(shown)} most confused of {len(classes)} classes".strip()
+    rates = normalise_rows(matrix)[np.ix_(shown, shown)]
+    names = [_short_label(classes[i]) for i in shown]
+    n = len(shown)
+    side = min(MAX_MATRIX_INCHES, 2.5 + 0.2 * n)
+    font = max(5.0, min(9.0, 360 / max(n, 1)))
+    fig, (ax, side_ax) = plt.subplots(
+        1, 2, figsize=(side + 5, side + 1.5), gridspec_kw={"width_ratios": [side, 4.5]}, layout="constrained"
+    )
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the true class")
+    ax.set_xticks(range(n), names, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), names, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    threshold = matrix.max() / 2 if matrix.size else 0
-    for i in range(n):
-        for j in range(n):
-            if matrix[i, j]:
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
-                        color="white" if matrix[i, j] > threshold else "black")
+    if n <= ANNOTATE_UP_TO:
+        for i, j in zip(*np.nonzero(rates)):
+            ax.text(j, i, f"{rates[i, j]:.0%}", ha="center", va="center", fontsize=font,
+                    color="white" if rates[i, j] > 0.5 else "black")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    _pairs_panel(side_ax, confused_pairs(confusion, FIGURE_PAIRS))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _pairs_panel(ax, pairs: list[dict]) -> None:
+    ax.axis("off")
+    lines = [f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> {_short_label(p['predicted'], 20)}" for p in pairs]
+    text = "most confused (n, share of true class)\n\n" + ("\n".join(lines) if lines else "no mistakes")
+    ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
+
+
+def _short_label(name: str, chars: int = LABEL_CHARS) -> str:
+    return name if len(name) <= chars else name[: chars - 1] + "…"
+
+
+def figure_sample(truths: list[str], top: list[list[tuple[str, float]]], count: int = MAX_FIGURE_IMAGES) -> list[int]:
+    """Which images the predictions grid shows: mistakes first, each group taken round-robin across classes.
+
+    The first images of a test set are often all of one class; this shows as many classes as fit.
+    """
+    groups: list[dict[str, list[int]]] = [defaultdict(list), defaultdict(list)]  # mistakes, then correct
+    for i, (truth, ranked) in enumerate(zip(truths, top)):
+        groups[ranked[0][0] == truth][truth].append(i)
+    chosen: list[int] = []
+    for by_class in groups:
+        queues = [by_class[c] for c in sorted(by_class)]
+        depth = 0
+        while len(chosen) < count and any(len(q) > depth for q in queues):
+            chosen += [q[depth] for q in queues if len(q) > depth][: count - len(chosen)]
+            depth += 1
+    return chosen
 
 
 def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[str, float]]], path: Path) -> Path:
@@ -41,17 +121,18 @@ def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[
 
     A green title is a correct top-1, orange a correct top-2, red a miss.
     """
-    count = min(len(images), MAX_FIGURE_IMAGES)
+    chosen = figure_sample(truths, top)
+    count = len(chosen)
     cols = min(6, count) or 1
     rows = max(1, -(-count // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for i in range(count):
-        ax = axes.ravel()[i]
+    for ax, i in zip(axes.ravel(), chosen):
         ax.imshow(images[i])
         (c1, p1), *rest = top[i]
-        lines = [f"true: {truths[i]}", f"1: {c1} {p1:.2f}"] + [f"2: {c} {p:.2f}" for c, p in rest[:1]]
+        lines = [f"true: {_short_label(truths[i])}", f"1: {_short_label(c1)} {p1:.2f}"]
+        lines += [f"2: {_short_label(c)} {p:.2f}" for c, p in rest[:1]]
         names = [c1] + [c for c, _ in rest[:1]]
         color = "green" if c1 == truths[i] else "darkorange" if truths[i] in names else "red"
         ax.set_title("\n".join(lines), fontsize=8, color=color)

@@ -33,6 +33,7 @@ from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pi
 from .errors import TrainerError
 from .evaluate import evaluate_run
 from .features import bottom_maps, cached_features
+from .heartbeat import beating
 from .model import HeadConfig, build_classifier, build_head, freeze, split_backbone, top_classifier, unfreeze
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
@@ -83,16 +84,17 @@ def train(
     run_dir = cat.root / RUNS_DIR / str(run["id"])
     run_dir.mkdir(parents=True, exist_ok=True)
     update_run(cat, run["id"], status="running")
-    try:
-        metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose, on_checkpoint)
-    except KeyboardInterrupt:
-        update_run(cat, run["id"], status="interrupted")
-        raise
-    except BaseException as exc:
-        update_run(cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True)
-        raise
-    update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
-    evaluate_run(cat, run["id"])
+    with beating(cat, run["id"]):  # a killed process stops beating: `train runs` shows it died
+        try:
+            metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose, on_checkpoint)
+        except KeyboardInterrupt:
+            update_run(cat, run["id"], status="interrupted")
+            raise
+        except BaseException as exc:
+            update_run(cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True)
+            raise
+        update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
+        evaluate_run(cat, run["id"])
     return update_run(cat, run["id"], status="finished", finished=True)
 
 

@@ -151,3 +151,94 @@ def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(cat,
     [row] = list(iter_images(cat))
     assert row["title"] == "caf\\xe9.jpg" and row["source_url"].endswith("/caf%E9.jpg")
     assert check_catalog(cat).problems == []
+# Issue 18: folder names as people really have them.
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        ("nike_air_max_plus_(tn)", "nike_air_max_plus_tn"),
+        ("New Balance 550", "New_Balance_550"),
+        ("Ünïcode", "Unicode"),
+        ("..dots..at..ends.", "dots_at_ends"),
+        ("-_lead and trail_-", "lead_and_trail"),
+        ("Air_Max_90", "Air_Max_90"),
+        ("Yeezy 350 V2 (Zebra)", "Yeezy_350_V2_Zebra"),
+        ("x" * 80, "x" * 64),
+    ],
+)
+def test_folder_names_are_cleaned_by_the_documented_rule(folder, expected):
+    from curation.classmap import clean_class_name
+
+    assert clean_class_name(folder) == expected
+
+
+def test_a_folder_with_nothing_usable_asks_for_map():
+    from curation.classmap import clean_class_name
+
+    with pytest.raises(CurationError, match="--map"):
+        clean_class_name("鞋子")
+
+
+def _messy_tree(tmp_path, write_image):
+    root = tmp_path / "messy"
+    for seed, folder in enumerate(["nike_air_max_plus_(tn)", "New Balance 550", "air_max_90", "Yeezy_350", "鞋子"]):
+        write_image(root / folder / f"{seed}.jpg", seed)
+    return root
+
+
+def test_import_one_bad_folder_no_longer_blocks_add_classes(catalog_path, tmp_path, write_image):
+    """Issue 18: `nike_air_max_plus_(tn)` made `--add-classes` import nothing and exit 1."""
+    from typer.testing import CliRunner
+
+    from catalog import open_catalog
+    from curation.cli import app
+
+    root = _messy_tree(tmp_path, write_image)
+    mapfile = tmp_path / "map.csv"
+    mapfile.write_text("folder,class\n鞋子,Shoes\n", encoding="utf-8")
+    args = ["import", str(root), "--catalog", str(catalog_path), "--map-file", str(mapfile)]
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "'nike_air_max_plus_(tn)' -> nike_air_max_plus_tn (cleaned)" in dry.output
+    assert "'鞋子' -> Shoes (mapped)" in dry.output
+    assert "differs from the class Air_Max_90 only by case" in dry.output
+    with open_catalog(catalog_path) as cat:
+        assert list(iter_images(cat)) == [] and "Shoes" not in class_names(cat)
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1 and "--add-classes" in refused.output
+    result = CliRunner().invoke(app, [*args, "--add-classes", "--map", "air_max_90=Air_Max_90"])
+    assert result.exit_code == 0, result.output
+    assert "'air_max_90' -> Air_Max_90 (mapped)" in result.output
+    with open_catalog(catalog_path) as cat:
+        assert sorted(r["class"] for r in iter_images(cat)) == [
+            "Air_Max_90", "New_Balance_550", "Shoes", "Yeezy_350", "nike_air_max_plus_tn",
+        ]
+
+
+def test_map_options_are_checked_before_anything_is_written(catalog_path, tmp_path, write_image):
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    root = _messy_tree(tmp_path, write_image)
+    for bad in (["--map", "no_such_folder=X"], ["--map", "鞋子=bad name"], ["--map", "nothing"]):
+        result = CliRunner().invoke(app, ["import", str(root), "--catalog", str(catalog_path), "--add-classes", *bad])
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_map_file_with_equals_lines(tmp_path):
+    from curation.classmap import read_map_file
+
+    path = tmp_path / "map.txt"
+    path.write_text("# comment\n\nNew Balance 550=NB_550\na=b=c\n", encoding="utf-8")
+    assert read_map_file(path) == {"New Balance 550": "NB_550", "a=b": "c"}
+
+
+def test_near_duplicate_names_among_new_folders_are_reported():
+    from curation.classmap import plan_class_map
+
+    class_map = plan_class_map(["Air Max 97", "air_max_97", "Yeezy_350"], ["Yeezy_350"], {})
+    assert [(m.folder, m.class_name, m.similar_to) for m in class_map.near_duplicates] == [
+        ("air_max_97", "air_max_97", "Air_Max_97"),
+    ]

@@ -1,0 +1,51 @@
+"""Figures readable at 50+ classes: normalised confusion matrix, confused pairs, sampled predictions (issue 18)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from trainer.report import confused_pairs, confusion_png, figure_sample, normalise_rows, predictions_png
+
+
+def _confusion(n: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    matrix = np.diag(rng.integers(5, 20, n))
+    for _ in range(n):
+        i, j = rng.integers(0, n, 2)
+        matrix[i, j] += rng.integers(1, 4)
+    names = [f"nike_air_max_plus_tn_colourway_{i:02d}" if i % 5 == 0 else f"Class_{i:02d}" for i in range(n)]
+    return {"classes": names, "matrix": matrix.tolist()}
+
+
+def test_confused_pairs_are_ordered_by_count_then_share():
+    confusion = {"classes": ["a", "b", "c"], "matrix": [[8, 2, 0], [3, 1, 0], [0, 2, 2]]}
+    assert confused_pairs(confusion, 2) == [
+        {"true": "b", "predicted": "a", "count": 3, "rate": 0.75},
+        {"true": "c", "predicted": "b", "count": 2, "rate": 0.5},
+    ]
+    assert normalise_rows(np.array([[0, 0], [1, 3]])).tolist() == [[0, 0], [0.25, 0.75]]
+
+
+def test_confusion_png_at_50_classes_is_capped_in_size(tmp_path):
+    """Issue 18: the 50-class matrix was a 3,700x3,150 px image, unreadable unless viewed at 100%."""
+    path = confusion_png(_confusion(50), tmp_path / "confusion.png", title="run 1")
+    with Image.open(path) as im:
+        width, height = im.size
+    assert width <= 1700 and height <= 1300, (width, height)
+    many = confusion_png(_confusion(120, seed=1), tmp_path / "confusion120.png", title="run 2")
+    with Image.open(many) as im:
+        assert im.size[0] <= 1700 and im.size[1] <= 1300, im.size
+
+
+def test_predictions_figure_shows_mistakes_first_across_classes(tmp_path):
+    """Issue 18: `predictions.png` showed the first 24 test images, all of one class."""
+    truths = ["a"] * 30 + ["b"] * 5 + ["c"] * 5
+    top = [[(t, 0.9)] for t in truths]
+    top[31] = [("a", 0.6)]  # one mistake in b
+    top[36] = [("b", 0.7)]  # one in c
+    chosen = figure_sample(truths, top, count=8)
+    assert chosen[:2] == [31, 36]
+    assert {truths[i] for i in chosen[2:5]} == {"a", "b", "c"}
+    images = np.zeros((40, 8, 8, 3), dtype=np.uint8)
+    assert predictions_png(images, truths, top, tmp_path / "p.png").stat().st_size > 0
