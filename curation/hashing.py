@@ -44,11 +44,11 @@ class ImageHashes:
     signature: str
 
 
-def open_reduced(path: Path) -> Image.Image:
-    """Open an image decoded at reduced size when the format allows it (JPEG)."""
+def open_reduced(path: Path, size: tuple[int, int] = DRAFT_SIZE) -> Image.Image:
+    """Open an image decoded at reduced size (at least `size`) when the format allows it (JPEG)."""
     img = Image.open(path)
     if img.format == "JPEG":
-        img.draft("RGB", DRAFT_SIZE)
+        img.draft("RGB", size)
     img.load()
     return img
 

@@ -1,6 +1,6 @@
 """`curate split` and `curate leaks`: a stratified, leak-free, stable train/test split.
 
-Near-duplicate groups (confirmed pairs, the same test dedup uses) are placed as one
+Near-duplicate groups (pairs confirmed by `neardup`, the same test dedup and leaks use) are placed as one
 unit, so no group straddles train and test. Images already in the split keep their
 subset; new units fill each class towards the test ratio. Units are shuffled with a
 generator seeded by (seed, class), so the same seed on the same catalog gives the same
@@ -18,17 +18,14 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from catalog import Catalog
 from catalog import splits as catalog_splits
 from catalog.hashes import hashed_images
 from catalog.schema import USABLE_STATUSES
 
-from .dedup import DEFAULT_MAX_DISTANCE, Edge, confirmed_edges
 from .errors import CurationError
 from .hashing import HashReport, hash_catalog
-from .search import groups_from_pairs
+from .neardup import DEFAULT_MAX_DISTANCE, Edge, components, confirmed_edges
 
 
 @dataclass
@@ -67,10 +64,7 @@ def split_catalog(
 def _units(rows: dict[int, dict], edges: list[Edge]) -> list[list[int]]:
     """Near-duplicate groups plus single images, each sorted, in order of first id."""
     ids = sorted(rows)
-    pos = {image_id: k for k, image_id in enumerate(ids)}
-    i = np.array([pos[e.a] for e in edges], dtype=np.int64)
-    j = np.array([pos[e.b] for e in edges], dtype=np.int64)
-    grouped = [sorted(ids[k] for k in g.tolist()) for g in groups_from_pairs(len(ids), i, j)]
+    grouped = components(ids, edges)
     in_group = {image_id for g in grouped for image_id in g}
     return sorted(grouped + [[image_id] for image_id in ids if image_id not in in_group], key=lambda u: u[0])
 

@@ -3,7 +3,9 @@
 The expected groups were checked by eye: images 79, 197 and 242 are square related-search
 chips cut from results 91, 231 and 260; 210 (Air_Max_1) is the same Off-White Air Max 90
 photo as 261 (Air_Max_90). The closest distinct sneakers (pHash 0-2 apart: 216/262,
-249/256) stay apart.
+249/256) stay apart. Structural confirmation (issue 14) also finds Air_Jordan_1_015 and
+Air_Max_1_015: the same product photos as Air_Jordan_1_039 and Air_Max_1_031, reframed (and
+for the Air Max on another background), every lace and stitch in place, checked by eye.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def test_sneakers10(shared_dir, catalog_path):
             "Air_Force_1_025.jpg": ["Air_Force_1_013.jpg"],
             "Air_Max_1_039.jpg": ["Air_Max_1_005.jpg"],
             "Air_Max_90_027.jpg": ["Air_Max_90_008.jpg"],
+            "Air_Jordan_1_039.jpg": ["Air_Jordan_1_015.webp"],
+            "Air_Max_1_031.jpg": ["Air_Max_1_015.webp"],
         }
         assert {(titles[k], c) for k, c, _ in result.conflicts} == {
             ("Air_Max_1_018.webp", "Air_Max_90"),
