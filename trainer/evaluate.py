@@ -16,9 +16,10 @@ from catalog import Catalog
 from catalog.runs import Prediction, get_run, save_predictions, update_run
 
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
-from .data import cache_dir, pixels, test_examples
+from .data import cache_dir, fill_cache, image_batches, test_examples
 from .errors import TrainerError
-from .report import confusion_png, predictions_png
+from .progress import bar
+from .report import MAX_FIGURE_IMAGES, confusion_png, predictions_png
 
 STORED_TOP_K = 5
 
@@ -76,8 +77,7 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     examples = test_examples(cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False))
     if not examples:
         raise TrainerError(f"split {run['split']!r} has no usable test images to evaluate run {run_id} on")
-    images = pixels(examples, size, cache_dir(cat))
-    probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    probs, images = _predict_streamed(model, examples, size, cache_dir(cat), batch_size)
     true = np.array([e.label for e in examples])
     metrics = metrics_from(true, probs, classes)
     best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
@@ -91,6 +91,20 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     artifacts = {name.replace(".", "_"): (rel / name).as_posix() for name in names}
     update_run(cat, run_id, metrics=metrics, artifacts=artifacts)
     return metrics
+
+
+def _predict_streamed(model: keras.Model, examples: list, size: int, folder: Path, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities for every example, batch by batch (a large test subset never sits in memory
+    whole, issue 10), and the first images for the figure."""
+    fill_cache(examples, size, folder)
+    probs, shown = [], []
+    with bar("evaluate", len(examples)) as advance:
+        for batch in image_batches(examples, size, folder, batch_size):
+            probs.append(np.asarray(model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32))
+            if sum(len(s) for s in shown) < MAX_FIGURE_IMAGES:
+                shown.append(batch)
+            advance(len(batch))
+    return np.concatenate(probs), np.concatenate(shown)[:MAX_FIGURE_IMAGES]
 
 
 def _title(run: dict, metrics: dict) -> str:
