@@ -133,13 +133,14 @@ def run_metrics(catalog: Path) -> dict:
 
 def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
     print(f"\n== {n} training images ==", flush=True)
-    folder, catalog = work / f"images-{n}", work / f"catalog-{n}.db"
+    # One folder per size: a catalog keeps its runs, images and caches beside itself.
+    folder, catalog = work / f"{n}" / "source", work / f"{n}" / "catalog.db"
     if not folder.exists():
         build_dataset(folder, n)
     if not catalog.exists():
         print(f"  curate import: {import_catalog(folder, catalog):.0f} s", flush=True)
     load = os.getloadavg()
-    result = train_measured(catalog, args.backbone, args.train_args.split(), args.time_limit, work / f"train-{n}.log")
+    result = train_measured(catalog, args.backbone, args.train_args.split(), args.time_limit, work / f"{n}" / "train.log")
     m = run_metrics(catalog)
     print(f"  train ({result['cmd']}): exit {result['rc']}, wall {result['wall']:.0f} s, "
           f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}", flush=True)
@@ -148,7 +149,7 @@ def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
     if m:
         print(f"  run status {m.get('status')}; phases (s) {m.get('seconds')}; plan {m.get('plan')}; "
               f"counts {m.get('counts')}; test top-1 {m.get('top1')} top-3 {m.get('top3')}", flush=True)
-    print(f"  log: {work / f'train-{n}.log'}", flush=True)
+    print(f"  log: {work / f'{n}' / 'train.log'}", flush=True)
 
 
 def main(argv: list[str]) -> int:
