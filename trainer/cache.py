@@ -1,5 +1,7 @@
 """The trainer's caches beside the catalog: how big they are, and removing them.
 
+No Keras here: `train cache` starts fast.
+
 Two kinds, both derived data that a run rebuilds when missing:
 - `cache/pixels/<size>/<ab>/<sha256>.npy`: decoded, resized uint8 images;
 - `cache/features/<key>/`: a `key.json` saying what defines the folder, float16 bottom maps
@@ -18,8 +20,7 @@ from pathlib import Path
 
 from catalog import Catalog
 
-from .data import cache_dir, features_dir
-from .features import KEY_FILE
+KEY_FILE = "key.json"  # written first into each features folder: the mark that the trainer made it
 
 _PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
 _FEATURE_FILE = re.compile(r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json\.tmp)$")
@@ -41,6 +42,16 @@ class CacheUsage:
             self.bytes += path.stat().st_size
         else:
             self.foreign.append(path)
+
+
+def cache_dir(cat: Catalog) -> Path:
+    """Decoded pixels live beside the catalog: derived data, safe to delete."""
+    return cat.root / "cache" / "pixels"
+
+
+def features_dir(cat: Catalog) -> Path:
+    """Cached backbone maps and pooled features (see `features`), beside the decoded pixels."""
+    return cat.root / "cache" / "features"
 
 
 def cache_usage(cat: Catalog) -> list[CacheUsage]:

@@ -22,6 +22,7 @@ from catalog import Catalog, class_names, image_file
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import require_split, split_images, split_names
 
+from .cache import cache_dir, features_dir  # noqa: F401  (where the trainer's caches live)
 from .errors import TrainerError
 from .progress import bar
 
@@ -125,16 +126,6 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         arr = np.asarray(img, dtype=np.float32) / 257.0
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     return img.convert("RGB")
-
-
-def cache_dir(cat: Catalog) -> Path:
-    """Decoded pixels live beside the catalog: derived data, safe to delete."""
-    return cat.root / "cache" / "pixels"
-
-
-def features_dir(cat: Catalog) -> Path:
-    """Cached backbone maps and pooled features (see `features`), beside the decoded pixels."""
-    return cat.root / "cache" / "features"
 
 
 # Pillow releases the GIL while it decodes and resizes, so threads decode in parallel.

@@ -25,12 +25,12 @@ import keras
 import numpy as np
 
 from .arrays import NpyRows, NpyWriter
+from .cache import KEY_FILE
 from .data import Example, augmenter, image_batches
 from .progress import bar
 
 MAPS_DTYPE = np.float16  # half the disk and reads of float32; the top computes in float32
 FORMAT = 1  # bump when what a cached file means changes (augmentations, layout)
-KEY_FILE = "key.json"
 
 
 @dataclass
