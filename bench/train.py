@@ -18,6 +18,11 @@
    against the moment the original first reached it and against its whole wall time.
    Test scores at checkpoints are measurements only; their time is off both clocks.
 
+    python bench/train.py --scale [--sizes 5000,50000] [--time-limit S]
+
+runs the default configuration on 5,000 and 50,000 augmented sneakers41 images and prints
+peak resident memory and time per phase (see bench/scale.py).
+
 The CPU may be shared with other work: wall times then grow for both sides alike.
 """
 
@@ -189,6 +194,10 @@ def original(classes: list[str], files: dict, epochs: int) -> dict:
 
 
 def main() -> int:
+    if "--scale" in sys.argv[1:]:
+        from scale import main as scale_main  # bench/scale.py, beside this file
+
+        return scale_main(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="our head epochs (max)")

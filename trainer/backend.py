@@ -34,17 +34,53 @@ def gpu_count() -> int:
     return 0
 
 
+def gpu_capability() -> tuple[int, int] | None:
+    """The first GPU's CUDA compute capability, where the backend tells it; else None."""
+    name = keras.backend.backend()
+    try:
+        if name == "torch":
+            import torch
+
+            return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
+        if name == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            value = getattr(gpus[0], "compute_capability", None) if gpus else None
+            return tuple(int(v) for v in str(value).split(".")[:2]) if value else None
+        if name == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+            return details.get("compute_capability")
+    except (ImportError, RuntimeError, ValueError, IndexError):
+        return None
+    return None
+
+
 def configure(mixed_precision: bool | None = None) -> dict:
     """Set the dtype policy and distribution for this process; returns what was chosen.
 
-    `mixed_precision=None` turns it on exactly when a GPU is visible (CPUs gain nothing).
+    `mixed_precision=None` turns it on exactly when a GPU is visible (CPUs gain nothing):
+    bfloat16 on GPUs that compute in it (compute capability 8.0 and newer: no loss
+    scaling needed, float32's range), float16 on older ones.
     """
     gpus = gpu_count()
     use_mixed = gpus > 0 if mixed_precision is None else mixed_precision
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
+    policy = "float32"
+    if use_mixed:
+        capability = gpu_capability()
+        policy = "mixed_bfloat16" if capability and capability >= (8, 0) else "mixed_float16"
+    keras.mixed_precision.set_global_policy(policy)
     if gpus > 1 and keras.backend.backend() == "jax":
         keras.distribution.set_distribution(keras.distribution.DataParallel())
-    return {"backend": keras.backend.backend(), "gpus": gpus, "mixed_precision": use_mixed}
+    return {"backend": keras.backend.backend(), "gpus": gpus, "mixed_precision": use_mixed, "policy": policy}
+
+
+def inference_batch_size() -> int:
+    """Batch size for forward passes only (feature caching): large on a GPU, which is idle on small batches."""
+    return 256 if gpu_count() else 64
 
 
 @contextlib.contextmanager

@@ -206,5 +206,24 @@ def _short(weights: str | None) -> str:
     return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
 
 
+@app.command()
+def cache(
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the cached files (runs rebuild them when needed).")] = False,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Show the size of the trainer's caches beside the catalog (decoded pixels, backbone features); --clear removes them.
+
+    Example: train cache --clear
+    """
+    from .cache import cache_usage, clear_cache
+
+    with catalog_for_cli(catalog) as cat:
+        usages = clear_cache(cat) if clear else cache_usage(cat)
+    for u in usages:
+        typer.echo(f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB in {u.folder}")
+        if u.foreign:
+            typer.echo(f"  {len(u.foreign)} other files there are not the trainer's and were left alone")
+
+
 if __name__ == "__main__":
     app()

@@ -32,6 +32,8 @@ class TrainConfig:
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
+    image_pass_budget: int = 10_000  # see `train.work_plan`: fewer passes and fine-tune samples for large sets
+    fine_tune_samples: int = 6_000
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from catalog import Catalog, class_names, image_file
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import require_split, split_images, split_names
 
+from .cache import cache_dir, features_dir  # noqa: F401  (where the trainer's caches live)
 from .errors import TrainerError
+from .progress import bar
 
 
 @dataclass(frozen=True)
@@ -124,21 +128,54 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def cache_dir(cat: Catalog) -> Path:
-    """Decoded pixels live beside the catalog: derived data, safe to delete."""
-    return cat.root / "cache" / "pixels"
+# Pillow releases the GIL while it decodes and resizes, so threads decode in parallel.
+DECODE_WORKERS = min(8, os.cpu_count() or 1)
 
 
 def pixels(examples: list[Example], size: int, folder: Path | None) -> np.ndarray:
-    """(N, size, size, 3) uint8 for `examples`, decoding each (image, size) only once."""
+    """(N, size, size, 3) uint8 for `examples`, decoding each (image, size) only once.
+
+    The whole array is in memory: for small sets (a test subset, a figure). Training
+    streams `image_batches` instead.
+    """
     out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
-    for i, ex in enumerate(examples):
-        out[i] = _cached(ex, size, folder) if folder is not None else decode(ex.path, size)
+    for start, batch in zip(range(0, len(examples), 256), image_batches(examples, size, folder, 256)):
+        out[start : start + len(batch)] = batch
     return out
 
 
+def fill_cache(examples: list[Example], size: int, folder: Path | None, *, what: str = "decode") -> int:
+    """Decode every example whose (image, size) is not cached yet, in parallel; returns how many.
+
+    Nothing is kept in memory: each worker writes its file and drops the pixels.
+    """
+    if folder is None:
+        return 0
+    missing = [ex for ex in examples if not _cache_path(ex, size, folder).exists()]
+    with bar(f"{what} {size} px", len(missing)) as advance, ThreadPoolExecutor(DECODE_WORKERS) as pool:
+        for _ in pool.map(lambda ex: _cached(ex, size, folder) is None, missing):
+            advance(1)
+    return len(missing)
+
+
+def image_batches(examples: list[Example], size: int, folder: Path | None, batch_size: int) -> Iterator[np.ndarray]:
+    """(b, size, size, 3) uint8 batches in order; the next batch is read while this one is used."""
+    chunks = [examples[i : i + batch_size] for i in range(0, len(examples), batch_size)]
+    load = (lambda ex: _cached(ex, size, folder)) if folder is not None else (lambda ex: decode(ex.path, size))
+    with ThreadPoolExecutor(DECODE_WORKERS) as pool:
+        ahead = [pool.submit(load, ex) for ex in chunks[0]] if chunks else []
+        for k in range(len(chunks)):
+            current = ahead
+            ahead = [pool.submit(load, ex) for ex in chunks[k + 1]] if k + 1 < len(chunks) else []
+            yield np.stack([f.result() for f in current])
+
+
+def _cache_path(ex: Example, size: int, folder: Path) -> Path:
+    return folder / str(size) / ex.sha256[:2] / f"{ex.sha256}.npy"
+
+
 def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
-    path = folder / str(size) / ex.sha256[:2] / f"{ex.sha256}.npy"
+    path = _cache_path(ex, size, folder)
     if path.exists():
         try:
             return np.load(path)

@@ -16,9 +16,10 @@ from catalog import Catalog
 from catalog.runs import Prediction, get_run, save_predictions, update_run
 
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
-from .data import cache_dir, pixels, test_examples
+from .data import cache_dir, fill_cache, image_batches, pixels, test_examples
 from .errors import TrainerError
-from .report import confused_pairs, confusion_png, predictions_png
+from .progress import bar
+from .report import MAX_FIGURE_IMAGES, confused_pairs, confusion_png, figure_sample, predictions_png
 
 STORED_TOP_K = 5
 CONFUSED_PAIRS = 10  # stored in the run's metrics and printed by `train evaluate`
@@ -77,8 +78,7 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     examples = test_examples(cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False))
     if not examples:
         raise TrainerError(f"split {run['split']!r} has no usable test images to evaluate run {run_id} on")
-    images = pixels(examples, size, cache_dir(cat))
-    probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    probs = _predict_streamed(model, examples, size, cache_dir(cat), batch_size)
     true = np.array([e.label for e in examples])
     metrics = metrics_from(true, probs, classes)
     metrics["confused_pairs"] = confused_pairs(metrics["confusion"], CONFUSED_PAIRS)
@@ -88,11 +88,30 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     run_dir = cat.root / rel
     _write_json(run_dir / "confusion.json", metrics["confusion"])
     confusion_png(metrics["confusion"], run_dir / "confusion.png", title=_title(run, metrics))
-    predictions_png(images, [e.class_name for e in examples], best, run_dir / "predictions.png")
+    _predictions_figure(examples, best, size, cache_dir(cat), run_dir / "predictions.png")
     names = ("confusion.json", "confusion.png", "predictions.png")
     artifacts = {name.replace(".", "_"): (rel / name).as_posix() for name in names}
     update_run(cat, run_id, metrics=metrics, artifacts=artifacts)
     return metrics
+
+
+def _predict_streamed(model: keras.Model, examples: list, size: int, folder: Path, batch_size: int) -> np.ndarray:
+    """Probabilities for every example, batch by batch (a large test subset never sits in memory
+    whole, issue 10)."""
+    fill_cache(examples, size, folder)
+    probs = []
+    with bar("evaluate", len(examples)) as advance:
+        for batch in image_batches(examples, size, folder, batch_size):
+            probs.append(np.asarray(model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32))
+            advance(len(batch))
+    return np.concatenate(probs)
+
+
+def _predictions_figure(examples: list, best: list, size: int, folder: Path, path: Path) -> None:
+    """The predictions grid: only the images it shows are read (mistakes first, across classes)."""
+    chosen = figure_sample([e.class_name for e in examples], best, MAX_FIGURE_IMAGES)
+    images = pixels([examples[i] for i in chosen], size, folder)
+    predictions_png(images, [examples[i].class_name for i in chosen], [best[i] for i in chosen], path)
 
 
 def _title(run: dict, metrics: dict) -> str:

@@ -1,73 +1,180 @@
-"""Cached backbone activations: computed once per image and augmentation pass.
+"""Cached backbone activations, on disk: computed once per image and augmentation pass.
 
 A frozen layer gives the same output every epoch, so running it every epoch (as the
 original notebook did) wastes nearly all of the training time. The backbone is cut in
 two: the frozen bottom runs once per image and pass, and its maps are kept; phase 1
 pools the top's output once into features for the head, and phase 2 fine-tunes the top
-on the kept maps. Pass 0 is the plain image; passes 1..k are augmented copies.
+on the kept maps. Pass 0 is the plain image; the others are augmented copies.
+
+Nothing here holds a whole dataset in memory (issue 10): images stream in batches, the
+maps go batch by batch into one float16 .npy file per (cache key, pass), pooled features
+are computed from those files in batches, and training reads shuffled batches back with
+`CachedRows`. The files live under `cache/features/<key>/` beside the catalog, keyed by
+everything that defines them (backbone, weights identity, cut, size, dtype policy,
+backend, pass seed, the ordered list of image sha256s), so a re-run reuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from .data import augmenter
+from .arrays import NpyRows, NpyWriter
+from .cache import KEY_FILE
+from .data import Example, augmenter, image_batches
+from .progress import bar
 
-AUGMENT_BATCH = 64
-
-
-def augment(pixels: np.ndarray, seed: int) -> np.ndarray:
-    """One random augmentation of every image (float32, 0-255), reproducible by seed."""
-    layer = augmenter(seed)
-    out = np.empty(pixels.shape, dtype=np.float32)
-    for start in range(0, len(pixels), AUGMENT_BATCH):
-        batch = pixels[start : start + AUGMENT_BATCH].astype(np.float32)
-        out[start : start + AUGMENT_BATCH] = keras.ops.convert_to_numpy(layer(batch, training=True))
-    return out
+MAPS_DTYPE = np.float16  # half the disk and reads of float32; the top computes in float32
+FORMAT = 1  # bump when what a cached file means changes (augmentations, layout)
 
 
-def bottom_maps(bottoms: keras.Model | list[keras.Model], pixels: np.ndarray, passes: int, seed: int, batch_size: int):
-    """(passes, N, h, w, c) maps at the cut: pass 0 unaugmented, the others augmented.
+@dataclass
+class Member:
+    """One backbone of a run, cut in two, and what defines its cached maps."""
 
-    With a list of bottoms (an ensemble), a list of such arrays: every bottom sees the
-    same augmented images, so their features describe the same views.
+    bottom: keras.Model
+    top: keras.Model
+    key: dict = field(default_factory=dict)
+
+
+def pass_tag(pass_seed: int | None) -> str:
+    """File-name tag of a pass: `plain`, or `aug<seed>` for an augmented one."""
+    return "plain" if pass_seed is None else f"aug{pass_seed}"
+
+
+def pass_seeds(passes: int, seed: int) -> list[int | None]:
+    """Pass 0 plain, pass p augmented with seed + 1000 * p (as the trainer always did)."""
+    return [None] + [seed + 1000 * p for p in range(1, passes)]
+
+
+def images_digest(examples: list[Example]) -> str:
+    return hashlib.sha256("\n".join(e.sha256 for e in examples).encode()).hexdigest()
+
+
+def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
+    """`root/<digest>`: the folder of this member's files for exactly these images, in this order."""
+    key = {**member.key, "images": images_digest(examples), "count": len(examples), "format": FORMAT}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    folder = root / digest
+    if not (folder / KEY_FILE).exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{KEY_FILE}.tmp"
+        tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
+        tmp.replace(folder / KEY_FILE)  # marks the folder as the trainer's (see `cache`)
+    return folder
+
+
+def map_files(root: Path, members: list[Member], examples: list[Example], pass_seed: int | None) -> list[Path]:
+    return [cache_folder(root, m, examples) / f"maps-{pass_tag(pass_seed)}.npy" for m in members]
+
+
+def feature_pass(members: list[Member], examples: list[Example], size: int, pixel_cache: Path | None,
+                 root: Path, pass_seed: int | None, batch_size: int) -> list[Path]:
+    """Every member's bottom maps of `examples` for one pass, as float16 .npy files; the paths.
+
+    Only missing files are computed; every member sees the same augmented images, so an
+    ensemble's features describe the same views. Augmentation runs per batch as Keras
+    layers (on the accelerator when there is one), on uint8 batches cast there.
     """
-    many = not isinstance(bottoms, keras.Model)
-    bottoms = list(bottoms) if many else [bottoms]
-    out: list[list[np.ndarray]] = [[] for _ in bottoms]
-    for p in range(passes):
-        images = pixels.astype(np.float32) if p == 0 else augment(pixels, seed + 1000 * p)
-        for kept, bottom in zip(out, bottoms):
-            kept.append(bottom.predict(images, batch_size=batch_size, verbose=0))
-    stacked = [np.stack(kept) for kept in out]
-    return stacked if many else stacked[0]
+    paths = map_files(root, members, examples, pass_seed)
+    todo = [(m, p) for m, p in zip(members, paths) if not p.exists()]
+    if not todo:
+        return paths
+    layer = augmenter(pass_seed) if pass_seed is not None else None
+    writers = [NpyWriter(p, (len(examples), *m.bottom.output.shape[1:]), MAPS_DTYPE) for m, p in todo]
+    try:
+        with bar(f"features ({pass_tag(pass_seed)})", len(examples)) as advance:
+            for batch in image_batches(examples, size, pixel_cache, batch_size):
+                x = keras.ops.cast(keras.ops.convert_to_tensor(batch), "float32")
+                if layer is not None:
+                    x = layer(x, training=True)
+                for (m, _), out in zip(todo, writers):
+                    out.write(keras.ops.convert_to_numpy(m.bottom.predict_on_batch(x)))
+                advance(len(batch))
+    finally:
+        for out in writers:
+            out.close()  # a complete file is published, a partial one removed
+    return paths
 
 
-def pooled(top: keras.Model, maps: np.ndarray, batch_size: int) -> np.ndarray:
-    """Global-average-pooled top outputs for maps of any leading shape (..., h, w, c)."""
-    flat = maps.reshape(-1, *maps.shape[-3:])
-    out = keras.ops.convert_to_numpy(keras.ops.mean(top.predict(flat, batch_size=batch_size, verbose=0), axis=(1, 2)))
-    return out.reshape(*maps.shape[:-3], out.shape[-1])
+def pooled_file(maps: Path) -> Path:
+    return maps.with_name(maps.name.replace("maps-", "pooled-", 1))
 
 
-def cached_features(path: Path, tops, train_maps, val_maps, batch_size: int):
-    """Pooled train features (passes, N, F) and val features (N, F), kept in `path` for resuming.
+def pooled_pass(members: list[Member], maps: list[Path], batch_size: int) -> list[Path]:
+    """Global-average-pooled top outputs (N, F) float32 from each member's maps file, in batches."""
+    out_paths = []
+    for member, path in zip(members, maps):
+        out = pooled_file(path)
+        out_paths.append(out)
+        if out.exists():
+            continue
+        rows = NpyRows(path)
+        width = int(member.top.output.shape[-1])
+        with NpyWriter(out, (len(rows), width), np.float32) as writer, bar(f"pooled features ({path.stem[5:]})", len(rows)) as advance:
+            for start in range(0, len(rows), batch_size):
+                x = rows.read(start, start + batch_size).astype(np.float32)
+                y = keras.ops.convert_to_numpy(member.top.predict_on_batch(x))
+                writer.write(y.astype(np.float32).mean(axis=(1, 2)))
+                advance(len(x))
+    return out_paths
 
-    `tops`, `train_maps` and `val_maps` may be lists (an ensemble): the features of each
-    top are concatenated in order.
+
+class CachedRows(keras.utils.PyDataset):
+    """Batches of (inputs, labels, sample weights) read from cached .npy files.
+
+    `files[m][p]` is member m's file for pass p, each with one row per image; sample s
+    is row s % N of pass s // N. `concat`: the inputs are the members' rows side by side
+    (pooled features for the head), else a tuple with one array per member (maps for
+    the top classifier). `shuffle`: a new seeded order every epoch, the rows of a batch
+    read in file order. `max_samples` bounds the samples per epoch (a fresh random
+    subset each epoch). Rows are converted to float32 per batch.
     """
-    if path.exists():
-        with np.load(path) as saved:
-            return saved["train"], saved["val"]
-    if isinstance(tops, keras.Model):
-        tops, train_maps, val_maps = [tops], [train_maps], [val_maps]
-    train_f = np.concatenate([pooled(t, m, batch_size) for t, m in zip(tops, train_maps)], axis=-1)
-    val_f = (np.concatenate([pooled(t, m, batch_size) for t, m in zip(tops, val_maps)], axis=-1)
-             if len(val_maps[0]) else np.zeros((0, train_f.shape[-1]), np.float32))
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, train=train_f, val=val_f)
-    tmp.replace(path)
-    return train_f, val_f
+
+    def __init__(self, files: list[list[Path]], labels: np.ndarray, batch_size: int, *, weights: dict[int, float] | None = None,
+                 shuffle: bool = False, seed: int = 0, concat: bool = False, max_samples: int | None = None, workers: int = 2):
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=4)
+        self.readers = [[NpyRows(p) for p in per_member] for per_member in files]
+        self.n = len(labels)
+        self.labels = np.asarray(labels, dtype=np.int32)
+        self.total = self.n * len(files[0])
+        self.samples = min(self.total, max_samples) if max_samples else self.total
+        self.batch_size, self.shuffle, self.seed, self.concat = batch_size, shuffle, seed, concat
+        self.weight_of = np.array([weights.get(i, 1.0) for i in range(int(self.labels.max(initial=0)) + 1)], np.float32) if weights else None
+        self.epoch = 0
+        self._order = self._new_order()
+
+    def _new_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.samples)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.total)[: self.samples]
+
+    def __len__(self) -> int:
+        return -(-self.samples // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._new_order()
+
+    def __getitem__(self, index: int):
+        samples = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
+        passes, rows = np.divmod(samples, self.n)
+        inputs = [self._member_rows(readers, passes, rows) for readers in self.readers]
+        x = np.concatenate(inputs, axis=-1) if self.concat else (inputs[0] if len(inputs) == 1 else tuple(inputs))
+        y = self.labels[rows]
+        if self.weight_of is None:
+            return x, y
+        return x, y, self.weight_of[y]
+
+    @staticmethod
+    def _member_rows(readers: list[NpyRows], passes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), *readers[0].shape[1:]), np.float32)
+        for p in np.unique(passes):
+            where = passes == p  # samples are sorted, so each pass's rows are in file order
+            out[where] = readers[p].take(rows[where])
+        return out

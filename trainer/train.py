@@ -14,6 +14,7 @@ the sneakers10 train subset it lowered the log loss for every head configuration
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -21,22 +22,21 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from catalog import Catalog
 from catalog.runs import get_run, start_run, update_run
 
 from . import backend
-from .backbones import build_backbone, default_size, members, parse_weights, run_specs
+from .backbones import build_backbone, default_size, get_backbone, members, parse_weights, run_specs
 from .config import TrainConfig
-from .data import SplitData, cache_dir, class_weights, labels_of, load_split, pixels
+from .data import SplitData, cache_dir, class_weights, features_dir, fill_cache, labels_of, load_split
 from .errors import TrainerError
 from .evaluate import evaluate_run
-from .features import bottom_maps, cached_features
+from .features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
 from .heartbeat import beating
 from .model import HeadConfig, build_classifier, build_head, freeze, split_backbone, top_classifier, unfreeze
 
-MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
+MODEL_FILE, LABELS_FILE, FEATURES_FILE = "model.keras", "labels.json", "features.json"
 # Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
 # classifier takes raw pixels, as the saved model will. For measuring, e.g. accuracy
 # against time in a benchmark; what it returns is ignored and nothing it does reaches training.
@@ -114,28 +114,25 @@ def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str
             timings["checkpoints"] = timings.get("checkpoints", 0.0) + _lap(t)
 
     with backend.strategy_scope():
-        bases, bottoms, tops = [], [], []
-        for i, (entry, w) in enumerate(zip(entries, weights)):
-            base = build_backbone(entry.name, w, cfg.size)
-            freeze(base)
-            cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
-            bottom, top = split_backbone(base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else "")
-            bases.append(base), bottoms.append(bottom), tops.append(top)
-        x_train = pixels(data.train, cfg.size, cache_dir(cat))
-        x_val = pixels(data.val, cfg.size, cache_dir(cat))
+        bases, parts = _build_members(cfg, entries, weights)
         y_train, y_val = labels_of(data.train), labels_of(data.val)
+        plan = work_plan(cfg, len(data.train), len(parts))
+        pixel_cache, root, batch = cache_dir(cat), features_dir(cat), backend.inference_batch_size()
+        fill_cache(data.train + data.val, cfg.size, pixel_cache)
         timings["decode"] = _lap(started)
         t = time.perf_counter()
-        m_train = bottom_maps(bottoms, x_train, cfg.augment_passes, cfg.seed, cfg.batch_size)
-        m_val = (bottom_maps(bottoms, x_val, 1, cfg.seed, cfg.batch_size) if len(x_val) else [m[:1, :0] for m in m_train])
-        m_val = [m[0] for m in m_val]
+        # [pass][member] paths of float16 maps on disk; nothing of them stays in memory.
+        train_maps = [feature_pass(parts, data.train, cfg.size, pixel_cache, root, s, batch) for s in pass_seeds(plan["augment_passes"], cfg.seed)]
+        val_maps = feature_pass(parts, data.val, cfg.size, pixel_cache, root, None, batch) if data.val else None
         timings["bottom"] = _lap(t)
-        head = _phase_head(cfg, tops, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, timings)
+        _record_features(run_dir / FEATURES_FILE, plan, train_maps, val_maps)
+        head = _phase_head(cfg, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose, timings)
         checkpoint("head")
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
             each_epoch = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}"))
-            _phase_top(cfg, tops, head, m_train, y_train, m_val, y_val, len(data.classes), run_dir, verbose, [each_epoch])
+            _phase_top(cfg, parts, head, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose,
+                       plan["fine_tune_samples"], [each_epoch])
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
@@ -143,60 +140,118 @@ def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str
     model.save(run_dir / MODEL_FILE)
     (run_dir / LABELS_FILE).write_text(json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1))
     timings["total"] = _lap(started)
-    metrics = {"seconds": {k: round(v, 2) for k, v in timings.items()}, "counts": data.counts(), "device": info}
+    metrics = {"seconds": {k: round(v, 2) for k, v in timings.items()}, "counts": data.counts(), "device": info, "plan": plan}
     rel = run_dir.relative_to(cat.root).as_posix()
     artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
     return metrics, artifacts
+
+
+def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
+    """How many augment passes and fine-tune samples per epoch this run does (issue 10).
+
+    Time grows with passes x images (every pass runs the backbone over every image, and
+    each fine-tune epoch runs the top forward and backward over every pass of every
+    image). Up to `image_pass_budget` image-passes per backbone the configured passes
+    run in full, as on sneakers10 (~280 train images: 5 passes); above it fewer passes
+    (at least the plain one), and each fine-tune epoch draws at most
+    `fine_tune_samples` (per backbone) fresh random samples, so 5,000 images train in
+    about 15 minutes on 2 CPU cores. A budget of 0 turns the limit off.
+    """
+    work = max(1, n_train * n_members)
+    passes = cfg.augment_passes if cfg.image_pass_budget <= 0 else max(1, min(cfg.augment_passes, cfg.image_pass_budget // work))
+    samples = passes * n_train
+    if cfg.fine_tune_samples > 0:
+        samples = min(samples, max(cfg.batch_size, cfg.fine_tune_samples // n_members))
+    return {"augment_passes": passes, "fine_tune_samples": samples}
+
+
+def _build_members(cfg: TrainConfig, entries, weights: list[str | None]) -> tuple[list[keras.Model], list[Member]]:
+    """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
+    bases, parts = [], []
+    for i, (entry, w) in enumerate(zip(entries, weights)):
+        base = build_backbone(entry.name, w, cfg.size)
+        freeze(base)
+        cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
+        bottom, top = split_backbone(base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else "")
+        key = {"backbone": entry.name, "weights": _weights_identity(w, cfg, i), "cut": cut, "size": cfg.size,
+               "policy": keras.mixed_precision.global_policy().name, "backend": keras.backend.backend()}
+        bases.append(base)
+        parts.append(Member(bottom, top, key))
+    return bases, parts
+
+
+def _weights_identity(weights: str | None, cfg: TrainConfig, index: int) -> str:
+    """What makes two runs' backbone weights the same: a file's content, or the seeded random init."""
+    if weights is None:
+        return f"random:{cfg.backbone}:{index}:seed{cfg.seed}"
+    if weights == "imagenet":
+        return "imagenet"
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _record_features(path: Path, plan: dict, train_maps: list[list[Path]], val_maps: list[Path] | None) -> None:
+    """Which cache files this run trained on (written once: a resumed run keeps it)."""
+    if path.exists():
+        return
+    record = {"plan": plan, "train": [[str(p) for p in per_pass] for per_pass in train_maps],
+              "val": [str(p) for p in val_maps] if val_maps else []}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
 
 
 def _lap(since: float) -> float:
     return time.perf_counter() - since
 
 
-def _phase_head(cfg, tops, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, timings):
-    """Phase 1: pooled features once per image and pass, then the head trains on them."""
-    t = time.perf_counter()
-    f_train, f_val = cached_features(run_dir / "features.npz", tops, m_train, m_val, cfg.batch_size)
-    timings["features"] = _lap(t)
-    t = time.perf_counter()
-    head = build_head(f_train.shape[-1], n_classes, HeadConfig(cfg.head_width, cfg.dropout))
+def _by_member(per_pass: list[list[Path]]) -> list[list[Path]]:
+    """[pass][member] -> [member][pass]."""
+    return [list(files) for files in zip(*per_pass)]
+
+
+def _phase_head(cfg, parts, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, timings):
+    """Phase 1: pooled features once per image and pass (on disk), then the head trains on them."""
+    width = sum(int(m.top.output.shape[-1]) for m in parts)
+    head = build_head(width, n_classes, HeadConfig(cfg.head_width, cfg.dropout))
     head_weights = run_dir / "head.weights.h5"
     if head_weights.exists():  # resuming after phase 1 finished
         head.load_weights(head_weights)
         return head
-    x, y = _flatten_passes(f_train, y_train)
+    t = time.perf_counter()
+    batch = backend.inference_batch_size()
+    train_f = [pooled_pass(parts, per_pass, batch) for per_pass in train_maps]
+    val_f = pooled_pass(parts, val_maps, batch) if val_maps else None
+    timings["features"] = _lap(t)
+    t = time.perf_counter()
+    train_ds = CachedRows(_by_member(train_f), y_train, cfg.batch_size, weights=class_weights(y_train, n_classes),
+                          shuffle=True, seed=cfg.seed, concat=True)
+    val_ds = CachedRows([[p] for p in val_f], y_val, cfg.batch_size, concat=True) if val_f else None
     _compile(head, cfg.learning_rate, n_classes)
-    head.fit(
-        x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True, verbose=verbose,
-        validation_data=(f_val, y_val) if len(y_val) else None,
-        class_weight=class_weights(y, n_classes),
-        callbacks=_callbacks(cfg, run_dir / "backup" / "head", len(y_val) > 0),
-    )
+    head.fit(train_ds, epochs=cfg.epochs, verbose=verbose, validation_data=val_ds,
+             callbacks=_callbacks(cfg, run_dir / "backup" / "head", val_ds is not None))
     head.save_weights(head_weights)
     timings["head"] = _lap(t)
     return head
 
 
-def _phase_top(cfg, tops, head, m_train, y_train, m_val, y_val, n_classes, run_dir, verbose, extra=()) -> None:
-    """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps."""
-    for top in tops:
-        unfreeze(top)
-    model = top_classifier(tops, head)
-    flat = [_flatten_passes(m, y_train) for m in m_train]
-    x, y = [f[0] for f in flat], flat[0][1]
-    x, m_val = (x[0], m_val[0]) if len(x) == 1 else (x, m_val)
+def _phase_top(cfg, parts, head, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, samples, extra=()) -> None:
+    """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps.
+
+    Batches of maps are read from disk and converted to float32 one at a time.
+    """
+    for m in parts:
+        unfreeze(m.top)
+    model = top_classifier([m.top for m in parts], head)
+    train_ds = CachedRows(_by_member(train_maps), y_train, cfg.batch_size, weights=class_weights(y_train, n_classes),
+                          shuffle=True, seed=cfg.seed + 1, max_samples=samples)
+    val_ds = CachedRows([[p] for p in val_maps], y_val, cfg.batch_size) if val_maps else None
     _compile(model, cfg.fine_tune_learning_rate, n_classes)
-    model.fit(
-        x, y, batch_size=cfg.batch_size, epochs=cfg.fine_tune_epochs, shuffle=True, verbose=verbose,
-        validation_data=(m_val, y_val) if len(y_val) else None,
-        class_weight=class_weights(y, n_classes),
-        callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", len(y_val) > 0), *extra],
-    )
-
-
-def _flatten_passes(per_pass: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(passes, N, ...) -> (passes * N, ...) with the labels repeated to match."""
-    return per_pass.reshape(-1, *per_pass.shape[2:]), np.tile(labels, per_pass.shape[0])
+    model.fit(train_ds, epochs=cfg.fine_tune_epochs, verbose=verbose, validation_data=val_ds,
+              callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", val_ds is not None), *extra])
 
 
 def _compile(model: keras.Model, lr: float, n_classes: int) -> None:

@@ -48,7 +48,7 @@ def test_kill_during_fine_tuning_then_resume(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "model.keras").exists()
-    saved = {p.name: p.stat().st_mtime_ns for p in (checkpoint, run_dir / "features.npz")}
+    saved = {p.name: p.stat().st_mtime_ns for p in (checkpoint, run_dir / "features.json")}
 
     resumed = subprocess.run([str(BIN / "train"), "--resume", "1", "--catalog", str(db)],
                              capture_output=True, text=True, timeout=300, env=ENV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,16 +11,22 @@ import pytest
 from catalog import get_image, image_file, open_catalog
 from catalog.runs import get_run, run_predictions
 from trainer import data as data_module
+from trainer import features as features_module
 from trainer import train as train_module
 from trainer.data import carve_validation, class_weights, load_split
 from trainer.errors import TrainerError
 from trainer.evaluate import evaluate_run, metrics_from
+from trainer.features import pooled_file
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
 
 from trainer_tests.traingen import CLASSES, TEST_PER_CLASS, TRAIN_PER_CLASS
 
 TINY = dict(weights="none", epochs=1, fine_tune_epochs=1, size=64, val_fraction=0.2, batch_size=8, augment_passes=2)
+
+
+def pooled(maps: str):
+    return pooled_file(Path(maps))
 
 
 def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
@@ -54,8 +61,9 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
         run = train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **TINY),
                     on_checkpoint=lambda stage, model: stages.append((stage, model.input_shape)))
         assert run["status"] == "finished" and run["backbone"] == "mobilenet_v2+efficientnet_lite0"
-        features = np.load(cat.root / "runs" / str(run["id"]) / "features.npz")
-        assert features["train"].shape[-1] == 1280 + 1280  # both members' pooled features
+        record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
+        widths = [np.load(pooled(p)).shape[-1] for p in record["train"][0]]
+        assert widths == [1280, 1280]  # both members' pooled features, one file each
         stored = run_predictions(cat, run["id"])
         files = [image_file(cat, get_image(cat, p.image_id)) for p in stored]
         _, predicted = predict_files(cat, files, run_id=run["id"], top=3)
@@ -71,25 +79,30 @@ def test_ensemble_weights_need_one_value_or_one_per_backbone(small_catalog):
 
 def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
     path, ids = small_catalog
-    decoded: list[int] = []
-    real = data_module.pixels
+    decoded: set[int] = set()
+    real_fill, real_batches = data_module.fill_cache, features_module.image_batches
 
-    def spy(examples, size, folder):
-        decoded.extend(e.image_id for e in examples)
-        return real(examples, size, folder)
+    def spy_fill(examples, *args, **kwargs):
+        decoded.update(e.image_id for e in examples)
+        return real_fill(examples, *args, **kwargs)
 
-    monkeypatch.setattr(train_module, "pixels", spy)
+    def spy_batches(examples, *args, **kwargs):
+        decoded.update(e.image_id for e in examples)
+        return real_batches(examples, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "fill_cache", spy_fill)
+    monkeypatch.setattr(features_module, "image_batches", spy_batches)
     with open_catalog(path) as cat:
         data = load_split(cat, None, val_fraction=0.2)
         run = train(cat, TrainConfig("vgg16", **{**TINY, "size": 32, "fine_tune_epochs": 0}))
-        features = np.load(cat.root / "runs" / str(run["id"]) / "features.npz")
+        record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
     assert sorted(decoded) == sorted(ids["train"])
-    assert not set(decoded) & set(ids["test"])
+    assert not decoded & set(ids["test"])
     assert {e.image_id for e in data.test} == set(ids["test"])
     assert not {e.image_id for e in data.train + data.val} & set(ids["test"])
     # 2 feature passes (plain + augmented) over the train part only; val once.
-    assert features["train"].shape == (2, len(data.train), 512)
-    assert features["val"].shape == (len(data.val), 512)
+    assert [np.load(pooled(p)).shape for p, in record["train"]] == [(len(data.train), 512)] * 2
+    assert [np.load(pooled(p)).shape for p in record["val"]] == [(len(data.val), 512)]
 
 
 def test_pretrained_efficientnet_lite0_learns_the_colour_classes(small_catalog):
@@ -113,7 +126,7 @@ def test_interrupted_run_resumes_from_its_saved_phase(small_catalog, monkeypatch
         run = cat.db.execute("SELECT id, status FROM runs").fetchone()
         assert run[1] == "interrupted"
         run_dir = cat.root / "runs" / str(run[0])
-        assert (run_dir / "head.weights.h5").exists() and (run_dir / "features.npz").exists()
+        assert (run_dir / "head.weights.h5").exists() and (run_dir / "features.json").exists()
         monkeypatch.undo()
         resumed = train(cat, TrainConfig("ignored"), resume=run[0])
         assert resumed["id"] == run[0] and resumed["status"] == "finished"

@@ -1,0 +1,98 @@
+"""The trainer's caches beside the catalog: how big they are, and removing them.
+
+No Keras here: `train cache` starts fast.
+
+Two kinds, both derived data that a run rebuilds when missing:
+- `cache/pixels/<size>/<ab>/<sha256>.npy`: decoded, resized uint8 images;
+- `cache/features/<key>/`: a `key.json` saying what defines the folder, float16 bottom maps
+  and float32 pooled features per pass (`features`).
+
+Removal proves ownership first: only files whose names the trainer gives, in folders laid
+out as the trainer lays them out, are removed; anything else found there is left alone
+and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog import Catalog
+
+KEY_FILE = "key.json"  # written first into each features folder: the mark that the trainer made it
+
+_PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
+_FEATURE_FILE = re.compile(r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json\.tmp)$")
+
+
+@dataclass
+class CacheUsage:
+    """Files of one cache: how many, their bytes, and foreign files found (kept)."""
+
+    name: str
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    foreign: list[Path] = field(default_factory=list)
+    bytes: int = 0
+
+    def add(self, path: Path, owned: bool) -> None:
+        if owned:
+            self.files.append(path)
+            self.bytes += path.stat().st_size
+        else:
+            self.foreign.append(path)
+
+
+def cache_dir(cat: Catalog) -> Path:
+    """Decoded pixels live beside the catalog: derived data, safe to delete."""
+    return cat.root / "cache" / "pixels"
+
+
+def features_dir(cat: Catalog) -> Path:
+    """Cached backbone maps and pooled features (see `features`), beside the decoded pixels."""
+    return cat.root / "cache" / "features"
+
+
+def cache_usage(cat: Catalog) -> list[CacheUsage]:
+    """The trainer's files in each cache folder (and anything else found there, kept apart)."""
+    return [_pixels(cache_dir(cat)), _features(features_dir(cat))]
+
+
+def clear_cache(cat: Catalog) -> list[CacheUsage]:
+    """Remove the trainer's cache files and the folders they leave empty; returns what was removed."""
+    usages = cache_usage(cat)
+    for usage in usages:
+        for path in usage.files:
+            path.unlink(missing_ok=True)
+        for folder in sorted({p.parent for p in usage.files} | {p.parent.parent for p in usage.files}, key=lambda p: -len(p.parts)):
+            if folder != usage.folder and folder.is_relative_to(usage.folder) and not any(folder.iterdir()):
+                folder.rmdir()
+    return usages
+
+
+def _pixels(root: Path) -> CacheUsage:
+    usage = CacheUsage("decoded pixels", root)
+    if not root.is_dir():
+        return usage
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).parts
+        owned = (len(rel) == 3 and rel[0].isdigit() and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
+                 and _PIXEL_FILE.match(rel[2]) is not None and (rel[2].startswith("tmp") or rel[2].startswith(rel[1])))
+        usage.add(path, owned)
+    return usage
+
+
+def _features(root: Path) -> CacheUsage:
+    usage = CacheUsage("backbone features", root)
+    if not root.is_dir():
+        return usage
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).parts
+        owned = len(rel) == 2 and (root / rel[0] / KEY_FILE).is_file() and _FEATURE_FILE.match(rel[1]) is not None
+        usage.add(path, owned)
+    return usage
