@@ -20,6 +20,7 @@ from rich.console import Console
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 from catalog.text import MESSAGE_LIMIT, plain
 
+from .advice import scratch_warning, train_each
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
 from .quiet import import_keras
@@ -70,14 +71,27 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     cfg = TrainConfig(**{name: value for name, value in ctx.params.items() if name in DEFAULTS})
+    failures: list = []
     with catalog_for_cli(catalog) as cat:
         if resume is None:
             run_specs(cfg.backbone, cfg.weights)  # a bad spec fails before the backend loads
+            warning = scratch_warning(cat, cfg.backbone, cfg.weights, cfg.split, accepted_only=cfg.accepted_only)
+            if warning:
+                say(("warning:", "yellow"), " ", warning, console=err_console)
         import_keras()
-        from .train import train, train_backbones
+        from .train import train
 
-        runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
+        if resume is not None:
+            runs = [train(cat, cfg, resume=resume, verbose=2)]
+        elif len(run_specs(cfg.backbone, cfg.weights)) == 1:
+            runs = [train(cat, cfg, verbose=2)]  # one run: its error is the command's error
+        else:
+            runs, failures = train_each(cat, cfg, verbose=2)
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
+    for failure in failures:
+        say(("failed:", "red"), f" {failure.backbone}: {failure.error}", console=err_console)
+    if failures:
+        raise typer.Exit(code=1)
 
 
 @app.command()
