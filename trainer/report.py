@@ -23,6 +23,7 @@ ANNOTATE_UP_TO = 20  # cell values are written only while they fit
 MAX_MATRIX_INCHES = 11.0
 FIGURE_PAIRS = 20
 LABEL_CHARS = 24
+MAX_BAR_CLASSES = 80  # per_class.png: beyond this, the weakest classes only
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -82,6 +83,35 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
                     color="white" if rates[i, j] > 0.5 else "black")
     ax.set_title(title, fontsize=9)
     _pairs_panel(side_ax, confused_pairs(confusion, FIGURE_PAIRS))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") -> Path:
+    """Per-class precision and recall as paired horizontal bars, support in the labels (issue 16).
+
+    Past `MAX_BAR_CLASSES` classes only the weakest (lowest of precision and recall) are drawn.
+    """
+    names = list(per_class)
+    if len(names) > MAX_BAR_CLASSES:
+        weakest = sorted(names, key=lambda c: (min(per_class[c]["precision"], per_class[c]["recall"]), c))
+        keep = set(weakest[:MAX_BAR_CLASSES])
+        title = f"{title}\nthe {MAX_BAR_CLASSES} weakest of {len(names)} classes".strip()
+        names = [c for c in names if c in keep]
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.32 * len(names)), layout="constrained")
+    for offset, key, color in ((-0.2, "precision", "tab:blue"), (0.2, "recall", "tab:orange")):
+        values = [per_class[c][key] for c in names]
+        ax.barh(y + offset, values, height=0.4, color=color, label=key)
+    labels = [f"{_short_label(c)} (n={per_class[c]['support']})" for c in names]
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.invert_yaxis()  # label order top to bottom, as in the confusion matrix
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("on the test subset (n = test images of the class)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside upper right", ncols=2, fontsize=9)  # outside: never over a bar
+    ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

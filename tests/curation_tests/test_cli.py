@@ -115,6 +115,18 @@ def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
     assert html.count("<figure") == 3 and "data:image/jpeg;base64," in html and "#6 " in html
 
 
+def test_sheet_names_classes_and_what_each_duplicate_repeats(catalog_path, tmp_path):
+    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their target."""
+    seeded(catalog_path)
+    assert run(catalog_path, "dedup").exit_code == 0
+    result = run(catalog_path, "sheet", str(tmp_path / "all.html"))
+    assert result.exit_code == 0 and "wrote 8 thumbnails" in result.output, result.output
+    page = (tmp_path / "all.html").read_text()
+    assert page.index("<h2>Yeezy_350 (5)</h2>") < page.index("<h2>Yeezy_500 (3)</h2>")
+    assert "#1 Yeezy_350 " in page and "#6 Yeezy_500 " in page
+    assert page.count("duplicate of #") == 1 and "duplicate of #1 (phash, distance" in page
+
+
 def test_leaks_exit_one_when_found(catalog_path):
     seeded(catalog_path)
     with open_catalog(catalog_path) as cat:
