@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
@@ -33,6 +33,7 @@ from catalog.duplicates import duplicate_group
 from catalog.text import plain
 
 from . import review as review_lib
+from .tui_fit import cell_px, fit_cells
 
 
 @dataclass
@@ -55,20 +56,28 @@ class ReviewSummary:
 
 
 class ClassPicker(ModalScreen[str | None]):
-    """Pick the class to relabel to; Escape cancels."""
+    """Pick the class to relabel to; Escape cancels. A title and a line of keys say how (issue 16)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ClassPicker { align: center middle; }
-    ClassPicker > OptionList { width: 40; height: auto; max-height: 20; border: round $accent; }
+    ClassPicker > Vertical { width: 44; height: auto; max-height: 24; border: round $accent; padding: 0 1; }
+    ClassPicker #picker-title { text-style: bold; }
+    ClassPicker #picker-keys { color: $text-muted; }
+    ClassPicker OptionList { height: auto; max-height: 18; }
     """
+    KEYS_HINT = "↑/↓ move  Enter relabel  Esc cancel"
 
     def __init__(self, classes: list[str], current: str):
         super().__init__()
+        self.current = current
         self.choices = [c for c in classes if c != current]
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*self.choices)
+        with Vertical():
+            yield Static(Text(plain(f"Relabel: move from {self.current} to…")), id="picker-title")
+            yield OptionList(*self.choices)
+            yield Static(self.KEYS_HINT, id="picker-keys")
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:
@@ -93,7 +102,7 @@ class ReviewApp(App[ReviewSummary]):
     ]
     CSS = """
     #main { height: 1fr; }
-    #picture { width: 1fr; height: 1fr; }
+    #frame { width: 1fr; height: 1fr; align: center middle; }
     #info { width: 34; padding: 0 1; border-left: solid $accent; }
     #progress { height: 1; background: $boost; padding: 0 1; }
     """
@@ -109,7 +118,8 @@ class ReviewApp(App[ReviewSummary]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield self._make_image_widget()
+            with Container(id="frame"):  # the picture is sized inside it by `_fit_picture`
+                yield self._make_image_widget()
             yield Static(id="info")
         yield Static(id="progress")
         yield Footer()
@@ -136,8 +146,20 @@ class ReviewApp(App[ReviewSummary]):
         else:
             row = get_image(self.cat, image_id)
             picture.image = self._load(row)
+            self._picture_px = (row["width"], row["height"])
+            self.call_after_refresh(self._fit_picture)
             info.update(self._describe(row))
         self._progress()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_picture)
+
+    def _fit_picture(self) -> None:
+        """Size the picture at its aspect ratio, at most 2× its pixels (issue 16: it was stretched)."""
+        frame = self.query_one("#frame")
+        cols, rows = fit_cells(getattr(self, "_picture_px", (0, 0)), (frame.size.width, frame.size.height), cell_px())
+        picture = self.query_one("#picture")
+        picture.styles.width, picture.styles.height = max(cols, 1), max(rows, 1)
 
     def _load(self, row: dict):
         try:
