@@ -70,3 +70,15 @@ def test_per_class_png_draws_precision_and_recall_bars_per_class(tmp_path):
     many = {f"Class_{i:03d}": {"precision": i / 120, "recall": 1.0, "support": 1} for i in range(120)}
     with Image.open(per_class_png(many, tmp_path / "many.png", title="run 2")) as im:
         assert im.size[1] <= 100 * (1.6 + 0.32 * 80) + 1
+
+
+def test_predictions_figure_has_a_legend_of_its_colours(tmp_path):
+    """Issue 16: green, orange and red titles had no legend. With every image right, only the
+    legend can put orange and red in the band above the first row."""
+    truths = ["a", "b", "c"]
+    top = [[(t, 0.9), ("d", 0.1)] for t in truths]
+    path = predictions_png(np.zeros((3, 8, 8, 3), dtype=np.uint8), truths, top, tmp_path / "p.png")
+    with Image.open(path) as im:
+        band = np.asarray(im.convert("RGB"))[:30].reshape(-1, 3).astype(int)
+    for colour in ((0, 128, 0), (255, 140, 0), (255, 0, 0)):  # green, darkorange, red
+        assert (np.abs(band - colour).sum(axis=1) < 30).sum() > 20, colour
