@@ -49,3 +49,54 @@ async def test_relabel_popup_has_a_title_and_its_keys(review_cat):
         assert keys == "↑/↓ move  Enter relabel  Esc cancel"
         await pilot.press("escape")
         assert not isinstance(app.screen, ClassPicker)
+
+
+def _look_alikes(cat, second_class: str) -> tuple[int, int]:
+    from catalog import Provenance, add_image
+    from imagegen import make_image
+    from nearcopies import TRANSFORMS, encode
+
+    from curation.dedup import dedup
+
+    img = make_image(1, (240, 180))
+    first = add_image(cat, encode(img), "Yeezy_350", Provenance(origin="import")).image["id"]
+    second = add_image(cat, encode(TRANSFORMS["resize"](img)), second_class, Provenance(origin="import")).image["id"]
+    dedup(cat)
+    return first, second
+
+
+async def test_a_conflict_is_shown_beside_the_other_image_and_m_moves_it_there(cat):
+    """Issue 16: a conflict showed one image and its class, not the other image nor its class."""
+    from catalog import get_image
+
+    first, second = _look_alikes(cat, "Yeezy_500")
+    app = ReviewApp(cat, status="conflict", image_widget=HalfcellImage)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        other = app.query_one("#other-frame")
+        assert app.current == first and other.display
+        assert str(other.border_title) == f"#{second} Yeezy_500 (other class)"
+        assert f"vs     #{second} Yeezy_500" in str(app.query_one("#info", Static).render()).splitlines()
+        assert app.query_one("#other-picture").size.width > 0
+        await pilot.press("m")
+        row = get_image(cat, first)
+        assert (row["class"], row["status"]) == ("Yeezy_500", "accepted")
+
+
+async def test_a_duplicate_is_shown_beside_its_kept_image(cat):
+    first, second = _look_alikes(cat, "Yeezy_350")
+    app = ReviewApp(cat, status="duplicate", image_widget=HalfcellImage)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        other = app.query_one("#other-frame")
+        assert app.current == second and other.display
+        assert str(other.border_title) == f"#{first} Yeezy_350 (kept image)"
+        await pilot.press("m")  # not a conflict: nothing changes
+        assert app.current == second
+
+
+async def test_a_plain_pending_image_has_no_companion_panel(review_cat):
+    app = ReviewApp(review_cat, image_widget=HalfcellImage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.query_one("#other-frame").display
