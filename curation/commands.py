@@ -143,7 +143,7 @@ def review(
     status: Annotated[str, typer.Option(help="Queue: pending, flagged, conflict or duplicate.")] = "pending",
     accept_rest: Annotated[bool, typer.Option(help="Accept every undecided image of the queue and exit.")] = False,
 ) -> None:
-    """Review images in the terminal: k accept, d reject, l relabel, u undo, n/p move, q quit.
+    """Review images in the terminal: k accept, d reject, l relabel, m move to the other class, u undo, n/p next/previous, q quit.
 
     Example: curate review --class Yeezy_350 --status flagged
     """
