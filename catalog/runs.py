@@ -29,6 +29,7 @@ DIED = "died"  # shown, never stored: a `running` run whose process is gone
 HEARTBEAT_EVERY_S = 30
 STALE_AFTER_S = 600  # 20 missed heartbeats: long enough for any single blocking step
 _JSON_COLUMNS = ("params", "metrics", "artifacts")
+DEFAULT_RUN_KEY = "default_run"  # in `settings`: the run `train predict` uses without --run
 
 
 @dataclass
@@ -140,6 +141,26 @@ def latest_finished_run(cat: Catalog) -> dict:
     if not rows:
         raise CatalogError("no finished run in this catalog yet: train one with `train --backbone NAME`")
     return _decode(rows[0])
+
+
+def finished_runs(cat: Catalog) -> list[dict]:
+    """Every run whose status is `finished`, newest first, JSON columns decoded."""
+    return [_decode(r) for r in cat.table("runs").rows_where("status = 'finished'", order_by="id DESC")]
+
+
+def set_default_run(cat: Catalog, run_id: int) -> dict:
+    """Mark the finished run `train predict` uses when no --run is given (`train use RUN`)."""
+    run = get_run(cat, run_id)
+    if run["status"] != "finished":
+        raise CatalogError(f"run {run_id} is {run['status']}, not finished: only a finished run can answer predictions")
+    cat.table("settings").upsert({"key": DEFAULT_RUN_KEY, "value": str(run_id), "set_at": now()}, pk="key")
+    return run
+
+
+def default_run(cat: Catalog) -> dict | None:
+    """The run marked with `set_default_run`, or None when none is marked."""
+    row = cat.db.execute("SELECT value FROM settings WHERE key = ?", [DEFAULT_RUN_KEY]).fetchone()
+    return get_run(cat, int(row[0])) if row else None
 
 
 def update_run(

@@ -170,6 +170,13 @@ def m401_run_liveness(db: Database) -> None:
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
 
+@migrations()
+def m601_settings(db: Database) -> None:
+    # Small catalog-wide choices a person makes, e.g. `default_run` set by `train use RUN`
+    # (issue 16): one key/value table rather than a column per choice.
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL)")
+
+
 def known_migrations() -> list[str]:
     """The names of the migrations this version of the code knows, in order."""
     # sqlite-utils has no public accessor for a set's registered migrations.

@@ -13,6 +13,7 @@ import typer
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 
+from . import dedup_report
 from . import review as review_lib
 from .cli import app
 from .dedup import DEFAULT_MAX_DISTANCE, dedup
@@ -30,24 +31,28 @@ _T = Thresholds()
 @app.command("dedup")
 def dedup_cmd(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    dry_run: Annotated[bool, typer.Option(help="Print the groups without marking anything.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be marked; write nothing (not even hashes).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list every group and label conflict by image id.")] = False,
     max_distance: MaxDistance = DEFAULT_MAX_DISTANCE,
 ) -> None:
     """Hash new images, group duplicates, keep the largest of each group and mark the rest.
 
-    Example: curate dedup --dry-run --max-distance 8
+    Prints counts per class; --verbose lists the groups ("image 61 kept; duplicates: image 239").
+
+    Example: curate dedup --dry-run --verbose --max-distance 8
     """
     with catalog_for_cli(catalog) as cat:
         result = dedup(cat, max_distance=max_distance, dry_run=dry_run)
-    say(f"hashed {result.hashing.hashed} new images ({result.hashing.already} already hashed)")
-    for group in result.groups:
-        dups = ", ".join(f"{m.image_id} ({m.method} {m.distance})" for m in group.members)
-        spared = f"; accepted, left alone: {group.spared}" if group.spared else ""
-        say(f"  {group.class_name}: keep {group.keep}, duplicates {dups}{spared}")
-    for keep, other_class, other in result.conflicts:
-        say("  ", ("conflict", "yellow"), f" image {keep} looks like image {other} of {other_class}")
-    verb = "would mark" if dry_run else "marked"
-    say(f"{len(result.groups)} groups: {verb} {result.duplicates} duplicates, {len(result.conflicts)} label conflicts")
+    stored = " (dry run: not stored)" if dry_run else ""
+    say(f"hashed {result.hashing.hashed} new images{stored}; {result.hashing.already} already hashed")
+    for line in dedup_report.class_lines(result):
+        say(line)
+    if verbose:
+        for group in result.groups:
+            say(dedup_report.group_line(group))
+        for conflict in dedup_report.conflict_pairs(result):
+            say("  ", ("conflict", "yellow"), dedup_report.conflict_line(conflict))
+    say(dedup_report.total_line(result))
     _report_skipped(result.hashing)
 
 
@@ -138,7 +143,7 @@ def review(
     status: Annotated[str, typer.Option(help="Queue: pending, flagged, conflict or duplicate.")] = "pending",
     accept_rest: Annotated[bool, typer.Option(help="Accept every undecided image of the queue and exit.")] = False,
 ) -> None:
-    """Review images in the terminal: k accept, d reject, l relabel, u undo, n/p move, q quit.
+    """Review images in the terminal: k accept, d reject, l relabel, m move to the other class, u undo, n/p next/previous, q quit.
 
     Example: curate review --class Yeezy_350 --status flagged
     """

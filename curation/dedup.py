@@ -62,8 +62,7 @@ def dedup(cat: Catalog, *, max_distance: int = DEFAULT_MAX_DISTANCE, dry_run: bo
         dry_run: find and return the groups without changing the catalog.
         squares: also match square thumbnails against windows of larger images.
     """
-    hashing = hash_catalog(cat)
-    rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES)}
+    hashing, rows = _hash_and_load(cat, dry_run)
     edges = confirmed_edges(cat, rows, max_distance, squares=squares)
     groups, conflicts = _decide(rows, edges)
     marked = 0
@@ -72,6 +71,24 @@ def dedup(cat: Catalog, *, max_distance: int = DEFAULT_MAX_DISTANCE, dry_run: bo
         for keep, other_class, other in conflicts:
             record_conflict(cat, keep, other_class, f"near duplicate of image {other}")
     return DedupResult(hashing, groups, conflicts, marked, dry_run)
+
+
+def _hash_and_load(cat: Catalog, dry_run: bool) -> tuple[HashReport, dict[int, dict]]:
+    """Hash new images and load the usable hashed rows; a dry run keeps no hashes (issue 16).
+
+    The hashes are computed in a transaction that a dry run rolls back once the rows are in
+    memory, so `--dry-run` writes nothing and holds the write lock only while hashing.
+    """
+    conn = cat.db.conn
+    if dry_run:
+        conn.execute("BEGIN")
+    try:
+        hashing = hash_catalog(cat)
+        rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES)}
+    finally:
+        if dry_run and conn.in_transaction:
+            conn.execute("ROLLBACK")
+    return hashing, rows
 
 
 def _decide(rows: dict[int, dict], edges: list[Edge]) -> tuple[list[Group], list[tuple[int, str, int]]]:

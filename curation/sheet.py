@@ -1,5 +1,8 @@
 """`curate sheet`: a self-contained HTML contact sheet of thumbnails with their ids.
 
+Images are grouped under a heading per class, and each caption names the class and, for a
+duplicate, the image it duplicates (issue 16: 385 thumbnails without a class name).
+
 Example:
     >>> write_sheet(cat, Path("yeezy.html"), class_name="Yeezy_350")   # doctest: +SKIP
 """
@@ -13,6 +16,7 @@ import os
 from pathlib import Path
 
 from catalog import Catalog, image_file, image_flags, iter_images
+from catalog.duplicates import DuplicateMark, duplicate_marks
 
 from .hashing import open_reduced
 
@@ -20,7 +24,8 @@ THUMB = 160
 PAGE = """<!doctype html><meta charset="utf-8"><title>{title}</title>
 <style>body{{font:13px sans-serif;background:#222;color:#ddd}} figure{{display:inline-block;margin:4px;
 width:{w}px;vertical-align:top}} img{{max-width:{w}px;max-height:{w}px;background:#fff}}
-figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{color:#fb4}}</style>
+figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{color:#fb4}}
+.of{{color:#8cf}} h2{{margin:16px 4px 4px;font-size:15px}}</style>
 <h1>{title}</h1><p>{count} images</p>
 {figures}
 """
@@ -28,23 +33,30 @@ figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{c
 
 def write_sheet(cat: Catalog, out: Path, *, class_name: str | None = None, statuses: list[str] | None = None) -> int:
     """Write the sheet for a class (and statuses) to `out`; returns how many images it shows."""
-    figures = []
-    for row in iter_images(cat, class_name=class_name, statuses=statuses):
-        figures.append(_figure(cat, row))
+    marks = {m.image_id: m for m in duplicate_marks(cat)}
+    rows = sorted(iter_images(cat, class_name=class_name, statuses=statuses), key=lambda r: (r["class"], r["id"]))
+    figures, sections = [], []
+    for row in rows:
+        if not sections or sections[-1][0] != row["class"]:
+            sections.append((row["class"], []))
+        sections[-1][1].append(_figure(cat, row, marks.get(row["id"])))
+        figures.append(row["id"])
+    body = "\n".join(f"<h2>{html.escape(name)} ({len(items)})</h2>\n" + "\n".join(items) for name, items in sections)
     title = html.escape(f"{class_name or 'all classes'} — {cat.path.name}")
-    page = PAGE.format(title=title, w=THUMB, count=len(figures), figures="\n".join(figures))
+    page = PAGE.format(title=title, w=THUMB, count=len(figures), figures=body)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return len(figures)
 
 
-def _figure(cat: Catalog, row: dict) -> str:
-    caption = f"#{row['id']} {row['width']}×{row['height']} {row['status']}"
+def _figure(cat: Catalog, row: dict, mark: DuplicateMark | None) -> str:
+    caption = f"#{row['id']} {row['class']} {row['width']}×{row['height']} {row['status']}"
     flags = ", ".join(image_flags(row))
+    of = f"<br><span class=of>duplicate of #{mark.duplicate_of} ({mark.method}, distance {mark.distance})</span>" if mark else ""
     return (
         f'<figure class="{row["status"]}"><img src="{_thumb_uri(cat, row)}" alt="{row["id"]}">'
-        f"<figcaption>{html.escape(caption)}<br><span class=flags>{html.escape(flags)}</span></figcaption></figure>"
+        f"<figcaption>{html.escape(caption)}{of}<br><span class=flags>{html.escape(flags)}</span></figcaption></figure>"
     )
 
 

@@ -5,7 +5,9 @@ so quitting (or a crash) loses nothing, and reopening continues at the first ima
 without a decision. The image is drawn in the terminal by textual-image: sixel or the
 kitty protocol where the terminal supports them, coloured half blocks everywhere else.
 
-Keys: k accept, d reject, l relabel (pick a class), u undo, n next, p previous, q quit.
+Keys: k accept, d reject, l relabel (pick a class), m move to the other class of a label
+conflict, u undo, n next, p previous, q quit. A duplicate is shown beside its kept image, a
+conflict beside the other class's image (issue 16).
 
 Example:
     >>> summary = ReviewApp(cat, status="pending", class_name="Yeezy_350").run()   # doctest: +SKIP
@@ -19,7 +21,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
@@ -33,6 +35,9 @@ from catalog.duplicates import duplicate_group
 from catalog.text import plain
 
 from . import review as review_lib
+from .companion import Companion, companion_of
+from .companion import describe as describe_companion
+from .tui_fit import cell_px, fit_cells
 
 
 @dataclass
@@ -55,20 +60,28 @@ class ReviewSummary:
 
 
 class ClassPicker(ModalScreen[str | None]):
-    """Pick the class to relabel to; Escape cancels."""
+    """Pick the class to relabel to; Escape cancels. A title and a line of keys say how (issue 16)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ClassPicker { align: center middle; }
-    ClassPicker > OptionList { width: 40; height: auto; max-height: 20; border: round $accent; }
+    ClassPicker > Vertical { width: 44; height: auto; max-height: 24; border: round $accent; padding: 0 1; }
+    ClassPicker #picker-title { text-style: bold; }
+    ClassPicker #picker-keys { color: $text-muted; }
+    ClassPicker OptionList { height: auto; max-height: 18; }
     """
+    KEYS_HINT = "↑/↓ move  Enter relabel  Esc cancel"
 
     def __init__(self, classes: list[str], current: str):
         super().__init__()
+        self.current = current
         self.choices = [c for c in classes if c != current]
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*self.choices)
+        with Vertical():
+            yield Static(Text(plain(f"Relabel: move from {self.current} to…")), id="picker-title")
+            yield OptionList(*self.choices)
+            yield Static(self.KEYS_HINT, id="picker-keys")
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:
@@ -86,6 +99,7 @@ class ReviewApp(App[ReviewSummary]):
         Binding("k", "accept", "Accept"),
         Binding("d", "reject", "Reject"),
         Binding("l", "relabel", "Relabel"),
+        Binding("m", "move_there", "Move there"),
         Binding("u", "undo", "Undo"),
         Binding("n", "next", "Next"),
         Binding("p", "prev", "Prev"),
@@ -93,7 +107,8 @@ class ReviewApp(App[ReviewSummary]):
     ]
     CSS = """
     #main { height: 1fr; }
-    #picture { width: 1fr; height: 1fr; }
+    #frame { width: 1fr; height: 1fr; align: center middle; }
+    #other-frame { width: 1fr; height: 1fr; align: center middle; border: round $warning; display: none; }
     #info { width: 34; padding: 0 1; border-left: solid $accent; }
     #progress { height: 1; background: $boost; padding: 0 1; }
     """
@@ -105,18 +120,22 @@ class ReviewApp(App[ReviewSummary]):
         self.queue = review_lib.review_queue(cat, status, class_name)
         self.summary = ReviewSummary(queue=status, total=len(self.queue))
         self._image_widget = image_widget
+        self.companion: Companion | None = None  # the other side of a duplicate or conflict
         self.set_reactive(ReviewApp.index, review_lib.resume_index(cat, self.queue))
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield self._make_image_widget()
+            with Container(id="frame"):  # the picture is sized inside it by `_fit_picture`
+                yield self._make_image_widget()
+            with Container(id="other-frame"):  # a duplicate's kept image, a conflict's other image
+                yield self._make_image_widget("other-picture")
             yield Static(id="info")
         yield Static(id="progress")
         yield Footer()
 
-    def _make_image_widget(self):
+    def _make_image_widget(self, widget_id: str = "picture"):
         widget = self._image_widget or AutoImage
-        return widget(None, id="picture")
+        return widget(None, id=widget_id)
 
     def on_mount(self) -> None:
         self.watch_index(self.index)
@@ -132,12 +151,39 @@ class ReviewApp(App[ReviewSummary]):
         image_id = self.current
         if image_id is None:
             picture.image = None
+            self._show_companion(None)
             info.update("Nothing left in this queue.\n\nq quits, p goes back.")
         else:
             row = get_image(self.cat, image_id)
             picture.image = self._load(row)
+            self._picture_px = (row["width"], row["height"])
+            self._show_companion(row)
+            self.call_after_refresh(self._fit_picture)
             info.update(self._describe(row))
         self._progress()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_picture)
+
+    def _fit_picture(self) -> None:
+        """Size the pictures at their aspect ratio, at most 2× their pixels (issue 16: they were stretched)."""
+        for frame_id, picture_id, px in (("#frame", "#picture", getattr(self, "_picture_px", (0, 0))),
+                                         ("#other-frame", "#other-picture", getattr(self, "_other_px", (0, 0)))):
+            frame = self.query_one(frame_id)
+            cols, rows = fit_cells(px, (frame.size.width, frame.size.height), cell_px())
+            picture = self.query_one(picture_id)
+            picture.styles.width, picture.styles.height = max(cols, 1), max(rows, 1)
+
+    def _show_companion(self, row: dict | None) -> None:
+        """Beside a duplicate its kept image, beside a conflict the other class's image (issue 16)."""
+        self.companion = companion_of(self.cat, row) if row is not None else None
+        frame, picture = self.query_one("#other-frame"), self.query_one("#other-picture")
+        other = get_image(self.cat, self.companion.image_id) if self.companion and self.companion.image_id else None
+        frame.display = other is not None
+        picture.image = self._load(other) if other else None
+        if other and self.companion:
+            self._other_px = (other["width"], other["height"])
+            frame.border_title = Text(plain(f"#{other['id']} {other['class']} ({self.companion.role})"))
 
     def _load(self, row: dict):
         try:
@@ -158,6 +204,8 @@ class ReviewApp(App[ReviewSummary]):
         ]
         if row["reason"]:
             lines.append(f"reason {row['reason']}")
+        if self.companion:
+            lines.append(describe_companion(self.companion))
         return Text.assemble((f"#{row['id']}", "bold"), f"  {row['status']}\n",
                              "\n".join(plain(line) for line in lines))
 
@@ -201,6 +249,14 @@ class ReviewApp(App[ReviewSummary]):
                 self._decide(review_lib.relabel, "relabelled", choice)
 
         self.push_screen(ClassPicker(class_names(self.cat), current), done)
+
+    def action_move_there(self) -> None:
+        """A conflict settled the other way: this image belongs to the other class."""
+        companion = self.companion
+        if companion is None or companion.role != "other class":
+            self.notify("m moves an image of a label conflict to the other class; this one has none", severity="warning")
+            return
+        self._decide(review_lib.relabel, "relabelled", companion.class_name)
 
     def action_undo(self) -> None:
         """Undo the newest decision of the catalog and show that image again."""

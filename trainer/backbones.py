@@ -244,5 +244,6 @@ def offline_message(entry: Backbone, exc: Exception) -> str:
         f"Keras wanted the file {entry.imagenet_file} from {entry.imagenet_url}{entry.imagenet_file}. "
         f"Download it on a machine with internet access and put it in {keras_models_dir()}/ under that name "
         f"(Keras looks in $KERAS_HOME/models, else ~/.keras/models; a Keras .weights.h5 file of the same weights works too), "
-        f"or pass --weights PATH with a weights file, or --weights none to train from scratch."
+        f"or pass --weights PATH with a weights file, or use an EfficientNet-Lite backbone (efficientnet_lite0/1/2: ImageNet weights offline). "
+        f"--weights none trains from scratch, which needs many thousands of images."
     )

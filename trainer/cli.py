@@ -20,6 +20,7 @@ from rich.console import Console
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 from catalog.text import MESSAGE_LIMIT, plain
 
+from .advice import scratch_warning, train_each
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
 from .quiet import import_keras
@@ -70,30 +71,73 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     cfg = TrainConfig(**{name: value for name, value in ctx.params.items() if name in DEFAULTS})
+    failures: list = []
     with catalog_for_cli(catalog) as cat:
         if resume is None:
             run_specs(cfg.backbone, cfg.weights)  # a bad spec fails before the backend loads
+            warning = scratch_warning(cat, cfg.backbone, cfg.weights, cfg.split, accepted_only=cfg.accepted_only)
+            if warning:
+                say(("warning:", "yellow"), " ", warning, console=err_console)
         import_keras()
-        from .train import train, train_backbones
+        from .train import train
 
-        runs = [train(cat, cfg, resume=resume, verbose=2)] if resume is not None else train_backbones(cat, cfg, verbose=2)
+        if resume is not None:
+            runs = [train(cat, cfg, resume=resume, verbose=2)]
+        elif len(run_specs(cfg.backbone, cfg.weights)) == 1:
+            runs = [train(cat, cfg, verbose=2)]  # one run: its error is the command's error
+        else:
+            runs, failures = train_each(cat, cfg, verbose=2)
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
+    for failure in failures:
+        say(("failed:", "red"), f" {failure.backbone}: {failure.error}", console=err_console)
+    if failures:
+        raise typer.Exit(code=1)
 
 
 @app.command()
 def runs(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list (for scripts).")] = False,
+    all_runs: Annotated[bool, typer.Option("--all", help="Also list failed runs, with why they failed.")] = False,
 ) -> None:
     """List the training runs with their test scores, newest first; a run whose process is gone shows as `died`.
 
-    Example: train runs --json
+    Failed runs are left out unless --all; the run `train predict` uses by default is marked `*`.
+
+    Example: train runs --all
     """
-    from catalog.runs import list_runs
+    from catalog.runs import default_run, list_runs
 
     with catalog_for_cli(catalog) as cat:
-        rows = list_runs(cat)
-    typer.echo(_runs_json(rows) if as_json else plain(_runs_table(rows, "runs"), MESSAGE_LIMIT, newlines=True))
+        rows = [{**r, "reason": _reason(r)} for r in list_runs(cat)]
+        marked = default_run(cat)
+    for r in rows:
+        r["default"] = marked is not None and r["id"] == marked["id"]
+    shown = rows if all_runs else [r for r in rows if r["status"] != "failed"]
+    if as_json:
+        typer.echo(_runs_json(shown))
+        return
+    typer.echo(plain(_runs_table(shown, "runs"), MESSAGE_LIMIT, newlines=True))
+    if len(shown) < len(rows):
+        say(f"{len(rows) - len(shown)} failed runs not shown: `train runs --all` lists them with the reason")
+
+
+@app.command()
+def use(
+    run: Annotated[int, typer.Argument(help="The finished run `train predict` should use (see `train runs`).")],
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Mark the run that `train predict` uses when no --run is given.
+
+    Example: train use 3
+    """
+    from catalog.runs import set_default_run
+
+    with catalog_for_cli(catalog) as cat:
+        row = set_default_run(cat, run)
+    top1 = row["metrics"].get("top1")
+    score = f", top-1 {top1:.3f}" if top1 is not None else ""
+    say(f"train predict now uses run {run} ({row['backbone']}{score}) unless --run is given")
 
 
 @app.command()
@@ -120,7 +164,7 @@ def evaluate(
 @app.command()
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files.", exists=True, dir_okay=False)],
-    run: Annotated[int | None, typer.Option(help="The run id (default: the newest finished run).")] = None,
+    run: Annotated[int | None, typer.Option(help="The run id (default: the run `train use` marked, else the newest finished run above chance).")] = None,
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -134,7 +178,8 @@ def predict(
 
         with _progress(len(images)) as advance:
             used, results = predict_files(cat, images, run_id=run, top=top, on_progress=advance)
-    say(f"run {used['id']} ({used['backbone']})")
+    why = f": {used['chosen']}" if used.get("chosen") else ""
+    say(f"answered by run {used['id']} ({used['backbone']}){why}", console=err_console)
     for item in results:
         if item.error:
             say(("error:", "red"), f" {item.path}: {item.error}", console=err_console)
@@ -151,7 +196,7 @@ def _runs_table(rows: list[dict], title: str) -> str:
     Every column is as wide as its longest value, so long ensemble, split or weights names
     keep the columns aligned; a died run's reason follows on its own indented line.
     """
-    header = ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs")
+    header = ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs", "reason")
     right = {"run", "top-1", "top-3", "test", "secs"}
     cells = [_run_cells(r) for r in rows]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(header)]
@@ -171,8 +216,17 @@ def _run_cells(r: dict) -> tuple[str, ...]:
     m = r["metrics"]
     secs = m.get("seconds", {}).get("total")
     score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
-    return (str(r["id"]), r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
-            str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-")
+    run_id = f"*{r['id']}" if r.get("default") else str(r["id"])
+    return (run_id, r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
+            str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-", r.get("reason") or "")
+
+
+def _reason(run: dict, limit: int = 60) -> str:
+    """Why a run failed, short: the error's first line, cut at `limit` characters (issue 16)."""
+    if run["status"] != "failed":
+        return ""
+    error = str(run["metrics"].get("error") or "no error recorded").strip().splitlines()[0]
+    return error if len(error) <= limit else error[: limit - 1] + "…"
 
 
 @contextmanager

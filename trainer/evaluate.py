@@ -19,7 +19,7 @@ from . import layers  # noqa: F401  (registers Preprocess so saved models load)
 from .data import cache_dir, fill_cache, image_batches, pixels, test_examples
 from .errors import TrainerError
 from .progress import bar
-from .report import MAX_FIGURE_IMAGES, confused_pairs, confusion_png, figure_sample, predictions_png
+from .report import MAX_FIGURE_IMAGES, confused_pairs, confusion_png, figure_sample, per_class_png, predictions_png
 
 STORED_TOP_K = 5
 CONFUSED_PAIRS = 10  # stored in the run's metrics and printed by `train evaluate`
@@ -88,8 +88,9 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     run_dir = cat.root / rel
     _write_json(run_dir / "confusion.json", metrics["confusion"])
     confusion_png(metrics["confusion"], run_dir / "confusion.png", title=_title(run, metrics))
+    per_class_png(metrics["per_class"], run_dir / "per_class.png", title=_title(run, metrics))
     _predictions_figure(examples, best, size, cache_dir(cat), run_dir / "predictions.png")
-    names = ("confusion.json", "confusion.png", "predictions.png")
+    names = ("confusion.json", "confusion.png", "per_class.png", "predictions.png")
     artifacts = {name.replace(".", "_"): (rel / name).as_posix() for name in names}
     update_run(cat, run_id, metrics=metrics, artifacts=artifacts)
     return metrics

@@ -10,7 +10,7 @@ import numpy as np
 
 from catalog import Catalog, InvalidImage, validate_image
 from catalog.files import IMAGE_MAX_BYTES, InputFileError, read_input_file
-from catalog.runs import get_run, latest_finished_run
+from catalog.runs import default_run, finished_runs, get_run, latest_finished_run
 
 from .data import decode
 from .errors import TrainerError
@@ -31,7 +31,7 @@ class ImagePrediction:
 def predict_files(
     cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3, on_progress: Callable[[int], object] | None = None
 ) -> tuple[dict, list[ImagePrediction]]:
-    """Predict each file with run `run_id` (default: the newest finished run).
+    """Predict each file with run `run_id` (default: see `choose_run`); the run says why in `chosen`.
 
     `on_progress(n)` is called as each chunk of `n` files is done (checked or classified).
 
@@ -42,7 +42,7 @@ def predict_files(
     """
     if top < 1:
         raise TrainerError(f"--top must be at least 1. Received: top={top}")
-    run = get_run(cat, run_id) if run_id is not None else latest_finished_run(cat)
+    run = choose_run(cat, run_id)
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
     results = [ImagePrediction(p, []) for p in paths]
@@ -52,6 +52,31 @@ def predict_files(
         if on_progress:
             on_progress(len(chunk))
     return run, results
+
+
+def choose_run(cat: Catalog, run_id: int | None = None) -> dict:
+    """The run that answers: `run_id`, else the one `train use` marked, else the newest
+    finished run whose top-1 beats chance (issue 16: a useless newest run answered silently).
+
+    The returned row has `chosen`, a phrase saying why this run, for the user.
+    """
+    if run_id is not None:
+        return {**get_run(cat, run_id), "chosen": "given with --run"}
+    marked = default_run(cat)
+    if marked is not None:
+        return {**marked, "chosen": "marked with `train use`"}
+    for run in finished_runs(cat):
+        top1, chance = run["metrics"].get("top1", 0.0), chance_of(run)
+        if top1 > chance:
+            return {**run, "chosen": f"the newest finished run above chance (top-1 {top1:.2f}, chance {chance:.2f})"}
+    run = latest_finished_run(cat)
+    return {**run, "chosen": "the newest finished run, but no finished run scores above chance: its answers mean little"}
+
+
+def chance_of(run: dict) -> float:
+    """Top-1 of guessing: one over the number of classes the run was scored on."""
+    classes = run["metrics"].get("per_class") or {}
+    return 1 / len(classes) if classes else 0.0
 
 
 def _predict_chunk(model, classes: list[str], size: int, chunk: list[ImagePrediction], k: int) -> None:

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window (CI has no display)
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_FIGURE_IMAGES = 24
@@ -23,6 +24,9 @@ ANNOTATE_UP_TO = 20  # cell values are written only while they fit
 MAX_MATRIX_INCHES = 11.0
 FIGURE_PAIRS = 20
 LABEL_CHARS = 24
+OUTCOME_COLOURS = ("green", "darkorange", "red")
+OUTCOME_LABELS = ("right", "right in the top 2", "wrong")
+MAX_BAR_CLASSES = 80  # per_class.png: beyond this, the weakest classes only
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -87,6 +91,35 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
     return path
 
 
+def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") -> Path:
+    """Per-class precision and recall as paired horizontal bars, support in the labels (issue 16).
+
+    Past `MAX_BAR_CLASSES` classes only the weakest (lowest of precision and recall) are drawn.
+    """
+    names = list(per_class)
+    if len(names) > MAX_BAR_CLASSES:
+        weakest = sorted(names, key=lambda c: (min(per_class[c]["precision"], per_class[c]["recall"]), c))
+        keep = set(weakest[:MAX_BAR_CLASSES])
+        title = f"{title}\nthe {MAX_BAR_CLASSES} weakest of {len(names)} classes".strip()
+        names = [c for c in names if c in keep]
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.32 * len(names)), layout="constrained")
+    for offset, key, color in ((-0.2, "precision", "tab:blue"), (0.2, "recall", "tab:orange")):
+        values = [per_class[c][key] for c in names]
+        ax.barh(y + offset, values, height=0.4, color=color, label=key)
+    labels = [f"{_short_label(c)} (n={per_class[c]['support']})" for c in names]
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.invert_yaxis()  # label order top to bottom, as in the confusion matrix
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("on the test subset (n = test images of the class)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside upper right", ncols=2, fontsize=9)  # outside: never over a bar
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _pairs_panel(ax, pairs: list[dict]) -> None:
     ax.axis("off")
     lines = [f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> {_short_label(p['predicted'], 20)}" for p in pairs]
@@ -119,13 +152,13 @@ def figure_sample(truths: list[str], top: list[list[tuple[str, float]]], count: 
 def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[str, float]]], path: Path) -> Path:
     """A grid of test images titled with their top-2 predictions, as the original notebook.
 
-    A green title is a correct top-1, orange a correct top-2, red a miss.
+    A green title is a correct top-1, orange a correct top-2, red a miss; a legend says so.
     """
     chosen = figure_sample(truths, top)
     count = len(chosen)
     cols = min(6, count) or 1
     rows = max(1, -(-count // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.8 * rows + 0.6), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, i in zip(axes.ravel(), chosen):
@@ -134,9 +167,12 @@ def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[
         lines = [f"true: {_short_label(truths[i])}", f"1: {_short_label(c1)} {p1:.2f}"]
         lines += [f"2: {_short_label(c)} {p:.2f}" for c, p in rest[:1]]
         names = [c1] + [c for c, _ in rest[:1]]
-        color = "green" if c1 == truths[i] else "darkorange" if truths[i] in names else "red"
-        ax.set_title("\n".join(lines), fontsize=8, color=color)
-    fig.tight_layout()
+        color = OUTCOME_COLOURS[0] if c1 == truths[i] else OUTCOME_COLOURS[1] if truths[i] in names else OUTCOME_COLOURS[2]
+        ax.set_title("\n".join(lines), fontsize=10, color=color)
+    # Issue 16: the colours had no legend.
+    handles = [Patch(color=c, label=label) for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS)]
+    fig.legend(handles=handles, loc="upper center", ncols=3, fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

@@ -38,11 +38,33 @@ def test_dedup_dry_run_then_for_real(catalog_path):
     seeded(catalog_path)
     result = run(catalog_path, "dedup", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "keep 1, duplicates 2 (phash" in result.output and "would mark 1 duplicates" in result.output
+    assert "Yeezy_350: 1 kept, 1 duplicate would be marked" in result.output
+    assert "image 1 kept" not in result.output  # groups only with --verbose
+    result = run(catalog_path, "dedup", "--dry-run", "--verbose")
+    assert "Yeezy_350: image 1 kept; duplicates: image 2 (phash, distance" in result.output
+    assert "would mark 1 duplicate; dry run: nothing written" in result.output
     result = run(catalog_path, "dedup", "--max-distance", "8")
     assert result.exit_code == 0, result.output
     with open_catalog(catalog_path) as cat:
         assert [(m.image_id, m.duplicate_of) for m in duplicate_marks(cat)] == [(2, 1)]
+
+
+def test_dedup_dry_run_writes_no_hashes_and_prints_each_conflict_once(catalog_path):
+    """Issue 16: --dry-run stored hashes, and each label conflict was printed twice."""
+    with open_catalog(catalog_path) as cat:
+        img = make_image(1, (240, 180))
+        add_image(cat, encode(img), "Yeezy_350", Provenance(origin="import"))
+        add_image(cat, encode(TRANSFORMS["resize"](img)), "Yeezy_500", Provenance(origin="import"))
+    result = run(catalog_path, "dedup", "--dry-run", "--verbose")
+    assert result.exit_code == 0, result.output
+    assert "hashed 2 new images (dry run: not stored)" in result.output
+    with open_catalog(catalog_path) as cat:
+        assert cat.db.execute("SELECT count(*) FROM images WHERE phash IS NOT NULL").fetchone()[0] == 0
+        assert cat.db.execute("SELECT count(*) FROM conflicts").fetchone()[0] == 0
+    conflict_lines = [line for line in result.output.splitlines() if "conflict " in line]
+    assert conflict_lines == ["  conflict image 1 (Yeezy_350) looks like image 2 (Yeezy_500)"]
+    assert "  Yeezy_350: 1 label conflict\n" in result.output
+    assert "0 groups: would mark 0 duplicates; dry run: nothing written, 1 label conflict" in result.output
 
 
 def test_review_batch_commands_and_undo(catalog_path):
@@ -91,6 +113,18 @@ def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
     assert result.exit_code == 0 and "wrote 3 thumbnails" in result.output
     html = (tmp_path / "s.html").read_text()
     assert html.count("<figure") == 3 and "data:image/jpeg;base64," in html and "#6 " in html
+
+
+def test_sheet_names_classes_and_what_each_duplicate_repeats(catalog_path, tmp_path):
+    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their target."""
+    seeded(catalog_path)
+    assert run(catalog_path, "dedup").exit_code == 0
+    result = run(catalog_path, "sheet", str(tmp_path / "all.html"))
+    assert result.exit_code == 0 and "wrote 8 thumbnails" in result.output, result.output
+    page = (tmp_path / "all.html").read_text()
+    assert page.index("<h2>Yeezy_350 (5)</h2>") < page.index("<h2>Yeezy_500 (3)</h2>")
+    assert "#1 Yeezy_350 " in page and "#6 Yeezy_500 " in page
+    assert page.count("duplicate of #") == 1 and "duplicate of #1 (phash, distance" in page
 
 
 def test_leaks_exit_one_when_found(catalog_path):

@@ -49,3 +49,36 @@ def test_predictions_figure_shows_mistakes_first_across_classes(tmp_path):
     assert {truths[i] for i in chosen[2:5]} == {"a", "b", "c"}
     images = np.zeros((40, 8, 8, 3), dtype=np.uint8)
     assert predictions_png(images, truths, top, tmp_path / "p.png").stat().st_size > 0
+
+
+def test_per_class_png_draws_precision_and_recall_bars_per_class(tmp_path):
+    """Issue 16: precision and recall per class were only numbers in the run's metrics."""
+    from trainer.report import per_class_png
+
+    per_class = {"Air_Force_1": {"precision": 1.0, "recall": 0.25, "support": 4},
+                 "Yeezy_350": {"precision": 0.5, "recall": 1.0, "support": 2}}
+    path = per_class_png(per_class, tmp_path / "per_class.png", title="run 1")
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
+        width, height = im.size
+    blue, orange = np.array([31, 119, 180]), np.array([255, 127, 14])  # matplotlib tab:blue, tab:orange
+    blue_px = int((np.abs(pixels - blue).sum(axis=1) < 10).sum())
+    orange_px = int((np.abs(pixels - orange).sum(axis=1) < 10).sum())
+    # Bars of 1.0+0.5 (precision) against 0.25+1.0 (recall): blue a bit more than orange.
+    assert blue_px > 0 and orange_px > 0 and 1.05 < blue_px / orange_px < 1.4, (blue_px, orange_px)
+    assert width == 800 and height < 300
+    many = {f"Class_{i:03d}": {"precision": i / 120, "recall": 1.0, "support": 1} for i in range(120)}
+    with Image.open(per_class_png(many, tmp_path / "many.png", title="run 2")) as im:
+        assert im.size[1] <= 100 * (1.6 + 0.32 * 80) + 1
+
+
+def test_predictions_figure_has_a_legend_of_its_colours(tmp_path):
+    """Issue 16: green, orange and red titles had no legend. With every image right, only the
+    legend can put orange and red in the band above the first row."""
+    truths = ["a", "b", "c"]
+    top = [[(t, 0.9), ("d", 0.1)] for t in truths]
+    path = predictions_png(np.zeros((3, 8, 8, 3), dtype=np.uint8), truths, top, tmp_path / "p.png")
+    with Image.open(path) as im:
+        band = np.asarray(im.convert("RGB"))[:30].reshape(-1, 3).astype(int)
+    for colour in ((0, 128, 0), (255, 140, 0), (255, 0, 0)):  # green, darkorange, red
+        assert (np.abs(band - colour).sum(axis=1) < 30).sum() > 20, colour

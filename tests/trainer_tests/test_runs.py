@@ -77,7 +77,7 @@ def test_heartbeat_thread_refreshes_the_run_and_stops(cat):
 
 def test_train_runs_table_stays_aligned_and_json_lists_the_runs(catalog_path):
     empty = CliRunner().invoke(app, ["runs", "--catalog", str(catalog_path)])
-    assert empty.exit_code == 0 and empty.output.splitlines()[1].split() == ["run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs"]
+    assert empty.exit_code == 0 and empty.output.splitlines()[1].split() == ["run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs", "reason"]
     with open_catalog(catalog_path) as cat:
         short = _run(cat)
         long_id = start_run(cat, "mobilenet_v2+efficientnet_lite0+vgg16", "a_very_long_split_name_indeed", "none", {})["id"]

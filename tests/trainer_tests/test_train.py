@@ -41,6 +41,7 @@ def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
         assert set(m["per_class"]) == set(CLASSES) and 0.0 <= m["top1"] <= m["top3"] <= 1.0
         for rel in run["artifacts"].values():
             assert (cat.root / rel).stat().st_size > 0
+        assert {"confusion_png", "per_class_png", "predictions_png"} <= set(run["artifacts"])  # issue 16
         labels = json.loads((cat.root / run["artifacts"]["labels"]).read_text())
         assert labels == {"classes": sorted(CLASSES), "input_size": 64}
 
