@@ -37,13 +37,15 @@ SEED = 42
 CANDIDATES: dict[str, dict] = {
     "smoke": {"epochs": 1, "fine_tune_epochs": 1, "augment_passes": 1, "size": 64},  # checks the script, nothing more
     "base": {},
+    "ens-ft8-lr3e-4": {"fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
+    "ens-head256": {"head_width": 256, "dropout": 0.3},
     "l0": {"backbone": "efficientnet_lite0"},
     "l0-ft8-lr3e-4": {"backbone": "efficientnet_lite0", "fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
     "l0-cut7-ft8": {"backbone": "efficientnet_lite0", "fine_tune_from": "block7_add", "fine_tune_epochs": 8},
-    "l0-head256": {"backbone": "efficientnet_lite0", "head_width": 256, "dropout": 0.3},
+    "l0-cut7-ft8-lr3e-4": {"backbone": "efficientnet_lite0", "fine_tune_from": "block7_add", "fine_tune_epochs": 8,
+                           "fine_tune_learning_rate": 3e-4},
+    "mnv2": {"backbone": "mobilenet_v2"},
     "l2": {"backbone": "efficientnet_lite2"},
-    "l2-ft8-lr3e-4": {"backbone": "efficientnet_lite2", "fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
-    "l2-cut10-ft8": {"backbone": "efficientnet_lite2", "fine_tune_from": "block10_add", "fine_tune_epochs": 8},
 }
 
 
