@@ -151,3 +151,29 @@ def m201_curation_signature(db: Database) -> None:
     # A tiny colour thumbnail (hex of 8x8 RGB bytes) computed once with the hashes: it
     # rejects most pHash look-alikes before any file is decoded to confirm a match (issue 4).
     db.execute("ALTER TABLE images ADD COLUMN signature TEXT")
+
+
+@migrations()
+def m501_audits(db: Database) -> None:
+    # Label audits (issue 15): one row per `train audit`, one per image it flagged. Flags
+    # are findings, never decisions: review turns them into decisions (and `reviews` rows).
+    db.execute(
+        """CREATE TABLE audits (
+            id INTEGER PRIMARY KEY,
+            split TEXT NOT NULL,
+            backbone TEXT NOT NULL,
+            params TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE audit_flags (
+            audit_id INTEGER NOT NULL REFERENCES audits(id),
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            given_class TEXT NOT NULL,
+            suggested_class TEXT,
+            score REAL NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('label', 'off_topic')),
+            PRIMARY KEY (audit_id, image_id)
+        )"""
+    )
