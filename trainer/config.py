@@ -32,6 +32,7 @@ class TrainConfig:
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
+    exclude_flagged: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:
