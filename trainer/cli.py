@@ -21,7 +21,7 @@ from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, er
 
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
-from .audit import DEFAULT_AUDIT_BACKBONE, AuditConfig
+from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .quiet import import_keras
 
 app = typer.Typer(
@@ -147,6 +147,7 @@ def audit(
     backbone: Annotated[str, typer.Option(help="The frozen backbone whose features are audited.")] = DEFAULT_AUDIT_BACKBONE,
     weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
     size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
+    max_quality: Annotated[float, typer.Option(help="Flag labels whose quality (out-of-fold probability of the given class) is below this; 0: let cleanlab's find_label_issues decide.")] = MAX_QUALITY,
     as_json: Annotated[bool, typer.Option("--json", help="Print every flagged image as JSON for scripts.")] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -156,7 +157,7 @@ def audit(
 
     Example: train audit --split default --folds 5 --json > flags.json
     """
-    cfg = AuditConfig(split=split, folds=folds, backbone=backbone, weights=weights, size=size)
+    cfg = AuditConfig(split=split, folds=folds, backbone=backbone, weights=weights, size=size, max_quality=max_quality or None)
     with catalog_for_cli(catalog) as cat:
         import_keras()
         from .audit import run_audit
