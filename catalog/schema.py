@@ -177,6 +177,32 @@ def m601_settings(db: Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL)")
 
 
+@migrations()
+def m501_audits(db: Database) -> None:
+    # Label audits (issue 15): one row per `train audit`, one per image it flagged. Flags
+    # are findings, never decisions: review turns them into decisions (and `reviews` rows).
+    db.execute(
+        """CREATE TABLE audits (
+            id INTEGER PRIMARY KEY,
+            split TEXT NOT NULL,
+            backbone TEXT NOT NULL,
+            params TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE audit_flags (
+            audit_id INTEGER NOT NULL REFERENCES audits(id),
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            given_class TEXT NOT NULL,
+            suggested_class TEXT,
+            score REAL NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('label', 'off_topic')),
+            PRIMARY KEY (audit_id, image_id)
+        )"""
+    )
+
+
 def known_migrations() -> list[str]:
     """The names of the migrations this version of the code knows, in order."""
     # sqlite-utils has no public accessor for a set's registered migrations.

@@ -142,19 +142,28 @@ def review(
     class_name: Annotated[str | None, typer.Option("--class", help="Only this class.")] = None,
     status: Annotated[str, typer.Option(help="Queue: pending, flagged, conflict or duplicate.")] = "pending",
     accept_rest: Annotated[bool, typer.Option(help="Accept every undecided image of the queue and exit.")] = False,
+    audit: Annotated[bool, typer.Option("--audit", help="Walk a `train audit`'s flags worst first; a takes the suggestion.")] = False,
+    audit_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="With --audit: the audit (default: the newest).")] = None,
 ) -> None:
     """Review images in the terminal: k accept, d reject, l relabel, m move to the other class, u undo, n/p next/previous, q quit.
 
-    Example: curate review --class Yeezy_350 --status flagged
+    Example: curate review --class Yeezy_350 --status flagged   (or: curate review --audit 3)
     """
+    if audit_id is not None and not audit:
+        raise typer.BadParameter("an audit id goes with --audit: curate review --audit ID")
     with catalog_for_cli(catalog) as cat:
         if accept_rest:
             count = review_lib.accept_rest(cat, status, class_name)
             say(f"accepted {count} images")
             return
-        from .tui import ReviewApp  # Textual loads only for the interactive review
+        if audit:
+            from .audit_tui import AuditReviewApp  # Textual loads only for the interactive review
 
-        summary = ReviewApp(cat, status=status, class_name=class_name).run()
+            summary = AuditReviewApp(cat, audit_id=audit_id).run()
+        else:
+            from .tui import ReviewApp
+
+            summary = ReviewApp(cat, status=status, class_name=class_name).run()
     if summary is not None:
         say(summary.describe())
 
@@ -253,3 +262,26 @@ def export(
     train = sum(c["train"] for c in report.counts.values())
     test = sum(c["test"] for c in report.counts.values())
     say(f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes")
+
+
+@app.command("audit-apply")
+def audit_apply(
+    audit_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The audit (default: the newest).")] = None,
+    accept_suggestions: Annotated[bool, typer.Option(help="Relabel to the suggested class; reject off-topic images.")] = False,
+    reject_all: Annotated[bool, typer.Option("--reject", help="Reject the flagged images.")] = False,
+    keep: Annotated[bool, typer.Option(help="Keep (accept) the given labels.")] = False,
+    kind: Annotated[str | None, typer.Option(help="Only flags of this kind: label or off_topic.")] = None,
+    max_score: Annotated[float | None, typer.Option(help="Only flags with a label quality score at most this.")] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Decide an audit's undecided flags in one go (audited; `curate undo` undoes one at a time).
+
+    Example: curate audit-apply 3 --accept-suggestions --kind label --max-score 0.05
+    """
+    chosen = [name for name, on in (("accept-suggestions", accept_suggestions), ("reject", reject_all), ("keep", keep)) if on]
+    if len(chosen) != 1:
+        raise typer.BadParameter("give exactly one of --accept-suggestions, --reject, --keep")
+    with catalog_for_cli(catalog) as cat:
+        audit, _ = review_lib.audit_queue(cat, audit_id)
+        count = review_lib.apply_audit(cat, audit["id"], chosen[0], kind=kind, max_score=max_score)
+    say(f"audit {audit['id']}: {chosen[0]} on {count} flagged images")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from catalog import Catalog, image_flags, iter_images
 from catalog import reviews as catalog_reviews
+from catalog.audits import FLAG_KINDS, Flag, audit_flags, get_audit, open_flag_ids
 from catalog.schema import USABLE_STATUSES
 
 from .errors import CurationError
@@ -81,3 +82,47 @@ def accept_rest(cat: Catalog, status: str = "pending", class_name: str | None = 
     for image_id in todo:
         accept(cat, image_id)
     return len(todo)
+
+
+# --- label audits (issue 15) --------------------------------------------------------------
+AUDIT_DECISIONS = ("accept-suggestions", "reject", "keep")
+
+
+def audit_queue(cat: Catalog, audit_id: int | None = None) -> tuple[dict, list[Flag]]:
+    """(the audit, its flags worst first): what `curate review --audit` walks through.
+
+    Without `audit_id`, the newest audit of the catalog.
+    """
+    audit = get_audit(cat, audit_id)
+    return audit, audit_flags(cat, audit["id"])
+
+
+def take_suggestion(cat: Catalog, flag: Flag, audit_id: int) -> dict:
+    """Act on a flag as the audit suggests: relabel to the suggested class, or reject an
+    off-topic image (it has no suggested class)."""
+    if flag.suggested_class is None:
+        return reject(cat, flag.image_id, f"off-topic (audit {audit_id})")
+    return relabel(cat, flag.image_id, flag.suggested_class)
+
+
+def apply_audit(cat: Catalog, audit_id: int, decision: str, *, kind: str | None = None, max_score: float | None = None) -> int:
+    """Decide every open flag of an audit the same way; returns how many were decided.
+
+    decision: `accept-suggestions` (relabel, or reject the off-topic), `reject`, or `keep`
+    (accept the given label). `kind` and `max_score` narrow the flags acted on.
+    """
+    if decision not in AUDIT_DECISIONS:
+        raise CurationError(f"unknown decision {decision!r}; use one of {', '.join(AUDIT_DECISIONS)}")
+    if kind is not None and kind not in FLAG_KINDS:
+        raise CurationError(f"unknown flag kind {kind!r}; use one of {', '.join(FLAG_KINDS)}")
+    still_open = set(open_flag_ids(cat, audit_id))
+    chosen = [f for f in audit_flags(cat, audit_id) if f.image_id in still_open
+              and (kind is None or f.kind == kind) and (max_score is None or f.score <= max_score)]
+    for flag in chosen:
+        if decision == "accept-suggestions":
+            take_suggestion(cat, flag, audit_id)
+        elif decision == "reject":
+            reject(cat, flag.image_id, f"flagged by audit {audit_id}")
+        else:
+            accept(cat, flag.image_id)
+    return len(chosen)

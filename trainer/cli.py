@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
 from catalog.text import MESSAGE_LIMIT, plain
@@ -23,6 +25,7 @@ from catalog.text import MESSAGE_LIMIT, plain
 from .advice import scratch_warning, train_each
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
+from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .quiet import import_keras
 
 app = typer.Typer(
@@ -59,6 +62,7 @@ def main(
     val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = DEFAULTS["val_fraction"],
     seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
     accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = DEFAULTS["accepted_only"],
+    exclude_flagged: Annotated[bool, typer.Option(help="Leave out the images the split's newest `train audit` flagged and nobody reviewed since.")] = DEFAULTS["exclude_flagged"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -188,6 +192,58 @@ def predict(
         typer.echo(f"{plain(item.path)}\t{ranked}")  # tab-separated for scripts
     if any(item.error for item in results):
         raise typer.Exit(code=1)  # the readable files were still classified above
+
+
+@app.command()
+def audit(
+    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = None,
+    folds: Annotated[int, typer.Option(help="Folds for the out-of-fold probabilities.")] = 5,
+    backbone: Annotated[str, typer.Option(help="The frozen backbone whose features are audited.")] = DEFAULT_AUDIT_BACKBONE,
+    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
+    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
+    max_quality: Annotated[float, typer.Option(help="Flag labels whose quality (out-of-fold probability of the given class) is below this; 0: let cleanlab's find_label_issues decide.")] = MAX_QUALITY,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every flagged image as JSON for scripts.")] = False,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Find mislabelled and off-topic images of a split (train and test); changes no image.
+
+    Review the findings, worst first, with `curate review --audit`.
+
+    Example: train audit --split default --folds 5 --json > flags.json
+    """
+    cfg = AuditConfig(split=split, folds=folds, backbone=backbone, weights=weights, size=size, max_quality=max_quality or None)
+    with catalog_for_cli(catalog) as cat:
+        import_keras()
+        from .audit import run_audit
+
+        with _feature_progress() as progress:
+            task = progress.add_task("features", total=None)
+            result = run_audit(cat, cfg, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        typer.echo(json.dumps({"audit": result.audit_id, "split": result.split, "flags": result.flags}, indent=1))
+        return
+    console.print(_audit_table(result))
+    console.print(f"audit {result.audit_id}: {len(result.flags)} of {result.images} images flagged in "
+                  f"{result.seconds['total']:.0f} s; review them with `curate review --audit {result.audit_id}`", highlight=False)
+    if result.unreadable:
+        err_console.print(f"unreadable images skipped: {result.unreadable}", highlight=False)
+
+
+def _feature_progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True)
+
+
+def _audit_table(result) -> Table:
+    table = Table(title=f"audit {result.audit_id} of split {result.split}: flagged images per given class")
+    for header in ("class", "images", "label", "off-topic", "flagged"):
+        table.add_column(header, justify="left" if header == "class" else "right", no_wrap=True)
+    for name, c in result.per_class.items():
+        flagged = c["label"] + c["off_topic"]
+        table.add_row(Text(name), str(c["images"]), str(c["label"]), str(c["off_topic"]), f"{flagged / c['images']:.0%}")
+    return table
 
 
 def _runs_table(rows: list[dict], title: str) -> str:

@@ -34,6 +34,7 @@ class TrainConfig:
     accepted_only: bool = False
     image_pass_budget: int = 10_000  # see `train.work_plan`: fewer passes and fine-tune samples for large sets
     fine_tune_samples: int = 6_000
+    exclude_flagged: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from catalog import Catalog, class_names, image_file
+from catalog.audits import without_flagged
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import require_split, split_images, split_names
 
@@ -63,9 +64,12 @@ def resolve_split(cat: Catalog, split: str | None) -> str:
 
 
 def load_split(
-    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float, seed: int = 0
+    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float, seed: int = 0,
+    exclude_flagged: bool = False,
 ) -> SplitData:
     """The usable images of `split`, labelled in the catalog's class order.
+
+    `exclude_flagged`: without the open flags of the split's newest audit (issue 15).
 
     Example:
         >>> data = load_split(cat, "default", val_fraction=0.15, seed=0)
@@ -74,6 +78,8 @@ def load_split(
     split = resolve_split(cat, split)
     statuses = ("accepted",) if accepted_only else USABLE_STATUSES
     rows = split_images(cat, split, statuses=statuses)
+    if exclude_flagged:
+        rows = without_flagged(cat, split, rows)
     present = {r["class"] for r in rows if r["subset"] == "train"}
     classes = [name for name in class_names(cat) if name in present]
     if len(classes) < 2:

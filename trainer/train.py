@@ -77,7 +77,8 @@ def train(
         raise TrainerError("--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut")
     cfg.size = cfg.size or default_size(cfg.backbone)
     weights = [parse_weights(w) for _, w in parts]
-    data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed,
+                      exclude_flagged=cfg.exclude_flagged)
     cfg.split = data.split
     if resume is None:
         run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))

@@ -1,0 +1,158 @@
+"""Label audit benchmark (issue 15): inject label noise into sneakers41, audit, score the audit.
+
+    python bench/audit.py [--flip 0.1] [--off-topic 0.03] [--folds 5] [--backbone efficientnet_lite0] [--workdir DIR] [--out audit.json]
+
+1. Import ../shared/data/sneakers41 (folder = class) into a fresh catalog and make the
+   80/20 `default` split with seed 42, as a user would (`curate import`, `curate split`).
+2. Into a copy of that catalog, flip `--flip` of the train part's labels to random other
+   classes and add `--off-topic` (share of the train part) sneakers10 images, each labelled
+   with a random sneakers41 class, to the train part. The test part stays clean.
+3. `train audit` (the library call), timed. Precision and recall of the flagged train images
+   against the injected truth (flips + off-topic), and the off-topic recall.
+4. Test accuracy of a classifier trained on (a) the noisy labels, (b) the noisy labels less
+   the flagged images, (c) the clean labels. This bench uses the quick variant only: the
+   classifier is the audit's own head (logistic regression on the cached frozen features),
+   not a fine-tuned network, so the three numbers compare labels, not training recipes.
+
+`--workdir` keeps the imported catalog and the feature cache between runs (the first
+run's audit time is the cold one: every image goes through the backbone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from catalog import Provenance, add_image, open_catalog, update_image  # noqa: E402
+from catalog.splits import assign, split_images  # noqa: E402
+from trainer.audit import AuditConfig, head_classifier, run_audit, split_features  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+SEED = 42
+
+
+def prepare(base: Path) -> None:
+    """A pristine catalog of sneakers41 with the `default` split (seed 42)."""
+    curate = shutil.which("curate") or str(Path(sys.executable).parent / "curate")
+    catalog = base / "catalog.db"
+    for args in (["import", str(SHARED / "data" / "sneakers41"), "--add-classes"], ["split", "--name", "default", "--seed", str(SEED)]):
+        done = subprocess.run([curate, *args, "--catalog", str(catalog)], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"curate {args[0]} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def inject(cat, flip: float, off_topic: float, rng: random.Random) -> tuple[dict[int, str], set[int], set[int]]:
+    """(clean class of every train image, flipped ids, off-topic ids), after injecting."""
+    train = split_images(cat, "default", "train")
+    clean = {r["id"]: r["class"] for r in train}
+    classes = sorted(set(clean.values()))
+    flipped = set(rng.sample(sorted(clean), round(flip * len(clean))))
+    for image_id in sorted(flipped):
+        update_image(cat, image_id, **{"class": rng.choice([c for c in classes if c != clean[image_id]])})
+    files = sorted(p for p in (SHARED / "data" / "sneakers10").rglob("*") if p.is_file())
+    outsiders: set[int] = set()
+    for path in rng.sample(files, min(len(files), round(off_topic * len(clean)))):
+        added = add_image(cat, path.read_bytes(), rng.choice(classes), Provenance("import"))
+        if added.created:
+            outsiders.add(added.image["id"])
+    assign(cat, "default", [(i, "train") for i in sorted(outsiders)], seed=SEED)
+    return clean, flipped, outsiders
+
+
+def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
+    truth = flipped | outsiders
+    hit = flagged & truth
+    return {
+        "flagged": len(flagged),
+        "injected": len(truth),
+        "precision": len(hit) / len(flagged) if flagged else 0.0,
+        "recall": len(hit) / len(truth) if truth else 0.0,
+        "flip_recall": len(flagged & flipped) / len(flipped) if flipped else 0.0,
+        "off_topic_recall": len(flagged & outsiders) / len(outsiders) if outsiders else 0.0,
+    }
+
+
+def accuracies(cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]) -> dict:
+    """Quick test top-1 of the frozen-feature head trained on noisy, noisy-less-flagged, clean labels."""
+    rows = split_images(cat, "default")
+    features, kept, _ = split_features(cat, rows, cfg, 224, None)
+    classes = sorted({r["class"] for r in kept})
+    idx = {name: i for i, name in enumerate(classes)}
+    train = [i for i, r in enumerate(kept) if r["subset"] == "train"]
+    test = [i for i, r in enumerate(kept) if r["subset"] == "test"]
+    y_test = np.array([idx[kept[i]["class"]] for i in test])
+    variants = {
+        "noisy": [(i, kept[i]["class"]) for i in train],
+        "excluded": [(i, kept[i]["class"]) for i in train if kept[i]["id"] not in flagged],
+        "clean": [(i, clean[kept[i]["id"]]) for i in train if kept[i]["id"] not in outsiders],
+    }
+    out = {}
+    for name, pairs in variants.items():
+        model = head_classifier(SEED).fit(features[[i for i, _ in pairs]], [idx[c] for _, c in pairs])
+        out[name] = {"train_images": len(pairs), "top1": float((model.predict(features[test]) == y_test).mean())}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flip", type=float, default=0.1, help="share of train labels flipped")
+    parser.add_argument("--off-topic", type=float, default=0.03, help="sneakers10 images added, as a share of the train part")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--weights", default="imagenet")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))
+    base = work / "base"
+    if not (base / "catalog.db").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        prepare(base)
+        print(f"imported sneakers41 and split it in {time.perf_counter() - t:.0f} s", flush=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"flip{args.flip}-", dir=work))
+    shutil.copytree(base, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
+    (work / "cache").mkdir(exist_ok=True)
+    (run_dir / "cache").symlink_to(work / "cache")  # features are keyed by sha256: shared by runs
+    cfg = AuditConfig(split="default", folds=args.folds, backbone=args.backbone, weights=args.weights, seed=SEED)
+    with open_catalog(run_dir / "catalog.db") as cat:
+        clean, flipped, outsiders = inject(cat, args.flip, args.off_topic, random.Random(SEED))
+        print(f"injected {len(flipped)} flips and {len(outsiders)} off-topic images into {len(clean)} train images", flush=True)
+        t = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.perf_counter() - last[0] > 30 or done == total:
+                last[0] = time.perf_counter()
+                print(f"  features {done}/{total} ({last[0] - t:.0f} s)", flush=True)
+
+        result = run_audit(cat, cfg, progress)
+        seconds = time.perf_counter() - t
+        train_ids = {r["id"] for r in split_images(cat, "default", "train")}
+        flagged = {f["image_id"] for f in result.flags if f["image_id"] in train_ids}
+        report = {"flip": args.flip, "images": result.images, "audit_seconds": round(seconds, 1),
+                  "feature_seconds": round(result.seconds["features"], 1),
+                  "test_flags": sum(f["image_id"] not in train_ids for f in result.flags),
+                  "off_topic_kind": sum(f["kind"] == "off_topic" for f in result.flags),
+                  **scores(flagged, flipped, outsiders)}
+        report["accuracy_quick"] = accuracies(cat, cfg, clean, outsiders, flagged)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
