@@ -62,6 +62,8 @@ def main(
     val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = DEFAULTS["val_fraction"],
     seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
     accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = DEFAULTS["accepted_only"],
+    image_pass_budget: Annotated[int, typer.Option(help="Above this many images x passes per backbone, fewer augmentation passes (0: no limit).")] = DEFAULTS["image_pass_budget"],
+    fine_tune_samples: Annotated[int, typer.Option(help="At most this many samples per fine-tune epoch and backbone (0: all).")] = DEFAULTS["fine_tune_samples"],
     exclude_flagged: Annotated[bool, typer.Option(help="Leave out the images the split's newest `train audit` flagged and nobody reviewed since.")] = DEFAULTS["exclude_flagged"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,

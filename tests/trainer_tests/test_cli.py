@@ -132,8 +132,9 @@ def test_train_without_backbone_trains_the_recommended_configuration(small_catal
     assert _runs(path) == [(RECOMMENDED_BACKBONE, "none", "finished")]
 
 
-def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(small_catalog, monkeypatch):
+def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(small_catalog, monkeypatch, tmp_path):
     path, _ = small_catalog
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # an empty cache, whatever the environment has
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
