@@ -81,7 +81,7 @@ def test_crawl_on_a_full_disk(http_server, catalog_path, monkeypatch):
     http_server.routes["/search"] = lambda h, q: h.reply(
         200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(4)])
         if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    monkeypatch.setattr("crawler.crawl.put_file", _no_space)
+    monkeypatch.setattr("crawler.crawl.stage_file", _no_space)
     result = runner.invoke(crawl_app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"),
                                        "--allow-private", "127.0.0.1", "--delay", "0", "--catalog", str(catalog_path)])
     assert result.exit_code == 1, result.output
