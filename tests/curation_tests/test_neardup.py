@@ -11,7 +11,7 @@ from catalog import Provenance, add_image
 from catalog import splits as catalog_splits
 from curation.dedup import dedup
 from curation.hashing import hash_image
-from curation.neardup import Edge, MIN_KEYPOINTS, features_of, groups, verify
+from curation.neardup import Edge, MIN_KEYPOINTS, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
 from curation.split import leaks, split_catalog
 
 SIZE = (240, 160)
@@ -73,6 +73,20 @@ def test_copies_of_a_sneaker_are_confirmed(name):
 def test_same_sneaker_in_another_colourway_is_not_confirmed():
     dark, light = sneaker(3, shade=40), sneaker(3, shade=150)
     assert not verify(features_of(dark), features_of(light)).same
+
+
+def test_full_measure_keeps_the_figures_past_the_first_rejection():
+    """Issue 14: bench/nearmiss.py tunes thresholds on figures `verify` would not compute."""
+    red = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(red).polygon(SILHOUETTE, fill=(220, 20, 20))
+    fa, fb = features_of(sneaker(1)), features_of(red)
+    quick, full = measure(fa, fb), measure(fa, fb, full=True)
+    assert quick.overlap < MIN_HISTOGRAM_OVERLAP and quick.matches == 0  # stopped at the colours
+    assert full.overlap == quick.overlap and full.keypoints == quick.keypoints
+    assert judge(quick).reason == judge(full).reason == "colours"
+    copy = COPIES["resize"](sneaker(1))
+    m = measure(fa, features_of(copy), full=True)
+    assert judge(m).same and m.inliers >= 15 and m.agreement > 0.9
 
 
 def add(cat, img, class_name="Yeezy_350", quality=90) -> int:
