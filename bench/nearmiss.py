@@ -89,7 +89,8 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
     for members in by_source.values():
         pairs.update(tuple(sorted(p)) for p in itertools.combinations(members, 2))
     candidate = {(min(e.a, e.b), max(e.a, e.b)) for e in neardup.candidates(rows, neardup.DEFAULT_MAX_DISTANCE, squares=False)}
-    wide = {(min(e.a, e.b), max(e.a, e.b)) for e in neardup.candidates(rows, radius, squares=False)}
+    # --radius widens what is measured beyond the candidates, the wide source included.
+    wide = {(min(e.a, e.b), max(e.a, e.b)) for e in neardup.candidates(rows, radius, squares=False, wide=None)}
     pairs |= wide
     print(f"{len(pairs)} pairs to measure ({len(candidate)} candidates at {neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})")
     table = []

@@ -11,7 +11,7 @@ from catalog import Provenance, add_image
 from catalog import splits as catalog_splits
 from curation.dedup import dedup
 from curation.hashing import hash_image
-from curation.neardup import Edge, MIN_KEYPOINTS, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
+from curation.neardup import WIDE_DISTANCE, Edge, MIN_KEYPOINTS, candidates, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
 from curation.split import leaks, split_catalog
 
 SIZE = (240, 160)
@@ -113,6 +113,20 @@ def test_groups_do_not_chain():
     assert groups(rows, edges) == [[1, 2]]
     rows = {1: row(1, 100), 2: row(2, 300), 3: row(3, 200)}  # B is now the largest: keeps both
     assert groups(rows, [Edge(1, 2, 4, "phash"), Edge(2, 3, 4, "phash")]) == [[2, 1, 3]]
+
+
+def hashed(image_id: int, phash: int, dhash: int) -> dict:
+    return {**row(image_id, 100), "phash": f"{phash:016x}", "dhash": f"{dhash:016x}", "pixel_hash": str(image_id)}
+
+
+def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
+    """Issue 14: 3-10% crops and small rotations moved pHash and dHash past 10 bits each."""
+    twelve, sixteen = (1 << 12) - 1, (1 << 16) - 1
+    rows = {1: hashed(1, 0, 0), 2: hashed(2, twelve, twelve << 20), 3: hashed(3, sixteen << 40, twelve << 40)}
+    edges = {(e.a, e.b): e.method for e in candidates(rows, 10, squares=False)}
+    assert edges == {(1, 2): "phash+dhash"}  # 3 is 16 pHash bits from both
+    assert WIDE_DISTANCE >= 12
+    assert list(candidates(rows, 10, squares=False, wide=None)) == []
 
 
 def test_split_keeps_confirmed_copies_on_one_side(cat):
