@@ -45,7 +45,9 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
     if not (dest / "truth.json").exists():
         nearset.build(dest)
     truth = json.loads((dest / "truth.json").read_text())
-    db = dest / "near.db"
+    # In a folder of its own: the catalog's image store goes beside it, not into the set.
+    db = dest / "catalog" / "near.db"
+    db.parent.mkdir(exist_ok=True)
     fresh = not db.exists()
     with open_catalog(db) as cat:
         if fresh:

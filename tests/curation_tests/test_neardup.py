@@ -11,7 +11,7 @@ from catalog import Provenance, add_image
 from catalog import splits as catalog_splits
 from curation.dedup import dedup
 from curation.hashing import hash_image
-from curation.neardup import WIDE_DISTANCE, Edge, MIN_KEYPOINTS, candidates, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
+from curation.neardup import MIN_WIDE_INLIER_SHARE, WIDE_DISTANCE, Edge, Measure, MIN_KEYPOINTS, candidates, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
 from curation.split import leaks, split_catalog
 
 SIZE = (240, 160)
@@ -127,6 +127,13 @@ def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
     assert edges == {(1, 2): "phash+dhash"}  # 3 is 16 pHash bits from both
     assert WIDE_DISTANCE >= 12
     assert list(candidates(rows, 10, squares=False, wide=None)) == []
+
+
+def test_wide_candidates_need_a_larger_share_of_inliers():
+    """Issue 14: the tolerant source brings more different pictures; 32 of 100 keypoints is not enough there."""
+    m = Measure(overlap=0.9, keypoints=100, matches=60, inliers=32, agreement=0.95)
+    assert judge(m).same
+    assert not judge(m, MIN_WIDE_INLIER_SHARE).same and judge(m, MIN_WIDE_INLIER_SHARE).reason == "few inliers"
 
 
 def test_split_keeps_confirmed_copies_on_one_side(cat):
