@@ -21,6 +21,14 @@ Figures, each with its ratio to the peer measured in the same run:
       Measured 2026-11-30 on a shared 2-core machine (load ~15), `--only d`: ours precision
       0.989, recall 0.904, 6 of 830 groups hold two models, 327 s vs main's 528 s (0.62x);
       imagededup PHash precision 0.110, recall 0.854. Short of the target: see issue 14.
+      After bench/nearmiss.py's analysis (inlier share 0.3, the pHash+dHash <= 14 source at
+      share 0.34), 2026-11-30, load ~3.8, `--only d --baseline ''`: precision 0.9963, recall
+      0.9187, 4 of 818 groups hold two models, 159.7 s. Three of the four are shots from one
+      shoot (same feet or room, another shoe), one is the same photo with its background
+      replaced, filed as Chuck Taylor All Star low and Chuck 70 low.
+      Same day, load ~4.6, `--only d --baseline <main before issue 14 (b4ad20e)>
+      --peer-python /work/venv-imagededup/bin/python`: the same figures, 148.7 s vs that
+      main's 147.7 s (1.01x); imagededup PHash precision 0.1098, recall 0.8540 (37.7 s).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from catalog import Provenance, add_image
 from catalog import splits as catalog_splits
 from curation.dedup import dedup
 from curation.hashing import hash_image
-from curation.neardup import Edge, MIN_KEYPOINTS, features_of, groups, verify
+from curation.neardup import MIN_WIDE_INLIER_SHARE, WIDE_DISTANCE, Edge, Measure, MIN_KEYPOINTS, candidates, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
 from curation.split import leaks, split_catalog
 
 SIZE = (240, 160)
@@ -75,6 +75,20 @@ def test_same_sneaker_in_another_colourway_is_not_confirmed():
     assert not verify(features_of(dark), features_of(light)).same
 
 
+def test_full_measure_keeps_the_figures_past_the_first_rejection():
+    """Issue 14: bench/nearmiss.py tunes thresholds on figures `verify` would not compute."""
+    red = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(red).polygon(SILHOUETTE, fill=(220, 20, 20))
+    fa, fb = features_of(sneaker(1)), features_of(red)
+    quick, full = measure(fa, fb), measure(fa, fb, full=True)
+    assert quick.overlap < MIN_HISTOGRAM_OVERLAP and quick.matches == 0  # stopped at the colours
+    assert full.overlap == quick.overlap and full.keypoints == quick.keypoints
+    assert judge(quick).reason == judge(full).reason == "colours"
+    copy = COPIES["resize"](sneaker(1))
+    m = measure(fa, features_of(copy), full=True)
+    assert judge(m).same and m.inliers >= 15 and m.agreement > 0.9
+
+
 def add(cat, img, class_name="Yeezy_350", quality=90) -> int:
     return add_image(cat, encode(img, quality=quality), class_name, Provenance(origin="import")).image["id"]
 
@@ -99,6 +113,27 @@ def test_groups_do_not_chain():
     assert groups(rows, edges) == [[1, 2]]
     rows = {1: row(1, 100), 2: row(2, 300), 3: row(3, 200)}  # B is now the largest: keeps both
     assert groups(rows, [Edge(1, 2, 4, "phash"), Edge(2, 3, 4, "phash")]) == [[2, 1, 3]]
+
+
+def hashed(image_id: int, phash: int, dhash: int) -> dict:
+    return {**row(image_id, 100), "phash": f"{phash:016x}", "dhash": f"{dhash:016x}", "pixel_hash": str(image_id)}
+
+
+def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
+    """Issue 14: 3-10% crops and small rotations moved pHash and dHash past 10 bits each."""
+    twelve, sixteen = (1 << 12) - 1, (1 << 16) - 1
+    rows = {1: hashed(1, 0, 0), 2: hashed(2, twelve, twelve << 20), 3: hashed(3, sixteen << 40, twelve << 40)}
+    edges = {(e.a, e.b): e.method for e in candidates(rows, 10, squares=False)}
+    assert edges == {(1, 2): "phash+dhash"}  # 3 is 16 pHash bits from both
+    assert WIDE_DISTANCE >= 12
+    assert list(candidates(rows, 10, squares=False, wide=None)) == []
+
+
+def test_wide_candidates_need_a_larger_share_of_inliers():
+    """Issue 14: the tolerant source brings more different pictures; 32 of 100 keypoints is not enough there."""
+    m = Measure(overlap=0.9, keypoints=100, matches=60, inliers=32, agreement=0.95)
+    assert judge(m).same
+    assert not judge(m, MIN_WIDE_INLIER_SHARE).same and judge(m, MIN_WIDE_INLIER_SHARE).reason == "few inliers"
 
 
 def test_split_keeps_confirmed_copies_on_one_side(cat):
