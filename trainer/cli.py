@@ -94,6 +94,8 @@ def main(
         else:
             runs, failures = train_each(cat, cfg, verbose=2)
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
+    for run in runs:
+        say(_where(catalog, run))
     for failure in failures:
         say(("failed:", "red"), f" {failure.backbone}: {failure.error}", console=err_console)
     if failures:
@@ -246,6 +248,13 @@ def _audit_table(result) -> Table:
         flagged = c["label"] + c["off_topic"]
         table.add_row(Text(name), str(c["images"]), str(c["label"]), str(c["off_topic"]), f"{flagged / c['images']:.0%}")
     return table
+
+
+def _where(catalog: Path, run: dict) -> str:
+    """Where a finished run's model and figures are, so a person can open them (issue 16)."""
+    files = sorted(Path(rel).name for rel in (run.get("artifacts") or {}).values() if isinstance(rel, str))
+    folder = catalog.resolve().parent / Path((run.get("artifacts") or {}).get("model", f"runs/{run['id']}/x")).parent
+    return f"run {run['id']}: {folder}/ ({', '.join(files)})"
 
 
 def _runs_table(rows: list[dict], title: str) -> str:

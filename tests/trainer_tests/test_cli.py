@@ -27,6 +27,10 @@ def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "vgg16" in result.output and "finished" in result.output
+    # Issue 16: the run ends by saying where its model and figures are.
+    folder = path.resolve().parent / "runs" / "1"
+    assert f"run 1: {folder}/ (" in result.output and "model.keras" in result.output
+    assert (folder / "model.keras").is_file()
 
     result = runner.invoke(app, ["runs", "--catalog", str(path)])
     assert result.exit_code == 0, result.output
