@@ -9,6 +9,17 @@ the other folds, test: fold k). Every candidate configuration is trained with th
 trainer on every fold; the table shows mean top-1 / top-3 / seconds per dataset. Candidates
 are overrides of `TrainConfig` (see CANDIDATES). `--budget-s` stops starting new runs after
 that many seconds, so a run on a lent GPU ends in time.
+
+Measured 2026-11-30 on the 2-core CPU (TensorFlow, shared with other jobs), sneakers10 only,
+3 folds of its train part (~205 train / ~100 held-out images per fold), mean top-1 / top-3:
+base (mobilenet_v2+efficientnet_lite0, the defaults) 0.863 / 0.964; efficientnet_lite0
+0.827 / 0.935; efficientnet_lite0 with 8 fine-tune epochs at 3e-4 0.877 / 0.958; the
+ensemble with 8 epochs at 3e-4 0.843 / 0.948 (one fold fell to 0.716). Fold-to-fold spread
+is up to 0.2, so none of these differences decides a default on its own; sneakers41 was not
+run (no GPU was lent, and a fold takes tens of minutes here). Frozen-feature 5-fold CV on
+sneakers41's train part (a linear or 256-unit head on pooled features, plain + mirror):
+efficientnet_lite0 0.64, mobilenet_v2 0.59, efficientnet_lite2 (260 px) 0.65 top-1 — the
+fine-tuning depth matters more there than the backbone.
 """
 
 from __future__ import annotations
