@@ -193,7 +193,9 @@ def _path(folder: Path, sha256: str) -> Path:
 def _read(folder: Path, sha256: str) -> np.ndarray | None:
     path = _path(folder, sha256)
     try:
-        return np.load(path) if path.exists() else None
+        from .data import load_npy  # the data module loads Keras; the CLI imports this one at start
+
+        return load_npy(path) if path.exists() else None
     except (OSError, ValueError):
         return None  # a damaged cache file is computed again
 

@@ -6,9 +6,11 @@ stopping is carved out of the train subset with a seed.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -180,11 +182,25 @@ def _cache_path(ex: Example, size: int, folder: Path) -> Path:
     return folder / str(size) / ex.sha256[:2] / f"{ex.sha256}.npy"
 
 
+# np.load parses each .npy header with ast.literal_eval, and CPython before 3.11.8/3.12.1
+# keeps the AST constructor's recursion depth in shared state: parses from several decode
+# threads at once fail at random with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905). The file is read in parallel; only the parse is serialised.
+_NPY_PARSE = threading.Lock()
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A .npy file, safe to call from several threads at once."""
+    data = path.read_bytes()
+    with _NPY_PARSE:
+        return np.load(io.BytesIO(data))
+
+
 def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
     path = _cache_path(ex, size, folder)
     if path.exists():
         try:
-            return np.load(path)
+            return load_npy(path)
         except (OSError, ValueError):
             pass  # a damaged cache file is rebuilt below
     arr = decode(ex.path, size)

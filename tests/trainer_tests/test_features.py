@@ -156,3 +156,22 @@ def test_pixel_files_outside_the_trainers_layout_are_foreign(catalog_path, bad):
         usage = cache_usage(cat)[0]
         clear_cache(cat)
         assert path.exists() and usage.files == []
+
+
+def test_cached_pixels_load_from_many_threads_at_once(tmp_path):
+    """np.load parses .npy headers with ast, which CPython before 3.11.8 cannot do from several
+    threads at once (SystemError: AST constructor recursion depth mismatch, python/cpython#106905);
+    seen in CI on the decode threads. `load_npy` must stay safe under that load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trainer.data import load_npy
+
+    paths = []
+    for i in range(64):
+        path = tmp_path / f"{i}.npy"
+        np.save(path, np.full((8, 8, 3), i, dtype=np.uint8))
+        paths.append(path)
+    with ThreadPoolExecutor(16) as pool:
+        for _ in range(20):
+            arrays = list(pool.map(load_npy, paths))
+            assert [int(a[0, 0, 0]) for a in arrays] == list(range(64))
