@@ -13,7 +13,6 @@ is held exclusively while rows are read, files listed and orphans removed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from .db import Catalog
 from .owners import OwnershipUnknown, created_files, files_referenced_by, release, sibling_catalogs
-from .store import TEMP_PREFIX, stale_temp_files
+from .store import TEMP_PREFIX, sha256_of_file, stale_temp_files
 from .storelock import exclusive
 from .timeutil import now
 from .tx import transaction
@@ -74,14 +73,6 @@ def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
     return report
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None:
     for image_id, sha, rel, status, reason in cat.db.execute(
         "SELECT id, sha256, path, status, reason FROM images ORDER BY id"
@@ -90,7 +81,7 @@ def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None
         path = (cat.root / rel).resolve()
         if not path.is_file():
             problem = Problem("missing-file", str(image_id), f"{rel} does not exist")
-        elif _sha256_file(path) != sha:
+        elif sha256_of_file(path) != sha:
             problem = Problem("corrupt-file", str(image_id), f"{rel} does not hash to its sha256")
         else:
             continue

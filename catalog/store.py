@@ -21,6 +21,15 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_of_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (a file may be larger than memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def relative_path(sha256: str, ext: str) -> str:
     """The path of a stored file relative to the catalog's folder."""
     return f"images/{sha256[:2]}/{sha256}.{ext}"

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -28,6 +27,7 @@ from PIL import Image
 from catalog import Catalog, image_file
 from catalog import splits as catalog_splits
 from catalog.schema import USABLE_STATUSES
+from catalog.store import sha256_of, sha256_of_file
 
 from .errors import CurationError
 from .stats import default_split
@@ -112,7 +112,7 @@ def _place(cat: Catalog, row: dict, target: Path, mode: str) -> dict:
         data = buffer.getvalue()
     with target.open("xb") as fh:
         fh.write(data)
-    return {"sha256": hashlib.sha256(data).hexdigest()}
+    return {"sha256": sha256_of(data)}
 
 
 def _previous_export(dest: Path) -> dict[str, dict]:
@@ -168,15 +168,7 @@ def _unchanged(path: Path, expected: dict) -> bool:
         return path.is_symlink() and os.readlink(path) == expected["link"]
     if path.is_symlink() or not path.is_file():
         return False
-    return expected.get("sha256") is None or _sha256_file(path) == expected["sha256"]
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return expected.get("sha256") is None or sha256_of_file(path) == expected["sha256"]
 
 
 def _remove_previous(dest: Path, listed: dict[str, dict]) -> None:

@@ -15,6 +15,7 @@ and reported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,23 +73,28 @@ def clear_cache(cat: Catalog) -> list[CacheUsage]:
 
 
 def _pixels(root: Path) -> CacheUsage:
-    usage = CacheUsage("decoded pixels", root)
-    if not root.is_dir():
-        return usage
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(root).parts
-        owned = (len(rel) == 3 and rel[0].isdigit() and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
-                 and _PIXEL_FILE.match(rel[2]) is not None and (rel[2].startswith("tmp") or rel[2].startswith(rel[1])))
-        usage.add(path, owned)
-    return usage
+    def owned(rel: tuple[str, ...]) -> bool:  # <size>/<aa>/<sha256>.npy, or a temp file being written
+        return (len(rel) == 3 and rel[0].isdigit() and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
+                and _PIXEL_FILE.match(rel[2]) is not None and (rel[2].startswith("tmp") or rel[2].startswith(rel[1])))
+
+    return _walk("decoded pixels", root, owned)
 
 
 def _features(root: Path) -> CacheUsage:
-    usage = CacheUsage("backbone features", root)
-    if not root.is_dir():
-        return usage
+    def owned(rel: tuple[str, ...]) -> bool:  # <key>/<file> in a folder the trainer marked with its key file
+        return len(rel) == 2 and (root / rel[0] / KEY_FILE).is_file() and _FEATURE_FILE.match(rel[1]) is not None
+
+    return _walk("backbone features", root, owned)
+
+
+def _walk(name: str, root: Path, owned: Callable[[tuple[str, ...]], bool]) -> CacheUsage:
+    """Every file under `root`, each marked as the trainer's own or foreign by `owned(parts)`."""
+    usage = CacheUsage(name, root)
+    if root.is_dir():
+        for path in root.rglob("*"):
+            if path.is_file():
+                usage.add(path, owned(path.relative_to(root).parts))
+    return usage
     for path in root.rglob("*"):
         if not path.is_file():
             continue
