@@ -47,20 +47,29 @@ def prepare(base: Path) -> None:
     """A pristine catalog of sneakers41 with the `default` split (seed 42)."""
     curate = shutil.which("curate") or str(Path(sys.executable).parent / "curate")
     catalog = base / "catalog.db"
-    for args in (["import", str(SHARED / "data" / "sneakers41"), "--add-classes"], ["split", "--name", "default", "--seed", str(SEED)]):
-        done = subprocess.run([curate, *args, "--catalog", str(catalog)], capture_output=True, text=True)
+    for args in (
+        ["import", str(SHARED / "data" / "sneakers41"), "--add-classes"],
+        ["split", "--name", "default", "--seed", str(SEED)],
+    ):
+        done = subprocess.run(
+            [curate, *args, "--catalog", str(catalog)], capture_output=True, text=True
+        )
         if done.returncode:
             raise SystemExit(f"curate {args[0]} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
 
 
-def inject(cat, flip: float, off_topic: float, rng: random.Random) -> tuple[dict[int, str], set[int], set[int]]:
+def inject(
+    cat, flip: float, off_topic: float, rng: random.Random
+) -> tuple[dict[int, str], set[int], set[int]]:
     """(clean class of every train image, flipped ids, off-topic ids), after injecting."""
     train = split_images(cat, "default", "train")
     clean = {r["id"]: r["class"] for r in train}
     classes = sorted(set(clean.values()))
     flipped = set(rng.sample(sorted(clean), round(flip * len(clean))))
     for image_id in sorted(flipped):
-        update_image(cat, image_id, **{"class": rng.choice([c for c in classes if c != clean[image_id]])})
+        update_image(
+            cat, image_id, **{"class": rng.choice([c for c in classes if c != clean[image_id]])}
+        )
     files = sorted(p for p in (SHARED / "data" / "sneakers10").rglob("*") if p.is_file())
     outsiders: set[int] = set()
     for path in rng.sample(files, min(len(files), round(off_topic * len(clean)))):
@@ -84,7 +93,9 @@ def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
     }
 
 
-def accuracies(cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]) -> dict:
+def accuracies(
+    cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]
+) -> dict:
     """Quick test top-1 of the frozen-feature head trained on noisy, noisy-less-flagged, clean labels."""
     rows = split_images(cat, "default")
     features, kept, _ = split_features(cat, rows, cfg, 224, None)
@@ -100,15 +111,25 @@ def accuracies(cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int]
     }
     out = {}
     for name, pairs in variants.items():
-        model = head_classifier(SEED).fit(features[[i for i, _ in pairs]], [idx[c] for _, c in pairs])
-        out[name] = {"train_images": len(pairs), "top1": float((model.predict(features[test]) == y_test).mean())}
+        model = head_classifier(SEED).fit(
+            features[[i for i, _ in pairs]], [idx[c] for _, c in pairs]
+        )
+        out[name] = {
+            "train_images": len(pairs),
+            "top1": float((model.predict(features[test]) == y_test).mean()),
+        }
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flip", type=float, default=0.1, help="share of train labels flipped")
-    parser.add_argument("--off-topic", type=float, default=0.03, help="sneakers10 images added, as a share of the train part")
+    parser.add_argument(
+        "--off-topic",
+        type=float,
+        default=0.03,
+        help="sneakers10 images added, as a share of the train part",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--backbone", default="efficientnet_lite0")
     parser.add_argument("--weights", default="imagenet")
@@ -126,10 +147,15 @@ def main() -> int:
     shutil.copytree(base, run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
     (work / "cache").mkdir(exist_ok=True)
     (run_dir / "cache").symlink_to(work / "cache")  # features are keyed by sha256: shared by runs
-    cfg = AuditConfig(split="default", folds=args.folds, backbone=args.backbone, weights=args.weights, seed=SEED)
+    cfg = AuditConfig(
+        split="default", folds=args.folds, backbone=args.backbone, weights=args.weights, seed=SEED
+    )
     with open_catalog(run_dir / "catalog.db") as cat:
         clean, flipped, outsiders = inject(cat, args.flip, args.off_topic, random.Random(SEED))
-        print(f"injected {len(flipped)} flips and {len(outsiders)} off-topic images into {len(clean)} train images", flush=True)
+        print(
+            f"injected {len(flipped)} flips and {len(outsiders)} off-topic images into {len(clean)} train images",
+            flush=True,
+        )
         t = time.perf_counter()
         last = [0.0]
 
@@ -142,11 +168,15 @@ def main() -> int:
         seconds = time.perf_counter() - t
         train_ids = {r["id"] for r in split_images(cat, "default", "train")}
         flagged = {f["image_id"] for f in result.flags if f["image_id"] in train_ids}
-        report = {"flip": args.flip, "images": result.images, "audit_seconds": round(seconds, 1),
-                  "feature_seconds": round(result.seconds["features"], 1),
-                  "test_flags": sum(f["image_id"] not in train_ids for f in result.flags),
-                  "off_topic_kind": sum(f["kind"] == "off_topic" for f in result.flags),
-                  **scores(flagged, flipped, outsiders)}
+        report = {
+            "flip": args.flip,
+            "images": result.images,
+            "audit_seconds": round(seconds, 1),
+            "feature_seconds": round(result.seconds["features"], 1),
+            "test_flags": sum(f["image_id"] not in train_ids for f in result.flags),
+            "off_topic_kind": sum(f["kind"] == "off_topic" for f in result.flags),
+            **scores(flagged, flipped, outsiders),
+        }
         report["accuracy_quick"] = accuracies(cat, cfg, clean, outsiders, flagged)
     print(json.dumps(report, indent=1))
     if args.out:

@@ -35,7 +35,9 @@ from crawler.fetch import Fetcher
 def make_jpeg(seed: int) -> bytes:
     """A 160x120 textured JPEG (about 10 KB, a typical thumbnail)."""
     rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), "RGB").resize((160, 120))
+    coarse = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), "RGB").resize(
+        (160, 120)
+    )
     buf = io.BytesIO()
     coarse.save(buf, "JPEG", quality=85)
     return buf.getvalue()
@@ -76,9 +78,16 @@ def search_page(port: int, count: int, first: bool) -> bytes:
     """A 2019-style Google page listing every image (the first page), then an empty page."""
     tiles = []
     for i in range(count if first else 0):
-        meta = {"ou": f"http://127.0.0.1:{port}/img/{i}.jpg", "ow": 160, "oh": 120, "pt": f"image {i}",
-                "ru": f"https://shop.example.com/{i}"}
-        tiles.append(f'<div class="rg_bx" data-ri="{i}"><div class="rg_meta">{json.dumps(meta)}</div></div>')
+        meta = {
+            "ou": f"http://127.0.0.1:{port}/img/{i}.jpg",
+            "ow": 160,
+            "oh": 120,
+            "pt": f"image {i}",
+            "ru": f"https://shop.example.com/{i}",
+        }
+        tiles.append(
+            f'<div class="rg_bx" data-ri="{i}"><div class="rg_meta">{json.dumps(meta)}</div></div>'
+        )
     return f"<html><body>{''.join(tiles)}{' ' * 4000}</body></html>".encode()
 
 
@@ -94,8 +103,13 @@ def sequential(base: str, urls: list[str]) -> float:
 
 
 def fetcher_only(base: str, urls: list[str], workers: int) -> float:
-    with Fetcher(requests.Session(), max_workers=workers, per_host=workers, per_host_delay=0.0,
-                 allow_private=True) as fetcher:
+    with Fetcher(
+        requests.Session(),
+        max_workers=workers,
+        per_host=workers,
+        per_host_delay=0.0,
+        allow_private=True,
+    ) as fetcher:
         started = time.perf_counter()
         results = list(fetcher.fetch_many(base + url for url in urls))
         elapsed = time.perf_counter() - started
@@ -106,11 +120,18 @@ def fetcher_only(base: str, urls: list[str], workers: int) -> float:
 def whole_crawl(base: str, count: int, workers: int) -> tuple[float, float, int]:
     """(images/s of the whole crawl, images/s of its download + store phase, images stored)."""
     with tempfile.TemporaryDirectory() as tmp, open_catalog(Path(tmp) / "bench.db") as cat:
-        fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=workers, per_host_delay=0.0,
-                          allow_private=True)
+        fetcher = Fetcher(
+            requests.Session(),
+            max_workers=workers,
+            per_host=workers,
+            per_host_delay=0.0,
+            allow_private=True,
+        )
         with fetcher:
             started = time.perf_counter()
-            report = crawl_class(cat, "Yeezy_350", CrawlOptions(limit=count, search_url=base + "/search"), fetcher)
+            report = crawl_class(
+                cat, "Yeezy_350", CrawlOptions(limit=count, search_url=base + "/search"), fetcher
+            )
             elapsed = time.perf_counter() - started
     return report.stored / elapsed, report.stored / report.download_seconds, report.stored
 
@@ -121,12 +142,19 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every image")
     parser.add_argument("--images", type=int, default=480, help="images for the concurrent runs")
     parser.add_argument("--sequential-images", type=int, default=60)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each concurrent measure; the best is kept "
-                        "(other processes share this machine's cores)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each concurrent measure; the best is kept "
+        "(other processes share this machine's cores)",
+    )
     args = parser.parse_args()
 
     ports: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, args.latency, args.images), daemon=True)
+    server = multiprocessing.Process(
+        target=serve, args=(ports, args.latency, args.images), daemon=True
+    )
     server.start()
     try:
         base = f"http://127.0.0.1:{ports.get(timeout=60)}"
@@ -134,17 +162,29 @@ def main() -> None:
         limit = args.workers / args.latency
         seq = sequential(base, urls[: args.sequential_images])
         fetched = max(fetcher_only(base, urls, args.workers) for _ in range(args.repeat))
-        crawled, phase, stored = max(whole_crawl(base, args.images, args.workers) for _ in range(args.repeat))
+        crawled, phase, stored = max(
+            whole_crawl(base, args.images, args.workers) for _ in range(args.repeat)
+        )
     finally:
         server.terminate()
-    print(f"latency {args.latency * 1000:.0f} ms/image, {args.workers} workers: limit {limit:.0f} images/s "
-          f"(concurrent figures: best of {args.repeat})")
-    print(f"sequential requests loop : {seq:7.1f} images/s ({seq / (1 / args.latency):.0%} of its own limit {1 / args.latency:.0f}/s)")
-    print(f"Fetcher.fetch_many       : {fetched:7.1f} images/s = {fetched / limit:.0%} of limit, {fetched / seq:.1f}x sequential")
-    print(f"crawl, download phase    : {phase:7.1f} images/s = {phase / limit:.0%} of limit, {phase / seq:.1f}x sequential "
-          "(download, validate, store, catalog rows)")
-    print(f"crawl, whole             : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, {crawled / seq:.1f}x sequential "
-          f"(+ fetching and parsing the {stored}-result page)")
+    print(
+        f"latency {args.latency * 1000:.0f} ms/image, {args.workers} workers: limit {limit:.0f} images/s "
+        f"(concurrent figures: best of {args.repeat})"
+    )
+    print(
+        f"sequential requests loop : {seq:7.1f} images/s ({seq / (1 / args.latency):.0%} of its own limit {1 / args.latency:.0f}/s)"
+    )
+    print(
+        f"Fetcher.fetch_many       : {fetched:7.1f} images/s = {fetched / limit:.0%} of limit, {fetched / seq:.1f}x sequential"
+    )
+    print(
+        f"crawl, download phase    : {phase:7.1f} images/s = {phase / limit:.0%} of limit, {phase / seq:.1f}x sequential "
+        "(download, validate, store, catalog rows)"
+    )
+    print(
+        f"crawl, whole             : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, {crawled / seq:.1f}x sequential "
+        f"(+ fetching and parsing the {stored}-result page)"
+    )
     print(f"machine load average     : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

@@ -50,8 +50,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "sneakers10"
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "curation_tests"), str(ROOT / "bench")]
+sys.path[:0] = [
+    str(ROOT),
+    str(ROOT / "tests"),
+    str(ROOT / "tests" / "curation_tests"),
+    str(ROOT / "bench"),
+]
 
+import nearset  # noqa: E402
 from imagegen import make_image  # noqa: E402
 from nearcopies import TRANSFORMS  # noqa: E402
 
@@ -59,10 +65,8 @@ from catalog import InvalidImage, Provenance, add_image, open_catalog  # noqa: E
 from catalog.classes import add_class  # noqa: E402
 from catalog.hashes import hashed_images  # noqa: E402
 from curation.dedup import DEFAULT_MAX_DISTANCE, confirmed_edges  # noqa: E402
-from curation.neardup import groups as neardup_groups  # noqa: E402
-
-import nearset  # noqa: E402
 from curation.hashing import hash_catalog, hash_files  # noqa: E402
+from curation.neardup import groups as neardup_groups  # noqa: E402
 from curation.search import find_groups  # noqa: E402
 
 # Pairs in sneakers10 that are the same photo, checked by eye (tests/curation_tests/
@@ -142,14 +146,18 @@ def bench_hashing(work: Path, python: str | None, count: int) -> None:
         theirs = peer(python, {"kind": "encode", "dir": str(folder)})
         if theirs:
             theirs_rate = max(theirs_rate or 0.0, count / theirs["seconds"])
-    print(f"(a) hashing {count} JPEGs of 800x600: {ours:.0f} images/s (pHash+dHash+pixel+signature); "
-          f"imagededup PHash {theirs_rate or 0:.0f} images/s -> {ratio(ours, theirs_rate)} (best of 5 each)")
+    print(
+        f"(a) hashing {count} JPEGs of 800x600: {ours:.0f} images/s (pHash+dHash+pixel+signature); "
+        f"imagededup PHash {theirs_rate or 0:.0f} images/s -> {ratio(ours, theirs_rate)} (best of 5 each)"
+    )
 
 
 def synthetic_hashes(n: int, seed: int = 0) -> dict[str, str]:
     """Random 64-bit hashes with a near copy (1-6 bits flipped) planted for every tenth."""
     rng = np.random.default_rng(seed)
-    codes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+    codes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(
+        2
+    ) + rng.integers(0, 2, n).astype(np.uint64)
     for k in range(0, n - 1, 10):
         bits = rng.choice(64, size=1 + k % 6, replace=False)
         codes[k + 1] = codes[k] ^ np.uint64(sum(1 << int(b) for b in bits))
@@ -167,9 +175,15 @@ def bench_search(work: Path, python: str | None, sizes: list[int], peer_max: int
             path = work / f"hashes-{n}.json"
             path.write_text(json.dumps(hashes))
             theirs = peer(python, {"kind": "search", "file": str(path), "d": DEFAULT_MAX_DISTANCE})
-        peer_text = f"imagededup {theirs['seconds']:.2f} s" if theirs else f"imagededup not run above {peer_max:,}"
-        print(f"(b) search {n:,} hashes within {DEFAULT_MAX_DISTANCE} bits: {ours:.2f} s, {len(groups):,} groups; "
-              f"{peer_text} -> {ratio(ours, theirs['seconds'] if theirs else None, higher_is_better=False)}")
+        peer_text = (
+            f"imagededup {theirs['seconds']:.2f} s"
+            if theirs
+            else f"imagededup not run above {peer_max:,}"
+        )
+        print(
+            f"(b) search {n:,} hashes within {DEFAULT_MAX_DISTANCE} bits: {ours:.2f} s, {len(groups):,} groups; "
+            f"{peer_text} -> {ratio(ours, theirs['seconds'] if theirs else None, higher_is_better=False)}"
+        )
 
 
 def make_pairs(folder: Path) -> dict[str, str]:
@@ -192,7 +206,9 @@ def same_source(source_of: dict[str, str]) -> set[tuple[str, str]]:
     by_source: dict[str, list[str]] = {}
     for name, src in source_of.items():
         by_source.setdefault(alias.get(src, src), []).append(name)
-    return {tuple(sorted(p)) for names in by_source.values() for p in itertools.combinations(names, 2)}
+    return {
+        tuple(sorted(p)) for names in by_source.values() for p in itertools.combinations(names, 2)
+    }
 
 
 def score(pred: set, truth: set) -> tuple[float, float]:
@@ -211,7 +227,12 @@ def bench_accuracy(work: Path, python: str | None) -> None:
     with open_catalog(work / "bench.db") as cat:
         for name in sorted(source_of):
             try:
-                add_image(cat, (folder / name).read_bytes(), source_of[name].split("/")[0], Provenance("import", title=name))
+                add_image(
+                    cat,
+                    (folder / name).read_bytes(),
+                    source_of[name].split("/")[0],
+                    Provenance("import", title=name),
+                )
             except InvalidImage:
                 pass
         t = time.perf_counter()
@@ -222,13 +243,17 @@ def bench_accuracy(work: Path, python: str | None) -> None:
         seconds = time.perf_counter() - t
     ours = {tuple(sorted((titles[e.a], titles[e.b]))) for e in edges}
     p, r = score(ours, truth)
-    print(f"(c) {len(source_of)} images from {len(set(source_of.values()))} real thumbnails, {len(truth)} same-source pairs:")
+    print(
+        f"(c) {len(source_of)} images from {len(set(source_of.values()))} real thumbnails, {len(truth)} same-source pairs:"
+    )
     print(f"    ours: precision {p:.3f}, recall {r:.3f} ({len(ours)} pairs, {seconds:.1f} s)")
     theirs = peer(python, {"kind": "accuracy", "dir": str(folder), "d": DEFAULT_MAX_DISTANCE})
     if theirs:
         tp, tr = score({tuple(x) for x in theirs["pairs"]}, truth)
-        print(f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.3f}, recall {tr:.3f} "
-              f"({len(theirs['pairs'])} pairs, {theirs['seconds']:.1f} s) -> precision {p / max(tp, 1e-9):.2f}x, recall {r / max(tr, 1e-9):.2f}x the peer")
+        print(
+            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.3f}, recall {tr:.3f} "
+            f"({len(theirs['pairs'])} pairs, {theirs['seconds']:.1f} s) -> precision {p / max(tp, 1e-9):.2f}x, recall {r / max(tr, 1e-9):.2f}x the peer"
+        )
 
 
 BASELINE = r"""
@@ -251,7 +276,12 @@ def nearset_catalog(folder: Path, db: Path, source_of: dict[str, str]) -> None:
         for model in sorted({n.split("__")[0] for n in source_of}):
             add_class(cat, model)
         for name in sorted(source_of):
-            add_image(cat, (folder / name).read_bytes(), name.split("__")[0], Provenance("import", title=name))
+            add_image(
+                cat,
+                (folder / name).read_bytes(),
+                name.split("__")[0],
+                Provenance("import", title=name),
+            )
 
 
 def bench_nearset(work: Path, python: str | None, baseline: str | None) -> None:
@@ -261,15 +291,21 @@ def bench_nearset(work: Path, python: str | None, baseline: str | None) -> None:
     truth = nearset.build(work / "nearset")
     source_of, folder = truth["source_of"], work / "nearset" / "images"
     pairs = same_source(source_of)
-    print(f"(d) nearset: {len(source_of)} images, {len(pairs)} same-source pairs, "
-          f"{len(truth['lookalikes'])} look-alike pairs of different models within {nearset.LOOKALIKE_BITS} pHash bits "
-          f"(digest {nearset.digest(work / 'nearset')})")
+    print(
+        f"(d) nearset: {len(source_of)} images, {len(pairs)} same-source pairs, "
+        f"{len(truth['lookalikes'])} look-alike pairs of different models within {nearset.LOOKALIKE_BITS} pHash bits "
+        f"(digest {nearset.digest(work / 'nearset')})"
+    )
     nearset_catalog(folder, work / "near.db", source_of)
     before = None
     if baseline:
         shutil.copy(work / "near.db", work / "near-main.db")  # beside it: the same image store
-        out = subprocess.run([sys.executable, "-c", BASELINE, str(work / "near-main.db")], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": baseline})
+        out = subprocess.run(
+            [sys.executable, "-c", BASELINE, str(work / "near-main.db")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": baseline},
+        )
         before = float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     with open_catalog(work / "near.db") as cat:
         t = time.perf_counter()
@@ -282,24 +318,44 @@ def bench_nearset(work: Path, python: str | None, baseline: str | None) -> None:
     ours = {tuple(sorted(p)) for g in named for p in itertools.combinations(g, 2)}
     mixed = [g for g in named if len({n.split("__")[0] for n in g}) > 1]
     p, r = score(ours, pairs)
-    timing = f"{seconds:.1f} s" + (f", main {before:.1f} s -> {seconds / before:.2f}x" if before else "")
-    print(f"    ours: precision {p:.4f}, recall {r:.4f}, {len(found)} groups, {len(mixed)} holding two models; hash + dedup {timing}")
+    timing = f"{seconds:.1f} s" + (
+        f", main {before:.1f} s -> {seconds / before:.2f}x" if before else ""
+    )
+    print(
+        f"    ours: precision {p:.4f}, recall {r:.4f}, {len(found)} groups, {len(mixed)} holding two models; hash + dedup {timing}"
+    )
     for g in mixed[:5]:
         print(f"      mixed: {g}")
     theirs = peer(python, {"kind": "accuracy", "dir": str(folder), "d": DEFAULT_MAX_DISTANCE})
     if theirs:
         tp, tr = score({tuple(x) for x in theirs["pairs"]}, pairs)
-        print(f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.4f}, recall {tr:.4f} ({theirs['seconds']:.1f} s)")
+        print(
+            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.4f}, recall {tr:.4f} ({theirs['seconds']:.1f} s)"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--peer-python", default="/tmp/idd/bin/python", help="Python of the imagededup venv ('' to skip).")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--peer-python",
+        default="/tmp/idd/bin/python",
+        help="Python of the imagededup venv ('' to skip).",
+    )
     parser.add_argument("--images", type=int, default=600, help="JPEGs for the hashing figure.")
-    parser.add_argument("--sizes", default="10000,1000000", help="Hash counts for the search figure.")
-    parser.add_argument("--peer-max", type=int, default=10_000, help="Largest hash count given to the peer.")
+    parser.add_argument(
+        "--sizes", default="10000,1000000", help="Hash counts for the search figure."
+    )
+    parser.add_argument(
+        "--peer-max", type=int, default=10_000, help="Largest hash count given to the peer."
+    )
     parser.add_argument("--only", default="abcd", help="Which figures to run, e.g. 'ad'.")
-    parser.add_argument("--baseline", default="/work/main", help="A checkout whose dedup is timed on the same set ('' to skip).")
+    parser.add_argument(
+        "--baseline",
+        default="/work/main",
+        help="A checkout whose dedup is timed on the same set ('' to skip).",
+    )
     args = parser.parse_args()
     python = args.peer_python if args.peer_python and Path(args.peer_python).exists() else None
     if not python:
@@ -314,7 +370,11 @@ def main() -> None:
         if "c" in args.only:
             bench_accuracy(work, python)
         if "d" in args.only:
-            bench_nearset(work, python, args.baseline if args.baseline and Path(args.baseline).is_dir() else None)
+            bench_nearset(
+                work,
+                python,
+                args.baseline if args.baseline and Path(args.baseline).is_dir() else None,
+            )
 
 
 if __name__ == "__main__":

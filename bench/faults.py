@@ -62,8 +62,14 @@ class Runner:
         self.tally = tally
 
     def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([str(BIN / args[0]), *args[1:]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, errors="replace", env=self.env)
+        return subprocess.Popen(
+            [str(BIN / args[0]), *args[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=self.env,
+        )
 
     def finish(self, proc: subprocess.Popen, what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         out, _ = proc.communicate(timeout=300)
@@ -97,7 +103,11 @@ def lost_files(db: Path) -> int:
     """Rows whose file is gone, or that `check --fix` marked missing."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT path, status, reason FROM images").fetchall()
-    return sum(1 for rel, status, reason in rows if not (db.parent / rel).is_file() or reason == MISSING_REASON)
+    return sum(
+        1
+        for rel, status, reason in rows
+        if not (db.parent / rel).is_file() or reason == MISSING_REASON
+    )
 
 
 def settle(run: Runner, tally: Tally, dbs: list[Path]) -> None:
@@ -117,19 +127,35 @@ def two_catalogs(run: Runner, tally: Tally, work: Path, datasets: dict[str, Path
 def race_import(run: Runner, tally: Tally, work: Path, datasets: dict[str, Path]) -> None:
     """One catalog alone in its folder: only the race can lose files here."""
     a = work / "a.db"
-    writers = [run.start("curate", "import", str(datasets["big-a"]), "--catalog", str(a)),
-               run.start("curate", "import", str(datasets["big-b"]), "--catalog", str(a))]
+    writers = [
+        run.start("curate", "import", str(datasets["big-a"]), "--catalog", str(a)),
+        run.start("curate", "import", str(datasets["big-b"]), "--catalog", str(a)),
+    ]
     run.sweep_while(a, writers)
     for proc in writers:
         run.finish(proc, "curate import (racing check --fix)")
     settle(run, tally, [a])
 
 
-def race_crawl(run: Runner, tally: Tally, work: Path, datasets: dict[str, Path], search_url: str) -> None:
+def race_crawl(
+    run: Runner, tally: Tally, work: Path, datasets: dict[str, Path], search_url: str
+) -> None:
     a, b = work / "a.db", work / "b.db"
     run.run("curate", "import", str(datasets["b"]), "--catalog", str(b))
-    crawl = run.start("crawl", "--class", "Yeezy_350", "--search-url", search_url, *allow_private_args(run),
-                      "--delay", "0", "--workers", "2", "--catalog", str(a))
+    crawl = run.start(
+        "crawl",
+        "--class",
+        "Yeezy_350",
+        "--search-url",
+        search_url,
+        *allow_private_args(run),
+        "--delay",
+        "0",
+        "--workers",
+        "2",
+        "--catalog",
+        str(a),
+    )
     importer = run.start("curate", "import", str(datasets["a"]), "--catalog", str(b))
     run.sweep_while(a, [crawl, importer])
     run.finish(crawl, "crawl (racing check --fix)")
@@ -143,9 +169,18 @@ _ALLOW: list[str] = []
 def allow_private_args(run: Runner) -> list[str]:
     """`--allow-private` as a flag, or as `--allow-private HOST` where the CLI takes a list."""
     if not _ALLOW:
-        help_text = subprocess.run([str(BIN / "crawl"), "--help"], capture_output=True, text=True,
-                                   env={**run.env, "COLUMNS": "200"}, errors="replace").stdout
-        _ALLOW.extend(["--allow-private"] if "--no-allow-priv" in help_text else ["--allow-private", "127.0.0.1"])
+        help_text = subprocess.run(
+            [str(BIN / "crawl"), "--help"],
+            capture_output=True,
+            text=True,
+            env={**run.env, "COLUMNS": "200"},
+            errors="replace",
+        ).stdout
+        _ALLOW.extend(
+            ["--allow-private"]
+            if "--no-allow-priv" in help_text
+            else ["--allow-private", "127.0.0.1"]
+        )
     return _ALLOW
 
 
@@ -165,7 +200,16 @@ def one_round(code: Path, search_url: str, images: int, race_images: int) -> Tal
             (tmp_path / name).mkdir()
             timed(tally, name, scenario, run, tally, tmp_path / name, datasets)
         (tmp_path / "race-crawl").mkdir()
-        timed(tally, "race-crawl", race_crawl, run, tally, tmp_path / "race-crawl", datasets, search_url)
+        timed(
+            tally,
+            "race-crawl",
+            race_crawl,
+            run,
+            tally,
+            tmp_path / "race-crawl",
+            datasets,
+            search_url,
+        )
     return tally
 
 
@@ -180,8 +224,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--images", type=int, default=40, help="images per imported set")
-    parser.add_argument("--race-images", type=int, default=150, help="images per import racing check --fix")
-    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose packages the commands import")
+    parser.add_argument(
+        "--race-images", type=int, default=150, help="images per import racing check --fix"
+    )
+    parser.add_argument(
+        "--code", type=Path, default=ROOT, help="checkout whose packages the commands import"
+    )
     args = parser.parse_args()
     lost = tracebacks = passed = sweeps = 0
     started = time.perf_counter()
@@ -189,18 +237,30 @@ def main() -> int:
         for round_no in range(1, args.rounds + 1):
             t0 = time.perf_counter()
             tally = one_round(args.code.resolve(), search_url, args.images, args.race_images)
-            lost, tracebacks, sweeps = lost + tally.lost, tracebacks + tally.tracebacks, sweeps + tally.sweeps
+            lost, tracebacks, sweeps = (
+                lost + tally.lost,
+                tracebacks + tally.tracebacks,
+                sweeps + tally.sweeps,
+            )
             passed += tally.ok
-            print(f"round {round_no}: {'ok' if tally.ok else 'FAILED'}: {tally.lost} files lost, "
-                  f"{tally.tracebacks} tracebacks, {tally.sweeps} check --fix runs, "
-                  f"{time.perf_counter() - t0:.1f} s ("
-                  + ", ".join(f"{name} {secs:.1f} s, {tally.lost_by[name]} lost" for name, secs in tally.seconds.items())
-                  + ")", flush=True)
+            print(
+                f"round {round_no}: {'ok' if tally.ok else 'FAILED'}: {tally.lost} files lost, "
+                f"{tally.tracebacks} tracebacks, {tally.sweeps} check --fix runs, "
+                f"{time.perf_counter() - t0:.1f} s ("
+                + ", ".join(
+                    f"{name} {secs:.1f} s, {tally.lost_by[name]} lost"
+                    for name, secs in tally.seconds.items()
+                )
+                + ")",
+                flush=True,
+            )
             for failure in tally.failures[:5]:
                 print(f"  {failure}", flush=True)
     elapsed = time.perf_counter() - started
-    print(f"faults: {lost} files lost, {tracebacks} tracebacks, {passed}/{args.rounds} rounds passed, "
-          f"{sweeps} check --fix runs racing writers, {elapsed / max(args.rounds, 1):.1f} s a round")
+    print(
+        f"faults: {lost} files lost, {tracebacks} tracebacks, {passed}/{args.rounds} rounds passed, "
+        f"{sweeps} check --fix runs racing writers, {elapsed / max(args.rounds, 1):.1f} s a round"
+    )
     return 0 if passed == args.rounds else 1
 
 

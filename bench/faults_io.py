@@ -45,7 +45,9 @@ N_IMAGES = 80
 def noise_png(seed: int) -> bytes:
     """A 130x130 PNG of noise (about 50 KB, incompressible): a few fill a small tmpfs."""
     rng = random.Random(seed)
-    img = Image.frombytes("RGB", (130, 130), bytes(rng.getrandbits(8) for _ in range(130 * 130 * 3)))
+    img = Image.frombytes(
+        "RGB", (130, 130), bytes(rng.getrandbits(8) for _ in range(130 * 130 * 3))
+    )
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
@@ -64,8 +66,12 @@ class Site(BaseHTTPRequestHandler):
                 return self._reply(b"<html>" + b" " * 3000 + b"</html>", "text/html")
             tiles = "".join(
                 f'<div class="rg_bx"><div class="rg_meta">{json.dumps({"ou": f"{base}/img/{i}.png", "pt": str(i)})}'
-                "</div></div>" for i in self.images)
-            return self._reply(f"<html><body>{tiles}<p>{'padding ' * 300}</p></body></html>".encode(), "text/html")
+                "</div></div>"
+                for i in self.images
+            )
+            return self._reply(
+                f"<html><body>{tiles}<p>{'padding ' * 300}</p></body></html>".encode(), "text/html"
+            )
         number = self.path.rsplit("/", 1)[-1].split(".")[0]
         if self.slow and number.isdigit() and int(number) >= 3:
             time.sleep(60)
@@ -100,13 +106,17 @@ class Round:
         self.problems: list[str] = []
         self.counts: Counter[str] = Counter()
 
-    def command(self, what: str, result: subprocess.CompletedProcess, expect: int, needle: str = "") -> None:
+    def command(
+        self, what: str, result: subprocess.CompletedProcess, expect: int, needle: str = ""
+    ) -> None:
         output = result.stdout + result.stderr
         if "Traceback" in output:
             self.counts["tracebacks"] += 1
             self.problems.append(f"{what}: traceback: {output[-600:]}")
         if result.returncode != expect:
-            self.problems.append(f"{what}: exit {result.returncode}, expected {expect}: {output[-400:]}")
+            self.problems.append(
+                f"{what}: exit {result.returncode}, expected {expect}: {output[-400:]}"
+            )
         if needle and needle not in output:
             self.problems.append(f"{what}: {needle!r} not in: {output[-400:]}")
 
@@ -125,9 +135,16 @@ class Round:
 def mount(folder: Path, size: str) -> str | None:
     """Mount a tmpfs of `size` at `folder`; the error text when that is not permitted."""
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                            capture_output=True, text=True)
-    return None if result.returncode == 0 else (result.stderr.strip() or f"mount exited {result.returncode}")
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    return (
+        None
+        if result.returncode == 0
+        else (result.stderr.strip() or f"mount exited {result.returncode}")
+    )
 
 
 def grow(folder: Path) -> None:
@@ -159,12 +176,32 @@ def disk_full(work: Path, name: str, command: list[str], done: str, rnd: Round) 
 def ctrl_c_twice(work: Path, server: str, rnd: Round, twice: bool) -> None:
     db = work / "ctrlc" / "c.db"
     db.parent.mkdir()
-    args = [*CRAWL, "--class", "Yeezy_350", "--search-url", f"{server}/search", "--allow-private", "127.0.0.1",
-            "--delay", "0", "--workers", "4", "--per-host", "4", "--timeout", "30", "--limit", str(N_IMAGES),
-            "--catalog", str(db)]
+    args = [
+        *CRAWL,
+        "--class",
+        "Yeezy_350",
+        "--search-url",
+        f"{server}/search",
+        "--allow-private",
+        "127.0.0.1",
+        "--delay",
+        "0",
+        "--workers",
+        "4",
+        "--per-host",
+        "4",
+        "--timeout",
+        "30",
+        "--limit",
+        str(N_IMAGES),
+        "--catalog",
+        str(db),
+    ]
     Site.slow = True
     try:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        )
         time.sleep(4)  # the fast images are stored, the slow ones in flight
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -184,7 +221,11 @@ def ctrl_c_twice(work: Path, server: str, rnd: Round, twice: bool) -> None:
     finally:
         Site.slow = False
     rnd.counts["ctrl-c-ms"] = round(took * 1000)
-    rnd.command("crawl after Ctrl-C twice", subprocess.CompletedProcess(args, proc.returncode, out, err), 130)
+    rnd.command(
+        "crawl after Ctrl-C twice",
+        subprocess.CompletedProcess(args, proc.returncode, out, err),
+        130,
+    )
     if took > 3 or rnd.counts["first-ctrl-c-too-slow"]:
         rnd.problems.append(f"Ctrl-C twice: exit took {took:.1f} s")
     rnd.command("crawl re-run after Ctrl-C", run(args), 0)
@@ -213,25 +254,49 @@ def main() -> int:
             rnd = Round()
             t0 = time.perf_counter()
             disk_full(work, "import", [*CURATE, "import", str(dataset.parent)], "0 failed", rnd)
-            disk_full(work, "crawl", [*CRAWL, "--class", "Yeezy_350", "--search-url", f"{server}/search",
-                                      "--allow-private", "127.0.0.1", "--delay", "0", "--limit", str(N_IMAGES)],
-                      f"{N_IMAGES} hits parsed", rnd)
+            disk_full(
+                work,
+                "crawl",
+                [
+                    *CRAWL,
+                    "--class",
+                    "Yeezy_350",
+                    "--search-url",
+                    f"{server}/search",
+                    "--allow-private",
+                    "127.0.0.1",
+                    "--delay",
+                    "0",
+                    "--limit",
+                    str(N_IMAGES),
+                ],
+                f"{N_IMAGES} hits parsed",
+                rnd,
+            )
             ctrl_c_twice(work, server, rnd, twice=number % 2 == 1)
             ctrl_c_ms.append(rnd.counts.pop("ctrl-c-ms", 0))
             totals.update(rnd.counts)
             ok = not rnd.problems
             passed += ok
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(rnd.counts.items())) + f", Ctrl-C exit {ctrl_c_ms[-1]} ms"
-            print(f"round {number}: {'ok' if ok else 'FAILED'} in {time.perf_counter() - t0:.0f} s ({counts})", flush=True)
+            counts = (
+                ", ".join(f"{k} {v}" for k, v in sorted(rnd.counts.items()))
+                + f", Ctrl-C exit {ctrl_c_ms[-1]} ms"
+            )
+            print(
+                f"round {number}: {'ok' if ok else 'FAILED'} in {time.perf_counter() - t0:.0f} s ({counts})",
+                flush=True,
+            )
             for problem in rnd.problems:
                 print(f"  {problem}", flush=True)
     httpd.shutdown()
     lost = totals["missing-file"] + totals["corrupt-file"]
-    print(f"faults_io: {passed}/{args.rounds} rounds passed; tracebacks {totals['tracebacks']}, files lost {lost} "
-          f"(rows without files {totals['missing-file']}, half-written {totals['corrupt-file']}), "
-          f"temp files left {totals['temp-files']}, orphans at the end {totals['orphan-file']}; "
-          f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first (odd rounds press it again 50 ms later); "
-          f"{(time.perf_counter() - started) / max(args.rounds, 1):.0f} s a round")
+    print(
+        f"faults_io: {passed}/{args.rounds} rounds passed; tracebacks {totals['tracebacks']}, files lost {lost} "
+        f"(rows without files {totals['missing-file']}, half-written {totals['corrupt-file']}), "
+        f"temp files left {totals['temp-files']}, orphans at the end {totals['orphan-file']}; "
+        f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first (odd rounds press it again 50 ms later); "
+        f"{(time.perf_counter() - started) / max(args.rounds, 1):.0f} s a round"
+    )
     return 0 if passed == args.rounds else 1
 
 

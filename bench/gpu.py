@@ -78,11 +78,16 @@ def timed(fn) -> float:
 
 def report(name: str, phase: str, images: int, seconds: float, batch: int) -> None:
     policy = keras.mixed_precision.global_policy().name
-    print(f"{keras.backend.backend():10} {name:20} {phase:18} {images / seconds:9.1f} images/s  "
-          f"({images} images in {seconds:.1f} s, batch {batch}, {policy})", flush=True)
+    print(
+        f"{keras.backend.backend():10} {name:20} {phase:18} {images / seconds:9.1f} images/s  "
+        f"({images} images in {seconds:.1f} s, batch {batch}, {policy})",
+        flush=True,
+    )
 
 
-def bench_backbone(name: str, weights: str | None, examples: list[Example], size: int, batch: int, work: Path) -> None:
+def bench_backbone(
+    name: str, weights: str | None, examples: list[Example], size: int, batch: int, work: Path
+) -> None:
     entry = get_backbone(name)
     base = build_backbone(name, weights, size)
     base.trainable = False
@@ -91,10 +96,20 @@ def bench_backbone(name: str, weights: str | None, examples: list[Example], size
     warm, pixels = examples[:batch], work / "pixels"
     # Warm-up (compilation) on the first batch: its own cache key, so it is not reused below.
     feature_pass([member], warm, size, None, work / "features", 1, batch)
-    report(name, "features (JPEG)", len(examples), timed(lambda: feature_pass([member], examples, size, None, work / "features", 2, batch)), batch)
+    report(
+        name,
+        "features (JPEG)",
+        len(examples),
+        timed(lambda: feature_pass([member], examples, size, None, work / "features", 2, batch)),
+        batch,
+    )
     fill_cache(examples, size, pixels)
     maps = []
-    seconds = timed(lambda: maps.extend(feature_pass([member], examples, size, pixels, work / "features", 3, batch)))
+    seconds = timed(
+        lambda: maps.extend(
+            feature_pass([member], examples, size, pixels, work / "features", 3, batch)
+        )
+    )
     report(name, "features (cached)", len(examples), seconds, batch)
 
     unfreeze(top)
@@ -108,13 +123,21 @@ def bench_backbone(name: str, weights: str | None, examples: list[Example], size
 
     for layer in base.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
-    full = build_classifier(base, build_head(int(top.output.shape[-1]), CLASSES), entry.preprocess, size)
+    full = build_classifier(
+        base, build_head(int(top.output.shape[-1]), CLASSES), entry.preprocess, size
+    )
     full.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
     x = np.random.default_rng(0).integers(0, 255, (batch, size, size, 3), dtype=np.uint8)
     y = labels[:batch] if len(labels) >= batch else np.resize(labels, batch)
     full.train_on_batch(x, y)  # compile
     steps = max(1, len(examples) // batch)
-    report(name, "fine-tune full", steps * batch, timed(lambda: [full.train_on_batch(x, y) for _ in range(steps)]), batch)
+    report(
+        name,
+        "fine-tune full",
+        steps * batch,
+        timed(lambda: [full.train_on_batch(x, y) for _ in range(steps)]),
+        batch,
+    )
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -134,20 +157,41 @@ def main() -> int:
     parser.add_argument("--backbones", default="mobilenet_v2,efficientnet_lite0")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--images", type=int, default=2048)
-    parser.add_argument("--batch", type=int, default=None, help="default: the trainer's inference batch (256 on a GPU, 64 on a CPU)")
-    parser.add_argument("--weights", default="none", help="none, or one weights file for every backbone")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="default: the trainer's inference batch (256 on a GPU, 64 on a CPU)",
+    )
+    parser.add_argument(
+        "--weights", default="none", help="none, or one weights file for every backbone"
+    )
     parser.add_argument("--source", choices=("synthetic", "sneakers41"), default="synthetic")
     args = parser.parse_args()
     info = backend.configure()
     batch = args.batch or backend.inference_batch_size()
-    print(f"keras {keras.__version__}, backend {info['backend']}, GPUs {info['gpus']}, policy {info['policy']}, "
-          f"{os.cpu_count()} CPUs; {args.images} images at {args.size} px", flush=True)
+    print(
+        f"keras {keras.__version__}, backend {info['backend']}, GPUs {info['gpus']}, policy {info['policy']}, "
+        f"{os.cpu_count()} CPUs; {args.images} images at {args.size} px",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
         work = Path(tmp)
         (work / "jpeg").mkdir()
-        examples = synthetic_images(work / "jpeg", args.images, args.size) if args.source == "synthetic" else sneaker_images(args.images)
+        examples = (
+            synthetic_images(work / "jpeg", args.images, args.size)
+            if args.source == "synthetic"
+            else sneaker_images(args.images)
+        )
         for name in args.backbones.split(","):
-            bench_backbone(name, parse_weights(args.weights), examples, args.size, min(batch, args.images), work / name)
+            bench_backbone(
+                name,
+                parse_weights(args.weights),
+                examples,
+                args.size,
+                min(batch, args.images),
+                work / name,
+            )
     return 0
 
 

@@ -27,18 +27,40 @@ def main() -> int:
     started = time.perf_counter()
     for round_no in range(1, args.count + 1):
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", args.k,
-             str(ROOT / "tests" / "stress_tests"), str(ROOT / "tests" / "crawler_tests")],
-            cwd=ROOT, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-x",
+                "-p",
+                "no:cacheprovider",
+                "-k",
+                args.k,
+                str(ROOT / "tests" / "stress_tests"),
+                str(ROOT / "tests" / "crawler_tests"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
-        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-300:]
-        print(f"round {round_no}: {'ok' if result.returncode == 0 else 'FAILED'} ({summary})", flush=True)
+        summary = (
+            result.stdout.strip().splitlines()[-1]
+            if result.stdout.strip()
+            else result.stderr[-300:]
+        )
+        print(
+            f"round {round_no}: {'ok' if result.returncode == 0 else 'FAILED'} ({summary})",
+            flush=True,
+        )
         if result.returncode != 0:
             print(result.stdout[-4000:])
             break
         passed += 1
     elapsed = time.perf_counter() - started
-    print(f"kill-and-resume: {passed}/{args.count} rounds passed in a row, {elapsed / max(passed, 1):.1f} s a round")
+    print(
+        f"kill-and-resume: {passed}/{args.count} rounds passed in a row, {elapsed / max(passed, 1):.1f} s a round"
+    )
     return 0 if passed == args.count else 1
 
 

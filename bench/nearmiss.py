@@ -54,7 +54,12 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
             for model in sorted({n.split("__")[0] for n in truth["source_of"]}):
                 add_class(cat, model)
             for name in sorted(truth["source_of"]):
-                add_image(cat, (dest / "images" / name).read_bytes(), name.split("__")[0], Provenance("import", title=name))
+                add_image(
+                    cat,
+                    (dest / "images" / name).read_bytes(),
+                    name.split("__")[0],
+                    Provenance("import", title=name),
+                )
             hash_catalog(cat, workers=2)
         rows = {r["id"]: r for r in hashed_images(cat)}
         titles = {r["id"]: r["title"] for r in cat.table("images").rows}
@@ -90,22 +95,37 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
         by_source.setdefault(src, []).append(by_title[name])
     for members in by_source.values():
         pairs.update(tuple(sorted(p)) for p in itertools.combinations(members, 2))
-    candidate = {(min(e.a, e.b), max(e.a, e.b)) for e in neardup.candidates(rows, neardup.DEFAULT_MAX_DISTANCE, squares=False)}
+    candidate = {
+        (min(e.a, e.b), max(e.a, e.b))
+        for e in neardup.candidates(rows, neardup.DEFAULT_MAX_DISTANCE, squares=False)
+    }
     # --radius widens what is measured beyond the candidates, the wide source included.
-    wide = {(min(e.a, e.b), max(e.a, e.b)) for e in neardup.candidates(rows, radius, squares=False, wide=None)}
+    wide = {
+        (min(e.a, e.b), max(e.a, e.b))
+        for e in neardup.candidates(rows, radius, squares=False, wide=None)
+    }
     pairs |= wide
-    print(f"{len(pairs)} pairs to measure ({len(candidate)} candidates at {neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})")
+    print(
+        f"{len(pairs)} pairs to measure ({len(candidate)} candidates at {neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})"
+    )
     table = []
     t = time.perf_counter()
     for a, b in sorted(pairs):
         fa, fb = confirmer.features(a), confirmer.features(b)
         m = neardup.measure(fa, fb, full=True)
         sa, sb = source_of[titles[a]], source_of[titles[b]]
-        table.append({
-            "a": titles[a], "b": titles[b], "same": sa == sb, "half": half(sa),
-            "phash": int(np.bitwise_count(ph[pos[a]] ^ ph[pos[b]])), "dhash": int(np.bitwise_count(dh[pos[a]] ^ dh[pos[b]])),
-            "candidate": (a, b) in candidate, **m.__dict__,
-        })
+        table.append(
+            {
+                "a": titles[a],
+                "b": titles[b],
+                "same": sa == sb,
+                "half": half(sa),
+                "phash": int(np.bitwise_count(ph[pos[a]] ^ ph[pos[b]])),
+                "dhash": int(np.bitwise_count(dh[pos[a]] ^ dh[pos[b]])),
+                "candidate": (a, b) in candidate,
+                **m.__dict__,
+            }
+        )
     print(f"measured in {time.perf_counter() - t:.0f} s")
     path.write_text(json.dumps(table))
     return table
@@ -133,19 +153,30 @@ def report(table: list[dict], which: str = "all") -> None:
             miss[(v.reason, kind(p["a"]) + "/" + kind(p["b"]))] += 1
     false = [p for p in rows if not p["same"] and p["candidate"] and verdict(p).same]
     hits = sum(1 for p in same if p["candidate"] and verdict(p).same)
-    print(f"[{which}] same-source pairs {len(same)}, confirmed {hits} (pair recall {hits / max(1, len(same)):.4f}); "
-          f"false accepts {len(false)} of {sum(1 for p in rows if not p['same'] and p['candidate'])} different candidates")
+    print(
+        f"[{which}] same-source pairs {len(same)}, confirmed {hits} (pair recall {hits / max(1, len(same)):.4f}); "
+        f"false accepts {len(false)} of {sum(1 for p in rows if not p['same'] and p['candidate'])} different candidates"
+    )
     for (reason, kinds), n in miss.most_common(25):
         print(f"  miss {n:5d}  {reason:18s} {kinds}")
     for p in false[:40]:
-        print(f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} inliers {p['inliers']}/{p['keypoints']} "
-              f"scale {p['scale']:.2f} rot {p['rotation']:.1f} agree {p['agreement']:.2f} overlap {p['overlap']:.2f} tex {p['textureless']}")
+        print(
+            f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} inliers {p['inliers']}/{p['keypoints']} "
+            f"scale {p['scale']:.2f} rot {p['rotation']:.1f} agree {p['agreement']:.2f} overlap {p['overlap']:.2f} tex {p['textureless']}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dest", type=Path)
-    parser.add_argument("--radius", type=int, default=neardup.DEFAULT_MAX_DISTANCE, help="Hash radius of the measured candidates.")
+    parser.add_argument(
+        "--radius",
+        type=int,
+        default=neardup.DEFAULT_MAX_DISTANCE,
+        help="Hash radius of the measured candidates.",
+    )
     args = parser.parse_args()
     table = pair_table(args.dest, args.radius)
     for which in ("tune", "held"):

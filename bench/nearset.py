@@ -42,7 +42,14 @@ from curation.search import near_pairs, to_codes  # noqa: E402
 LOOKALIKE_BITS = 6
 TWIN_BITS = 10
 TWIN_GREY_DIFF = 4.0
-TEXTS = ("(c) kicksshop.com", "SALE -30%", "www.sneakerdeals.net", "NEW IN", "© solefinder", "sample")
+TEXTS = (
+    "(c) kicksshop.com",
+    "SALE -30%",
+    "www.sneakerdeals.net",
+    "NEW IN",
+    "© solefinder",
+    "sample",
+)
 
 
 def _jpeg(img: Image.Image, quality: int) -> Image.Image:
@@ -53,7 +60,9 @@ def _jpeg(img: Image.Image, quality: int) -> Image.Image:
 
 def resize(img: Image.Image, rng: random.Random) -> Image.Image:
     f = rng.uniform(0.5, 0.85)
-    return img.resize((max(32, round(img.width * f)), max(32, round(img.height * f))), Image.Resampling.LANCZOS)
+    return img.resize(
+        (max(32, round(img.width * f)), max(32, round(img.height * f))), Image.Resampling.LANCZOS
+    )
 
 
 def jpeg(img: Image.Image, rng: random.Random) -> Image.Image:
@@ -75,7 +84,12 @@ def watermark(img: Image.Image, rng: random.Random) -> Image.Image:
     text = rng.choice(TEXTS)
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
     x = rng.uniform(0, max(1, out.width - (x1 - x0)))
-    y = rng.choice([rng.uniform(0, out.height * 0.15), rng.uniform(out.height * 0.75, max(out.height * 0.75 + 1, out.height - (y1 - y0)))])
+    y = rng.choice(
+        [
+            rng.uniform(0, out.height * 0.15),
+            rng.uniform(out.height * 0.75, max(out.height * 0.75 + 1, out.height - (y1 - y0))),
+        ]
+    )
     colour = rng.choice([(0, 0, 0), (128, 128, 128), (200, 30, 30), (255, 255, 255)])
     draw.text((x, y), text, fill=(*colour, rng.randint(140, 230)), font=font)
     return out
@@ -92,7 +106,14 @@ def jitter(img: Image.Image, rng: random.Random) -> Image.Image:
     return img
 
 
-TRANSFORMS = {"resize": resize, "jpeg": jpeg, "crop": crop, "watermark": watermark, "rotate": rotate, "jitter": jitter}
+TRANSFORMS = {
+    "resize": resize,
+    "jpeg": jpeg,
+    "crop": crop,
+    "watermark": watermark,
+    "rotate": rotate,
+    "jitter": jitter,
+}
 
 
 def load_sources() -> list[tuple[str, Image.Image]]:
@@ -119,7 +140,11 @@ def lookalikes(items: list[tuple[str, Image.Image]]) -> list[tuple[str, str, int
     codes = to_codes(str(imagehash.phash(img)) for _, img in items)
     i, j, d = near_pairs(codes, LOOKALIKE_BITS)
     model = [name.split("/")[0] for name, _ in items]
-    return [(items[a][0], items[b][0], int(x)) for a, b, x in zip(i.tolist(), j.tolist(), d.tolist()) if model[a] != model[b]]
+    return [
+        (items[a][0], items[b][0], int(x))
+        for a, b, x in zip(i.tolist(), j.tolist(), d.tolist())
+        if model[a] != model[b]
+    ]
 
 
 def file_name(rel: str, kind: str | None = None) -> str:
@@ -142,7 +167,12 @@ def build(dest: Path, *, sources: int = 800, seed: int = 14) -> dict:
             copy = transform(img, random.Random(f"{seed}:{rel}:{kind}"))
             copy.save(images / file_name(rel, kind), quality=95 if kind != "jpeg" else 100)
             source_of[file_name(rel, kind)] = rel
-    truth = {"source_of": source_of, "lookalikes": lookalikes(items), "twins_dropped": twins, "seed": seed}
+    truth = {
+        "source_of": source_of,
+        "lookalikes": lookalikes(items),
+        "twins_dropped": twins,
+        "seed": seed,
+    }
     (dest / "truth.json").write_text(json.dumps(truth, indent=0))
     return truth
 
@@ -156,14 +186,20 @@ def digest(dest: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dest", type=Path)
-    parser.add_argument("--sources", type=int, default=800, help="Originals that get transformed copies.")
+    parser.add_argument(
+        "--sources", type=int, default=800, help="Originals that get transformed copies."
+    )
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
     truth = build(args.dest, sources=args.sources, seed=args.seed)
-    print(f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs within {LOOKALIKE_BITS} pHash bits, "
-          f"{truth['twins_dropped']} twins dropped, digest {digest(args.dest)}")
+    print(
+        f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs within {LOOKALIKE_BITS} pHash bits, "
+        f"{truth['twins_dropped']} twins dropped, digest {digest(args.dest)}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
 def originals() -> dict[str, list[Path]]:
-    return {d.name: sorted(p for p in d.iterdir() if p.is_file()) for d in sorted(SOURCE.iterdir()) if d.is_dir()}
+    return {
+        d.name: sorted(p for p in d.iterdir() if p.is_file())
+        for d in sorted(SOURCE.iterdir())
+        if d.is_dir()
+    }
 
 
 def variant(src: Path, dest: Path, seed: int) -> None:
@@ -70,18 +74,27 @@ def build_dataset(folder: Path, n_train: int, seed: int = 0) -> dict[str, int]:
     for subset, pool, n in (("train", train_items, n_train), ("test", test_items, n_test)):
         for k in range(n):
             cls, src = pool[k % len(pool)]
-            jobs.append((src, folder / subset / cls / f"{k:06d}.jpg", hash((seed, subset, k)) & 0xFFFFFFFF))
+            jobs.append(
+                (src, folder / subset / cls / f"{k:06d}.jpg", hash((seed, subset, k)) & 0xFFFFFFFF)
+            )
     started = time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count() or 2) as workers:
         list(workers.map(lambda job: variant(*job), jobs))
-    print(f"  wrote {len(jobs)} JPEGs ({n_train} train, {n_test} test) in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"  wrote {len(jobs)} JPEGs ({n_train} train, {n_test} test) in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     return {"train": n_train, "test": n_test}
 
 
 def import_catalog(folder: Path, catalog: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run([str(BIN / "curate"), "import", str(folder), "--add-classes", "--catalog", str(catalog)],
-                          capture_output=True, text=True, env=ENV)
+    done = subprocess.run(
+        [str(BIN / "curate"), "import", str(folder), "--add-classes", "--catalog", str(catalog)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     if done.returncode:
         raise SystemExit(f"curate import failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
     return time.perf_counter() - started
@@ -97,10 +110,19 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def train_measured(catalog: Path, backbone: str | None, extra: list[str], time_limit: float | None, log: Path) -> dict:
+def train_measured(
+    catalog: Path, backbone: str | None, extra: list[str], time_limit: float | None, log: Path
+) -> dict:
     """`train` in a child process: its own peak RSS (wait4), an RSS sample every 5 s, its wall time."""
-    cmd = [str(BIN / "train"), *(["--backbone", backbone] if backbone else []), "--split", "imported",
-           "--catalog", str(catalog), *extra]
+    cmd = [
+        str(BIN / "train"),
+        *(["--backbone", backbone] if backbone else []),
+        "--split",
+        "imported",
+        "--catalog",
+        str(catalog),
+        *extra,
+    ]
     samples: list[tuple[float, float]] = []
     started = time.perf_counter()
     with open(log, "w") as out:
@@ -121,8 +143,13 @@ def train_measured(catalog: Path, backbone: str | None, extra: list[str], time_l
         _, status, usage = os.wait4(proc.pid, 0)
         stop.set()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"rc": proc.returncode, "wall": time.perf_counter() - started, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "samples": samples, "cmd": " ".join(cmd)}
+    return {
+        "rc": proc.returncode,
+        "wall": time.perf_counter() - started,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "samples": samples,
+        "cmd": " ".join(cmd),
+    }
 
 
 def run_metrics(catalog: Path) -> dict:
@@ -140,25 +167,52 @@ def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
     if not catalog.exists():
         print(f"  curate import: {import_catalog(folder, catalog):.0f} s", flush=True)
     load = os.getloadavg()
-    result = train_measured(catalog, args.backbone, args.train_args.split(), args.time_limit, work / f"{n}" / "train.log")
+    result = train_measured(
+        catalog,
+        args.backbone,
+        args.train_args.split(),
+        args.time_limit,
+        work / f"{n}" / "train.log",
+    )
     m = run_metrics(catalog)
-    print(f"  train ({result['cmd']}): exit {result['rc']}, wall {result['wall']:.0f} s, "
-          f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"  train ({result['cmd']}): exit {result['rc']}, wall {result['wall']:.0f} s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     trace = result["samples"][:: max(1, len(result["samples"]) // 24)]
-    print("  RSS over time (s: MB): " + ", ".join(f"{t:.0f}: {v:.0f}" for t, v in trace), flush=True)
+    print(
+        "  RSS over time (s: MB): " + ", ".join(f"{t:.0f}: {v:.0f}" for t, v in trace), flush=True
+    )
     if m:
-        print(f"  run status {m.get('status')}; phases (s) {m.get('seconds')}; plan {m.get('plan')}; "
-              f"counts {m.get('counts')}; test top-1 {m.get('top1')} top-3 {m.get('top3')}", flush=True)
+        print(
+            f"  run status {m.get('status')}; phases (s) {m.get('seconds')}; plan {m.get('plan')}; "
+            f"counts {m.get('counts')}; test top-1 {m.get('top1')} top-3 {m.get('top3')}",
+            flush=True,
+        )
     print(f"  log: {work / f'{n}' / 'train.log'}", flush=True)
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench/train.py --scale", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bench/train.py --scale", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--scale", action="store_true")
-    parser.add_argument("--sizes", default="5000,50000", help="training-image counts, comma separated")
-    parser.add_argument("--backbone", default="", help="default: the trainer's default (no --backbone given)")
-    parser.add_argument("--train-args", default="", help="extra `train` options, e.g. '--weights none'")
-    parser.add_argument("--time-limit", type=float, default=None, help="stop each training after S seconds (peak RSS still reported)")
+    parser.add_argument(
+        "--sizes", default="5000,50000", help="training-image counts, comma separated"
+    )
+    parser.add_argument(
+        "--backbone", default="", help="default: the trainer's default (no --backbone given)"
+    )
+    parser.add_argument(
+        "--train-args", default="", help="extra `train` options, e.g. '--weights none'"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop each training after S seconds (peak RSS still reported)",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     if not SOURCE.is_dir():
@@ -166,7 +220,9 @@ def main(argv: list[str]) -> int:
         return 0
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         one_size(n, args, work)
     return 0

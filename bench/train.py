@@ -70,7 +70,9 @@ def prepare(catalog: Path) -> list[str]:
         raise SystemExit(f"curate import failed: {done.stderr}")
     if curate("dedup", catalog=catalog).returncode:
         notes.append("curate dedup unavailable or failed: duplicates not removed")
-    if curate("split", "--name", SPLIT, "--test", "0.2", "--seed", str(SEED), catalog=catalog).returncode:
+    if curate(
+        "split", "--name", SPLIT, "--test", "0.2", "--seed", str(SEED), catalog=catalog
+    ).returncode:
         notes.append("curate split unavailable or failed: used the bench's own stratified split")
         own_split(catalog)
     return notes
@@ -79,10 +81,12 @@ def prepare(catalog: Path) -> list[str]:
 def own_split(catalog: Path) -> None:
     """A seeded 80/20 split per class, for when `curate split` is not available."""
     with open_catalog(catalog) as cat:
-        rows = list(cat.db.execute(
-            f"SELECT id, class FROM images WHERE status IN ({', '.join('?' * len(USABLE_STATUSES))}) ORDER BY id",
-            USABLE_STATUSES,
-        ).fetchall())
+        rows = list(
+            cat.db.execute(
+                f"SELECT id, class FROM images WHERE status IN ({', '.join('?' * len(USABLE_STATUSES))}) ORDER BY id",
+                USABLE_STATUSES,
+            ).fetchall()
+        )
         rng, pairs = random.Random(SEED), []
         for cls in sorted({c for _, c in rows}):
             ids = [i for i, c in rows if c == cls]
@@ -92,7 +96,9 @@ def own_split(catalog: Path) -> None:
         assign(cat, SPLIT, pairs, seed=SEED)
 
 
-def ours(catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *, quick: bool = False) -> dict:
+def ours(
+    catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *, quick: bool = False
+) -> dict:
     """One trainer run; `quick`: 2 feature passes (plain + 1 augmented), 2 fine-tune epochs.
 
     The bench scores the test subset at the trainer's checkpoints (after the head, after
@@ -100,9 +106,15 @@ def ours(catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *
     measurement, not training: nothing of it reaches the trainer, and its time is left
     out of our clock, as it is for the original recipe.
     """
-    cfg = TrainConfig(backbone, weights=weights, split=SPLIT, epochs=args.epochs,
-                      fine_tune_epochs=2 if quick else args.fine_tune_epochs,
-                      augment_passes=2 if quick else TrainConfig.augment_passes, seed=0)
+    cfg = TrainConfig(
+        backbone,
+        weights=weights,
+        split=SPLIT,
+        epochs=args.epochs,
+        fine_tune_epochs=2 if quick else args.fine_tune_epochs,
+        augment_passes=2 if quick else TrainConfig.augment_passes,
+        seed=0,
+    )
     with open_catalog(catalog) as cat:
         classes = load_split(cat, SPLIT, val_fraction=0.0).classes
         examples = test_examples(cat, SPLIT, classes)
@@ -119,7 +131,10 @@ def ours(catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *
         top3 = float((np.argsort(-probs, 1)[:, :3] == test_y[:, None]).any(1).mean())
         curve.append((t - started - measuring[0], top1, top3))
         measuring[0] += time.perf_counter() - t
-        print(f"  {backbone} after {stage}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s", flush=True)
+        print(
+            f"  {backbone} after {stage}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s",
+            flush=True,
+        )
 
     with open_catalog(catalog) as cat:
         run = train(cat, cfg, on_checkpoint=score)
@@ -127,11 +142,20 @@ def ours(catalog: Path, backbone: str, weights: str, args: argparse.Namespace, *
     seconds = time.perf_counter() - started - measuring[0]
     curve.append((seconds, m["top1"], m["top3"]))  # the saved model, scored by `evaluate`
     label = "ours, quick: 2 passes, 2 ft epochs" if quick else "ours"
-    return {"name": f"{backbone} ({label})", "top1": m["top1"], "top3": m["top3"], "seconds": seconds,
-            "phases": m["seconds"], "run": run["id"], "curve": curve}
+    return {
+        "name": f"{backbone} ({label})",
+        "top1": m["top1"],
+        "top3": m["top3"],
+        "seconds": seconds,
+        "phases": m["seconds"],
+        "run": run["id"],
+        "curve": curve,
+    }
 
 
-def export_folder(catalog: Path, folder: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
+def export_folder(
+    catalog: Path, folder: Path
+) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
     """The split as folder/<subset>/<class>/<file> symlinks, as the original project kept it."""
     with open_catalog(catalog) as cat:
         data = load_split(cat, SPLIT, val_fraction=0.0)
@@ -174,8 +198,11 @@ def original(classes: list[str], files: dict, epochs: int) -> dict:
     for layer in base.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     model = build_classifier(base, build_head(1280, len(classes), HeadConfig()), "tf", SIZE)
-    model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy",
-                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(3, name="top3")])
+    model.compile(
+        keras.optimizers.Adam(1e-4),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(3, name="top3")],
+    )
     curve, measuring = [], [0.0]
 
     class TestEachEpoch(keras.callbacks.Callback):
@@ -186,11 +213,24 @@ def original(classes: list[str], files: dict, epochs: int) -> dict:
             _, top1, top3 = model.evaluate(FolderImages(files["test"], 32, False), verbose=0)
             curve.append((t - started - measuring[0], top1, top3))
             measuring[0] += time.perf_counter() - t
-            print(f"  original epoch {epoch + 1}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s", flush=True)
+            print(
+                f"  original epoch {epoch + 1}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s",
+                flush=True,
+            )
 
-    model.fit(FolderImages(files["train"], 32, True), epochs=epochs, verbose=0, callbacks=[TestEachEpoch()])
-    return {"name": "mobilenet_v2 original recipe", "top1": curve[-1][1], "top3": curve[-1][2],
-            "seconds": curve[-1][0], "curve": curve}
+    model.fit(
+        FolderImages(files["train"], 32, True),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[TestEachEpoch()],
+    )
+    return {
+        "name": "mobilenet_v2 original recipe",
+        "top1": curve[-1][1],
+        "top3": curve[-1][2],
+        "seconds": curve[-1][0],
+        "curve": curve,
+    }
 
 
 def main() -> int:
@@ -200,7 +240,9 @@ def main() -> int:
         return scale_main(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="our head epochs (max)")
+    parser.add_argument(
+        "--epochs", type=int, default=TrainConfig.epochs, help="our head epochs (max)"
+    )
     parser.add_argument("--fine-tune-epochs", type=int, default=TrainConfig.fine_tune_epochs)
     parser.add_argument("--original-epochs", type=int, default=12)
     parser.add_argument("--skip-original", action="store_true")
@@ -212,13 +254,17 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     catalog = work / "catalog.db"
-    print(f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; Keras {keras.__version__} on {keras.backend.backend()}")
+    print(
+        f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; Keras {keras.__version__} on {keras.backend.backend()}"
+    )
     t0 = time.perf_counter()
     notes = prepare(catalog)
     prep = time.perf_counter() - t0
     with open_catalog(catalog) as cat:
         counts = {s: len(split_images(cat, SPLIT, s, USABLE_STATUSES)) for s in ("train", "test")}
-        print(f"import + dedup + split: {prep:.1f} s; split {SPLIT!r}: {counts}; splits {split_names(cat)}")
+        print(
+            f"import + dedup + split: {prep:.1f} s; split {SPLIT!r}: {counts}; splits {split_names(cat)}"
+        )
     for note in notes:
         print(f"NOTE: {note}")
     results = [ours(catalog, "mobilenet_v2", str(MOBILENET), args)]
@@ -228,7 +274,9 @@ def main() -> int:
     if not args.skip_ensemble:
         results.append(ours(catalog, ENSEMBLE, f"{MOBILENET},imagenet", args))
         print_row(results[-1])
-    print(f"import-to-report ({len(results)} runs of ours, one after another): {time.perf_counter() - t0:.0f} s")
+    print(
+        f"import-to-report ({len(results)} runs of ours, one after another): {time.perf_counter() - t0:.0f} s"
+    )
     for r in results:
         print(f"import-to-report for {r['name']} alone: {prep + r['seconds']:.0f} s")
     if not args.skip_original:
@@ -248,7 +296,10 @@ def main() -> int:
 
 def print_row(r: dict, phases: bool = True) -> None:
     extra = f"  phases {r['phases']}" if phases and "phases" in r else ""
-    print(f"{r['name']:52} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  wall {r['seconds']:.0f} s{extra}", flush=True)
+    print(
+        f"{r['name']:52} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  wall {r['seconds']:.0f} s{extra}",
+        flush=True,
+    )
 
 
 def compare(mine: dict, orig: dict) -> None:
@@ -258,15 +309,22 @@ def compare(mine: dict, orig: dict) -> None:
     # correct images must compare equal, hence the tolerance (far below one image in 74).
     target, eps = orig["top1"], 1e-6
     reached = next((t for t, top1, _ in orig["curve"] if top1 >= target - eps), orig["seconds"])
-    print(f"original recipe: final top-1 {target:.3f}, first reached at {reached:.0f} s, {orig['seconds']:.0f} s in all")
+    print(
+        f"original recipe: final top-1 {target:.3f}, first reached at {reached:.0f} s, {orig['seconds']:.0f} s in all"
+    )
     ours_at = next((t for t, top1, _ in mine["curve"] if top1 >= target - eps), None)
     if ours_at is None:
-        print(f"{mine['name']} never reaches the original's top-1 {target:.3f} (final {mine['top1']:.3f}); "
-              f"time ratio {orig['seconds'] / mine['seconds']:.1f}x")
+        print(
+            f"{mine['name']} never reaches the original's top-1 {target:.3f} (final {mine['top1']:.3f}); "
+            f"time ratio {orig['seconds'] / mine['seconds']:.1f}x"
+        )
         return
-    print(f"{mine['name']} first reaches top-1 >= {target:.3f} at {ours_at:.0f} s: "
-          f"{reached / ours_at:.1f}x faster than the original reached it, {orig['seconds'] / ours_at:.1f}x against "
-          f"its whole run; whole runs {orig['seconds'] / mine['seconds']:.1f}x less wall time", flush=True)
+    print(
+        f"{mine['name']} first reaches top-1 >= {target:.3f} at {ours_at:.0f} s: "
+        f"{reached / ours_at:.1f}x faster than the original reached it, {orig['seconds'] / ours_at:.1f}x against "
+        f"its whole run; whole runs {orig['seconds'] / mine['seconds']:.1f}x less wall time",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -46,15 +46,32 @@ SHARED = ROOT.parent / "shared"
 SEED = 42
 # name -> TrainConfig overrides. `base` is whatever TrainConfig's defaults are today.
 CANDIDATES: dict[str, dict] = {
-    "smoke": {"epochs": 1, "fine_tune_epochs": 1, "augment_passes": 1, "size": 64},  # checks the script, nothing more
+    "smoke": {
+        "epochs": 1,
+        "fine_tune_epochs": 1,
+        "augment_passes": 1,
+        "size": 64,
+    },  # checks the script, nothing more
     "base": {},
     "ens-ft8-lr3e-4": {"fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
     "ens-head256": {"head_width": 256, "dropout": 0.3},
     "l0": {"backbone": "efficientnet_lite0"},
-    "l0-ft8-lr3e-4": {"backbone": "efficientnet_lite0", "fine_tune_epochs": 8, "fine_tune_learning_rate": 3e-4},
-    "l0-cut7-ft8": {"backbone": "efficientnet_lite0", "fine_tune_from": "block7_add", "fine_tune_epochs": 8},
-    "l0-cut7-ft8-lr3e-4": {"backbone": "efficientnet_lite0", "fine_tune_from": "block7_add", "fine_tune_epochs": 8,
-                           "fine_tune_learning_rate": 3e-4},
+    "l0-ft8-lr3e-4": {
+        "backbone": "efficientnet_lite0",
+        "fine_tune_epochs": 8,
+        "fine_tune_learning_rate": 3e-4,
+    },
+    "l0-cut7-ft8": {
+        "backbone": "efficientnet_lite0",
+        "fine_tune_from": "block7_add",
+        "fine_tune_epochs": 8,
+    },
+    "l0-cut7-ft8-lr3e-4": {
+        "backbone": "efficientnet_lite0",
+        "fine_tune_from": "block7_add",
+        "fine_tune_epochs": 8,
+        "fine_tune_learning_rate": 3e-4,
+    },
     "mnv2": {"backbone": "mobilenet_v2"},
     "l2": {"backbone": "efficientnet_lite2"},
 }
@@ -69,8 +86,14 @@ def default_backbone() -> str:
 
 def prepare(dataset: Path, catalog: Path, data_root: Path) -> None:
     curate = shutil.which("curate") or str(Path(sys.executable).parent / "curate")
-    for args in (["import", str(dataset), "--add-classes"], ["dedup"], ["split", "--name", "default", "--seed", str(SEED)]):
-        done = subprocess.run([curate, *args, "--catalog", str(catalog)], capture_output=True, text=True)
+    for args in (
+        ["import", str(dataset), "--add-classes"],
+        ["dedup"],
+        ["split", "--name", "default", "--seed", str(SEED)],
+    ):
+        done = subprocess.run(
+            [curate, *args, "--catalog", str(catalog)], capture_output=True, text=True
+        )
         if done.returncode:
             raise SystemExit(f"curate {args[0]} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
 
@@ -89,7 +112,12 @@ def make_folds(catalog: Path, folds: int) -> list[str]:
             rng.shuffle(ids)
             fold_of.update({image_id: i % folds for i, image_id in enumerate(ids)})
         for k in range(folds):
-            assign(cat, f"cv{k}", ((i, "test" if f == k else "train") for i, f in fold_of.items()), seed=SEED)
+            assign(
+                cat,
+                f"cv{k}",
+                ((i, "test" if f == k else "train") for i, f in fold_of.items()),
+                seed=SEED,
+            )
     return [f"cv{k}" for k in range(folds)]
 
 
@@ -101,9 +129,13 @@ def main() -> int:
     parser.add_argument("--backbone", default=None, help="override every candidate's backbone")
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--budget-s", type=float, default=float("inf"))
-    parser.add_argument("--max-folds-big", type=int, default=None, help="folds to run on datasets over 2,000 images")
+    parser.add_argument(
+        "--max-folds-big", type=int, default=None, help="folds to run on datasets over 2,000 images"
+    )
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=SHARED / "data", help="the folder holding the datasets")
+    parser.add_argument(
+        "--data", type=Path, default=SHARED / "data", help="the folder holding the datasets"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -131,10 +163,20 @@ def main() -> int:
                 with open_catalog(catalog) as cat:
                     run = train(cat, cfg)
                 m = run["metrics"]
-                row = {"dataset": name, "config": config, "split": split, "top1": m["top1"], "top3": m["top3"],
-                       "seconds": round(time.perf_counter() - t, 1), "params": asdict(cfg)}
+                row = {
+                    "dataset": name,
+                    "config": config,
+                    "split": split,
+                    "top1": m["top1"],
+                    "top3": m["top3"],
+                    "seconds": round(time.perf_counter() - t, 1),
+                    "params": asdict(cfg),
+                }
                 results.append(row)
-                print(f"{name:11} {config:14} {split}: top-1 {m['top1']:.3f} top-3 {m['top3']:.3f} {row['seconds']:7.1f} s", flush=True)
+                print(
+                    f"{name:11} {config:14} {split}: top-1 {m['top1']:.3f} top-3 {m['top3']:.3f} {row['seconds']:7.1f} s",
+                    flush=True,
+                )
                 if args.out:
                     args.out.write_text(json.dumps(results, indent=1))
     print("\nmean over folds (train parts only; no test image is read):")
@@ -143,7 +185,9 @@ def main() -> int:
             rows = [r for r in results if r["dataset"] == name and r["config"] == config]
             if rows:
                 mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
-                print(f"{name:11} {config:14} top-1 {mean('top1'):.3f} top-3 {mean('top3'):.3f} {mean('seconds'):7.1f} s  ({len(rows)} folds)")
+                print(
+                    f"{name:11} {config:14} top-1 {mean('top1'):.3f} top-3 {mean('top3'):.3f} {mean('seconds'):7.1f} s  ({len(rows)} folds)"
+                )
     return 0
 
 

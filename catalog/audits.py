@@ -31,7 +31,9 @@ class Flag:
     kind: str
 
 
-def record_audit(cat: Catalog, split: str, backbone: str, params: dict, flags: Iterable[Flag]) -> int:
+def record_audit(
+    cat: Catalog, split: str, backbone: str, params: dict, flags: Iterable[Flag]
+) -> int:
     """Store an audit and its flags in one transaction; returns the audit id."""
     with transaction(cat):
         cur = cat.db.execute(
@@ -41,7 +43,10 @@ def record_audit(cat: Catalog, split: str, backbone: str, params: dict, flags: I
         audit_id = int(cur.lastrowid)
         cat.db.conn.executemany(
             "INSERT INTO audit_flags (audit_id, image_id, given_class, suggested_class, score, kind) VALUES (?, ?, ?, ?, ?, ?)",
-            [(audit_id, f.image_id, f.given_class, f.suggested_class, float(f.score), f.kind) for f in flags],
+            [
+                (audit_id, f.image_id, f.given_class, f.suggested_class, float(f.score), f.kind)
+                for f in flags
+            ],
         )
     return audit_id
 
@@ -52,17 +57,27 @@ def get_audit(cat: Catalog, audit_id: int | None = None, split: str | None = Non
         rows = dict_rows(cat.db.execute("SELECT * FROM audits WHERE id = ?", [audit_id]))
     else:
         where, params = ("WHERE split = ?", [split]) if split is not None else ("", [])
-        rows = dict_rows(cat.db.execute(f"SELECT * FROM audits {where} ORDER BY id DESC LIMIT 1", params))
+        rows = dict_rows(
+            cat.db.execute(f"SELECT * FROM audits {where} ORDER BY id DESC LIMIT 1", params)
+        )
     if not rows:
-        which = f"id {audit_id}" if audit_id is not None else f"split {split!r}" if split else "this catalog"
+        which = (
+            f"id {audit_id}"
+            if audit_id is not None
+            else f"split {split!r}"
+            if split
+            else "this catalog"
+        )
         raise CatalogError(f"no audit for {which}; run `train audit` first")
     return {**rows[0], "params": json.loads(rows[0]["params"])}
 
 
 def audit_flags(cat: Catalog, audit_id: int) -> list[Flag]:
     """The flags of an audit, worst (lowest score) first."""
-    sql = ("SELECT image_id, given_class, suggested_class, score, kind FROM audit_flags"
-           " WHERE audit_id = ? ORDER BY score, image_id")
+    sql = (
+        "SELECT image_id, given_class, suggested_class, score, kind FROM audit_flags"
+        " WHERE audit_id = ? ORDER BY score, image_id"
+    )
     return [Flag(*row) for row in cat.db.execute(sql, [audit_id]).fetchall()]
 
 
@@ -93,6 +108,8 @@ def without_flagged(cat: Catalog, split: str, rows: list[dict]) -> list[dict]:
         CatalogError: the split was never audited (excluding nothing would mislead).
     """
     if cat.db.execute("SELECT 1 FROM audits WHERE split = ?", [split]).fetchone() is None:
-        raise CatalogError(f"split {split!r} has no audit to exclude flagged images from; run `train audit --split {split}` first")
+        raise CatalogError(
+            f"split {split!r} has no audit to exclude flagged images from; run `train audit --split {split}` first"
+        )
     flagged = latest_open_flags(cat, split)
     return [r for r in rows if r["id"] not in flagged or r.get("subset") != "train"]

@@ -40,8 +40,14 @@ def say(*parts: Part, console: Console | None = None) -> None:
 
     Example: say(("failed", "red"), f" {path}: {reason}")
     """
-    text = Text.assemble(*((plain(p[0], MESSAGE_LIMIT, newlines=True), p[1]) if isinstance(p, tuple)
-                           else plain(p, MESSAGE_LIMIT, newlines=True) for p in parts))
+    text = Text.assemble(
+        *(
+            (plain(p[0], MESSAGE_LIMIT, newlines=True), p[1])
+            if isinstance(p, tuple)
+            else plain(p, MESSAGE_LIMIT, newlines=True)
+            for p in parts
+        )
+    )
     (console or out_console).print(text, highlight=False, soft_wrap=True)
 
 

@@ -116,7 +116,9 @@ def _check_location(path: Path) -> None:
     if not folder.is_dir():
         raise CatalogError(f"cannot create catalog {path}: folder {folder} does not exist")
     if path.is_dir():
-        raise CatalogError(f"catalog path {path} is a folder; give a file name such as {path / DEFAULT_CATALOG}")
+        raise CatalogError(
+            f"catalog path {path} is a folder; give a file name such as {path / DEFAULT_CATALOG}"
+        )
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise CatalogError(f"cannot write catalog {path}: permission denied")
 

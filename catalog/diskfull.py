@@ -32,11 +32,18 @@ def disk_full(exc: BaseException, where: object) -> DiskFullError | None:
     if isinstance(exc, OSError) and code in NO_SPACE | READ_ONLY:
         target = exc.filename or where
         if code in READ_ONLY:
-            return DiskFullError(f"read-only file system while writing {target}: nothing was written; "
-                                 "re-run after making it writable")
-        return DiskFullError(f"disk full while writing {target}: freed nothing, re-run after making space")
+            return DiskFullError(
+                f"read-only file system while writing {target}: nothing was written; "
+                "re-run after making it writable"
+            )
+        return DiskFullError(
+            f"disk full while writing {target}: freed nothing, re-run after making space"
+        )
     if isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        or "database or disk is full" in str(exc)
     ):
-        return DiskFullError(f"disk full while writing {where}: freed nothing, re-run after making space")
+        return DiskFullError(
+            f"disk full while writing {where}: freed nothing, re-run after making space"
+        )
     return None

@@ -27,7 +27,10 @@ def mark_duplicates(cat: Catalog, marks: Iterable[DuplicateMark]) -> int:
     with transaction(cat):
         for m in marks:
             reason = f"{m.method} duplicate of image {m.duplicate_of} (distance {m.distance})"
-            cat.db.execute("UPDATE images SET status = 'duplicate', reason = ? WHERE id = ?", [reason, m.image_id])
+            cat.db.execute(
+                "UPDATE images SET status = 'duplicate', reason = ? WHERE id = ?",
+                [reason, m.image_id],
+            )
             cat.db.execute(
                 "INSERT OR REPLACE INTO duplicates (image_id, duplicate_of, distance, method) VALUES (?, ?, ?, ?)",
                 [m.image_id, m.duplicate_of, m.distance, m.method],
@@ -43,7 +46,9 @@ def duplicate_marks(cat: Catalog) -> list[DuplicateMark]:
 
 def duplicate_group(cat: Catalog, image_id: int) -> list[int]:
     """The ids of the group an image belongs to: the kept image first, then its duplicates."""
-    row = cat.db.execute("SELECT duplicate_of FROM duplicates WHERE image_id = ?", [image_id]).fetchone()
+    row = cat.db.execute(
+        "SELECT duplicate_of FROM duplicates WHERE image_id = ?", [image_id]
+    ).fetchone()
     keeper = row[0] if row else image_id
     sql = "SELECT image_id FROM duplicates WHERE duplicate_of = ? ORDER BY image_id"
     members = [r[0] for r in cat.db.execute(sql, [keeper]).fetchall()]

@@ -52,14 +52,29 @@ def record_fetches(cat: Catalog, records: list[FetchRecord]) -> None:
     """Write several fetch rows in one transaction, in order (one commit, not one each)."""
     for record in records:
         if record.status not in FETCH_STATUSES:
-            raise ValueError(f"unknown fetch status {record.status!r}; use one of {', '.join(FETCH_STATUSES)}")
+            raise ValueError(
+                f"unknown fetch status {record.status!r}; use one of {', '.join(FETCH_STATUSES)}"
+            )
     if not records:
         return
     at = now()
     with transaction(cat):
         for r in records:
-            cat.db.execute(_UPSERT, [r.url, r.class_name, r.engine, r.query, r.rank, r.status,
-                                     r.http_status, r.error, r.sha256, at])
+            cat.db.execute(
+                _UPSERT,
+                [
+                    r.url,
+                    r.class_name,
+                    r.engine,
+                    r.query,
+                    r.rank,
+                    r.status,
+                    r.http_status,
+                    r.error,
+                    r.sha256,
+                    at,
+                ],
+            )
 
 
 def tried_urls(cat: Catalog, class_name: str, *, include_failed: bool = True) -> set[str]:

@@ -31,8 +31,13 @@ class InputFileError(CatalogError):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -42,7 +47,9 @@ def _os_error(path: Path | str, exc: OSError) -> InputFileError:
     if exc.errno == errno.ELOOP:
         return InputFileError("not-a-regular-file", "a symbolic link loop")
     if exc.errno == errno.ENOENT and os.path.islink(path):
-        return InputFileError("not-a-regular-file", f"a dangling symbolic link (to {os.readlink(path)})")
+        return InputFileError(
+            "not-a-regular-file", f"a dangling symbolic link (to {os.readlink(path)})"
+        )
     return InputFileError("unreadable", exc.strerror or str(exc))
 
 
@@ -62,11 +69,15 @@ def read_input_file(path: Path | str, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise InputFileError("not-a-regular-file", f"{_kind(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
-            raise InputFileError("too-large", f"{info.st_size} bytes, over the {max_bytes}-byte limit")
+            raise InputFileError(
+                "too-large", f"{info.st_size} bytes, over the {max_bytes}-byte limit"
+            )
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise InputFileError("not-a-regular-file", "changed into something else while being opened")
+                raise InputFileError(
+                    "not-a-regular-file", "changed into something else while being opened"
+                )
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise _os_error(path, exc) from exc

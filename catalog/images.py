@@ -78,7 +78,11 @@ def add_image(
             info = validated or validate_image(data, min_side=min_side)
             rel, created = put_file(cat, data, sha, info.ext, staged=staged)
             try:
-                image_id = cat.table("images").insert(_row(sha, class_name, rel, info, data, provenance)).last_pk
+                image_id = (
+                    cat.table("images")
+                    .insert(_row(sha, class_name, rel, info, data, provenance))
+                    .last_pk
+                )
             except sqlite3.IntegrityError:
                 # Another process stored the same bytes between our lookup and insert.
                 existing = get_by_sha(cat, sha)
@@ -91,11 +95,15 @@ def add_image(
                 raise
     finally:
         if staged is not None:
-            staged.unlink(missing_ok=True)  # not used: the store had the file, or the image was refused
+            staged.unlink(
+                missing_ok=True
+            )  # not used: the store had the file, or the image was refused
     return AddResult(image=get_image(cat, image_id), created=True)
 
 
-def _row(sha: str, class_name: str, rel: str, info: ImageInfo, data: bytes, provenance: Provenance) -> dict:
+def _row(
+    sha: str, class_name: str, rel: str, info: ImageInfo, data: bytes, provenance: Provenance
+) -> dict:
     return {
         "sha256": sha,
         "class": class_name,
@@ -188,7 +196,9 @@ def update_image(cat: Catalog, image_id: int, **changes: object) -> dict:
     `flags` may be given as a list and is stored as JSON.
     """
     if "status" in changes and changes["status"] not in IMAGE_STATUSES:
-        raise CatalogError(f"unknown status {changes['status']!r}; use one of {', '.join(IMAGE_STATUSES)}")
+        raise CatalogError(
+            f"unknown status {changes['status']!r}; use one of {', '.join(IMAGE_STATUSES)}"
+        )
     if "class" in changes:
         require_class(cat, str(changes["class"]))
     if isinstance(changes.get("flags"), list):

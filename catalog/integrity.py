@@ -30,7 +30,9 @@ MISSING_REASON = "file missing from the store"
 
 @dataclass
 class Problem:
-    kind: str  # missing-file, corrupt-file, orphan-file, temp-file, dangling-split, missing-artifact
+    kind: (
+        str  # missing-file, corrupt-file, orphan-file, temp-file, dangling-split, missing-artifact
+    )
     subject: str  # an image id, a path or a run id
     detail: str
     fixed: str | None = None
@@ -66,7 +68,10 @@ def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
                 if fix:
                     raise
         # Rows read after the lock is taken: a file stored before it has its row by now.
-        known = {(cat.root / rel).resolve() for (rel,) in cat.db.execute("SELECT path FROM images").fetchall()}
+        known = {
+            (cat.root / rel).resolve()
+            for (rel,) in cat.db.execute("SELECT path FROM images").fetchall()
+        }
         _check_store_files(cat, known, report, fix)
     _check_dangling_rows(cat, report)
     _check_run_artifacts(cat, report)
@@ -96,7 +101,10 @@ def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None
 def _mark_missing(cat: Catalog, image_id: int) -> None:
     before = cat.db.execute("SELECT status, reason FROM images WHERE id = ?", [image_id]).fetchone()
     with transaction(cat):
-        cat.db.execute("UPDATE images SET status = 'rejected', reason = ? WHERE id = ?", [MISSING_REASON, image_id])
+        cat.db.execute(
+            "UPDATE images SET status = 'rejected', reason = ? WHERE id = ?",
+            [MISSING_REASON, image_id],
+        )
         cat.db.execute(
             "INSERT INTO reviews (image_id, action, before, after, at) VALUES (?, 'check', ?, ?, ?)",
             [
@@ -118,7 +126,9 @@ def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, 
         if path.resolve() in known or (path.name.startswith(TEMP_PREFIX) and path not in stale):
             continue  # a live writer's temporary file is work in progress, not a problem
         if path.name.startswith(TEMP_PREFIX):
-            problem = Problem("temp-file", str(path.relative_to(cat.root)), "left by a writer that is gone")
+            problem = Problem(
+                "temp-file", str(path.relative_to(cat.root)), "left by a writer that is gone"
+            )
             _remove_if(fix, path, problem)
             report.problems.append(problem)
         else:
@@ -127,7 +137,9 @@ def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, 
         _check_unknown_files(cat, unknown, report, fix)
 
 
-def _check_unknown_files(cat: Catalog, paths: list[Path], report: IntegrityReport, fix: bool) -> None:
+def _check_unknown_files(
+    cat: Catalog, paths: list[Path], report: IntegrityReport, fix: bool
+) -> None:
     """Files without a row here: other catalogs' images, proved orphans, or files left alone."""
     try:
         referenced = set().union(*(files_referenced_by(p) for p in sibling_catalogs(cat)))
@@ -142,7 +154,9 @@ def _check_unknown_files(cat: Catalog, paths: list[Path], report: IntegrityRepor
         if path.resolve() in referenced:
             report.shared_files += 1
         elif rel in created:
-            problem = Problem("orphan-file", rel, "no catalog refers to it (this catalog created it)")
+            problem = Problem(
+                "orphan-file", rel, "no catalog refers to it (this catalog created it)"
+            )
             if _remove_if(fix, path, problem):
                 release(cat, rel)
             report.problems.append(problem)
@@ -163,17 +177,23 @@ def _check_dangling_rows(cat: Catalog, report: IntegrityReport) -> None:
         sql = f"SELECT count(*) FROM {table} t LEFT JOIN images i ON i.id = t.image_id WHERE i.id IS NULL"
         dangling = cat.db.execute(sql).fetchone()[0]
         if dangling:
-            report.problems.append(Problem(f"dangling-{table}", table, f"{dangling} rows name a missing image"))
+            report.problems.append(
+                Problem(f"dangling-{table}", table, f"{dangling} rows name a missing image")
+            )
 
 
 def _check_run_artifacts(cat: Catalog, report: IntegrityReport) -> None:
-    for run_id, artifacts, status in cat.db.execute("SELECT id, artifacts, status FROM runs ORDER BY id").fetchall():
+    for run_id, artifacts, status in cat.db.execute(
+        "SELECT id, artifacts, status FROM runs ORDER BY id"
+    ).fetchall():
         if status != "finished" or not artifacts:
             continue
         for name, rel in _artifact_paths(json.loads(artifacts)):
             path = Path(rel) if Path(rel).is_absolute() else cat.root / rel
             if not path.exists():
-                report.problems.append(Problem("missing-artifact", str(run_id), f"{name}: {rel} does not exist"))
+                report.problems.append(
+                    Problem("missing-artifact", str(run_id), f"{name}: {rel} does not exist")
+                )
 
 
 def _artifact_paths(artifacts: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -181,7 +201,15 @@ def _artifact_paths(artifacts: object, prefix: str = "") -> list[tuple[str, str]
     if isinstance(artifacts, str):
         return [(prefix.rstrip(".") or "artifact", artifacts)]
     if isinstance(artifacts, dict):
-        return [pair for key, value in artifacts.items() for pair in _artifact_paths(value, f"{prefix}{key}.")]
+        return [
+            pair
+            for key, value in artifacts.items()
+            for pair in _artifact_paths(value, f"{prefix}{key}.")
+        ]
     if isinstance(artifacts, list):
-        return [pair for i, value in enumerate(artifacts) for pair in _artifact_paths(value, f"{prefix}{i}.")]
+        return [
+            pair
+            for i, value in enumerate(artifacts)
+            for pair in _artifact_paths(value, f"{prefix}{i}.")
+        ]
     return []

@@ -31,7 +31,9 @@ class OwnershipUnknown(Exception):
 
 def claim(cat: Catalog, rel: str) -> None:
     """Record that this catalog is about to create the stored file `rel`."""
-    cat.db.execute("INSERT OR IGNORE INTO store_files (path, created_at) VALUES (?, ?)", [rel, now()])
+    cat.db.execute(
+        "INSERT OR IGNORE INTO store_files (path, created_at) VALUES (?, ?)", [rel, now()]
+    )
 
 
 def release(cat: Catalog, rel: str) -> None:
@@ -47,7 +49,9 @@ def created_files(cat: Catalog) -> set[str]:
 def register(store_dir: Path, catalog_path: Path) -> None:
     """Add a catalog to the store's registry (once; safe between processes)."""
     entry = str(catalog_path.resolve())
-    with open(store_control(store_dir, REGISTRY_NAME), "a+", encoding="utf-8", errors="surrogateescape") as fh:
+    with open(
+        store_control(store_dir, REGISTRY_NAME), "a+", encoding="utf-8", errors="surrogateescape"
+    ) as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.seek(0)
         if entry not in fh.read().splitlines():

@@ -23,7 +23,9 @@ REVIEWED = ("status", "class", "reason")
 
 
 def _state(cat: Catalog, image_id: int) -> dict:
-    row = cat.db.execute("SELECT status, class, reason FROM images WHERE id = ?", [image_id]).fetchone()
+    row = cat.db.execute(
+        "SELECT status, class, reason FROM images WHERE id = ?", [image_id]
+    ).fetchone()
     if row is None:
         raise CatalogError(f"no image with id {image_id}")
     return dict(zip(REVIEWED, row))
@@ -33,14 +35,18 @@ def _check(cat: Catalog, changes: dict) -> None:
     if set(changes) - set(REVIEWED):
         raise CatalogError(f"a review may only change {', '.join(REVIEWED)}")
     if "status" in changes and changes["status"] not in IMAGE_STATUSES:
-        raise CatalogError(f"unknown status {changes['status']!r}; use one of {', '.join(IMAGE_STATUSES)}")
+        raise CatalogError(
+            f"unknown status {changes['status']!r}; use one of {', '.join(IMAGE_STATUSES)}"
+        )
     if "class" in changes:
         require_class(cat, str(changes["class"]))
 
 
 def _write(cat: Catalog, image_id: int, action: str, before: dict, after: dict) -> int:
     sets = ", ".join(f'"{col}" = ?' for col in REVIEWED)
-    cat.db.execute(f"UPDATE images SET {sets} WHERE id = ?", [*(after[c] for c in REVIEWED), image_id])
+    cat.db.execute(
+        f"UPDATE images SET {sets} WHERE id = ?", [*(after[c] for c in REVIEWED), image_id]
+    )
     cur = cat.db.execute(
         "INSERT INTO reviews (image_id, action, before, after, at) VALUES (?, ?, ?, ?, ?)",
         [image_id, action, json.dumps(before), json.dumps(after), now()],
@@ -48,7 +54,9 @@ def _write(cat: Catalog, image_id: int, action: str, before: dict, after: dict) 
     return int(cur.lastrowid)
 
 
-def record_review(cat: Catalog, image_id: int, action: str, changes: dict, *, resolve: bool = False) -> dict:
+def record_review(
+    cat: Catalog, image_id: int, action: str, changes: dict, *, resolve: bool = False
+) -> dict:
     """Apply `changes` to an image and append the audit row, atomically.
 
     Args:
@@ -64,7 +72,13 @@ def record_review(cat: Catalog, image_id: int, action: str, changes: dict, *, re
         review_id = _write(cat, image_id, action, before, after)
         if resolve:
             resolve_conflicts(cat, image_id)
-    return {"id": review_id, "image_id": image_id, "action": action, "before": before, "after": after}
+    return {
+        "id": review_id,
+        "image_id": image_id,
+        "action": action,
+        "before": before,
+        "after": after,
+    }
 
 
 def last_review(cat: Catalog, image_id: int | None = None) -> dict | None:
@@ -77,7 +91,13 @@ def last_review(cat: Catalog, image_id: int | None = None) -> dict | None:
     row = cat.db.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "image_id": row[1], "action": row[2], "before": json.loads(row[3]), "after": json.loads(row[4])}
+    return {
+        "id": row[0],
+        "image_id": row[1],
+        "action": row[2],
+        "before": json.loads(row[3]),
+        "after": json.loads(row[4]),
+    }
 
 
 def undo_review(cat: Catalog, review: dict) -> dict:
@@ -86,7 +106,13 @@ def undo_review(cat: Catalog, review: dict) -> dict:
         current = _state(cat, review["image_id"])
         undo_id = _write(cat, review["image_id"], "undo", current, review["before"])
         cat.db.execute("UPDATE reviews SET undone_by = ? WHERE id = ?", [undo_id, review["id"]])
-    return {"id": undo_id, "image_id": review["image_id"], "action": "undo", "before": current, "after": review["before"]}
+    return {
+        "id": undo_id,
+        "image_id": review["image_id"],
+        "action": "undo",
+        "before": current,
+        "after": review["before"],
+    }
 
 
 def review_history(cat: Catalog, image_id: int) -> list[dict]:

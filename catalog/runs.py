@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .db import Catalog
 from .errors import CatalogError
@@ -125,35 +125,50 @@ def _this_process() -> dict:
 def _seconds_since(stamp: str | None, at: datetime | None) -> float | None:
     if not stamp:
         return None
-    return ((at or datetime.now(timezone.utc)) - datetime.fromisoformat(stamp)).total_seconds()
+    return ((at or datetime.now(UTC)) - datetime.fromisoformat(stamp)).total_seconds()
 
 
 def _check_not_alive_elsewhere(run: dict) -> None:
     """Refuse to take over a run another live process on this host is still training."""
-    if run["status"] == "running" and run.get("pid") and run["pid"] != os.getpid() and death_reason(run) is None:
+    if (
+        run["status"] == "running"
+        and run.get("pid")
+        and run["pid"] != os.getpid()
+        and death_reason(run) is None
+    ):
         if run.get("host") == socket.gethostname():
-            raise CatalogError(f"run {run['id']} is still running in process {run['pid']}; wait for it or stop it first")
+            raise CatalogError(
+                f"run {run['id']} is still running in process {run['pid']}; wait for it or stop it first"
+            )
 
 
 def latest_finished_run(cat: Catalog) -> dict:
     """The newest run whose status is `finished`; raises CatalogError if there is none."""
     rows = list(cat.table("runs").rows_where("status = 'finished'", order_by="id DESC", limit=1))
     if not rows:
-        raise CatalogError("no finished run in this catalog yet: train one with `train --backbone NAME`")
+        raise CatalogError(
+            "no finished run in this catalog yet: train one with `train --backbone NAME`"
+        )
     return _decode(rows[0])
 
 
 def finished_runs(cat: Catalog) -> list[dict]:
     """Every run whose status is `finished`, newest first, JSON columns decoded."""
-    return [_decode(r) for r in cat.table("runs").rows_where("status = 'finished'", order_by="id DESC")]
+    return [
+        _decode(r) for r in cat.table("runs").rows_where("status = 'finished'", order_by="id DESC")
+    ]
 
 
 def set_default_run(cat: Catalog, run_id: int) -> dict:
     """Mark the finished run `train predict` uses when no --run is given (`train use RUN`)."""
     run = get_run(cat, run_id)
     if run["status"] != "finished":
-        raise CatalogError(f"run {run_id} is {run['status']}, not finished: only a finished run can answer predictions")
-    cat.table("settings").upsert({"key": DEFAULT_RUN_KEY, "value": str(run_id), "set_at": now()}, pk="key")
+        raise CatalogError(
+            f"run {run_id} is {run['status']}, not finished: only a finished run can answer predictions"
+        )
+    cat.table("settings").upsert(
+        {"key": DEFAULT_RUN_KEY, "value": str(run_id), "set_at": now()}, pk="key"
+    )
     return run
 
 
@@ -177,7 +192,9 @@ def update_run(
     changes: dict[str, object] = {}
     if status is not None:
         if status not in RUN_STATUSES:
-            raise CatalogError(f"unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}")
+            raise CatalogError(
+                f"unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}"
+            )
         changes["status"] = status
         if status == "running":  # this process takes the run over (a start or a resume)
             _check_not_alive_elsewhere(run)
@@ -217,7 +234,9 @@ def run_predictions(cat: Catalog, run_id: int) -> list[Prediction]:
     """The stored predictions of a run, in image id order."""
     rows = cat.table("predictions").rows_where("run_id = ?", [run_id], order_by="image_id")
     return [
-        Prediction(r["image_id"], r["true_class"], [(c, float(s)) for c, s in json.loads(r["top_k"])])
+        Prediction(
+            r["image_id"], r["true_class"], [(c, float(s)) for c, s in json.loads(r["top_k"])]
+        )
         for r in rows
     ]
 

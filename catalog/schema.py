@@ -174,7 +174,9 @@ def m401_run_liveness(db: Database) -> None:
 def m601_settings(db: Database) -> None:
     # Small catalog-wide choices a person makes, e.g. `default_run` set by `train use RUN`
     # (issue 16): one key/value table rather than a column per choice.
-    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL)"
+    )
 
 
 @migrations()

@@ -25,7 +25,15 @@ def assign(
     for image_id, subset in assignments:
         if subset not in SUBSETS:
             raise CatalogError(f"unknown subset {subset!r}; use train or test")
-        rows.append({"name": name, "image_id": image_id, "subset": subset, "seed": seed, "created_at": created})
+        rows.append(
+            {
+                "name": name,
+                "image_id": image_id,
+                "subset": subset,
+                "seed": seed,
+                "created_at": created,
+            }
+        )
     if not rows:
         return 0
     before = _count(cat, name)
@@ -74,7 +82,9 @@ def split_images(
     return dict_rows(cur)
 
 
-def class_subset_counts(cat: Catalog, name: str, statuses: Iterable[str] | None = None) -> dict[str, dict[str, int]]:
+def class_subset_counts(
+    cat: Catalog, name: str, statuses: Iterable[str] | None = None
+) -> dict[str, dict[str, int]]:
     """class -> {"train": n, "test": n} for split `name`."""
     counts: dict[str, dict[str, int]] = {}
     for row in split_images(cat, name, statuses=statuses):

@@ -66,7 +66,9 @@ def claim_new(cat: Catalog, sha256: str, ext: str) -> None:
         claim(cat, rel)
 
 
-def put_file(cat: Catalog, data: bytes, sha256: str, ext: str, staged: Path | None = None) -> tuple[str, bool]:
+def put_file(
+    cat: Catalog, data: bytes, sha256: str, ext: str, staged: Path | None = None
+) -> tuple[str, bool]:
     """Move `data` into the store atomically; returns its relative path and whether it was created.
 
     Call it holding the store's writer lock (`cat.writing()`), up to the commit of the
@@ -116,7 +118,7 @@ def sweep_stale_temp_files(store_dir: Path) -> int:
 
 
 def _writer_alive(name: str) -> bool:
-    pid_text = name[len(TEMP_PREFIX):].split("-", 1)[0]
+    pid_text = name[len(TEMP_PREFIX) :].split("-", 1)[0]
     if not pid_text.isdigit():
         return False
     try:

@@ -1,7 +1,7 @@
 """Timestamps stored in the catalog: UTC, ISO 8601, second precision, sortable as text."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -59,7 +59,9 @@ def validate_image(
             width, height = img.size
             # Checked before decoding, so a bomb is refused without allocating its pixels.
             if width * height > max_pixels:
-                raise InvalidImage("decompression-bomb", f"{width}x{height} exceeds {max_pixels} pixels")
+                raise InvalidImage(
+                    "decompression-bomb", f"{width}x{height} exceeds {max_pixels} pixels"
+                )
             img.load()
             if img.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED:
                 width, height = height, width  # record the size as the image displays

@@ -18,32 +18,81 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail, say
 
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
-from .search import ENGINES, parse_search_urls
 from .engines.filters import parse_filter_args
 from .fetch import Fetcher
 from .report import CrawlReport
+from .search import ENGINES, parse_search_urls
 
 app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
+
 
 @app.command()
 def crawl(
     class_name: Annotated[str | None, typer.Option("--class", help="The class to crawl.")] = None,
     all_classes: Annotated[bool, typer.Option("--all", help="Crawl every class in turn.")] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help=f"Stop after this many new images per class (default {DEFAULT_LIMIT}; saved pages: all their hits).")] = None,
-    engine: Annotated[str | None, typer.Option(help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, Bing, DuckDuckGo; saved pages: detected).")] = None,
-    query: Annotated[str | None, typer.Option(help="Search for this instead of the class's query.")] = None,
-    search_url: Annotated[list[str] | None, typer.Option(help="The engine's base URL (a mirror or a test server), or ENGINE=URL; repeatable.")] = None,
-    page: Annotated[list[Path] | None, typer.Option(exists=True, dir_okay=False, help="A result page saved from a browser; repeatable. No search is made.")] = None,
-    filter_: Annotated[list[str] | None, typer.Option("--filter", help="NAME=VALUE, e.g. size=large; repeatable.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Stop after this many new images per class (default {DEFAULT_LIMIT}; saved pages: all their hits).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, Bing, DuckDuckGo; saved pages: detected)."
+        ),
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="Search for this instead of the class's query.")
+    ] = None,
+    search_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="The engine's base URL (a mirror or a test server), or ENGINE=URL; repeatable."
+        ),
+    ] = None,
+    page: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A result page saved from a browser; repeatable. No search is made.",
+        ),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="NAME=VALUE, e.g. size=large; repeatable.")
+    ] = None,
     max_pages: Annotated[int, typer.Option(min=1, help="Result pages to read at most.")] = 10,
-    retry_failed: Annotated[bool, typer.Option(help="Try again URLs that failed in earlier runs.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Try again URLs that failed in earlier runs.")
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="Downloads in flight at once.")] = 8,
-    per_host: Annotated[int, typer.Option(min=1, help="Downloads in flight to one host at once.")] = 2,
-    delay: Annotated[float, typer.Option(min=0, help="Seconds between requests to one host.")] = 0.25,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")] = 10.0,
-    allow_private: Annotated[list[str] | None, typer.Option(metavar="HOST", help="A private/loopback host or address that may be fetched (a local test server); repeatable. Every other private address stays refused.")] = None,
-    min_side: Annotated[int, typer.Option(min=1, help="Images whose shorter side is below this many pixels are not stored.")] = 32,
-    browser: Annotated[Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")] = None,
+    per_host: Annotated[
+        int, typer.Option(min=1, help="Downloads in flight to one host at once.")
+    ] = 2,
+    delay: Annotated[
+        float, typer.Option(min=0, help="Seconds between requests to one host.")
+    ] = 0.25,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")
+    ] = 10.0,
+    allow_private: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="HOST",
+            help="A private/loopback host or address that may be fetched (a local test server); repeatable. Every other private address stays refused.",
+        ),
+    ] = None,
+    min_side: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Images whose shorter side is below this many pixels are not stored."
+        ),
+    ] = 32,
+    browser: Annotated[
+        Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Search for a class's images, download and validate them, store them in the catalog.
@@ -56,16 +105,34 @@ def crawl(
     """
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
-    fetcher = Fetcher(requests.Session(), max_workers=workers, per_host=per_host, per_host_delay=delay,
-                      timeout=(timeout, timeout), allow_private=allow_private or False)
+    fetcher = Fetcher(
+        requests.Session(),
+        max_workers=workers,
+        per_host=per_host,
+        per_host_delay=delay,
+        timeout=(timeout, timeout),
+        allow_private=allow_private or False,
+    )
     with _ctrl_c():
         with catalog_for_cli(catalog) as cat, fetcher, _progress() as progress:
             base, bases = parse_search_urls(search_url or [])
-            options = CrawlOptions(limit=limit, engine=engine, query=query, search_url=base, search_urls=bases,
-                                   pages=page or [], filters=parse_filter_args(filter_ or []), max_pages=max_pages,
-                                   retry_failed=retry_failed, min_side=min_side, browser_path=browser)
+            options = CrawlOptions(
+                limit=limit,
+                engine=engine,
+                query=query,
+                search_url=base,
+                search_urls=bases,
+                pages=page or [],
+                filters=parse_filter_args(filter_ or []),
+                max_pages=max_pages,
+                retry_failed=retry_failed,
+                min_side=min_side,
+                browser_path=browser,
+            )
             if class_name is not None:
-                results = [(class_name, crawl_class(cat, class_name, options, fetcher, progress), None)]
+                results = [
+                    (class_name, crawl_class(cat, class_name, options, fetcher, progress), None)
+                ]
             else:
                 results = crawl_all(cat, options, fetcher, progress)
         _print_results(results)
@@ -100,8 +167,11 @@ def _ctrl_c() -> Iterator[None]:
         if presses == 0:
             raise
         if isinstance(exc, KeyboardInterrupt):  # came before any report: nothing to summarise
-            say(("interrupted (Ctrl-C)", "yellow"), ": nothing recorded beyond what finished",
-                console=err_console)
+            say(
+                ("interrupted (Ctrl-C)", "yellow"),
+                ": nothing recorded beyond what finished",
+                console=err_console,
+            )
         _exit_now(130)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -119,8 +189,15 @@ def _exit_now(code: int) -> None:
 @contextmanager
 def _progress() -> Iterator:
     """A callback that shows stored/limit for the class being crawled."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     tasks: dict[str, int] = {}
 
     def update(report: CrawlReport) -> None:
@@ -129,8 +206,12 @@ def _progress() -> Iterator:
         failed = sum(report.failures.values())
         # A saved page's crawl has no limit: its bar counts up to the hits read.
         total = report.limit if report.limit < sys.maxsize else max(report.hits, 1)
-        bar.update(tasks[report.class_name], total=total, completed=report.stored,
-                   info=f"tried {report.tried}, failed {failed}, already {report.duplicates}")
+        bar.update(
+            tasks[report.class_name],
+            total=total,
+            completed=report.stored,
+            info=f"tried {report.tried}, failed {failed}, already {report.duplicates}",
+        )
 
     with bar:
         yield update
@@ -155,4 +236,3 @@ def _print_results(results: list[tuple[str, CrawlReport | None, str | None]]) ->
         say((f"{len(empty)} of {len(results)} classes got no image: {', '.join(empty)}", "red"))
     if failed or empty:
         raise typer.Exit(code=1)
-

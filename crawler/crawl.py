@@ -19,7 +19,14 @@ from functools import partial
 from pathlib import Path
 
 from catalog import (
-    Catalog, CatalogError, ImageInfo, InvalidImage, Provenance, add_image, class_names, require_class,
+    Catalog,
+    CatalogError,
+    ImageInfo,
+    InvalidImage,
+    Provenance,
+    add_image,
+    class_names,
+    require_class,
 )
 from catalog.diskfull import DiskFullError, disk_full
 from catalog.fetches import FetchRecord, record_fetches, tried_urls
@@ -34,7 +41,14 @@ from .errors import CrawlerError
 from .fetch import Fetcher
 from .hits import ImageHit
 from .report import CrawlReport
-from .search import DEFAULT_ENGINE, ExternalEngine, PageSource, ResultPage, SearchSettings, get_engine
+from .search import (
+    DEFAULT_ENGINE,
+    ExternalEngine,
+    PageSource,
+    ResultPage,
+    SearchSettings,
+    get_engine,
+)
 
 Progress = Callable[[CrawlReport], None]
 BROWSER_ENGINE = "google-browser"
@@ -83,8 +97,13 @@ class _Tried:
         return key in self.before or key in self.now
 
 
-def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: Fetcher,
-                progress: Progress | None = None) -> CrawlReport:
+def crawl_class(
+    cat: Catalog,
+    class_name: str,
+    options: CrawlOptions,
+    fetcher: Fetcher,
+    progress: Progress | None = None,
+) -> CrawlReport:
     """Crawl one class until the limit of new images is stored or the results run out.
 
     Raises:
@@ -97,8 +116,13 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
         _check_search_url(url)
     query = options.query or require_class(cat, class_name)["query"]
     limit = options.effective_limit()
-    report = CrawlReport(class_name, engine=options.engine, query=query, limit=limit,
-                         limit_given=options.limit is not None)
+    report = CrawlReport(
+        class_name,
+        engine=options.engine,
+        query=query,
+        limit=limit,
+        limit_given=options.limit is not None,
+    )
     tried = _Tried(tried_urls(cat, class_name, include_failed=not options.retry_failed))
     settings = _settings(options, wanted=len(tried.before) + 2 * limit)
     report.notes = settings.notes
@@ -122,12 +146,15 @@ def crawl_class(cat: Catalog, class_name: str, options: CrawlOptions, fetcher: F
         fetcher.abort()
         report.interrupted = True
         report.stopped = "interrupted (Ctrl-C); the same command continues where this one stopped"
-    report.in_catalog = next((row["n"] for row in counts_by(cat, "class") if row["class"] == class_name), 0)
+    report.in_catalog = next(
+        (row["n"] for row in counts_by(cat, "class") if row["class"] == class_name), 0
+    )
     return report
 
 
-def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
-              progress: Progress | None = None) -> list[tuple[str, CrawlReport | None, str | None]]:
+def crawl_all(
+    cat: Catalog, options: CrawlOptions, fetcher: Fetcher, progress: Progress | None = None
+) -> list[tuple[str, CrawlReport | None, str | None]]:
     """Crawl every class in turn; a class that fails is recorded and the next one runs.
 
     Returns:
@@ -143,7 +170,11 @@ def crawl_all(cat: Catalog, options: CrawlOptions, fetcher: Fetcher,
         except CatalogError as exc:
             results.append((name, None, str(exc)))
         last = results[-1][1]
-        if last is not None and (last.disk_full or last.interrupted) or "disk full" in (results[-1][2] or ""):
+        if (
+            last is not None
+            and (last.disk_full or last.interrupted)
+            or "disk full" in (results[-1][2] or "")
+        ):
             break  # Ctrl-C, or a full disk that every later class would meet too
     return results
 
@@ -152,8 +183,13 @@ def _settings(options: CrawlOptions, wanted: int) -> SearchSettings:
     urls = dict(options.search_urls)
     if options.search_url:
         urls[_engine_name(options)] = options.search_url
-    return SearchSettings(filters=options.filters, max_pages=options.max_pages, search_urls=urls,
-                          browser_path=options.browser_path, wanted=wanted)
+    return SearchSettings(
+        filters=options.filters,
+        max_pages=options.max_pages,
+        search_urls=urls,
+        browser_path=options.browser_path,
+        wanted=wanted,
+    )
 
 
 def _counting_dropped(pages: Iterator[ResultPage], report: CrawlReport) -> Iterator[ResultPage]:
@@ -173,10 +209,14 @@ def _check_search_url(url: str | None) -> None:
         return
     parts = split_url(url.split("=", 1)[1] if "=" in url.split("://", 1)[0] else url)
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CrawlerError(f"--search-url {url[:200]!r} is not a well-formed http(s) URL with a host")
+        raise CrawlerError(
+            f"--search-url {url[:200]!r} is not a well-formed http(s) URL with a host"
+        )
 
 
-def _sources(fetcher: Fetcher, query: str, options: CrawlOptions, settings: SearchSettings) -> Iterator[ResultPage]:
+def _sources(
+    fetcher: Fetcher, query: str, options: CrawlOptions, settings: SearchSettings
+) -> Iterator[ResultPage]:
     """Saved pages, else the pages a caller hands in, else the engine's search."""
     if options.pages:
         return _saved_pages(options)
@@ -203,19 +243,38 @@ def _saved_pages(options: CrawlOptions) -> Iterator[ResultPage]:
         yield ResultPage(f"{path}: {result.describe()}", result.hits, name, path.parent)
 
 
-def _run(cat: Catalog, fetcher: Fetcher, source: ResultPage, query: str, options: CrawlOptions,
-         tried: _Tried, report: CrawlReport, progress: Progress | None) -> None:
+def _run(
+    cat: Catalog,
+    fetcher: Fetcher,
+    source: ResultPage,
+    query: str,
+    options: CrawlOptions,
+    tried: _Tried,
+    report: CrawlReport,
+    progress: Progress | None,
+) -> None:
     """Download a page's hits on the pool, never more in flight than the limit still needs."""
     with ThreadPoolExecutor(FILE_WRITERS, thread_name_prefix="store") as writers:
         _run_with(cat, fetcher, writers, source, query, options, tried, report, progress)
 
 
-def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, source: ResultPage, query: str,
-              options: CrawlOptions, tried: _Tried, report: CrawlReport, progress: Progress | None) -> None:
+def _run_with(
+    cat: Catalog,
+    fetcher: Fetcher,
+    writers: ThreadPoolExecutor,
+    source: ResultPage,
+    query: str,
+    options: CrawlOptions,
+    tried: _Tried,
+    report: CrawlReport,
+    progress: Progress | None,
+) -> None:
     hits = iter(source.hits)
     pending: dict[Future[Outcome], ImageHit] = {}
     while True:
-        while len(pending) < 2 * fetcher.max_workers and report.stored + len(pending) < report.limit:
+        while (
+            len(pending) < 2 * fetcher.max_workers and report.stored + len(pending) < report.limit
+        ):
             hit = next(hits, None)
             if hit is None:
                 break
@@ -225,7 +284,13 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
                 report.skipped += hit.key not in tried.now
                 continue
             tried.now.add(hit.key)
-            job = (fetcher, hit, source.page_dir, options.min_side, partial(_prestore, cat, writers))
+            job = (
+                fetcher,
+                hit,
+                source.page_dir,
+                options.min_side,
+                partial(_prestore, cat, writers),
+            )
             pending[fetcher.submit(download_hit, *job)] = hit
         if not pending:
             # What the limit left of this page (nothing when the page ran out).
@@ -237,16 +302,30 @@ def _run_with(cat: Catalog, fetcher: Fetcher, writers: ThreadPoolExecutor, sourc
             # Record what finished; the rest is cancelled and tried again by the next run.
             for future in pending:
                 future.cancel()
-            _record_batch(cat, [f for f in pending if f.done() and not f.cancelled()], pending, source, query,
-                          options, report)
+            _record_batch(
+                cat,
+                [f for f in pending if f.done() and not f.cancelled()],
+                pending,
+                source,
+                query,
+                options,
+                report,
+            )
             raise
         _record_batch(cat, done, pending, source, query, options, report)
         if progress:
             progress(report)
 
 
-def _record_batch(cat: Catalog, done: Iterable[Future[Outcome]], pending: dict[Future[Outcome], ImageHit],
-                  source: ResultPage, query: str, options: CrawlOptions, report: CrawlReport) -> None:
+def _record_batch(
+    cat: Catalog,
+    done: Iterable[Future[Outcome]],
+    pending: dict[Future[Outcome], ImageHit],
+    source: ResultPage,
+    query: str,
+    options: CrawlOptions,
+    report: CrawlReport,
+) -> None:
     """One transaction (one commit) per batch: its image rows, then its fetch rows.
 
     The store's writer lock spans it, so `check --fix` never sees a file before its row.
@@ -266,7 +345,17 @@ def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - recorded with its type, the crawl goes on
-        return Outcome(hit, [Attempt(hit.key, "download", reason="crawler-error", detail=f"{type(exc).__name__}: {exc}")])
+        return Outcome(
+            hit,
+            [
+                Attempt(
+                    hit.key,
+                    "download",
+                    reason="crawler-error",
+                    detail=f"{type(exc).__name__}: {exc}",
+                )
+            ],
+        )
 
 
 def _claim_new_files(cat: Catalog, outcomes: list[Outcome]) -> None:
@@ -277,11 +366,18 @@ def _claim_new_files(cat: Catalog, outcomes: list[Outcome]) -> None:
     """
     for outcome in outcomes:
         chosen = outcome.chosen
-        if chosen is not None and chosen.file is not None and chosen.info is not None and chosen.data:
+        if (
+            chosen is not None
+            and chosen.file is not None
+            and chosen.info is not None
+            and chosen.data
+        ):
             claim_new(cat, sha256_of(chosen.data), chosen.info.ext)
 
 
-def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo) -> Future[Path]:
+def _prestore(
+    cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: ImageInfo
+) -> Future[Path]:
     """Start writing a validated image's file on a writer thread (fsync is the slow part),
     so download workers go back to downloading.
 
@@ -292,8 +388,14 @@ def _prestore(cat: Catalog, writers: ThreadPoolExecutor, data: bytes, info: Imag
     return writers.submit(stage_file, cat.store_dir, data, sha256_of(data), info.ext)
 
 
-def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: CrawlOptions,
-            report: CrawlReport) -> list[FetchRecord]:
+def _record(
+    cat: Catalog,
+    outcome: Outcome,
+    engine: str,
+    query: str,
+    options: CrawlOptions,
+    report: CrawlReport,
+) -> list[FetchRecord]:
     """Store the chosen bytes (the image row), and return a fetch row per attempt to write after."""
     hit, chosen = outcome.hit, outcome.chosen
     report.tried += 1
@@ -306,11 +408,25 @@ def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: Cr
         report.failures[first.reason if first and first.reason else "no-source"] += 1
     elif chosen is not first and first is not None and first.origin == "download":
         report.thumbnail_fallbacks[first.reason or "unknown"] += 1
-    records = [_fetch_record(report.class_name, hit, attempt, status if attempt is chosen else "failed", engine, query)
-               for attempt in reversed(outcome.attempts)]
+    records = [
+        _fetch_record(
+            report.class_name,
+            hit,
+            attempt,
+            status if attempt is chosen else "failed",
+            engine,
+            query,
+        )
+        for attempt in reversed(outcome.attempts)
+    ]
     if hit.key not in {attempt.url for attempt in outcome.attempts}:
         # The hit's key is what a re-run skips (issue 12: one definition, `ImageHit.key`).
-        key = Attempt(hit.key, "key", reason=first.reason if first else "no-source", detail=first.detail if first else "")
+        key = Attempt(
+            hit.key,
+            "key",
+            reason=first.reason if first else "no-source",
+            detail=first.detail if first else "",
+        )
         if chosen is not None and status != "failed":
             key.sha256, key.reason = chosen.sha256, None
         records.append(_fetch_record(report.class_name, hit, key, status, engine, query))
@@ -318,21 +434,42 @@ def _record(cat: Catalog, outcome: Outcome, engine: str, query: str, options: Cr
     return records
 
 
-def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str, options: CrawlOptions,
-           report: CrawlReport) -> str:
+def _store(
+    cat: Catalog,
+    hit: ImageHit,
+    chosen: Attempt,
+    engine: str,
+    query: str,
+    options: CrawlOptions,
+    report: CrawlReport,
+) -> str:
     provenance = Provenance(
-        origin=chosen.origin, source_url=hit.url or (chosen.url if chosen.url.startswith("http") else None),
-        page_url=hit.page_url, engine=engine, query=query, rank=hit.rank, title=hit.title,
+        origin=chosen.origin,
+        source_url=hit.url or (chosen.url if chosen.url.startswith("http") else None),
+        page_url=hit.page_url,
+        engine=engine,
+        query=query,
+        rank=hit.rank,
+        title=hit.title,
     )
     try:
         staged = chosen.file.result() if chosen.file is not None else None
-        result = add_image(cat, chosen.data or b"", report.class_name, provenance, min_side=options.min_side,
-                           validated=chosen.info, staged=staged)
+        result = add_image(
+            cat,
+            chosen.data or b"",
+            report.class_name,
+            provenance,
+            min_side=options.min_side,
+            validated=chosen.info,
+            staged=staged,
+        )
     except InvalidImage as exc:
         chosen.reason, chosen.detail = exc.reason, exc.detail
         return "failed"
     except OSError as exc:  # disk full, permissions: no later image would fare better
-        raise disk_full(exc, cat.store_dir) or CrawlerError(f"cannot write to the image store {cat.store_dir}: {exc}") from exc
+        raise disk_full(exc, cat.store_dir) or CrawlerError(
+            f"cannot write to the image store {cat.store_dir}: {exc}"
+        ) from exc
     chosen.sha256 = result.image["sha256"]
     if result.created:
         report.stored += 1
@@ -348,10 +485,17 @@ def _store(cat: Catalog, hit: ImageHit, chosen: Attempt, engine: str, query: str
     return "duplicate"
 
 
-def _fetch_record(class_name: str, hit: ImageHit, attempt: Attempt, status: str, engine: str,
-                  query: str) -> FetchRecord:
+def _fetch_record(
+    class_name: str, hit: ImageHit, attempt: Attempt, status: str, engine: str, query: str
+) -> FetchRecord:
     return FetchRecord(
-        url=attempt.url, class_name=class_name, status=status, engine=engine, query=query, rank=hit.rank,
-        http_status=attempt.http_status, error=attempt.error if status == "failed" else None,
+        url=attempt.url,
+        class_name=class_name,
+        status=status,
+        engine=engine,
+        query=query,
+        rank=hit.rank,
+        http_status=attempt.http_status,
+        error=attempt.error if status == "failed" else None,
         sha256=attempt.sha256 if status != "failed" else None,
     )

@@ -52,7 +52,9 @@ class Outcome:
     @property
     def fetched(self) -> int:
         """Bodies received over the network (2xx), valid or not."""
-        return sum(1 for a in self.attempts if a.http_status is not None and 200 <= a.http_status < 300)
+        return sum(
+            1 for a in self.attempts if a.http_status is not None and 200 <= a.http_status < 300
+        )
 
 
 # A saved page's thumbnails are small; anything bigger beside it is not one.
@@ -62,8 +64,12 @@ MAX_SAVED_THUMBNAIL = 5 * 1024 * 1024
 Prestore = Callable[[bytes, ImageInfo], "Future[Path]"]
 
 
-def _from_fetch(url: str, origin: str, result: FetchResult, check: Callable[[Attempt, bytes], Attempt]) -> Attempt:
-    attempt = Attempt(url, origin, http_status=result.http_status, reason=result.reason, detail=result.detail)
+def _from_fetch(
+    url: str, origin: str, result: FetchResult, check: Callable[[Attempt, bytes], Attempt]
+) -> Attempt:
+    attempt = Attempt(
+        url, origin, http_status=result.http_status, reason=result.reason, detail=result.detail
+    )
     if result.ok and result.data is not None:
         check(attempt, result.data)
     return attempt
@@ -81,6 +87,7 @@ def _validator(min_side: int, prestore: Prestore | None) -> Callable[[Attempt, b
             attempt.file = prestore(data, info)
         attempt.data, attempt.info = data, info
         return attempt
+
     return check
 
 
@@ -96,8 +103,13 @@ def _saved_file(page_dir: Path | None, rel: str) -> bytes | None:
     return path.read_bytes()
 
 
-def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_side: int,
-                 prestore: Prestore | None = None) -> Outcome:
+def download_hit(
+    fetcher: Fetcher,
+    hit: ImageHit,
+    page_dir: Path | None,
+    min_side: int,
+    prestore: Prestore | None = None,
+) -> Outcome:
     """Try the original URL, then the inline thumbnail, a saved thumbnail file, the remote thumbnail.
 
     Stops at the first source whose bytes validate.
@@ -108,7 +120,10 @@ def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_sid
         outcome.attempts.append(_from_fetch(hit.url, "download", fetcher.get(hit.url), check))
         if outcome.chosen:
             return outcome
-    local = (lambda: hit.thumbnail_data, lambda: _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None)
+    local = (
+        lambda: hit.thumbnail_data,
+        lambda: _saved_file(page_dir, hit.thumbnail_path) if hit.thumbnail_path else None,
+    )
     for read in local:
         data = read()
         if data:
@@ -116,5 +131,7 @@ def download_hit(fetcher: Fetcher, hit: ImageHit, page_dir: Path | None, min_sid
             if outcome.chosen:
                 return outcome
     if hit.thumbnail_url:
-        outcome.attempts.append(_from_fetch(hit.thumbnail_url, "thumbnail", fetcher.get(hit.thumbnail_url), check))
+        outcome.attempts.append(
+            _from_fetch(hit.thumbnail_url, "thumbnail", fetcher.get(hit.thumbnail_url), check)
+        )
     return outcome

@@ -33,9 +33,13 @@ class BlockedError(CrawlerError):
     def __init__(self, engine: str, why: str):
         self.engine = engine
         self.why = why
-        browser = "" if engine == "google-browser" else (
-            "Try --engine google-browser (a real headless browser: pip install 'imageset[browser]' "
-            "and apt-get install chromium), "
+        browser = (
+            ""
+            if engine == "google-browser"
+            else (
+                "Try --engine google-browser (a real headless browser: pip install 'imageset[browser]' "
+                "and apt-get install chromium), "
+            )
         )
         super().__init__(
             f"{engine} blocked the search ({why}). {browser or 'Try '}another engine "
@@ -55,4 +59,6 @@ class FetchError(CrawlerError):
             hint = ". Check the network, or crawl a result page saved from a browser with --page saved.html"
         elif reason == "private-address":
             hint = ". The crawler refuses private and loopback addresses; for a local test server give --allow-private HOST"
-        super().__init__(f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else "") + hint)
+        super().__init__(
+            f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else "") + hint
+        )

@@ -24,7 +24,14 @@ import requests
 from urllib3.util.retry import Retry
 
 from .netguard import (
-    CachingResolver, GuardedAdapter, Refused, Resolver, allowed_addresses, check_url, peer_check, resolve,
+    CachingResolver,
+    GuardedAdapter,
+    Refused,
+    Resolver,
+    allowed_addresses,
+    check_url,
+    peer_check,
+    resolve,
 )
 
 T = TypeVar("T")
@@ -52,7 +59,7 @@ class FetchResult:
 
     @property
     def error(self) -> str | None:
-        """"reason: detail" for the catalog's `fetches.error` column."""
+        """ "reason: detail" for the catalog's `fetches.error` column."""
         if self.reason is None:
             return None
         return f"{self.reason}: {self.detail}" if self.detail else self.reason
@@ -138,7 +145,9 @@ class _Reaper:
                 if not self._active:  # idle: end; the next watch starts a new thread
                     self._thread = None
                     return
-                late = [(key, resp) for key, (deadline, resp) in self._active.items() if deadline < now]
+                late = [
+                    (key, resp) for key, (deadline, resp) in self._active.items() if deadline < now
+                ]
                 for key, _ in late:
                     self._expired.add(key)
                     del self._active[key]
@@ -210,21 +219,35 @@ class Fetcher:
         self._reaper = _Reaper()
         self._aborted = False
         retry = _CappedRetry(
-            total=retries, connect=retries, read=retries, status=retries, redirect=0,
-            status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
-            backoff_factor=backoff, backoff_max=max_backoff, respect_retry_after_header=True,
-            raise_on_status=False, raise_on_redirect=False,
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            redirect=0,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=backoff,
+            backoff_max=max_backoff,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            raise_on_redirect=False,
         )
         retry.max_retry_after = max_retry_after
         # One pooled connection per worker, so a busy host does not reconnect each time.
-        adapter = GuardedAdapter(peer_check(allow_private), max_retries=retry,
-                                 pool_connections=max(10, max_workers), pool_maxsize=max(10, max_workers))
+        adapter = GuardedAdapter(
+            peer_check(allow_private),
+            max_retries=retry,
+            pool_connections=max(10, max_workers),
+            pool_maxsize=max(10, max_workers),
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         if "python-requests" in str(session.headers.get("User-Agent", "")):
             session.headers["User-Agent"] = USER_AGENT
 
-    def get(self, url: str, *, max_bytes: int | None = None, headers: dict[str, str] | None = None) -> FetchResult:
+    def get(
+        self, url: str, *, max_bytes: int | None = None, headers: dict[str, str] | None = None
+    ) -> FetchResult:
         """GET `url` following checked redirects; never raises for network trouble.
 
         Example: Fetcher(requests.Session()).get("https://example.com/a.jpg").data
@@ -232,7 +255,9 @@ class Fetcher:
         current, seen = url, {url}
         for _ in range(self.max_redirects + 1):
             if self._aborted:
-                return FetchResult(url, final_url=current, reason="interrupted", detail="the crawl was stopped")
+                return FetchResult(
+                    url, final_url=current, reason="interrupted", detail="the crawl was stopped"
+                )
             try:
                 check_url(current, self.allow_private, self._resolver)
             except Refused as exc:
@@ -243,22 +268,39 @@ class Fetcher:
             try:
                 current = urljoin(current, location)
             except ValueError:  # a malformed Location is the server's failure, not ours
-                return FetchResult(url, final_url=current, http_status=result.http_status,
-                                   reason="bad-url", detail=f"malformed redirect to {location[:200]}")
+                return FetchResult(
+                    url,
+                    final_url=current,
+                    http_status=result.http_status,
+                    reason="bad-url",
+                    detail=f"malformed redirect to {location[:200]}",
+                )
             if current in seen:
-                return FetchResult(url, final_url=current, http_status=result.http_status,
-                                   reason="redirect-loop", detail=f"back to {current}")
+                return FetchResult(
+                    url,
+                    final_url=current,
+                    http_status=result.http_status,
+                    reason="redirect-loop",
+                    detail=f"back to {current}",
+                )
             seen.add(current)
-        return FetchResult(url, final_url=current, reason="too-many-redirects",
-                           detail=f"more than {self.max_redirects} redirects")
+        return FetchResult(
+            url,
+            final_url=current,
+            reason="too-many-redirects",
+            detail=f"more than {self.max_redirects} redirects",
+        )
 
-    def _get_once(self, url: str, current: str, max_bytes: int,
-                  headers: dict[str, str] | None) -> tuple[FetchResult, str | None]:
+    def _get_once(
+        self, url: str, current: str, max_bytes: int, headers: dict[str, str] | None
+    ) -> tuple[FetchResult, str | None]:
         """One hop: (the result, or the Location to follow next)."""
         host = urlsplit(current).netloc
         slot = self._gate.enter(host)
         try:
-            resp = self.session.get(current, timeout=self.timeout, stream=True, allow_redirects=False, headers=headers)
+            resp = self.session.get(
+                current, timeout=self.timeout, stream=True, allow_redirects=False, headers=headers
+            )
             with resp:
                 if resp.is_redirect:
                     return FetchResult(url, http_status=resp.status_code), resp.headers["Location"]
@@ -272,8 +314,12 @@ class Fetcher:
             slot.release()
 
     def _read(self, url: str, current: str, resp: requests.Response, max_bytes: int) -> FetchResult:
-        result = FetchResult(url, final_url=current, http_status=resp.status_code,
-                             content_type=resp.headers.get("Content-Type"))
+        result = FetchResult(
+            url,
+            final_url=current,
+            http_status=resp.status_code,
+            content_type=resp.headers.get("Content-Type"),
+        )
         with self._reaper.watch(resp, self.total_timeout) as cut:
             try:
                 self._read_body(resp, result, max_bytes)
@@ -282,7 +328,10 @@ class Fetcher:
                     raise
             if cut():
                 result.data = None
-                result.reason, result.detail = "timeout", f"body not complete after {self.total_timeout:g} s"
+                result.reason, result.detail = (
+                    "timeout",
+                    f"body not complete after {self.total_timeout:g} s",
+                )
         return result
 
     def _read_body(self, resp: requests.Response, result: FetchResult, max_bytes: int) -> None:
@@ -293,7 +342,10 @@ class Fetcher:
             return
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            result.reason, result.detail = "too-large", f"Content-Length {declared} > {max_bytes} bytes"
+            result.reason, result.detail = (
+                "too-large",
+                f"Content-Length {declared} > {max_bytes} bytes",
+            )
             return
         chunks, size = [], 0
         for chunk in resp.iter_content(64 * 1024):
@@ -347,21 +399,38 @@ class Fetcher:
 
 # Substrings of an exception chain -> reason code; the first match wins.
 _REASONS = [
-    ("NameResolutionError", "dns"), ("Name or service not known", "dns"), ("getaddrinfo", "dns"),
-    ("Temporary failure in name resolution", "dns"), ("ConnectTimeout", "timeout"),
-    ("ReadTimeout", "timeout"), ("timed out", "timeout"), ("Connection refused", "refused"),
-    ("ConnectionRefusedError", "refused"), ("ConnectionResetError", "reset"), ("Connection reset", "reset"),
-    ("RemoteDisconnected", "reset"), ("Connection aborted", "reset"), ("SSLError", "tls"),
-    ("IncompleteRead", "incomplete"), ("ChunkedEncodingError", "incomplete"),
-    ("ContentDecodingError", "bad-encoding"), ("too many", "retries-exhausted"),
+    ("NameResolutionError", "dns"),
+    ("Name or service not known", "dns"),
+    ("getaddrinfo", "dns"),
+    ("Temporary failure in name resolution", "dns"),
+    ("ConnectTimeout", "timeout"),
+    ("ReadTimeout", "timeout"),
+    ("timed out", "timeout"),
+    ("Connection refused", "refused"),
+    ("ConnectionRefusedError", "refused"),
+    ("ConnectionResetError", "reset"),
+    ("Connection reset", "reset"),
+    ("RemoteDisconnected", "reset"),
+    ("Connection aborted", "reset"),
+    ("SSLError", "tls"),
+    ("IncompleteRead", "incomplete"),
+    ("ChunkedEncodingError", "incomplete"),
+    ("ContentDecodingError", "bad-encoding"),
+    ("too many", "retries-exhausted"),
 ]
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
     """(reason code, detail) for a requests/urllib3 exception, for grouping in reports."""
     text = _chain_text(exc)
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ),
+    ):
         return "bad-url", str(exc)[:300]
     reason = next((code for needle, code in _REASONS if needle in text), "connection")
     return reason, str(exc)[:300]

@@ -146,7 +146,9 @@ def allowed_addresses(hosts: Collection[str], resolver: Resolver = resolve) -> f
     return frozenset(allowed)
 
 
-def check_url(url: str, allow_private: bool | Collection[str] = False, resolver: Resolver = resolve) -> None:
+def check_url(
+    url: str, allow_private: bool | Collection[str] = False, resolver: Resolver = resolve
+) -> None:
     """Raise Refused unless `url` is http(s) and every address of its host is public.
 
     Args:
@@ -168,7 +170,10 @@ def check_url(url: str, allow_private: bool | Collection[str] = False, resolver:
     allowed = _address_set(allow_private)
     for address in _addresses(parts.hostname, port, resolver):
         if _normal(address) not in allowed and not is_public(address):
-            raise Refused("private-address", f"{parts.hostname} is {address}, a private/loopback/link-local address")
+            raise Refused(
+                "private-address",
+                f"{parts.hostname} is {address}, a private/loopback/link-local address",
+            )
 
 
 def _addresses(host: str, port: int, resolver: Resolver) -> list[str]:
@@ -186,7 +191,9 @@ def peer_check(allow_private: bool | Collection[str]) -> Callable[[str], None]:
     def check(address: str) -> None:
         if allow_private is True or _normal(address) in allowed or is_public(address):
             return
-        raise Refused("private-address", f"connected to {address}, a private/loopback/link-local address")
+        raise Refused(
+            "private-address", f"connected to {address}, a private/loopback/link-local address"
+        )
 
     return check
 

@@ -45,7 +45,9 @@ class CrawlReport:
     limit_reached: bool = False
     in_catalog: int = 0
     interrupted: bool = False  # Ctrl-C: the crawl stopped, what finished is recorded
-    disk_full: bool = False  # stopped because the disk (or quota) is full: later classes would be too
+    disk_full: bool = (
+        False  # stopped because the disk (or quota) is full: later classes would be too
+    )
     download_seconds: float = 0.0  # wall time spent downloading and storing (not paging)
 
     def add_page(self, engine: str, description: str, hits: int) -> None:
@@ -71,8 +73,10 @@ class CrawlReport:
     def one_line(self) -> str:
         """What an interrupted crawl did, on one line."""
         failed = sum(self.failures.values())
-        return (f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, {failed} failed, "
-                f"{self.duplicates} already in the catalog; run the same command to continue")
+        return (
+            f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, {failed} failed, "
+            f"{self.duplicates} already in the catalog; run the same command to continue"
+        )
 
     def summary(self) -> str:
         """Multi-line plain-text summary."""
@@ -89,8 +93,10 @@ class CrawlReport:
         if self.failures:
             lines.append("  failures: " + _counts(self.failures))
             if self.failures.get("private-address"):
-                lines.append("  private-address: the crawler refuses private and loopback addresses; "
-                             "a local test server needs --allow-private HOST")
+                lines.append(
+                    "  private-address: the crawler refuses private and loopback addresses; "
+                    "a local test server needs --allow-private HOST"
+                )
         if self.thumbnail_fallbacks:
             lines.append("  originals failed, thumbnail kept: " + _counts(self.thumbnail_fallbacks))
         if self.limit_reached:
@@ -102,7 +108,11 @@ class CrawlReport:
         return "\n".join(lines)
 
     def _limit_line(self) -> str:
-        left = f"{self.left} hits of the pages read were left untried" if self.left else "more results were not read"
+        left = (
+            f"{self.left} hits of the pages read were left untried"
+            if self.left
+            else "more results were not read"
+        )
         how = "run the same command again to go on (hits already tried are skipped)"
         if self.limit_given:
             how += f", or give a higher --limit than {self.limit}"

@@ -56,7 +56,9 @@ class Engine:
 
     name = ""
 
-    def search(self, fetcher: Fetcher, query: str, settings: SearchSettings) -> Iterator[ResultPage]:
+    def search(
+        self, fetcher: Fetcher, query: str, settings: SearchSettings
+    ) -> Iterator[ResultPage]:
         raise NotImplementedError
 
     def read_saved(self, text: str, where: str) -> tuple[str, ParseResult]:
@@ -70,7 +72,9 @@ class HttpEngine(Engine):
     def __init__(self, module: ModuleType):
         self.module, self.name = module, module.NAME
 
-    def search(self, fetcher: Fetcher, query: str, settings: SearchSettings) -> Iterator[ResultPage]:
+    def search(
+        self, fetcher: Fetcher, query: str, settings: SearchSettings
+    ) -> Iterator[ResultPage]:
         """Result pages until one brings no hit not seen before."""
         engine, base = self.module, settings.search_urls.get(self.name)
         token = {}
@@ -86,7 +90,9 @@ class HttpEngine(Engine):
             else:
                 result = engine.parse_page(text)
                 if not result.hits:
-                    engine.check_blocked(text, url, status)  # a wall, or just the end of the results
+                    engine.check_blocked(
+                        text, url, status
+                    )  # a wall, or just the end of the results
             fresh = [hit for hit in result.hits if hit.key not in seen]
             if not fresh:
                 return
@@ -102,13 +108,16 @@ class BrowserEngine(Engine):
 
     name = "google-browser"
 
-    def search(self, fetcher: Fetcher, query: str, settings: SearchSettings) -> Iterator[ResultPage]:
+    def search(
+        self, fetcher: Fetcher, query: str, settings: SearchSettings
+    ) -> Iterator[ResultPage]:
         from .browser import result_pages  # imports Playwright only when asked for
 
         # A mirror (or test server) given for plain Google serves the browser too.
         base = settings.search_urls.get(self.name) or settings.search_urls.get("google")
-        for description, hits in result_pages(query, limit=settings.wanted, search_url=base,
-                                              browser_path=settings.browser_path):
+        for description, hits in result_pages(
+            query, limit=settings.wanted, search_url=base, browser_path=settings.browser_path
+        ):
             yield ResultPage(description, hits, self.name)
 
 
@@ -118,9 +127,13 @@ class ExternalEngine(Engine):
     def __init__(self, source: PageSource, name: str | None):
         self.source, self.name = source, name or "external"
 
-    def search(self, fetcher: Fetcher, query: str, settings: SearchSettings) -> Iterator[ResultPage]:
+    def search(
+        self, fetcher: Fetcher, query: str, settings: SearchSettings
+    ) -> Iterator[ResultPage]:
         for description, hits in self.source(query, settings.wanted):
-            yield ResultPage(description, hits, next((h.engine for h in hits if h.engine), self.name))
+            yield ResultPage(
+                description, hits, next((h.engine for h in hits if h.engine), self.name)
+            )
 
 
 class AutoEngine(Engine):
@@ -133,7 +146,9 @@ class AutoEngine(Engine):
     name = "auto"
     ORDER = ("google", "google-browser", "bing", "duckduckgo")
 
-    def search(self, fetcher: Fetcher, query: str, settings: SearchSettings) -> Iterator[ResultPage]:
+    def search(
+        self, fetcher: Fetcher, query: str, settings: SearchSettings
+    ) -> Iterator[ResultPage]:
         failures: dict[str, CrawlerError] = {}
         gave = False
         for name in self.ORDER:
@@ -150,18 +165,24 @@ class AutoEngine(Engine):
                 failures[name] = exc
                 settings.notes.append(f"{name}: {_short(exc)}; moved on")
                 continue
-            settings.notes.append(f"{name}: results ran out after {pages} page(s)" if pages else f"{name}: no results")
+            settings.notes.append(
+                f"{name}: results ran out after {pages} page(s)" if pages else f"{name}: no results"
+            )
         if not gave:
             raise _all_failed(failures)
 
     def read_saved(self, text: str, where: str) -> tuple[str, ParseResult]:
         found = detect_engine(text)
         if found is None:
-            return _read_saved(parsers.get_engine("google"), text, where)  # raises with the formats tried
+            return _read_saved(
+                parsers.get_engine("google"), text, where
+            )  # raises with the formats tried
         return found[0].NAME, found[1]
 
 
-def _skip_reason(name: str, settings: SearchSettings, failures: dict[str, CrawlerError]) -> str | None:
+def _skip_reason(
+    name: str, settings: SearchSettings, failures: dict[str, CrawlerError]
+) -> str | None:
     """Why auto does not try `name` now, or None: the browser goes only where plain Google hit a wall."""
     if name != "google-browser":
         return None
@@ -192,9 +213,15 @@ def browser_missing(browser_path: Path | None = None) -> str | None:
 
 def _playwright_chromium() -> bool:
     """True when `playwright install chromium` has put a browser in its cache."""
-    roots = [os.environ.get("PLAYWRIGHT_BROWSERS_PATH", ""), "~/.cache/ms-playwright",
-             "~/Library/Caches/ms-playwright", os.path.join(os.environ.get("LOCALAPPDATA", "~"), "ms-playwright")]
-    return any(glob.glob(os.path.join(os.path.expanduser(root), "chromium*")) for root in roots if root)
+    roots = [
+        os.environ.get("PLAYWRIGHT_BROWSERS_PATH", ""),
+        "~/.cache/ms-playwright",
+        "~/Library/Caches/ms-playwright",
+        os.path.join(os.environ.get("LOCALAPPDATA", "~"), "ms-playwright"),
+    ]
+    return any(
+        glob.glob(os.path.join(os.path.expanduser(root), "chromium*")) for root in roots if root
+    )
 
 
 def _offline(failures: Iterable[CrawlerError]) -> bool:
@@ -210,17 +237,24 @@ def _short(exc: CrawlerError) -> str:
 
 
 def _all_failed(failures: dict[str, CrawlerError]) -> CrawlerError:
-    if failures and all(isinstance(e, FetchError) and e.reason in NETWORK_REASONS for e in failures.values()):
+    if failures and all(
+        isinstance(e, FetchError) and e.reason in NETWORK_REASONS for e in failures.values()
+    ):
         first = next(iter(failures.values()))
         return CrawlerError(
             f"no network: cannot reach {', '.join(failures)} ({str(first).split('. Check')[0]}). "
-            "Check the connection, or crawl a result page saved from a browser with --page saved.html")
+            "Check the connection, or crawl a result page saved from a browser with --page saved.html"
+        )
     reasons = "; ".join(f"{name}: {_short(exc)}" for name, exc in failures.items())
-    return CrawlerError(f"every engine failed ({reasons or 'no engine gave results'}). "
-                        "Save a result page from a browser and crawl it with --page saved.html")
+    return CrawlerError(
+        f"every engine failed ({reasons or 'no engine gave results'}). "
+        "Save a result page from a browser and crawl it with --page saved.html"
+    )
 
 
-def _get_page(fetcher: Fetcher, url: str, engine: ModuleType | None = None) -> tuple[str, int | None]:
+def _get_page(
+    fetcher: Fetcher, url: str, engine: ModuleType | None = None
+) -> tuple[str, int | None]:
     result = fetcher.get(url, max_bytes=20 * MB, headers=getattr(engine, "HEADERS", None))
     text = (result.data or b"").decode("utf-8", errors="replace")
     if not result.ok:
@@ -238,14 +272,16 @@ def _read_saved(engine: ModuleType, text: str, where: str) -> tuple[str, ParseRe
         raise CrawlerError(
             f"{where} is not a result page but {exc.why}: open the search in a browser, get past it "
             "(solve the captcha, accept the form), wait for the images, then save the page again "
-            "(\"Web page, complete\") and crawl that file") from None
+            '("Web page, complete") and crawl that file'
+        ) from None
     except EngineParseError:
         found = detect_engine(text)
         if found is None:
             raise
         raise EngineParseError(
             f"{where} is a {found[0].NAME} result page, not a {engine.NAME} one: leave out --engine "
-            f"(saved pages are recognised) or give --engine {found[0].NAME}") from None
+            f"(saved pages are recognised) or give --engine {found[0].NAME}"
+        ) from None
 
 
 ENGINES: dict[str, Engine] = {

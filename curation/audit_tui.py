@@ -27,14 +27,18 @@ class AuditReviewApp(ReviewApp):
 
     BINDINGS = [Binding("a", "suggest", "Take suggestion")]
 
-    def __init__(self, cat: Catalog, *, audit_id: int | None = None, image_widget: type | None = None):
+    def __init__(
+        self, cat: Catalog, *, audit_id: int | None = None, image_widget: type | None = None
+    ):
         super().__init__(cat, image_widget=image_widget)
         self.audit, flags = review_lib.audit_queue(cat, audit_id)
         self.flags = {f.image_id: f for f in flags}
         self.queue = list(self.flags)
         self.summary = ReviewSummary(queue=f"audit {self.audit['id']}", total=len(self.queue))
         still_open = set(open_flag_ids(cat, self.audit["id"]))
-        start = next((k for k, image_id in enumerate(self.queue) if image_id in still_open), len(self.queue))
+        start = next(
+            (k for k, image_id in enumerate(self.queue) if image_id in still_open), len(self.queue)
+        )
         self.set_reactive(ReviewApp.index, start)
 
     def _describe(self, row: dict):
@@ -55,5 +59,7 @@ class AuditReviewApp(ReviewApp):
         if flag is None:
             return
         audit_id = self.audit["id"]
-        self._decide(lambda cat, image_id: review_lib.take_suggestion(cat, self.flags[image_id], audit_id),
-                     "relabelled" if flag.suggested_class else "rejected")
+        self._decide(
+            lambda cat, image_id: review_lib.take_suggestion(cat, self.flags[image_id], audit_id),
+            "relabelled" if flag.suggested_class else "rejected",
+        )

@@ -64,11 +64,15 @@ class ClassMap:
 
 def clean_class_name(folder: str) -> str:
     """The class name the documented rule gives `folder`; raises CurationError if none."""
-    ascii_only = "".join(c for c in unicodedata.normalize("NFKD", folder) if not unicodedata.combining(c))
+    ascii_only = "".join(
+        c for c in unicodedata.normalize("NFKD", folder) if not unicodedata.combining(c)
+    )
     name = _UNDERSCORES.sub("_", _INVALID_RUN.sub("_", ascii_only)).strip(_EDGES)
     name = name[:MAX_NAME].rstrip(_EDGES)
     if not name:
-        raise CurationError(f"folder {folder!r} gives no usable class name: name its class with --map '{folder}=NAME'")
+        raise CurationError(
+            f"folder {folder!r} gives no usable class name: name its class with --map '{folder}=NAME'"
+        )
     return check_class_name(name)
 
 
@@ -94,7 +98,11 @@ def read_map_file(path: Path) -> dict[str, str]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CurationError(f"cannot read map file {path}: {exc}") from exc
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     mapping: dict[str, str] = {}
     for n, line in lines:
         where = f"{path}:{n}"
@@ -103,7 +111,9 @@ def read_map_file(path: Path) -> dict[str, str]:
             if [c.strip().lower() for c in row] == ["folder", "class"]:
                 continue
             if len(row) != 2 or not row[0]:
-                raise CurationError(f"{where}: expected two columns folder,class. Received: {line!r}")
+                raise CurationError(
+                    f"{where}: expected two columns folder,class. Received: {line!r}"
+                )
             mapping[row[0]] = _valid_target(row[1].strip(), where)
         else:
             old, new = parse_map_option(line, where)
@@ -137,7 +147,9 @@ def plan_class_map(folders: list[str], known: list[str], explicit: dict[str, str
         else:
             name = clean_class_name(folder)
             how = "same" if name == folder else "cleaned"
-        similar = keys.setdefault(similarity_key(name), name)  # known classes first, then earlier folders
+        similar = keys.setdefault(
+            similarity_key(name), name
+        )  # known classes first, then earlier folders
         mappings.append(ClassMapping(folder, name, how, similar if similar != name else None))
     merged: dict[str, list[str]] = {}
     for m in mappings:
@@ -156,7 +168,9 @@ def apply_class_map(plan: ImportPlan, class_map: ClassMap) -> ImportPlan:
     return replace(plan, items=items)
 
 
-def map_classes(plan: ImportPlan, known: list[str], explicit: dict[str, str]) -> tuple[ImportPlan, ClassMap]:
+def map_classes(
+    plan: ImportPlan, known: list[str], explicit: dict[str, str]
+) -> tuple[ImportPlan, ClassMap]:
     """The one call `curate import` makes: decide the mapping and apply it to the plan."""
     class_map = plan_class_map(folder_names(plan), known, explicit)
     return apply_class_map(plan, class_map), class_map
@@ -166,7 +180,11 @@ def describe(class_map: ClassMap) -> list[str]:
     """Plain lines for the user: each changed name, near-duplicates and merged folders."""
     lines = []
     for m in class_map.changed:
-        line = f"{m.folder!r} -> {m.class_name} ({m.how})" if m.how != "same" else f"{m.folder!r} -> {m.class_name}"
+        line = (
+            f"{m.folder!r} -> {m.class_name} ({m.how})"
+            if m.how != "same"
+            else f"{m.folder!r} -> {m.class_name}"
+        )
         if m.similar_to:
             line += f"; differs from the class {m.similar_to} only by case or separators (join it with --map '{m.folder}={m.similar_to}')"
         lines.append(line)

@@ -13,16 +13,19 @@ from rich.table import Table
 from rich.text import Text
 
 from catalog import add_class, list_classes
+from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
 from catalog.files import IMAGE_MAX_BYTES, MB
 from catalog.integrity import check_catalog
 from catalog.text import plain
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
 
 from .classmap import describe, map_classes, parse_map_option, read_map_file
 from .importer import check_plan_classes, import_plan, plan_import
 from .stats import catalog_stats
 
-app = typer.Typer(help="Curate the images in a catalog: import, dedup, review, split, export.", no_args_is_help=True)
+app = typer.Typer(
+    help="Curate the images in a catalog: import, dedup, review, split, export.",
+    no_args_is_help=True,
+)
 classes_app = typer.Typer(help="List and add classes.", no_args_is_help=True)
 app.add_typer(classes_app, name="classes")
 console = Console(soft_wrap=True)
@@ -30,14 +33,37 @@ console = Console(soft_wrap=True)
 
 @app.command("import")
 def import_cmd(
-    folder: Annotated[Path, typer.Argument(help="DIR/<class>/* or DIR/train/<class>/* + DIR/test/<class>/*")],
+    folder: Annotated[
+        Path, typer.Argument(help="DIR/<class>/* or DIR/train/<class>/* + DIR/test/<class>/*")
+    ],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    add_classes: Annotated[bool, typer.Option(help="Create classes for unknown folder names.")] = False,
-    min_side: Annotated[int, typer.Option(help="Reject images smaller than this on a side (px).")] = 32,
-    max_mb: Annotated[float, typer.Option(min=0.001, help="Refuse files larger than this many MB (read into memory whole).")] = IMAGE_MAX_BYTES / MB,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="FOLDER=CLASS: the class of a folder (repeatable).")] = None,
-    map_file: Annotated[Path | None, typer.Option(help="A file of FOLDER=CLASS lines, or a .csv of folder,class.", exists=True, dir_okay=False)] = None,
-    dry_run: Annotated[bool, typer.Option(help="Show the folder-to-class mapping and stop; write nothing.")] = False,
+    add_classes: Annotated[
+        bool, typer.Option(help="Create classes for unknown folder names.")
+    ] = False,
+    min_side: Annotated[
+        int, typer.Option(help="Reject images smaller than this on a side (px).")
+    ] = 32,
+    max_mb: Annotated[
+        float,
+        typer.Option(
+            min=0.001, help="Refuse files larger than this many MB (read into memory whole)."
+        ),
+    ] = IMAGE_MAX_BYTES / MB,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="FOLDER=CLASS: the class of a folder (repeatable)."),
+    ] = None,
+    map_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file of FOLDER=CLASS lines, or a .csv of folder,class.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show the folder-to-class mapping and stop; write nothing.")
+    ] = False,
 ) -> None:
     """Import an existing dataset folder; a train/test layout becomes the split `imported`.
 
@@ -49,7 +75,9 @@ def import_cmd(
     with catalog_for_cli(catalog) as cat:
         explicit = read_map_file(map_file) if map_file else {}
         explicit.update(parse_map_option(text) for text in map_ or [])
-        plan, class_map = map_classes(plan_import(folder), [c["name"] for c in list_classes(cat)], explicit)
+        plan, class_map = map_classes(
+            plan_import(folder), [c["name"] for c in list_classes(cat)], explicit
+        )
         for line in describe(class_map):
             say(f"  class {line}")
         if dry_run:
@@ -58,8 +86,13 @@ def import_cmd(
         added = check_plan_classes(cat, plan, add_missing=add_classes)
         with _progress() as progress:
             task = progress.add_task("importing", total=len(plan.items))
-            report = import_plan(cat, plan, min_side=min_side, max_bytes=int(max_mb * MB),
-                                 on_item=lambda _: progress.advance(task))
+            report = import_plan(
+                cat,
+                plan,
+                min_side=min_side,
+                max_bytes=int(max_mb * MB),
+                on_item=lambda _: progress.advance(task),
+            )
     if added:
         say(f"added classes: {', '.join(added)}")
     say(
@@ -70,7 +103,9 @@ def import_cmd(
     for path, reason, detail in report.failures:
         say("  ", ("failed", "red"), f" {path}: {reason}: {detail}")
     for path, kept_class, image_id in report.conflicts:
-        say("  ", ("conflict", "yellow"), f" {path}: same bytes as image {image_id} in {kept_class}")
+        say(
+            "  ", ("conflict", "yellow"), f" {path}: same bytes as image {image_id} in {kept_class}"
+        )
     for path in report.ignored:
         say("  ", ("ignored", "dim"), f" {path}: not inside a class folder")
     if report.split_name:
@@ -79,22 +114,30 @@ def import_cmd(
 
 def _print_dry_run(plan, known: set[str]) -> None:
     new = [name for name in plan.classes if name not in known]
-    say(f"dry run: {len(plan.items)} files in {len(plan.classes)} classes ({plan.layout} layout); nothing written")
+    say(
+        f"dry run: {len(plan.items)} files in {len(plan.classes)} classes ({plan.layout} layout); nothing written"
+    )
     if new:
         say(f"  new classes (need --add-classes): {', '.join(new)}")
 
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     )
 
 
 @app.command()
 def stats(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    split: Annotated[str | None, typer.Option(help="The split to count (default: `default`, else the newest).")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="The split to count (default: `default`, else the newest).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Per-class train/test counts and counts by status.
@@ -108,12 +151,18 @@ def stats(
         return
     console.print(_stats_table(result))
     if result["open_conflicts"]:
-        say(f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`")
+        say(
+            f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`"
+        )
 
 
 def _stats_table(result: dict) -> Table:
     split = result["split"] or "no split yet"
-    table = Table(title=Text(plain(f"images per class (train/test: split {split}; usable = pending + accepted)")))
+    table = Table(
+        title=Text(
+            plain(f"images per class (train/test: split {split}; usable = pending + accepted)")
+        )
+    )
     columns = ["class", "train", "test", "unsplit", "pending", "accepted", "rejected", "duplicate"]
     headers = ["class", "train", "test", "unsplit", "pend.", "acc.", "rej.", "dup."]
     for col, header in zip(columns, headers):
@@ -127,7 +176,9 @@ def _stats_table(result: dict) -> Table:
 @app.command()
 def check(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    fix: Annotated[bool, typer.Option(help="Remove proved orphan files and mark rows whose file is missing.")] = False,
+    fix: Annotated[
+        bool, typer.Option(help="Remove proved orphan files and mark rows whose file is missing.")
+    ] = False,
 ) -> None:
     """Check that every row has its file and every file its row; exit 1 if not.
 
@@ -141,8 +192,10 @@ def check(
     for problem in report.problems:
         done = (" ", (f"fixed: {problem.fixed}", "green")) if problem.fixed else ()
         say(f"{problem.kind} {problem.subject}: {problem.detail}", *done)
-    say(f"checked {report.images_checked} images and {report.files_checked} files: "
-                  f"{'ok' if report.ok else 'problems found (run with --fix)'}")
+    say(
+        f"checked {report.images_checked} images and {report.files_checked} files: "
+        f"{'ok' if report.ok else 'problems found (run with --fix)'}"
+    )
     if not report.ok:
         raise typer.Exit(code=1)
 

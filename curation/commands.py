@@ -24,15 +24,24 @@ from .sheet import write_sheet
 from .split import leaks, split_catalog
 
 Ids = Annotated[list[int], typer.Argument(help="Image ids.")]
-MaxDistance = Annotated[int, typer.Option(help="Largest pHash Hamming distance for a near-duplicate candidate.")]
+MaxDistance = Annotated[
+    int, typer.Option(help="Largest pHash Hamming distance for a near-duplicate candidate.")
+]
 _T = Thresholds()
 
 
 @app.command("dedup")
 def dedup_cmd(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    dry_run: Annotated[bool, typer.Option(help="Show what would be marked; write nothing (not even hashes).")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list every group and label conflict by image id.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what would be marked; write nothing (not even hashes).")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also list every group and label conflict by image id."
+        ),
+    ] = False,
     max_distance: MaxDistance = DEFAULT_MAX_DISTANCE,
 ) -> None:
     """Hash new images, group duplicates, keep the largest of each group and mark the rest.
@@ -44,7 +53,9 @@ def dedup_cmd(
     with catalog_for_cli(catalog) as cat:
         result = dedup(cat, max_distance=max_distance, dry_run=dry_run)
     stored = " (dry run: not stored)" if dry_run else ""
-    say(f"hashed {result.hashing.hashed} new images{stored}; {result.hashing.already} already hashed")
+    say(
+        f"hashed {result.hashing.hashed} new images{stored}; {result.hashing.already} already hashed"
+    )
     for line in dedup_report.class_lines(result):
         say(line)
     if verbose:
@@ -59,11 +70,21 @@ def dedup_cmd(
 @app.command()
 def quality(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    min_side: Annotated[int, typer.Option(help="Flag too-small below this side (px).")] = _T.min_side,
-    max_aspect: Annotated[float, typer.Option(help="Flag extreme-aspect above this long/short ratio.")] = _T.max_aspect,
-    min_std: Annotated[float, typer.Option(help="Flag near-uniform below this grey-level std.")] = _T.min_std,
-    max_chroma: Annotated[float, typer.Option(help="Flag grayscale below this colour spread.")] = _T.max_chroma,
-    min_sharpness: Annotated[float, typer.Option(help="Flag blurry below this Laplacian std.")] = _T.min_sharpness,
+    min_side: Annotated[
+        int, typer.Option(help="Flag too-small below this side (px).")
+    ] = _T.min_side,
+    max_aspect: Annotated[
+        float, typer.Option(help="Flag extreme-aspect above this long/short ratio.")
+    ] = _T.max_aspect,
+    min_std: Annotated[
+        float, typer.Option(help="Flag near-uniform below this grey-level std.")
+    ] = _T.min_std,
+    max_chroma: Annotated[
+        float, typer.Option(help="Flag grayscale below this colour spread.")
+    ] = _T.max_chroma,
+    min_sharpness: Annotated[
+        float, typer.Option(help="Flag blurry below this Laplacian std.")
+    ] = _T.min_sharpness,
 ) -> None:
     """Flag small, stretched, blank, grey or blurry images for review (statuses unchanged).
 
@@ -124,7 +145,10 @@ def relabel(
 
 @app.command()
 def undo(
-    image_id: Annotated[int | None, typer.Argument(help="Undo this image's last decision (default: the newest of all).")] = None,
+    image_id: Annotated[
+        int | None,
+        typer.Argument(help="Undo this image's last decision (default: the newest of all)."),
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Undo the newest review decision, restoring the image's previous status and class.
@@ -140,10 +164,22 @@ def undo(
 def review(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     class_name: Annotated[str | None, typer.Option("--class", help="Only this class.")] = None,
-    status: Annotated[str, typer.Option(help="Queue: pending, flagged, conflict or duplicate.")] = "pending",
-    accept_rest: Annotated[bool, typer.Option(help="Accept every undecided image of the queue and exit.")] = False,
-    audit: Annotated[bool, typer.Option("--audit", help="Walk a `train audit`'s flags worst first; a takes the suggestion.")] = False,
-    audit_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="With --audit: the audit (default: the newest).")] = None,
+    status: Annotated[
+        str, typer.Option(help="Queue: pending, flagged, conflict or duplicate.")
+    ] = "pending",
+    accept_rest: Annotated[
+        bool, typer.Option(help="Accept every undecided image of the queue and exit.")
+    ] = False,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit", help="Walk a `train audit`'s flags worst first; a takes the suggestion."
+        ),
+    ] = False,
+    audit_id: Annotated[
+        int | None,
+        typer.Argument(metavar="[ID]", help="With --audit: the audit (default: the newest)."),
+    ] = None,
 ) -> None:
     """Review images in the terminal: k accept, d reject, l relabel, m move to the other class, u undo, n/p next/previous, q quit.
 
@@ -173,7 +209,9 @@ def sheet(
     out: Annotated[Path, typer.Argument(help="The HTML file to write.", dir_okay=False)],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     class_name: Annotated[str | None, typer.Option("--class", help="Only this class.")] = None,
-    status: Annotated[list[str] | None, typer.Option(help="Only these statuses (repeatable).")] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only these statuses (repeatable).")
+    ] = None,
 ) -> None:
     """Write an HTML contact sheet of thumbnails with ids, to look at in a browser.
 
@@ -189,7 +227,9 @@ def split(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     name: Annotated[str, typer.Option(help="The split's name.")] = "default",
     test: Annotated[float, typer.Option(help="The test share per class.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed on the same catalog gives the same split.")] = 42,
+    seed: Annotated[
+        int, typer.Option(help="Seed: the same seed on the same catalog gives the same split.")
+    ] = 42,
     max_distance: MaxDistance = DEFAULT_MAX_DISTANCE,
 ) -> None:
     """Assign unassigned usable images to train/test, stratified, near duplicates together.
@@ -198,10 +238,14 @@ def split(
     """
     with catalog_for_cli(catalog) as cat:
         report = split_catalog(cat, name, test=test, seed=seed, max_distance=max_distance)
-    say(f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate groups kept together")
+    say(
+        f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate groups kept together"
+    )
     for class_name, counts in sorted(report.per_class.items()):
         total = counts["train"] + counts["test"]
-        say(f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)")
+        say(
+            f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)"
+        )
     if report.hashing is not None:
         _report_skipped(report.hashing)
 
@@ -212,11 +256,18 @@ def _report_skipped(hashing: HashReport) -> None:
     The other images were processed: a missing file is a catalog problem `curate check` shows.
     """
     if hashing.undecodable:
-        say(("skipped", "yellow"), f" {len(hashing.undecodable)} images whose file does not decode: "
-            f"ids {_ids(hashing.undecodable)}")
+        say(
+            ("skipped", "yellow"),
+            f" {len(hashing.undecodable)} images whose file does not decode: "
+            f"ids {_ids(hashing.undecodable)}",
+        )
     if hashing.missing:
-        say(("skipped", "red"), f" {len(hashing.missing)} images whose file is missing from the store: "
-            f"ids {_ids(hashing.missing)}. Run `curate check` to see every problem", console=err_console)
+        say(
+            ("skipped", "red"),
+            f" {len(hashing.missing)} images whose file is missing from the store: "
+            f"ids {_ids(hashing.missing)}. Run `curate check` to see every problem",
+            console=err_console,
+        )
         raise typer.Exit(code=1)
 
 
@@ -246,10 +297,20 @@ def leaks_cmd(
 
 @app.command()
 def export(
-    dest: Annotated[Path, typer.Argument(help="The folder to (re)build: DEST/train/<class>/, DEST/test/<class>/.", file_okay=False)],
+    dest: Annotated[
+        Path,
+        typer.Argument(
+            help="The folder to (re)build: DEST/train/<class>/, DEST/test/<class>/.",
+            file_okay=False,
+        ),
+    ],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    split_name: Annotated[str | None, typer.Option("--split", help="The split (default: `default`, else the newest).")] = None,
-    link: Annotated[bool, typer.Option("--link/--copy", help="Symlink into the store, or copy the files.")] = True,
+    split_name: Annotated[
+        str | None, typer.Option("--split", help="The split (default: `default`, else the newest).")
+    ] = None,
+    link: Annotated[
+        bool, typer.Option("--link/--copy", help="Symlink into the store, or copy the files.")
+    ] = True,
 ) -> None:
     """Rebuild a Keras-ready folder tree and manifest.csv from a split.
 
@@ -261,24 +322,44 @@ def export(
         report = export_split(cat, dest, split=split_name, mode="link" if link else "copy")
     train = sum(c["train"] for c in report.counts.values())
     test = sum(c["test"] for c in report.counts.values())
-    say(f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes")
+    say(
+        f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes"
+    )
 
 
 @app.command("audit-apply")
 def audit_apply(
-    audit_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The audit (default: the newest).")] = None,
-    accept_suggestions: Annotated[bool, typer.Option(help="Relabel to the suggested class; reject off-topic images.")] = False,
-    reject_all: Annotated[bool, typer.Option("--reject", help="Reject the flagged images.")] = False,
+    audit_id: Annotated[
+        int | None, typer.Argument(metavar="[ID]", help="The audit (default: the newest).")
+    ] = None,
+    accept_suggestions: Annotated[
+        bool, typer.Option(help="Relabel to the suggested class; reject off-topic images.")
+    ] = False,
+    reject_all: Annotated[
+        bool, typer.Option("--reject", help="Reject the flagged images.")
+    ] = False,
     keep: Annotated[bool, typer.Option(help="Keep (accept) the given labels.")] = False,
-    kind: Annotated[str | None, typer.Option(help="Only flags of this kind: label or off_topic.")] = None,
-    max_score: Annotated[float | None, typer.Option(help="Only flags with a label quality score at most this.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only flags of this kind: label or off_topic.")
+    ] = None,
+    max_score: Annotated[
+        float | None, typer.Option(help="Only flags with a label quality score at most this.")
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Decide an audit's undecided flags in one go (audited; `curate undo` undoes one at a time).
 
     Example: curate audit-apply 3 --accept-suggestions --kind label --max-score 0.05
     """
-    chosen = [name for name, on in (("accept-suggestions", accept_suggestions), ("reject", reject_all), ("keep", keep)) if on]
+    chosen = [
+        name
+        for name, on in (
+            ("accept-suggestions", accept_suggestions),
+            ("reject", reject_all),
+            ("keep", keep),
+        )
+        if on
+    ]
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --accept-suggestions, --reject, --keep")
     with catalog_for_cli(catalog) as cat:

@@ -40,7 +40,9 @@ def companion_of(cat: Catalog, row: dict) -> Companion | None:
     for conflict in open_conflicts(cat):
         if conflict["image_id"] == row["id"]:
             match = _NEAR_DUPLICATE_SOURCE.search(conflict["source"] or "")
-            return Companion(int(match.group(1)) if match else None, conflict["other_class"], "other class")
+            return Companion(
+                int(match.group(1)) if match else None, conflict["other_class"], "other class"
+            )
     return None
 
 

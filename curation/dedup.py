@@ -30,7 +30,15 @@ from .neardup import DEFAULT_MAX_DISTANCE, Edge, confirmed_edges, keep_order
 from .neardup import groups as neardup_groups
 from .search import find_groups
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "DedupResult", "Edge", "Group", "confirmed_edges", "dedup", "find_groups"]
+__all__ = [
+    "DEFAULT_MAX_DISTANCE",
+    "DedupResult",
+    "Edge",
+    "Group",
+    "confirmed_edges",
+    "dedup",
+    "find_groups",
+]
 
 
 @dataclass
@@ -54,7 +62,13 @@ class DedupResult:
         return sum(len(g.members) for g in self.groups)
 
 
-def dedup(cat: Catalog, *, max_distance: int = DEFAULT_MAX_DISTANCE, dry_run: bool = False, squares: bool = True) -> DedupResult:
+def dedup(
+    cat: Catalog,
+    *,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    dry_run: bool = False,
+    squares: bool = True,
+) -> DedupResult:
     """Hash new images, find duplicate groups among usable images and mark them.
 
     Args:
@@ -91,7 +105,9 @@ def _hash_and_load(cat: Catalog, dry_run: bool) -> tuple[HashReport, dict[int, d
     return hashing, rows
 
 
-def _decide(rows: dict[int, dict], edges: list[Edge]) -> tuple[list[Group], list[tuple[int, str, int]]]:
+def _decide(
+    rows: dict[int, dict], edges: list[Edge]
+) -> tuple[list[Group], list[tuple[int, str, int]]]:
     """Groups without chaining (see `neardup.groups`), then one kept image per class.
 
     A group that spans classes keeps one image per class; a member of another class than
@@ -114,7 +130,9 @@ def _decide(rows: dict[int, dict], edges: list[Edge]) -> tuple[list[Group], list
     return sorted(groups, key=lambda g: g.keep), conflicts
 
 
-def _keep_one(rows: dict[int, dict], class_name: str, members: list[int], confirmed: dict[frozenset, Edge]) -> Group:
+def _keep_one(
+    rows: dict[int, dict], class_name: str, members: list[int], confirmed: dict[frozenset, Edge]
+) -> Group:
     # Largest area first, then the lowest id: independent of row or dict order.
     keep = min(members, key=lambda m: keep_order(rows, m))
     keep_code = int(rows[keep]["phash"], 16)

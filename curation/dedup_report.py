@@ -55,7 +55,9 @@ def class_lines(result: DedupResult) -> list[str]:
     verb = "would be marked" if result.dry_run else "marked"
     lines = []
     for name, c in sorted(per_class(result).items()):
-        parts = [f"{c['kept']} kept", f"{_n(c['duplicates'], 'duplicate')} {verb}"] if c["kept"] else []
+        parts = (
+            [f"{c['kept']} kept", f"{_n(c['duplicates'], 'duplicate')} {verb}"] if c["kept"] else []
+        )
         if c["spared"]:
             parts.append(f"{c['spared']} accepted by a reviewer, left alone")
         if c["conflicts"]:
@@ -66,16 +68,22 @@ def class_lines(result: DedupResult) -> list[str]:
 
 def group_line(group: Group) -> str:
     """`Air_Force_1: image 61 kept; duplicates: image 239 (square-crop, distance 4)`."""
-    dups = ", ".join(f"image {m.image_id} ({m.method}, distance {m.distance})" for m in group.members)
+    dups = ", ".join(
+        f"image {m.image_id} ({m.method}, distance {m.distance})" for m in group.members
+    )
     line = f"  {group.class_name}: image {group.keep} kept; duplicates: {dups or 'none'}"
     if group.spared:
-        line += "; accepted by a reviewer, left alone: " + ", ".join(f"image {i}" for i in group.spared)
+        line += "; accepted by a reviewer, left alone: " + ", ".join(
+            f"image {i}" for i in group.spared
+        )
     return line
 
 
 def conflict_line(conflict: Conflict) -> str:
-    return (f" image {conflict.image_id} ({conflict.class_name}) looks like "
-            f"image {conflict.other_id} ({conflict.other_class})")
+    return (
+        f" image {conflict.image_id} ({conflict.class_name}) looks like "
+        f"image {conflict.other_id} ({conflict.other_class})"
+    )
 
 
 def total_line(result: DedupResult) -> str:

@@ -51,7 +51,9 @@ class ExportReport:
         return sum(sum(c.values()) for c in self.counts.values())
 
 
-def export_split(cat: Catalog, dest: Path, *, split: str | None = None, mode: str = "link") -> ExportReport:
+def export_split(
+    cat: Catalog, dest: Path, *, split: str | None = None, mode: str = "link"
+) -> ExportReport:
     """Write the usable images of `split` under dest/<subset>/<class>/ plus dest/manifest.csv.
 
     Args:
@@ -92,7 +94,9 @@ def _target(cat: Catalog, row: dict, mode: str) -> tuple[str, dict]:
     rel = f"{row['subset']}/{row['class']}/{row['id']}{src.suffix if keep_format else '.png'}"
     if keep_format and mode == "link":
         return rel, {"link": str(src)}
-    return rel, {"sha256": row["sha256"] if keep_format else None}  # a PNG's hash is known once written
+    return rel, {
+        "sha256": row["sha256"] if keep_format else None
+    }  # a PNG's hash is known once written
 
 
 def _place(cat: Catalog, row: dict, target: Path, mode: str) -> dict:
@@ -153,12 +157,16 @@ def _exported_files(dest: Path) -> list[Path]:
     for subset in catalog_splits.SUBSETS:
         top = dest / subset
         if top.is_symlink() or (top.exists() and not top.is_dir()):
-            raise CurationError(f"{top} is a link or a file, not a folder an export wrote: nothing was deleted")
+            raise CurationError(
+                f"{top} is a link or a file, not a folder an export wrote: nothing was deleted"
+            )
         for folder, dirnames, filenames in os.walk(top):
             for name in dirnames:
                 if (Path(folder) / name).is_symlink():
-                    raise CurationError(f"{Path(folder) / name} is a link to a folder, not one an export wrote: "
-                                        "nothing was deleted")
+                    raise CurationError(
+                        f"{Path(folder) / name} is a link to a folder, not one an export wrote: "
+                        "nothing was deleted"
+                    )
             found += [Path(folder) / name for name in filenames]
     return found
 
@@ -187,14 +195,20 @@ def _read_marker(marker: Path) -> dict[str, dict]:
         content = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CurationError(f"cannot read {marker}: {exc}; nothing was deleted") from exc
-    if not isinstance(content, dict) or content.get("tool") != MARKER_TOOL or not isinstance(content.get("files"), dict):
+    if (
+        not isinstance(content, dict)
+        or content.get("tool") != MARKER_TOOL
+        or not isinstance(content.get("files"), dict)
+    ):
         raise CurationError(f"{marker} was not written by this tool: nothing was deleted")
     return content["files"]
 
 
 def _write_marker(dest: Path, files: dict[str, dict]) -> None:
     tmp = dest / f"{MARKER}.tmp"
-    tmp.write_text(json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0), encoding="utf-8"
+    )
     os.replace(tmp, dest / MARKER)
 
 

@@ -65,7 +65,9 @@ def plan_import(root: Path) -> ImportPlan:
     root = Path(root)
     if not root.is_dir():
         raise CurationError(f"cannot import {root}: no such folder")
-    subset_dirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and p.name.lower() in SUBSET_FOLDERS}
+    subset_dirs = {
+        p.name.lower(): p for p in root.iterdir() if p.is_dir() and p.name.lower() in SUBSET_FOLDERS
+    }
     if "train" in subset_dirs:
         items, ignored = [], [p for p in _visible(root) if p.name.lower() not in SUBSET_FOLDERS]
         for subset, folder in sorted(subset_dirs.items()):
@@ -150,14 +152,17 @@ def import_plan(
     return report
 
 
-def _import_one(cat, item: ImportItem, report: ImportReport, assignments: list, min_side: int,
-                max_bytes: int) -> None:
+def _import_one(
+    cat, item: ImportItem, report: ImportReport, assignments: list, min_side: int, max_bytes: int
+) -> None:
     try:
         data = read_input_file(item.path, max_bytes)
     except InputFileError as exc:
         report.failures.append((item.path, exc.reason, exc.detail))
         return
-    provenance = Provenance(origin="import", source_url=item.path.resolve().as_uri(), title=item.path.name)
+    provenance = Provenance(
+        origin="import", source_url=item.path.resolve().as_uri(), title=item.path.name
+    )
     try:
         result = add_image(cat, data, item.class_name, provenance, min_side=min_side)
     except InvalidImage as exc:

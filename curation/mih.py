@@ -29,7 +29,13 @@ def flip_masks(bits: int, radius: int) -> list[int]:
     return masks
 
 
-def mih_pairs(codes: np.ndarray, max_distance: int, *, chunks: list[int] | None = None, width: int | None = None):
+def mih_pairs(
+    codes: np.ndarray,
+    max_distance: int,
+    *,
+    chunks: list[int] | None = None,
+    width: int | None = None,
+):
     """Index pairs (i < j) within `max_distance`, possibly repeated; see module docstring.
 
     Args:
@@ -86,7 +92,11 @@ def _dense(table, left_codes, right_codes, mask: int, max_distance: int):
     width = table.shape[1]
     a_codes = left_codes[left]
     b_codes = np.concatenate([right_codes[partner[left]]] * 2, axis=1)  # rotation = a slice
-    xor, count, near = np.empty_like(a_codes), np.empty(a_codes.shape, np.uint8), np.empty(a_codes.shape, bool)
+    xor, count, near = (
+        np.empty_like(a_codes),
+        np.empty(a_codes.shape, np.uint8),
+        np.empty(a_codes.shape, bool),
+    )
     for shift in range(width):
         # Preallocated outputs: this loop runs ~500k times for a million codes.
         np.bitwise_xor(a_codes, b_codes[:, shift : shift + width], out=xor)

@@ -41,7 +41,17 @@ from .hashing import open_reduced
 from .search import groups_from_pairs, near_pairs, to_codes
 from .verify import Views, confirm, confirm_square, square_views_of, views_of
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "WIDE_DISTANCE", "Edge", "Confirmer", "candidates", "components", "confirmed_edges", "groups", "keep_order"]
+__all__ = [
+    "DEFAULT_MAX_DISTANCE",
+    "WIDE_DISTANCE",
+    "Edge",
+    "Confirmer",
+    "candidates",
+    "components",
+    "confirmed_edges",
+    "groups",
+    "keep_order",
+]
 
 DEFAULT_MAX_DISTANCE = 10
 # The second, tolerant source: pHash *and* dHash both within this many bits. On
@@ -119,7 +129,9 @@ def features_of(img: Image.Image) -> Features:
     fg = np.abs(rgb.astype(np.float32) - background).max(axis=2) > BACKGROUND_DIFF
     q = (rgb[fg] // 64).astype(np.int64)
     hist = np.bincount(q[:, 0] * 16 + q[:, 1] * 4 + q[:, 2], minlength=64).astype(np.float32)
-    return Features(rgb, points, descriptors, background, hist / max(1.0, float(hist.sum())), views_of(rgb_img))
+    return Features(
+        rgb, points, descriptors, background, hist / max(1.0, float(hist.sum())), views_of(rgb_img)
+    )
 
 
 @dataclass(frozen=True)
@@ -153,21 +165,36 @@ def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
     if keypoints < MIN_KEYPOINTS:
         return Measure(overlap, keypoints, textureless=confirm(a.views, b.views).same)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
-    matches = [m for m in matcher.match(b.descriptors, a.descriptors) if m.distance <= MAX_DESCRIPTOR_DISTANCE]
+    matches = [
+        m
+        for m in matcher.match(b.descriptors, a.descriptors)
+        if m.distance <= MAX_DESCRIPTOR_DISTANCE
+    ]
     if len(matches) < 3 or (len(matches) < MIN_INLIERS and not full):
         return Measure(overlap, keypoints, len(matches))
     src = b.points[[m.queryIdx for m in matches]]
     dst = a.points[[m.trainIdx for m in matches]]
-    M, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.5, maxIters=300, refineIters=0)
+    M, inliers = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.5, maxIters=300, refineIters=0
+    )
     count = int(inliers.sum()) if inliers is not None else 0
     if M is None:
         return Measure(overlap, keypoints, len(matches), count)
     scale = float(np.hypot(M[0, 0], M[1, 0]))
     rotation = abs(float(np.degrees(np.arctan2(M[1, 0], M[0, 0]))))
     # Even `full` skips the warp below 8 inliers: no threshold worth trying accepts those.
-    if count < 8 or not full and (count < max(MIN_INLIERS, MIN_INLIER_SHARE * keypoints) or not _plausible(scale, rotation)):
+    if (
+        count < 8
+        or not full
+        and (
+            count < max(MIN_INLIERS, MIN_INLIER_SHARE * keypoints)
+            or not _plausible(scale, rotation)
+        )
+    ):
         return Measure(overlap, keypoints, len(matches), count, scale, rotation)
-    return Measure(overlap, keypoints, len(matches), count, scale, rotation, _foreground_agreement(a, b, M))
+    return Measure(
+        overlap, keypoints, len(matches), count, scale, rotation, _foreground_agreement(a, b, M)
+    )
 
 
 def _plausible(scale: float, rotation: float) -> bool:
@@ -203,10 +230,17 @@ def _foreground_agreement(a: Features, b: Features, M: np.ndarray) -> float:
     """
     h, w = a.rgb.shape[:2]
     # A light blur of both: resampling and JPEG blocks move sharp edges by a pixel.
-    warped = cv2.GaussianBlur(cv2.warpAffine(b.rgb, M, (w, h), flags=cv2.INTER_LINEAR), (5, 5), 0).astype(np.float32)
-    valid = cv2.warpAffine(np.ones(b.rgb.shape[:2], np.uint8), M, (w, h), flags=cv2.INTER_NEAREST) > 0
+    warped = cv2.GaussianBlur(
+        cv2.warpAffine(b.rgb, M, (w, h), flags=cv2.INTER_LINEAR), (5, 5), 0
+    ).astype(np.float32)
+    valid = (
+        cv2.warpAffine(np.ones(b.rgb.shape[:2], np.uint8), M, (w, h), flags=cv2.INTER_NEAREST) > 0
+    )
     A = cv2.GaussianBlur(a.rgb, (5, 5), 0).astype(np.float32)
-    fg = valid & ((np.abs(A - a.background).max(axis=2) > BACKGROUND_DIFF) | (np.abs(warped - a.background).max(axis=2) > BACKGROUND_DIFF))
+    fg = valid & (
+        (np.abs(A - a.background).max(axis=2) > BACKGROUND_DIFF)
+        | (np.abs(warped - a.background).max(axis=2) > BACKGROUND_DIFF)
+    )
     if fg.sum() < 50:
         return 0.0
     fa, fb = A[fg], warped[fg]
@@ -253,13 +287,21 @@ class Confirmer:
             return True
         if edge.method == "square-crop":
             square, windows = self.views(edge.a, False), self.views(edge.b, True)
-            return square is not None and windows is not None and confirm_square(square, windows).same
+            return (
+                square is not None and windows is not None and confirm_square(square, windows).same
+            )
         fa, fb = self.features(edge.a), self.features(edge.b)
         share = MIN_WIDE_INLIER_SHARE if edge.method == "phash+dhash" else MIN_INLIER_SHARE
         return fa is not None and fb is not None and verify(fa, fb, share).same
 
 
-def candidates(rows: dict[int, dict], max_distance: int, *, squares: bool = True, wide: int | None = WIDE_DISTANCE) -> Iterator[Edge]:
+def candidates(
+    rows: dict[int, dict],
+    max_distance: int,
+    *,
+    squares: bool = True,
+    wide: int | None = WIDE_DISTANCE,
+) -> Iterator[Edge]:
     """Unconfirmed candidate pairs: equal pixels first, then hash neighbours, then chips.
 
     pHash moves by up to 16 bits under a 5% crop of a smooth picture while dHash barely
@@ -310,12 +352,21 @@ def _square_candidates(rows: dict[int, dict], codes: np.ndarray, ids: list[int])
         area = row["width"] * row["height"]
         for other_id in by_class[row["class"]]:
             other = rows[other_id]
-            if other_id != square_id and other["width"] * other["height"] * SQUARE_AREA_RATIO >= area:
+            if (
+                other_id != square_id
+                and other["width"] * other["height"] * SQUARE_AREA_RATIO >= area
+            ):
                 d = int(np.bitwise_count(codes[index[square_id]] ^ codes[index[other_id]]))
                 yield Edge(square_id, other_id, d, "square-crop")
 
 
-def confirmed_edges(cat: Catalog, rows: dict[int, dict], max_distance: int = DEFAULT_MAX_DISTANCE, *, squares: bool = True) -> list[Edge]:
+def confirmed_edges(
+    cat: Catalog,
+    rows: dict[int, dict],
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    *,
+    squares: bool = True,
+) -> list[Edge]:
     """Every candidate pair that confirmation accepts: the pairs leaks and split need."""
     confirmer = Confirmer(cat, rows)
     return [e for e in candidates(rows, max_distance, squares=squares) if confirmer.confirm(e)]

@@ -59,9 +59,15 @@ def flags_for(img: Image.Image, width: int, height: int, t: Thresholds) -> list[
     if arr.std() < t.min_std:
         flags.append("near-uniform")
     c = np.asarray(rgb, dtype=np.float32)
-    if np.percentile(np.abs(c[..., 0] - c[..., 1]) + np.abs(c[..., 1] - c[..., 2]), 99) < t.max_chroma:
+    if (
+        np.percentile(np.abs(c[..., 0] - c[..., 1]) + np.abs(c[..., 1] - c[..., 2]), 99)
+        < t.max_chroma
+    ):
         flags.append("grayscale")
-    lap = np.asarray(grey.filter(ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], 1, 128)), dtype=np.float32)
+    lap = np.asarray(
+        grey.filter(ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], 1, 128)),
+        dtype=np.float32,
+    )
     if "near-uniform" not in flags and lap.std() < t.min_sharpness:
         flags.append("blurry")
     return flags

@@ -23,12 +23,16 @@ QUEUES = ("pending", "flagged", "conflict", "duplicate")
 
 def accept(cat: Catalog, image_id: int) -> dict:
     """Mark an image accepted (a reviewer kept it); resolves its label conflicts."""
-    return catalog_reviews.record_review(cat, image_id, "accept", {"status": "accepted", "reason": None}, resolve=True)
+    return catalog_reviews.record_review(
+        cat, image_id, "accept", {"status": "accepted", "reason": None}, resolve=True
+    )
 
 
 def reject(cat: Catalog, image_id: int, reason: str | None = None) -> dict:
     """Mark an image rejected, with an optional reason."""
-    return catalog_reviews.record_review(cat, image_id, "reject", {"status": "rejected", "reason": reason or "rejected in review"})
+    return catalog_reviews.record_review(
+        cat, image_id, "reject", {"status": "rejected", "reason": reason or "rejected in review"}
+    )
 
 
 def relabel(cat: Catalog, image_id: int, class_name: str) -> dict:
@@ -105,19 +109,33 @@ def take_suggestion(cat: Catalog, flag: Flag, audit_id: int) -> dict:
     return relabel(cat, flag.image_id, flag.suggested_class)
 
 
-def apply_audit(cat: Catalog, audit_id: int, decision: str, *, kind: str | None = None, max_score: float | None = None) -> int:
+def apply_audit(
+    cat: Catalog,
+    audit_id: int,
+    decision: str,
+    *,
+    kind: str | None = None,
+    max_score: float | None = None,
+) -> int:
     """Decide every open flag of an audit the same way; returns how many were decided.
 
     decision: `accept-suggestions` (relabel, or reject the off-topic), `reject`, or `keep`
     (accept the given label). `kind` and `max_score` narrow the flags acted on.
     """
     if decision not in AUDIT_DECISIONS:
-        raise CurationError(f"unknown decision {decision!r}; use one of {', '.join(AUDIT_DECISIONS)}")
+        raise CurationError(
+            f"unknown decision {decision!r}; use one of {', '.join(AUDIT_DECISIONS)}"
+        )
     if kind is not None and kind not in FLAG_KINDS:
         raise CurationError(f"unknown flag kind {kind!r}; use one of {', '.join(FLAG_KINDS)}")
     still_open = set(open_flag_ids(cat, audit_id))
-    chosen = [f for f in audit_flags(cat, audit_id) if f.image_id in still_open
-              and (kind is None or f.kind == kind) and (max_score is None or f.score <= max_score)]
+    chosen = [
+        f
+        for f in audit_flags(cat, audit_id)
+        if f.image_id in still_open
+        and (kind is None or f.kind == kind)
+        and (max_score is None or f.score <= max_score)
+    ]
     for flag in chosen:
         if decision == "accept-suggestions":
             take_suggestion(cat, flag, audit_id)

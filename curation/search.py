@@ -13,8 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
 import os
+from collections.abc import Hashable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -35,7 +35,9 @@ def to_codes(hashes: Iterable[str | int]) -> np.ndarray:
     return np.array([int(h, 16) if isinstance(h, str) else int(h) for h in hashes], dtype=np.uint64)
 
 
-def near_pairs(codes: np.ndarray, max_distance: int, *, method: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def near_pairs(
+    codes: np.ndarray, max_distance: int, *, method: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All index pairs (i < j) whose codes differ in at most `max_distance` bits.
 
     Args:
@@ -97,7 +99,11 @@ def _concat(i: list, j: list, d: list):
     if not i:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    return (np.concatenate(i).astype(np.int64), np.concatenate(j).astype(np.int64), np.concatenate(d).astype(np.int64))
+    return (
+        np.concatenate(i).astype(np.int64),
+        np.concatenate(j).astype(np.int64),
+        np.concatenate(d).astype(np.int64),
+    )
 
 
 def groups_from_pairs(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
@@ -112,7 +118,9 @@ def groups_from_pairs(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
     return [g for g in np.split(order, cuts) if len(g) > 1]
 
 
-def find_groups(hashes: Mapping[Hashable, str | int], max_distance: int, *, method: str = "auto") -> list[set]:
+def find_groups(
+    hashes: Mapping[Hashable, str | int], max_distance: int, *, method: str = "auto"
+) -> list[set]:
     """Group keys whose hashes are within `max_distance` bits, transitively.
 
     Returns:

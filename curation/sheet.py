@@ -31,17 +31,25 @@ figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{c
 """
 
 
-def write_sheet(cat: Catalog, out: Path, *, class_name: str | None = None, statuses: list[str] | None = None) -> int:
+def write_sheet(
+    cat: Catalog, out: Path, *, class_name: str | None = None, statuses: list[str] | None = None
+) -> int:
     """Write the sheet for a class (and statuses) to `out`; returns how many images it shows."""
     marks = {m.image_id: m for m in duplicate_marks(cat)}
-    rows = sorted(iter_images(cat, class_name=class_name, statuses=statuses), key=lambda r: (r["class"], r["id"]))
+    rows = sorted(
+        iter_images(cat, class_name=class_name, statuses=statuses),
+        key=lambda r: (r["class"], r["id"]),
+    )
     figures, sections = [], []
     for row in rows:
         if not sections or sections[-1][0] != row["class"]:
             sections.append((row["class"], []))
         sections[-1][1].append(_figure(cat, row, marks.get(row["id"])))
         figures.append(row["id"])
-    body = "\n".join(f"<h2>{html.escape(name)} ({len(items)})</h2>\n" + "\n".join(items) for name, items in sections)
+    body = "\n".join(
+        f"<h2>{html.escape(name)} ({len(items)})</h2>\n" + "\n".join(items)
+        for name, items in sections
+    )
     title = html.escape(f"{class_name or 'all classes'} — {cat.path.name}")
     page = PAGE.format(title=title, w=THUMB, count=len(figures), figures=body)
     tmp = out.with_name(out.name + ".tmp")
@@ -53,7 +61,11 @@ def write_sheet(cat: Catalog, out: Path, *, class_name: str | None = None, statu
 def _figure(cat: Catalog, row: dict, mark: DuplicateMark | None) -> str:
     caption = f"#{row['id']} {row['class']} {row['width']}×{row['height']} {row['status']}"
     flags = ", ".join(image_flags(row))
-    of = f"<br><span class=of>duplicate of #{mark.duplicate_of} ({mark.method}, distance {mark.distance})</span>" if mark else ""
+    of = (
+        f"<br><span class=of>duplicate of #{mark.duplicate_of} ({mark.method}, distance {mark.distance})</span>"
+        if mark
+        else ""
+    )
     return (
         f'<figure class="{row["status"]}"><img src="{_thumb_uri(cat, row)}" alt="{row["id"]}">'
         f"<figcaption>{html.escape(caption)}{of}<br><span class=flags>{html.escape(flags)}</span></figcaption></figure>"

@@ -38,7 +38,12 @@ class SplitReport:
 
 
 def split_catalog(
-    cat: Catalog, name: str = "default", *, test: float = 0.2, seed: int = 42, max_distance: int = DEFAULT_MAX_DISTANCE
+    cat: Catalog,
+    name: str = "default",
+    *,
+    test: float = 0.2,
+    seed: int = 42,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
 ) -> SplitReport:
     """Assign every usable, unassigned image of the catalog to train or test in `name`.
 
@@ -55,7 +60,9 @@ def split_catalog(
     counts = _class_counts(rows, existing)
     fresh = [u for u in units if not any(i in existing for i in u)]
     for class_name, class_units in sorted(_by_class(rows, fresh).items()):
-        assignments += _place(class_units, counts[class_name], test, random.Random(f"{seed}:{class_name}"))
+        assignments += _place(
+            class_units, counts[class_name], test, random.Random(f"{seed}:{class_name}")
+        )
     assigned = catalog_splits.assign(cat, name, assignments, seed=seed)
     per_class = catalog_splits.class_subset_counts(cat, name, USABLE_STATUSES)
     return SplitReport(name, assigned, per_class, sum(1 for u in units if len(u) > 1), hashing)
@@ -66,7 +73,9 @@ def _units(rows: dict[int, dict], edges: list[Edge]) -> list[list[int]]:
     ids = sorted(rows)
     grouped = components(ids, edges)
     in_group = {image_id for g in grouped for image_id in g}
-    return sorted(grouped + [[image_id] for image_id in ids if image_id not in in_group], key=lambda u: u[0])
+    return sorted(
+        grouped + [[image_id] for image_id in ids if image_id not in in_group], key=lambda u: u[0]
+    )
 
 
 def _inherit(units: list[list[int]], existing: dict[int, str]) -> list[tuple[int, str]]:
@@ -96,7 +105,9 @@ def _by_class(rows: dict[int, dict], units: list[list[int]]) -> dict[str, list[l
     return by
 
 
-def _place(units: list[list[int]], counts: dict[str, int], test: float, rng: random.Random) -> list[tuple[int, str]]:
+def _place(
+    units: list[list[int]], counts: dict[str, int], test: float, rng: random.Random
+) -> list[tuple[int, str]]:
     """Shuffle the new units; each goes to test while it fits under the class's target.
 
     The target is the test share of the class's final size (assigned + new), so images

@@ -37,6 +37,21 @@ def catalog_stats(cat: Catalog, split: str | None = None) -> dict:
         usable = sum(statuses[s] for s in USABLE_STATUSES)
         train = subset_counts.get(name, {}).get("train", 0)
         test = subset_counts.get(name, {}).get("test", 0)
-        rows.append({"class": name, "train": train, "test": test, "unsplit": usable - train - test, **statuses})
-    totals = {key: sum(r[key] for r in rows) for key in ("train", "test", "unsplit", *IMAGE_STATUSES)}
-    return {"split": split, "classes": rows, "totals": totals, "open_conflicts": len(open_conflicts(cat))}
+        rows.append(
+            {
+                "class": name,
+                "train": train,
+                "test": test,
+                "unsplit": usable - train - test,
+                **statuses,
+            }
+        )
+    totals = {
+        key: sum(r[key] for r in rows) for key in ("train", "test", "unsplit", *IMAGE_STATUSES)
+    }
+    return {
+        "split": split,
+        "classes": rows,
+        "totals": totals,
+        "open_conflicts": len(open_conflicts(cat)),
+    }

@@ -114,7 +114,14 @@ class ReviewApp(App[ReviewSummary]):
     """
     index: reactive[int] = reactive(0, always_update=True)
 
-    def __init__(self, cat: Catalog, *, status: str = "pending", class_name: str | None = None, image_widget: type | None = None):
+    def __init__(
+        self,
+        cat: Catalog,
+        *,
+        status: str = "pending",
+        class_name: str | None = None,
+        image_widget: type | None = None,
+    ):
         super().__init__()
         self.cat = cat
         self.queue = review_lib.review_queue(cat, status, class_name)
@@ -167,8 +174,10 @@ class ReviewApp(App[ReviewSummary]):
 
     def _fit_picture(self) -> None:
         """Size the pictures at their aspect ratio, at most 2× their pixels (issue 16: they were stretched)."""
-        for frame_id, picture_id, px in (("#frame", "#picture", getattr(self, "_picture_px", (0, 0))),
-                                         ("#other-frame", "#other-picture", getattr(self, "_other_px", (0, 0)))):
+        for frame_id, picture_id, px in (
+            ("#frame", "#picture", getattr(self, "_picture_px", (0, 0))),
+            ("#other-frame", "#other-picture", getattr(self, "_other_px", (0, 0))),
+        ):
             frame = self.query_one(frame_id)
             cols, rows = fit_cells(px, (frame.size.width, frame.size.height), cell_px())
             picture = self.query_one(picture_id)
@@ -178,12 +187,18 @@ class ReviewApp(App[ReviewSummary]):
         """Beside a duplicate its kept image, beside a conflict the other class's image (issue 16)."""
         self.companion = companion_of(self.cat, row) if row is not None else None
         frame, picture = self.query_one("#other-frame"), self.query_one("#other-picture")
-        other = get_image(self.cat, self.companion.image_id) if self.companion and self.companion.image_id else None
+        other = (
+            get_image(self.cat, self.companion.image_id)
+            if self.companion and self.companion.image_id
+            else None
+        )
         frame.display = other is not None
         picture.image = self._load(other) if other else None
         if other and self.companion:
             self._other_px = (other["width"], other["height"])
-            frame.border_title = Text(plain(f"#{other['id']} {other['class']} ({self.companion.role})"))
+            frame.border_title = Text(
+                plain(f"#{other['id']} {other['class']} ({self.companion.role})")
+            )
 
     def _load(self, row: dict):
         try:
@@ -206,8 +221,11 @@ class ReviewApp(App[ReviewSummary]):
             lines.append(f"reason {row['reason']}")
         if self.companion:
             lines.append(describe_companion(self.companion))
-        return Text.assemble((f"#{row['id']}", "bold"), f"  {row['status']}\n",
-                             "\n".join(plain(line) for line in lines))
+        return Text.assemble(
+            (f"#{row['id']}", "bold"),
+            f"  {row['status']}\n",
+            "\n".join(plain(line) for line in lines),
+        )
 
     def _progress(self, message: str = "") -> None:
         done = len(self.queue) - self._remaining()
@@ -254,7 +272,10 @@ class ReviewApp(App[ReviewSummary]):
         """A conflict settled the other way: this image belongs to the other class."""
         companion = self.companion
         if companion is None or companion.role != "other class":
-            self.notify("m moves an image of a label conflict to the other class; this one has none", severity="warning")
+            self.notify(
+                "m moves an image of a label conflict to the other class; this one has none",
+                severity="warning",
+            )
             return
         self._decide(review_lib.relabel, "relabelled", companion.class_name)
 

@@ -14,8 +14,12 @@ from __future__ import annotations
 MAX_UPSCALE = 2.0
 
 
-def fit_cells(image_px: tuple[int, int], panel_cells: tuple[int, int], cell_px: tuple[int, int],
-              max_upscale: float = MAX_UPSCALE) -> tuple[int, int]:
+def fit_cells(
+    image_px: tuple[int, int],
+    panel_cells: tuple[int, int],
+    cell_px: tuple[int, int],
+    max_upscale: float = MAX_UPSCALE,
+) -> tuple[int, int]:
     """(columns, rows) for an image of `image_px` pixels in a panel of `panel_cells` cells.
 
     `cell_px` is one cell's size in pixels (terminals are about 1:2). The aspect ratio is
@@ -26,13 +30,17 @@ def fit_cells(image_px: tuple[int, int], panel_cells: tuple[int, int], cell_px: 
     if min(img_w, img_h, cols, rows, cell_w, cell_h) <= 0:
         return 0, 0
     scale = min(cols * cell_w / img_w, rows * cell_h / img_h, max_upscale)
-    return max(1, min(cols, int(img_w * scale / cell_w))), max(1, min(rows, int(img_h * scale / cell_h)))
+    return max(1, min(cols, int(img_w * scale / cell_w))), max(
+        1, min(rows, int(img_h * scale / cell_h))
+    )
 
 
 def cell_px() -> tuple[int, int]:
     """One terminal cell's size in pixels, as textual-image measured it (10×20 when unknown)."""
     try:
-        from textual_image._terminal import get_cell_size  # cached: asked once, before the app starts
+        from textual_image._terminal import (
+            get_cell_size,
+        )  # cached: asked once, before the app starts
 
         size = get_cell_size()
         return (size.width or 10, size.height or 20)

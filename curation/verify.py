@@ -94,4 +94,6 @@ def confirm_square(square: Views, other_squares: Views) -> Match:
     corr = other_squares.unit @ square.unit[0]
     k = int(corr.argmax())
     diff = float(np.abs(square.raw[0] - other_squares.raw[k]).mean())
-    return Match(float(corr[k]), diff, corr[k] >= MIN_SQUARE_CORRELATION and diff <= MAX_COLOUR_DIFF)
+    return Match(
+        float(corr[k]), diff, corr[k] >= MIN_SQUARE_CORRELATION and diff <= MAX_COLOUR_DIFF
+    )

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from imagegen import image_bytes, make_image
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,15 @@ def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
     """A few hundred bytes of PNG whose header claims width x height pixels."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     rows = zlib.compress(b"\x00" * (width + 1) * 8)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
 def _gif_animation() -> bytes:
@@ -72,12 +75,24 @@ def cases() -> list[Case]:
         Case("truncated.png", png[: len(png) // 2], "truncated"),
         Case("truncated.webp", webp[: len(webp) // 2], "truncated"),
         Case("bomb.png", png_bomb(), "decompression-bomb"),
-        Case("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="99" height="99"><rect/></svg>',
-             "not-an-image"),
-        Case("page.jpg", b"<!DOCTYPE html><html><body>Our systems have detected unusual traffic</body></html>",
-             "not-an-image"),
+        Case(
+            "drawing.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="99" height="99"><rect/></svg>',
+            "not-an-image",
+        ),
+        Case(
+            "page.jpg",
+            b"<!DOCTYPE html><html><body>Our systems have detected unusual traffic</body></html>",
+            "not-an-image",
+        ),
         Case("animation.gif", _gif_animation(), "ok", "GIF", (64, 48)),
-        Case("cmyk.jpg", _encode(make_image(6, (80, 60)).convert("CMYK"), "JPEG"), "ok", "JPEG", (80, 60)),
+        Case(
+            "cmyk.jpg",
+            _encode(make_image(6, (80, 60)).convert("CMYK"), "JPEG"),
+            "ok",
+            "JPEG",
+            (80, 60),
+        ),
         Case("sixteen-bit.png", _png16(), "ok", "PNG", (64, 48)),
         Case("rotated.jpg", _exif_rotated_jpeg(), "ok", "JPEG", (64, 96)),
         Case("really a jpeg.png", image_bytes(7, (90, 70)), "ok", "JPEG", (90, 70)),

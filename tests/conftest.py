@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import netguard
 import pytest
+from imagegen import image_bytes
 
 from catalog import open_catalog
-import netguard
-from imagegen import image_bytes
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -49,9 +49,13 @@ def cat(catalog_path: Path):
 def write_image():
     """Write a generated image file: write_image(path, seed, size=(96, 64), fmt=None)."""
 
-    def write(path: Path, seed: int, size: tuple[int, int] = (96, 64), fmt: str | None = None) -> Path:
+    def write(
+        path: Path, seed: int, size: tuple[int, int] = (96, 64), fmt: str | None = None
+    ) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = fmt or {".png": "PNG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP"}.get(path.suffix.lower(), "JPEG")
+        fmt = fmt or {".png": "PNG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP"}.get(
+            path.suffix.lower(), "JPEG"
+        )
         path.write_bytes(image_bytes(seed, size, fmt))
         return path
 

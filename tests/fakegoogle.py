@@ -50,19 +50,34 @@ def _routes(seeds: range) -> dict[str, tuple[int, str, bytes]]:
 def _links(seeds: range) -> list[str]:
     first = seeds[0]
     return [f"/img/{s}.jpg" for s in seeds] + [
-        f"/mirror/{first}.jpg", f"/near/{first}.jpg", f"/broken/{first}.jpg", f"/html/{first}.jpg", f"/gone/{first}.jpg",
+        f"/mirror/{first}.jpg",
+        f"/near/{first}.jpg",
+        f"/broken/{first}.jpg",
+        f"/html/{first}.jpg",
+        f"/gone/{first}.jpg",
     ]
 
 
 def _rg_meta_page(base: str, links: list[str]) -> str:
     tiles = []
     for rank, link in enumerate(links):
-        meta = {"ou": base + link, "ow": 160, "oh": 120, "pt": f"shoe {rank}", "ru": f"{base}/shop/{rank}",
-                "isu": "127.0.0.1", "ity": "jpg", "id": f"t{rank}:"}
-        tiles.append(f'<div class="rg_bx rg_di rg_el"><a class="rg_l" href="#"><img class="rg_ic rg_i"></a>'
-                     f'<div class="rg_meta notranslate">{html.escape(json.dumps(meta), quote=False)}</div></div>')
+        meta = {
+            "ou": base + link,
+            "ow": 160,
+            "oh": 120,
+            "pt": f"shoe {rank}",
+            "ru": f"{base}/shop/{rank}",
+            "isu": "127.0.0.1",
+            "ity": "jpg",
+            "id": f"t{rank}:",
+        }
+        tiles.append(
+            f'<div class="rg_bx rg_di rg_el"><a class="rg_l" href="#"><img class="rg_ic rg_i"></a>'
+            f'<div class="rg_meta notranslate">{html.escape(json.dumps(meta), quote=False)}</div></div>'
+        )
     return "<!doctype html><html><head><title>Google Search</title></head><body><div id='rg_s'>" + (
-        "\n".join(tiles) + "</div>" + "<p>" + "padding " * 300 + "</p></body></html>")
+        "\n".join(tiles) + "</div>" + "<p>" + "padding " * 300 + "</p></body></html>"
+    )
 
 
 def _imgres_page(base: str, links: list[str]) -> str:
@@ -72,7 +87,8 @@ def _imgres_page(base: str, links: list[str]) -> str:
         for rank, link in enumerate(links)
     ]
     return "<!doctype html><html><head><title>Google Search</title></head><body><div id='ires'>" + (
-        "\n".join(anchors) + "</div><p>" + "padding " * 300 + "</p></body></html>")
+        "\n".join(anchors) + "</div><p>" + "padding " * 300 + "</p></body></html>"
+    )
 
 
 class _Google(BaseHTTPRequestHandler):
@@ -103,7 +119,9 @@ class _Google(BaseHTTPRequestHandler):
 @contextmanager
 def serve_google() -> Iterator[str]:
     """Start the server; yields the search URL to pass as `crawl --search-url`."""
-    _Google.routes = {path: r for _, _, seeds in CLASSES.values() for path, r in _routes(seeds).items()}
+    _Google.routes = {
+        path: r for _, _, seeds in CLASSES.values() for path, r in _routes(seeds).items()
+    }
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Google)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

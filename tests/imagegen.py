@@ -20,7 +20,9 @@ def make_image(seed: int, size: tuple[int, int] = (96, 64), mode: str = "RGB") -
     return Image.fromarray(arr, "RGB").convert(mode)
 
 
-def image_bytes(seed: int, size: tuple[int, int] = (96, 64), fmt: str = "JPEG", **save: object) -> bytes:
+def image_bytes(
+    seed: int, size: tuple[int, int] = (96, 64), fmt: str = "JPEG", **save: object
+) -> bytes:
     """Encoded bytes of `make_image(seed, size)` in format `fmt`."""
     buf = io.BytesIO()
     make_image(seed, size).save(buf, fmt, **save)

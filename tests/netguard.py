@@ -36,14 +36,18 @@ def install() -> None:
     if getattr(socket, "_imageset_guard", False):
         return
     real_connect, real_connect_ex, real_getaddrinfo = (
-        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo,
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
     )
 
     def check(sock: socket.socket, address: object) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             host = address[0] if isinstance(address, tuple) else address
             if not _is_loopback(host):
-                raise NetworkBlocked(f"network access to {address!r} is blocked in tests (loopback only)")
+                raise NetworkBlocked(
+                    f"network access to {address!r} is blocked in tests (loopback only)"
+                )
 
     def connect(self, address):  # noqa: ANN001
         check(self, address)
@@ -55,7 +59,9 @@ def install() -> None:
 
     def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001
         if host is not None and not _is_loopback(host):
-            raise socket.gaierror(socket.EAI_NONAME, f"name resolution of {host!r} is blocked in tests")
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"name resolution of {host!r} is blocked in tests"
+            )
         return real_getaddrinfo(host, *args, **kwargs)
 
     socket.socket.connect = connect  # type: ignore[method-assign]

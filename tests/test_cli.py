@@ -53,7 +53,9 @@ def test_curate_import_then_stats(tmp_path, write_image):
     db = str(tmp_path / "c.db")
     result = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", db])
     assert result.exit_code == 0, result.output
-    assert "4 new" in result.output and "1 failed" in result.output and "not-an-image" in result.output
+    assert (
+        "4 new" in result.output and "1 failed" in result.output and "not-an-image" in result.output
+    )
     again = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", db])
     assert again.exit_code == 0 and "0 new" in again.output
     stats = runner.invoke(curate_app, ["stats", "--catalog", db, "--json"])
@@ -75,7 +77,9 @@ def test_catalog_path_from_environment(tmp_path, write_image):
 
 def test_classes_add_and_list(tmp_path):
     db = str(tmp_path / "c.db")
-    added = runner.invoke(curate_app, ["classes", "add", "New_Balance_550", "--query", "NB 550", "--catalog", db])
+    added = runner.invoke(
+        curate_app, ["classes", "add", "New_Balance_550", "--query", "NB 550", "--catalog", db]
+    )
     assert added.exit_code == 0, added.output
     listed = runner.invoke(curate_app, ["classes", "list", "--catalog", db])
     assert "New_Balance_550\tNB 550" in listed.output and "Yeezy_350" in listed.output
@@ -108,7 +112,9 @@ def test_bad_input_is_a_clear_error_with_exit_1(tmp_path, write_image, args, mes
 
 def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
     db = str(tmp_path / "s10.db")
-    result = runner.invoke(curate_app, ["import", str(shared_dir / "data" / "sneakers10"), "--catalog", db])
+    result = runner.invoke(
+        curate_app, ["import", str(shared_dir / "data" / "sneakers10"), "--catalog", db]
+    )
     assert result.exit_code == 0, result.output
     assert "385 new" in result.output and "2 label conflicts" in " ".join(result.output.split())
     stats = json.loads(runner.invoke(curate_app, ["stats", "--catalog", db, "--json"]).output)
@@ -123,7 +129,10 @@ def test_cli_runs_without_keras_home_in_the_user_home():
 def test_curate_check_reports_then_fixes(tmp_path, write_image):
     write_image(tmp_path / "ds" / "Yeezy_350" / "a.jpg", 1)
     db = tmp_path / "c.db"
-    assert runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(db)]).exit_code == 0
+    assert (
+        runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(db)]).exit_code
+        == 0
+    )
     clean = runner.invoke(curate_app, ["check", "--catalog", str(db)])
     assert clean.exit_code == 0 and "checked 1 images and 1 files: ok" in clean.output
     from catalog import open_catalog

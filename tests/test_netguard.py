@@ -13,7 +13,10 @@ import requests
 @pytest.mark.parametrize("host", ["8.8.8.8", "10.0.0.1", "169.254.169.254", "2001:4860:4860::8888"])
 def test_connections_off_loopback_are_refused_before_sending(host):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock, pytest.raises(OSError, match="blocked in tests"):
+    with (
+        socket.socket(family, socket.SOCK_STREAM) as sock,
+        pytest.raises(OSError, match="blocked in tests"),
+    ):
         sock.connect((host, 80))
 
 

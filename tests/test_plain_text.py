@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from catalog.text import plain
-from crawler.cli import app as crawl_app
 from curation.cli import app as curate_app
 from trainer.cli import app as train_app
 
@@ -40,7 +37,9 @@ def test_import_lists_odd_names_as_they_are(tmp_path, catalog_path):
     names = [MARKUP_NAME, ESCAPE, os.fsdecode(b"caf\xe9 :smile:.jpg")]
     for name in names:
         (folder / name).write_bytes(b"not an image")
-    result = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)]
+    )
     assert result.exit_code == 0, result.output
     _printable(result.output)
     assert f"{MARKUP_NAME}: not-an-image" in result.output
@@ -49,8 +48,10 @@ def test_import_lists_odd_names_as_they_are(tmp_path, catalog_path):
 
 
 def test_class_query_and_split_names_print_plain(catalog_path):
-    result = runner.invoke(curate_app, ["classes", "add", "Odd_1", "--query", f"{MARKUP} \x1b[2J", "--catalog",
-                                        str(catalog_path)])
+    result = runner.invoke(
+        curate_app,
+        ["classes", "add", "Odd_1", "--query", f"{MARKUP} \x1b[2J", "--catalog", str(catalog_path)],
+    )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(curate_app, ["classes", "list", "--catalog", str(catalog_path)])
     _printable(listed.output)
@@ -65,7 +66,9 @@ def test_predict_errors_print_names_plain(monkeypatch, tmp_path, catalog_path):
     bad.write_bytes(b"x")
 
     def fake(cat, paths, **kw):
-        return {"id": 1, "backbone": "b"}, [ImagePrediction(p, [], f"not-an-image: {ESCAPE}") for p in paths]
+        return {"id": 1, "backbone": "b"}, [
+            ImagePrediction(p, [], f"not-an-image: {ESCAPE}") for p in paths
+        ]
 
     monkeypatch.setattr(predict, "predict_files", fake)
     result = runner.invoke(train_app, ["predict", str(bad), "--catalog", str(catalog_path)])

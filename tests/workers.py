@@ -14,9 +14,16 @@ def add_images_worker(db: str, class_name: str, offset: int, errors) -> None:  #
     try:
         with open_catalog(db) as cat:
             for i in range(PER_WORKER):
-                add_image(cat, image_bytes(offset + i, (64, 48)), class_name, Provenance(origin="import"))
+                add_image(
+                    cat, image_bytes(offset + i, (64, 48)), class_name, Provenance(origin="import")
+                )
             # Every worker also stores the same shared images: one row each, the rest conflicts.
             for seed in range(5):
-                add_image(cat, image_bytes(10_000 + seed, (64, 48)), class_name, Provenance(origin="import"))
+                add_image(
+                    cat,
+                    image_bytes(10_000 + seed, (64, 48)),
+                    class_name,
+                    Provenance(origin="import"),
+                )
     except Exception as exc:  # reported to the parent, which fails the test with it
         errors.put(f"{class_name}: {type(exc).__name__}: {exc}")

@@ -25,9 +25,18 @@ SCRATCH_ENOUGH = 5000
 OFFLINE_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
-def scratch_warning(cat: Catalog, backbone: str, weights: str, split: str | None, *, accepted_only: bool = False) -> str | None:
+def scratch_warning(
+    cat: Catalog, backbone: str, weights: str, split: str | None, *, accepted_only: bool = False
+) -> str | None:
     """A warning when some backbone would start from random weights on a small split, else None."""
-    scratch = sorted({entry.name for spec in run_specs(backbone, weights) for entry, w in members(spec, weights) if w == "none"})
+    scratch = sorted(
+        {
+            entry.name
+            for spec in run_specs(backbone, weights)
+            for entry, w in members(spec, weights)
+            if w == "none"
+        }
+    )
     images = train_images(cat, split, accepted_only=accepted_only)
     if not scratch or images is None or images >= SCRATCH_ENOUGH:
         return None
@@ -42,7 +51,11 @@ def scratch_warning(cat: Catalog, backbone: str, weights: str, split: str | None
 def train_images(cat: Catalog, split: str | None, *, accepted_only: bool = False) -> int | None:
     """How many usable train images the split training would use has; None when it does not exist."""
     names = split_names(cat)
-    name = split if split is not None else ("default" if "default" in names else (names[0] if names else None))
+    name = (
+        split
+        if split is not None
+        else ("default" if "default" in names else (names[0] if names else None))
+    )
     if name is None or name not in names:
         return None  # training itself says there is no such split
     statuses = ("accepted",) if accepted_only else USABLE_STATUSES
@@ -57,7 +70,9 @@ class Failure:
     error: str
 
 
-def train_each(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> tuple[list[dict], list[Failure]]:
+def train_each(
+    cat: Catalog, cfg: TrainConfig, *, verbose: int = 0
+) -> tuple[list[dict], list[Failure]]:
     """Train every spec `cfg.backbone` names (three for `all`); one failing does not stop the rest.
 
     Each failed run is recorded `failed` by `train`; its error is returned here to be reported
@@ -70,5 +85,10 @@ def train_each(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> tuple[lis
         try:
             runs.append(train(cat, replace(cfg, backbone=spec), verbose=verbose))
         except Exception as exc:  # noqa: BLE001 - a bulk loop records each item's failure and goes on
-            failures.append(Failure(spec, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+            failures.append(
+                Failure(
+                    spec,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                )
+            )
     return runs, failures

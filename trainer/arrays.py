@@ -24,18 +24,28 @@ class NpyWriter:
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype) -> None:
-        self.path, self.shape, self.dtype = Path(path), tuple(int(s) for s in shape), np.dtype(dtype)
+        self.path, self.shape, self.dtype = (
+            Path(path),
+            tuple(int(s) for s in shape),
+            np.dtype(dtype),
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".partial-", suffix=".npy")
         self._fh = os.fdopen(fd, "wb")
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": self.shape,
+        }
         np.lib.format.write_array_header_2_0(self._fh, header)
         self.rows = 0
 
     def write(self, batch: np.ndarray) -> None:
         batch = np.ascontiguousarray(batch, dtype=self.dtype)
         if batch.shape[1:] != self.shape[1:] or self.rows + len(batch) > self.shape[0]:
-            raise ValueError(f"rows of shape {batch.shape} do not fit {self.shape} after {self.rows} rows")
+            raise ValueError(
+                f"rows of shape {batch.shape} do not fit {self.shape} after {self.rows} rows"
+            )
         self._fh.write(batch.tobytes())
         self.rows += len(batch)
 
@@ -63,7 +73,11 @@ class NpyRows:
         self.path = Path(path)
         with open(self.path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
             self.shape, fortran, self.dtype = read_header(fh)
             self.offset = fh.tell()
         if fortran:
@@ -98,6 +112,8 @@ class NpyRows:
             nbytes = len(run) * self.row_bytes
             data = os.pread(self._fd, nbytes, self.offset + int(run[0]) * self.row_bytes)
             if len(data) != nbytes:
-                raise OSError(f"{self.path} is truncated: wanted {nbytes} bytes at row {run[0]}, got {len(data)}")
+                raise OSError(
+                    f"{self.path} is truncated: wanted {nbytes} bytes at row {run[0]}, got {len(data)}"
+                )
             flat[first : first + len(run)] = np.frombuffer(data, np.uint8).reshape(len(run), -1)
         return out

@@ -89,20 +89,36 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
     rows = split_images(cat, split, statuses=USABLE_STATUSES)
     classes = [name for name in class_names(cat) if any(r["class"] == name for r in rows)]
     if len(classes) < 2:
-        raise TrainerError(f"split {split!r} has {len(classes)} class(es) with usable images; an audit needs at least 2")
+        raise TrainerError(
+            f"split {split!r} has {len(classes)} class(es) with usable images; an audit needs at least 2"
+        )
     features, kept, unreadable = split_features(cat, rows, cfg, size, on_progress)
     t_features = time.perf_counter() - started
     labels = np.array([classes.index(r["class"]) for r in kept])
     probs = out_of_fold_probabilities(features, labels, cfg.folds, cfg.seed)
     flags = find_flags(features, labels, probs, cfg.off_topic_z, cfg.max_quality)
-    records = [Flag(kept[i]["id"], classes[labels[i]], None if s is None else classes[s], q, kind) for i, s, q, kind in flags]
-    params = {**asdict(cfg), "split": split, "size": size, "images": len(kept), "unreadable": unreadable}
+    records = [
+        Flag(kept[i]["id"], classes[labels[i]], None if s is None else classes[s], q, kind)
+        for i, s, q, kind in flags
+    ]
+    params = {
+        **asdict(cfg),
+        "split": split,
+        "size": size,
+        "images": len(kept),
+        "unreadable": unreadable,
+    }
     audit_id = record_audit(cat, split, cfg.backbone, params, records)
     by_id = {r["id"]: r for r in kept}
-    listed = [{**asdict(f), "sha256": by_id[f.image_id]["sha256"], "subset": by_id[f.image_id]["subset"]} for f in records]
+    listed = [
+        {**asdict(f), "sha256": by_id[f.image_id]["sha256"], "subset": by_id[f.image_id]["subset"]}
+        for f in records
+    ]
     listed.sort(key=lambda f: (f["score"], f["image_id"]))
     seconds = {"features": t_features, "total": time.perf_counter() - started}
-    return AuditResult(audit_id, split, len(kept), listed, per_class_counts(kept, records), unreadable, seconds)
+    return AuditResult(
+        audit_id, split, len(kept), listed, per_class_counts(kept, records), unreadable, seconds
+    )
 
 
 def per_class_counts(rows: list[dict], flags: list[Flag]) -> dict[str, dict[str, int]]:
@@ -116,6 +132,7 @@ def per_class_counts(rows: list[dict], flags: list[Flag]) -> dict[str, dict[str,
 
 
 # --- 1. features -------------------------------------------------------------------------
+
 
 def feature_extractor(backbone: str, weights: str, size: int):
     """Raw pixels -> the frozen backbone's pooled features, averaged over the image and its mirror."""
@@ -131,7 +148,11 @@ def feature_extractor(backbone: str, weights: str, size: int):
     pool = keras.layers.GlobalAveragePooling2D(name="gap")
     views = [inputs, HorizontalFlip(name="mirror")(inputs)]
     pooled = [pool(base(prepare(view), training=False)) for view in views]
-    return keras.Model(inputs, keras.layers.Average(dtype="float32", name="features")(pooled), name="audit_features")
+    return keras.Model(
+        inputs,
+        keras.layers.Average(dtype="float32", name="features")(pooled),
+        name="audit_features",
+    )
 
 
 def feature_cache(cat: Catalog, backbone: str, weights: str, size: int) -> Path | None:
@@ -142,7 +163,9 @@ def feature_cache(cat: Catalog, backbone: str, weights: str, size: int) -> Path 
     return cat.root / "cache" / "audit" / f"{backbone}-{tag}-{size}"
 
 
-def split_features(cat: Catalog, rows: list[dict], cfg: AuditConfig, size: int, on_progress: Progress | None):
+def split_features(
+    cat: Catalog, rows: list[dict], cfg: AuditConfig, size: int, on_progress: Progress | None
+):
     """((N, F) float32 features, the rows they belong to, ids of unreadable images).
 
     Cached images are read back; the rest stream through the backbone `batch_size` at a
@@ -173,7 +196,9 @@ def split_features(cat: Catalog, rows: list[dict], cfg: AuditConfig, size: int, 
             except TrainerError:
                 unreadable.append(r["id"])
         if batch:
-            out = np.asarray(model.predict_on_batch(np.stack(pixels).astype(np.float32))).astype(np.float16)
+            out = np.asarray(model.predict_on_batch(np.stack(pixels).astype(np.float32))).astype(
+                np.float16
+            )
             for r, vector in zip(batch, out):
                 found[r["id"]] = vector
                 if folder:
@@ -182,7 +207,11 @@ def split_features(cat: Catalog, rows: list[dict], cfg: AuditConfig, size: int, 
         if on_progress:
             on_progress(done, len(rows))
     kept = [r for r in rows if r["id"] in found]
-    features = np.stack([found[r["id"]] for r in kept]).astype(np.float32) if kept else np.zeros((0, 0), np.float32)
+    features = (
+        np.stack([found[r["id"]] for r in kept]).astype(np.float32)
+        if kept
+        else np.zeros((0, 0), np.float32)
+    )
     return features, kept, unreadable
 
 
@@ -211,6 +240,7 @@ def _write(folder: Path, sha256: str, vector: np.ndarray) -> None:
 
 # --- 2. out-of-fold probabilities --------------------------------------------------------
 
+
 def head_classifier(seed: int = 0):
     """L2-normalised features -> multinomial logistic regression.
 
@@ -224,7 +254,9 @@ def head_classifier(seed: int = 0):
     return make_pipeline(Normalizer(), LogisticRegression(C=10, max_iter=300, random_state=seed))
 
 
-def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+def out_of_fold_probabilities(
+    features: np.ndarray, labels: np.ndarray, folds: int, seed: int
+) -> np.ndarray:
     """(N, K) probabilities, each row from the fold model that did not train on that image."""
     import warnings
 
@@ -237,14 +269,22 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, folds: i
     with warnings.catch_warnings():
         # Classes smaller than `folds` are fine: their missing columns are filled with 0.
         warnings.simplefilter("ignore", UserWarning)
-        probs = cross_val_predict(head_classifier(seed), features, labels, cv=splitter, method="predict_proba")
+        probs = cross_val_predict(
+            head_classifier(seed), features, labels, cv=splitter, method="predict_proba"
+        )
     return np.asarray(probs, dtype=np.float64)
 
 
 # --- 3. confident learning ---------------------------------------------------------------
 
-def find_flags(features: np.ndarray, labels: np.ndarray, probs: np.ndarray, off_topic_z: float = OFF_TOPIC_Z,
-               max_quality: float | None = MAX_QUALITY):
+
+def find_flags(
+    features: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    off_topic_z: float = OFF_TOPIC_Z,
+    max_quality: float | None = MAX_QUALITY,
+):
     """[(index, suggested label or None, score, kind)] for the flagged images.
 
     kind `off_topic`: the features are far from every other image (cleanlab's kNN

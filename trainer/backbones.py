@@ -65,7 +65,10 @@ def _keras_app(factory: str, **extra) -> Callable[..., keras.Model]:
 
         from_file = weights not in (None, "imagenet")
         model = getattr(keras.applications, factory)(
-            include_top=include_top, weights=None if from_file else weights, input_shape=input_shape, **extra
+            include_top=include_top,
+            weights=None if from_file else weights,
+            input_shape=input_shape,
+            **extra,
         )
         if from_file:
             load_weights_file(model, weights)
@@ -79,18 +82,76 @@ def _keras_app(factory: str, **extra) -> Callable[..., keras.Model]:
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in [
-        Backbone("resnet50", _keras_app("ResNet50"), "caffe", 224, 32,
-                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "resnet/", "conv5_block2_out"),
-        Backbone("vgg16", _keras_app("VGG16"), "caffe", 224, 32,
-                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "vgg16/", "block4_pool"),
-        Backbone("inception_v3", _keras_app("InceptionV3"), "tf", 299, 75,
-                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", KERAS_BASE + "inception_v3/", "mixed9"),
-        Backbone("mobilenet_v2", _keras_app("MobileNetV2", alpha=1.0), "tf", 224, 32,
-                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-                 KERAS_BASE + "mobilenet_v2/", "block_12_add"),
-        Backbone("efficientnet_lite0", _lite("efficientnet_lite0"), "lite", 224, 32, None, None, "block10_add"),
-        Backbone("efficientnet_lite1", _lite("efficientnet_lite1"), "lite", 240, 32, None, None, "block14_add"),
-        Backbone("efficientnet_lite2", _lite("efficientnet_lite2"), "lite", 260, 32, None, None, "block14_add"),
+        Backbone(
+            "resnet50",
+            _keras_app("ResNet50"),
+            "caffe",
+            224,
+            32,
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            KERAS_BASE + "resnet/",
+            "conv5_block2_out",
+        ),
+        Backbone(
+            "vgg16",
+            _keras_app("VGG16"),
+            "caffe",
+            224,
+            32,
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            KERAS_BASE + "vgg16/",
+            "block4_pool",
+        ),
+        Backbone(
+            "inception_v3",
+            _keras_app("InceptionV3"),
+            "tf",
+            299,
+            75,
+            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            KERAS_BASE + "inception_v3/",
+            "mixed9",
+        ),
+        Backbone(
+            "mobilenet_v2",
+            _keras_app("MobileNetV2", alpha=1.0),
+            "tf",
+            224,
+            32,
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+            KERAS_BASE + "mobilenet_v2/",
+            "block_12_add",
+        ),
+        Backbone(
+            "efficientnet_lite0",
+            _lite("efficientnet_lite0"),
+            "lite",
+            224,
+            32,
+            None,
+            None,
+            "block10_add",
+        ),
+        Backbone(
+            "efficientnet_lite1",
+            _lite("efficientnet_lite1"),
+            "lite",
+            240,
+            32,
+            None,
+            None,
+            "block14_add",
+        ),
+        Backbone(
+            "efficientnet_lite2",
+            _lite("efficientnet_lite2"),
+            "lite",
+            260,
+            32,
+            None,
+            None,
+            "block14_add",
+        ),
     ]
 }
 # The three backbones of the original project, trained by `train --backbone all`.
@@ -141,7 +202,9 @@ def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
         raise TrainerError(f"an ensemble names each backbone once. Received: backbone={backbone!r}")
     values = weights.split(",") if "," in weights else [weights] * len(names)
     if len(values) != len(names):
-        raise TrainerError(f"give one weights value, or one per backbone separated by commas. Received: backbone={backbone!r}, weights={weights!r}")
+        raise TrainerError(
+            f"give one weights value, or one per backbone separated by commas. Received: backbone={backbone!r}, weights={weights!r}"
+        )
     return list(zip(entries, values))
 
 
@@ -158,7 +221,9 @@ def parse_weights(value: str) -> str | None:
         return value
     path = Path(value).expanduser()
     if not path.is_file():
-        raise WeightsError(f"weights must be imagenet, none or an existing file. Received: weights={value!r}")
+        raise WeightsError(
+            f"weights must be imagenet, none or an existing file. Received: weights={value!r}"
+        )
     return str(path.resolve())
 
 
@@ -177,17 +242,25 @@ def build_backbone(
     entry = get_backbone(name)
     size = size or entry.input_size
     if size < entry.min_size:
-        raise TrainerError(f"{name} needs images of at least {entry.min_size} px. Received: size={size}")
+        raise TrainerError(
+            f"{name} needs images of at least {entry.min_size} px. Received: size={size}"
+        )
     cached = cached_imagenet_file(entry) if weights == "imagenet" and not include_top else None
     try:
-        return entry.constructor(include_top=include_top, weights=str(cached) if cached else weights, input_shape=(size, size, 3))
+        return entry.constructor(
+            include_top=include_top,
+            weights=str(cached) if cached else weights,
+            input_shape=(size, size, 3),
+        )
     except WeightsError:
         raise
     except Exception as exc:  # Keras raises plain Exception/ValueError for both cases
         if weights == "imagenet" and entry.imagenet_file and not cached:
             raise WeightsError(offline_message(entry, exc)) from None
         source = f"{cached} (the ImageNet weights in Keras' cache)" if cached else repr(weights)
-        raise WeightsError(f"cannot load weights {source} into {name}: {_first_line(exc)}") from None
+        raise WeightsError(
+            f"cannot load weights {source} into {name}: {_first_line(exc)}"
+        ) from None
 
 
 def cached_imagenet_file(entry: Backbone) -> Path | None:
@@ -197,7 +270,10 @@ def cached_imagenet_file(entry: Backbone) -> Path | None:
         return None
     folder = keras_models_dir()
     stem = entry.imagenet_file.removesuffix(".h5")
-    return next((p for p in (folder / entry.imagenet_file, folder / f"{stem}.weights.h5") if p.is_file()), None)
+    return next(
+        (p for p in (folder / entry.imagenet_file, folder / f"{stem}.weights.h5") if p.is_file()),
+        None,
+    )
 
 
 def load_weights_file(model: keras.Model, path: str | Path) -> None:
@@ -208,7 +284,11 @@ def load_weights_file(model: keras.Model, path: str | Path) -> None:
     (issue 18); such a file is read through a correctly named link.
     """
     path = Path(path)
-    if path.name.endswith(".h5") and not path.name.endswith(".weights.h5") and _is_keras3_weights(path):
+    if (
+        path.name.endswith(".h5")
+        and not path.name.endswith(".weights.h5")
+        and _is_keras3_weights(path)
+    ):
         with tempfile.TemporaryDirectory() as tmp:
             alias = Path(tmp) / "weights.weights.h5"
             alias.symlink_to(path.resolve())
@@ -221,7 +301,11 @@ def _is_keras3_weights(path: Path) -> bool:
     import h5py  # a Keras dependency
 
     with h5py.File(path, "r") as f:
-        return "layer_names" not in f.attrs and "model_weights" not in f and ("vars" in f or "layers" in f)
+        return (
+            "layer_names" not in f.attrs
+            and "model_weights" not in f
+            and ("vars" in f or "layers" in f)
+        )
 
 
 def keras_models_dir() -> Path:

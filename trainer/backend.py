@@ -75,7 +75,12 @@ def configure(mixed_precision: bool | None = None) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     if gpus > 1 and keras.backend.backend() == "jax":
         keras.distribution.set_distribution(keras.distribution.DataParallel())
-    return {"backend": keras.backend.backend(), "gpus": gpus, "mixed_precision": use_mixed, "policy": policy}
+    return {
+        "backend": keras.backend.backend(),
+        "gpus": gpus,
+        "mixed_precision": use_mixed,
+        "policy": policy,
+    }
 
 
 def inference_batch_size() -> int:

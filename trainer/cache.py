@@ -24,7 +24,9 @@ from catalog import Catalog
 KEY_FILE = "key.json"  # written first into each features folder: the mark that the trainer made it
 
 _PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
-_FEATURE_FILE = re.compile(r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json\.tmp)$")
+_FEATURE_FILE = re.compile(
+    r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json\.tmp)$"
+)
 
 
 @dataclass
@@ -66,23 +68,43 @@ def clear_cache(cat: Catalog) -> list[CacheUsage]:
     for usage in usages:
         for path in usage.files:
             path.unlink(missing_ok=True)
-        for folder in sorted({p.parent for p in usage.files} | {p.parent.parent for p in usage.files}, key=lambda p: -len(p.parts)):
-            if folder != usage.folder and folder.is_relative_to(usage.folder) and not any(folder.iterdir()):
+        for folder in sorted(
+            {p.parent for p in usage.files} | {p.parent.parent for p in usage.files},
+            key=lambda p: -len(p.parts),
+        ):
+            if (
+                folder != usage.folder
+                and folder.is_relative_to(usage.folder)
+                and not any(folder.iterdir())
+            ):
                 folder.rmdir()
     return usages
 
 
 def _pixels(root: Path) -> CacheUsage:
-    def owned(rel: tuple[str, ...]) -> bool:  # <size>/<aa>/<sha256>.npy, or a temp file being written
-        return (len(rel) == 3 and rel[0].isdigit() and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
-                and _PIXEL_FILE.match(rel[2]) is not None and (rel[2].startswith("tmp") or rel[2].startswith(rel[1])))
+    def owned(
+        rel: tuple[str, ...],
+    ) -> bool:  # <size>/<aa>/<sha256>.npy, or a temp file being written
+        return (
+            len(rel) == 3
+            and rel[0].isdigit()
+            and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
+            and _PIXEL_FILE.match(rel[2]) is not None
+            and (rel[2].startswith("tmp") or rel[2].startswith(rel[1]))
+        )
 
     return _walk("decoded pixels", root, owned)
 
 
 def _features(root: Path) -> CacheUsage:
-    def owned(rel: tuple[str, ...]) -> bool:  # <key>/<file> in a folder the trainer marked with its key file
-        return len(rel) == 2 and (root / rel[0] / KEY_FILE).is_file() and _FEATURE_FILE.match(rel[1]) is not None
+    def owned(
+        rel: tuple[str, ...],
+    ) -> bool:  # <key>/<file> in a folder the trainer marked with its key file
+        return (
+            len(rel) == 2
+            and (root / rel[0] / KEY_FILE).is_file()
+            and _FEATURE_FILE.match(rel[1]) is not None
+        )
 
     return _walk("backbone features", root, owned)
 
@@ -99,6 +121,10 @@ def _walk(name: str, root: Path, owned: Callable[[tuple[str, ...]], bool]) -> Ca
         if not path.is_file():
             continue
         rel = path.relative_to(root).parts
-        owned = len(rel) == 2 and (root / rel[0] / KEY_FILE).is_file() and _FEATURE_FILE.match(rel[1]) is not None
+        owned = (
+            len(rel) == 2
+            and (root / rel[0] / KEY_FILE).is_file()
+            and _FEATURE_FILE.match(rel[1]) is not None
+        )
         usage.add(path, owned)
     return usage

@@ -23,9 +23,9 @@ from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, er
 from catalog.text import MESSAGE_LIMIT, plain
 
 from .advice import scratch_warning, train_each
+from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
-from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .quiet import import_keras
 
 app = typer.Typer(
@@ -44,27 +44,80 @@ BACKBONE_HELP = (
 @app.callback()
 def main(
     ctx: typer.Context,
-    backbone: Annotated[str, typer.Option(help=BACKBONE_HELP, show_default=False)] = DEFAULTS["backbone"],
-    weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas.")] = DEFAULTS["weights"],
-    epochs: Annotated[int, typer.Option(help="Max head epochs on cached features (early stopping).")] = DEFAULTS["epochs"],
-    fine_tune_epochs: Annotated[int, typer.Option(help="Epochs with the top of the backbone unfrozen.")] = DEFAULTS["fine_tune_epochs"],
-    fine_tune_from: Annotated[str | None, typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone).")] = DEFAULTS["fine_tune_from"],
-    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = DEFAULTS["split"],
-    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's; an ensemble's largest).")] = DEFAULTS["size"],
+    backbone: Annotated[str, typer.Option(help=BACKBONE_HELP, show_default=False)] = DEFAULTS[
+        "backbone"
+    ],
+    weights: Annotated[
+        str,
+        typer.Option(
+            help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas."
+        ),
+    ] = DEFAULTS["weights"],
+    epochs: Annotated[
+        int, typer.Option(help="Max head epochs on cached features (early stopping).")
+    ] = DEFAULTS["epochs"],
+    fine_tune_epochs: Annotated[
+        int, typer.Option(help="Epochs with the top of the backbone unfrozen.")
+    ] = DEFAULTS["fine_tune_epochs"],
+    fine_tune_from: Annotated[
+        str | None,
+        typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone)."),
+    ] = DEFAULTS["fine_tune_from"],
+    split: Annotated[
+        str | None, typer.Option(help="The split (default: `default`, else the newest).")
+    ] = DEFAULTS["split"],
+    size: Annotated[
+        int | None,
+        typer.Option(help="Input size in px (default: the backbone's; an ensemble's largest)."),
+    ] = DEFAULTS["size"],
     batch_size: Annotated[int, typer.Option()] = DEFAULTS["batch_size"],
-    learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS["learning_rate"],
-    fine_tune_learning_rate: Annotated[float, typer.Option(help="Learning rate while the top of the backbone is unfrozen.")] = DEFAULTS["fine_tune_learning_rate"],
-    patience: Annotated[int, typer.Option(help="Early stopping: epochs without a better validation loss.")] = DEFAULTS["patience"],
-    head_width: Annotated[int, typer.Option(help="Units of the head's hidden Dense layer.")] = DEFAULTS["head_width"],
-    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = DEFAULTS["dropout"],
-    augment_passes: Annotated[int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")] = DEFAULTS["augment_passes"],
-    flip_tta: Annotated[bool, typer.Option(help="Average each image's and its mirror image's predictions (inside the saved model).")] = DEFAULTS["flip_tta"],
-    val_fraction: Annotated[float, typer.Option(help="Part of train held out for early stopping.")] = DEFAULTS["val_fraction"],
+    learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS[
+        "learning_rate"
+    ],
+    fine_tune_learning_rate: Annotated[
+        float, typer.Option(help="Learning rate while the top of the backbone is unfrozen.")
+    ] = DEFAULTS["fine_tune_learning_rate"],
+    patience: Annotated[
+        int, typer.Option(help="Early stopping: epochs without a better validation loss.")
+    ] = DEFAULTS["patience"],
+    head_width: Annotated[
+        int, typer.Option(help="Units of the head's hidden Dense layer.")
+    ] = DEFAULTS["head_width"],
+    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = DEFAULTS[
+        "dropout"
+    ],
+    augment_passes: Annotated[
+        int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")
+    ] = DEFAULTS["augment_passes"],
+    flip_tta: Annotated[
+        bool,
+        typer.Option(
+            help="Average each image's and its mirror image's predictions (inside the saved model)."
+        ),
+    ] = DEFAULTS["flip_tta"],
+    val_fraction: Annotated[
+        float, typer.Option(help="Part of train held out for early stopping.")
+    ] = DEFAULTS["val_fraction"],
     seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
-    accepted_only: Annotated[bool, typer.Option(help="Only accepted images (default: pending too).")] = DEFAULTS["accepted_only"],
-    image_pass_budget: Annotated[int, typer.Option(help="Above this many images x passes per backbone, fewer augmentation passes (0: no limit).")] = DEFAULTS["image_pass_budget"],
-    fine_tune_samples: Annotated[int, typer.Option(help="At most this many samples per fine-tune epoch and backbone (0: all).")] = DEFAULTS["fine_tune_samples"],
-    exclude_flagged: Annotated[bool, typer.Option(help="Leave out the images the split's newest `train audit` flagged and nobody reviewed since.")] = DEFAULTS["exclude_flagged"],
+    accepted_only: Annotated[
+        bool, typer.Option(help="Only accepted images (default: pending too).")
+    ] = DEFAULTS["accepted_only"],
+    image_pass_budget: Annotated[
+        int,
+        typer.Option(
+            help="Above this many images x passes per backbone, fewer augmentation passes (0: no limit)."
+        ),
+    ] = DEFAULTS["image_pass_budget"],
+    fine_tune_samples: Annotated[
+        int,
+        typer.Option(help="At most this many samples per fine-tune epoch and backbone (0: all)."),
+    ] = DEFAULTS["fine_tune_samples"],
+    exclude_flagged: Annotated[
+        bool,
+        typer.Option(
+            help="Leave out the images the split's newest `train audit` flagged and nobody reviewed since."
+        ),
+    ] = DEFAULTS["exclude_flagged"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -81,7 +134,9 @@ def main(
     with catalog_for_cli(catalog) as cat:
         if resume is None:
             run_specs(cfg.backbone, cfg.weights)  # a bad spec fails before the backend loads
-            warning = scratch_warning(cat, cfg.backbone, cfg.weights, cfg.split, accepted_only=cfg.accepted_only)
+            warning = scratch_warning(
+                cat, cfg.backbone, cfg.weights, cfg.split, accepted_only=cfg.accepted_only
+            )
             if warning:
                 say(("warning:", "yellow"), " ", warning, console=err_console)
         import_keras()
@@ -105,8 +160,12 @@ def main(
 @app.command()
 def runs(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list (for scripts).")] = False,
-    all_runs: Annotated[bool, typer.Option("--all", help="Also list failed runs, with why they failed.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the runs as a JSON list (for scripts).")
+    ] = False,
+    all_runs: Annotated[
+        bool, typer.Option("--all", help="Also list failed runs, with why they failed.")
+    ] = False,
 ) -> None:
     """List the training runs with their test scores, newest first; a run whose process is gone shows as `died`.
 
@@ -127,12 +186,16 @@ def runs(
         return
     typer.echo(plain(_runs_table(shown, "runs"), MESSAGE_LIMIT, newlines=True))
     if len(shown) < len(rows):
-        say(f"{len(rows) - len(shown)} failed runs not shown: `train runs --all` lists them with the reason")
+        say(
+            f"{len(rows) - len(shown)} failed runs not shown: `train runs --all` lists them with the reason"
+        )
 
 
 @app.command()
 def use(
-    run: Annotated[int, typer.Argument(help="The finished run `train predict` should use (see `train runs`).")],
+    run: Annotated[
+        int, typer.Argument(help="The finished run `train predict` should use (see `train runs`).")
+    ],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Mark the run that `train predict` uses when no --run is given.
@@ -162,17 +225,26 @@ def evaluate(
         from .evaluate import evaluate_run
 
         metrics = evaluate_run(cat, run)
-    say(f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images")
+    say(
+        f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images"
+    )
     wide = max([5, *(len(name) for name in metrics["per_class"])])
     for name, m in metrics["per_class"].items():
-        say(f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}")
+        say(
+            f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}"
+        )
     typer.echo(plain(_pairs_table(metrics["confused_pairs"]), MESSAGE_LIMIT, newlines=True))
 
 
 @app.command()
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files.", exists=True, dir_okay=False)],
-    run: Annotated[int | None, typer.Option(help="The run id (default: the run `train use` marked, else the newest finished run above chance).")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            help="The run id (default: the run `train use` marked, else the newest finished run above chance)."
+        ),
+    ] = None,
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
@@ -200,13 +272,26 @@ def predict(
 
 @app.command()
 def audit(
-    split: Annotated[str | None, typer.Option(help="The split (default: `default`, else the newest).")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="The split (default: `default`, else the newest).")
+    ] = None,
     folds: Annotated[int, typer.Option(help="Folds for the out-of-fold probabilities.")] = 5,
-    backbone: Annotated[str, typer.Option(help="The frozen backbone whose features are audited.")] = DEFAULT_AUDIT_BACKBONE,
+    backbone: Annotated[
+        str, typer.Option(help="The frozen backbone whose features are audited.")
+    ] = DEFAULT_AUDIT_BACKBONE,
     weights: Annotated[str, typer.Option(help="imagenet, none, or a weights file.")] = "imagenet",
-    size: Annotated[int | None, typer.Option(help="Input size in px (default: the backbone's).")] = None,
-    max_quality: Annotated[float, typer.Option(help="Flag labels whose quality (out-of-fold probability of the given class) is below this; 0: let cleanlab's find_label_issues decide.")] = MAX_QUALITY,
-    as_json: Annotated[bool, typer.Option("--json", help="Print every flagged image as JSON for scripts.")] = False,
+    size: Annotated[
+        int | None, typer.Option(help="Input size in px (default: the backbone's).")
+    ] = None,
+    max_quality: Annotated[
+        float,
+        typer.Option(
+            help="Flag labels whose quality (out-of-fold probability of the given class) is below this; 0: let cleanlab's find_label_issues decide."
+        ),
+    ] = MAX_QUALITY,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every flagged image as JSON for scripts.")
+    ] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Find mislabelled and off-topic images of a split (train and test); changes no image.
@@ -215,45 +300,86 @@ def audit(
 
     Example: train audit --split default --folds 5 --json > flags.json
     """
-    cfg = AuditConfig(split=split, folds=folds, backbone=backbone, weights=weights, size=size, max_quality=max_quality or None)
+    cfg = AuditConfig(
+        split=split,
+        folds=folds,
+        backbone=backbone,
+        weights=weights,
+        size=size,
+        max_quality=max_quality or None,
+    )
     with catalog_for_cli(catalog) as cat:
         import_keras()
         from .audit import run_audit
 
         with _feature_progress() as progress:
             task = progress.add_task("features", total=None)
-            result = run_audit(cat, cfg, lambda done, total: progress.update(task, completed=done, total=total))
+            result = run_audit(
+                cat, cfg, lambda done, total: progress.update(task, completed=done, total=total)
+            )
     if as_json:
-        typer.echo(json.dumps({"audit": result.audit_id, "split": result.split, "flags": result.flags}, indent=1))
+        typer.echo(
+            json.dumps(
+                {"audit": result.audit_id, "split": result.split, "flags": result.flags}, indent=1
+            )
+        )
         return
     console.print(_audit_table(result))
-    console.print(f"audit {result.audit_id}: {len(result.flags)} of {result.images} images flagged in "
-                  f"{result.seconds['total']:.0f} s; review them with `curate review --audit {result.audit_id}`", highlight=False)
+    console.print(
+        f"audit {result.audit_id}: {len(result.flags)} of {result.images} images flagged in "
+        f"{result.seconds['total']:.0f} s; review them with `curate review --audit {result.audit_id}`",
+        highlight=False,
+    )
     if result.unreadable:
         err_console.print(f"unreadable images skipped: {result.unreadable}", highlight=False)
 
 
 def _feature_progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err_console, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
 
 
 def _audit_table(result) -> Table:
-    table = Table(title=f"audit {result.audit_id} of split {result.split}: flagged images per given class")
+    table = Table(
+        title=f"audit {result.audit_id} of split {result.split}: flagged images per given class"
+    )
     for header in ("class", "images", "label", "off-topic", "flagged"):
         table.add_column(header, justify="left" if header == "class" else "right", no_wrap=True)
     for name, c in result.per_class.items():
         flagged = c["label"] + c["off_topic"]
-        table.add_row(Text(name), str(c["images"]), str(c["label"]), str(c["off_topic"]), f"{flagged / c['images']:.0%}")
+        table.add_row(
+            Text(name),
+            str(c["images"]),
+            str(c["label"]),
+            str(c["off_topic"]),
+            f"{flagged / c['images']:.0%}",
+        )
     return table
 
 
 def _where(catalog: Path, run: dict) -> str:
     """Where a finished run's model and figures are, so a person can open them (issue 16)."""
-    files = sorted(Path(rel).name for rel in (run.get("artifacts") or {}).values() if isinstance(rel, str))
-    folder = catalog.resolve().parent / Path((run.get("artifacts") or {}).get("model", f"runs/{run['id']}/x")).parent
+    files = sorted(
+        Path(rel).name for rel in (run.get("artifacts") or {}).values() if isinstance(rel, str)
+    )
+    folder = (
+        catalog.resolve().parent
+        / Path((run.get("artifacts") or {}).get("model", f"runs/{run['id']}/x")).parent
+    )
     return f"run {run['id']}: {folder}/ ({', '.join(files)})"
 
 
@@ -263,29 +389,54 @@ def _runs_table(rows: list[dict], title: str) -> str:
     Every column is as wide as its longest value, so long ensemble, split or weights names
     keep the columns aligned; a died run's reason follows on its own indented line.
     """
-    header = ("run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs", "reason")
+    header = (
+        "run",
+        "backbone",
+        "split",
+        "weights",
+        "status",
+        "top-1",
+        "top-3",
+        "test",
+        "secs",
+        "reason",
+    )
     right = {"run", "top-1", "top-3", "test", "secs"}
     cells = [_run_cells(r) for r in rows]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(header)]
 
     def line(values) -> str:
-        return "  ".join(v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(header, values, widths)).rstrip()
+        return "  ".join(
+            v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(header, values, widths)
+        ).rstrip()
 
     lines = [title, line(header)]
     for r, c in zip(rows, cells):
         lines.append(line(c))
         if r.get("died_reason"):
-            lines.append(f"      died: {r['died_reason']}; continue it with `train --resume {r['id']}`")
+            lines.append(
+                f"      died: {r['died_reason']}; continue it with `train --resume {r['id']}`"
+            )
     return "\n".join(lines)
 
 
 def _run_cells(r: dict) -> tuple[str, ...]:
     m = r["metrics"]
     secs = m.get("seconds", {}).get("total")
-    score = (lambda k: f"{m[k]:.3f}" if k in m else "-")
+    score = lambda k: f"{m[k]:.3f}" if k in m else "-"
     run_id = f"*{r['id']}" if r.get("default") else str(r["id"])
-    return (run_id, r["backbone"], r["split"], _short(r["weights"]), r["status"], score("top1"), score("top3"),
-            str(m.get("test_images", "-")), f"{secs:.0f}" if secs else "-", r.get("reason") or "")
+    return (
+        run_id,
+        r["backbone"],
+        r["split"],
+        _short(r["weights"]),
+        r["status"],
+        score("top1"),
+        score("top3"),
+        str(m.get("test_images", "-")),
+        f"{secs:.0f}" if secs else "-",
+        r.get("reason") or "",
+    )
 
 
 def _reason(run: dict, limit: int = 60) -> str:
@@ -299,9 +450,23 @@ def _reason(run: dict, limit: int = 60) -> str:
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[int], object]]:
     """A progress bar on stderr while files are classified; nothing when stderr is not a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # only predict needs it
-    with Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )  # only predict needs it
+
+    with Progress(
+        TextColumn("classifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
         task = progress.add_task("classifying", total=total)
         yield lambda n: progress.advance(task, n)
 
@@ -312,13 +477,18 @@ def _pairs_table(pairs: list[dict]) -> str:
         return "no mistakes on the test subset"
     wide_true = max([4, *(len(p["true"]) for p in pairs)])
     lines = [f"most confused pairs:\n  {'true':{wide_true}}  {'n':>4}  {'share':>5}  predicted"]
-    lines += [f"  {p['true']:{wide_true}}  {p['count']:>4}  {p['rate']:>5.0%}  {p['predicted']}" for p in pairs]
+    lines += [
+        f"  {p['true']:{wide_true}}  {p['count']:>4}  {p['rate']:>5.0%}  {p['predicted']}"
+        for p in pairs
+    ]
     return "\n".join(lines)
 
 
 def _runs_json(rows: list[dict]) -> str:
     """The runs as a JSON list: every stored column plus `died_reason`, without the confusion matrix."""
-    keep = [{**r, "metrics": {k: v for k, v in r["metrics"].items() if k != "confusion"}} for r in rows]
+    keep = [
+        {**r, "metrics": {k: v for k, v in r["metrics"].items() if k != "confusion"}} for r in rows
+    ]
     return json.dumps(keep, indent=1, ensure_ascii=False)
 
 
@@ -329,7 +499,10 @@ def _short(weights: str | None) -> str:
 
 @app.command()
 def cache(
-    clear: Annotated[bool, typer.Option("--clear", help="Remove the cached files (runs rebuild them when needed).")] = False,
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Remove the cached files (runs rebuild them when needed)."),
+    ] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Show the size of the trainer's caches beside the catalog (decoded pixels, backbone features); --clear removes them.
@@ -341,9 +514,13 @@ def cache(
     with catalog_for_cli(catalog) as cat:
         usages = clear_cache(cat) if clear else cache_usage(cat)
     for u in usages:
-        typer.echo(f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB in {u.folder}")
+        typer.echo(
+            f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB in {u.folder}"
+        )
         if u.foreign:
-            typer.echo(f"  {len(u.foreign)} other files there are not the trainer's and were left alone")
+            typer.echo(
+                f"  {len(u.foreign)} other files there are not the trainer's and were left alone"
+            )
 
 
 if __name__ == "__main__":

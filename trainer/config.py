@@ -32,7 +32,9 @@ class TrainConfig:
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
-    image_pass_budget: int = 10_000  # see `train.work_plan`: fewer passes and fine-tune samples for large sets
+    image_pass_budget: int = (
+        10_000  # see `train.work_plan`: fewer passes and fine-tune samples for large sets
+    )
     fine_tune_samples: int = 6_000
     exclude_flagged: bool = False
 
@@ -40,4 +42,3 @@ class TrainConfig:
     def from_params(cls, params: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in params.items() if k in known})
-

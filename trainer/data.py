@@ -61,12 +61,19 @@ def resolve_split(cat: Catalog, split: str | None) -> str:
         return require_split(cat, split)
     names = split_names(cat)
     if not names:
-        raise TrainerError("the catalog has no split yet: make one with `curate split` (or `curate import` a train/test tree)")
+        raise TrainerError(
+            "the catalog has no split yet: make one with `curate split` (or `curate import` a train/test tree)"
+        )
     return "default" if "default" in names else names[0]
 
 
 def load_split(
-    cat: Catalog, split: str | None, *, accepted_only: bool = False, val_fraction: float, seed: int = 0,
+    cat: Catalog,
+    split: str | None,
+    *,
+    accepted_only: bool = False,
+    val_fraction: float,
+    seed: int = 0,
     exclude_flagged: bool = False,
 ) -> SplitData:
     """The usable images of `split`, labelled in the catalog's class order.
@@ -85,19 +92,27 @@ def load_split(
     present = {r["class"] for r in rows if r["subset"] == "train"}
     classes = [name for name in class_names(cat) if name in present]
     if len(classes) < 2:
-        raise TrainerError(f"split {split!r} has {len(classes)} class(es) with usable train images; training needs at least 2")
+        raise TrainerError(
+            f"split {split!r} has {len(classes)} class(es) with usable train images; training needs at least 2"
+        )
     unknown = sorted({r["class"] for r in rows} - present)
     if unknown:
-        raise TrainerError(f"split {split!r} has test images of classes with no train images: {', '.join(unknown)}")
+        raise TrainerError(
+            f"split {split!r} has test images of classes with no train images: {', '.join(unknown)}"
+        )
     label = {name: i for i, name in enumerate(classes)}
     examples = {"train": [], "test": []}
     for r in rows:
-        examples[r["subset"]].append(Example(r["id"], r["sha256"], r["class"], label[r["class"]], image_file(cat, r)))
+        examples[r["subset"]].append(
+            Example(r["id"], r["sha256"], r["class"], label[r["class"]], image_file(cat, r))
+        )
     train, val = carve_validation(examples["train"], val_fraction, seed)
     return SplitData(split, classes, train, val, examples["test"])
 
 
-def carve_validation(train: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+def carve_validation(
+    train: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
     """Hold out about `fraction` of each class (at least one, if it has two or more)."""
     if fraction <= 0:
         return train, []
@@ -147,12 +162,16 @@ def pixels(examples: list[Example], size: int, folder: Path | None) -> np.ndarra
     streams `image_batches` instead.
     """
     out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
-    for start, batch in zip(range(0, len(examples), 256), image_batches(examples, size, folder, 256)):
+    for start, batch in zip(
+        range(0, len(examples), 256), image_batches(examples, size, folder, 256)
+    ):
         out[start : start + len(batch)] = batch
     return out
 
 
-def fill_cache(examples: list[Example], size: int, folder: Path | None, *, what: str = "decode") -> int:
+def fill_cache(
+    examples: list[Example], size: int, folder: Path | None, *, what: str = "decode"
+) -> int:
     """Decode every example whose (image, size) is not cached yet, in parallel; returns how many.
 
     Nothing is kept in memory: each worker writes its file and drops the pixels.
@@ -160,16 +179,25 @@ def fill_cache(examples: list[Example], size: int, folder: Path | None, *, what:
     if folder is None:
         return 0
     missing = [ex for ex in examples if not _cache_path(ex, size, folder).exists()]
-    with bar(f"{what} {size} px", len(missing)) as advance, ThreadPoolExecutor(DECODE_WORKERS) as pool:
+    with (
+        bar(f"{what} {size} px", len(missing)) as advance,
+        ThreadPoolExecutor(DECODE_WORKERS) as pool,
+    ):
         for _ in pool.map(lambda ex: _cached(ex, size, folder) is None, missing):
             advance(1)
     return len(missing)
 
 
-def image_batches(examples: list[Example], size: int, folder: Path | None, batch_size: int) -> Iterator[np.ndarray]:
+def image_batches(
+    examples: list[Example], size: int, folder: Path | None, batch_size: int
+) -> Iterator[np.ndarray]:
     """(b, size, size, 3) uint8 batches in order; the next batch is read while this one is used."""
     chunks = [examples[i : i + batch_size] for i in range(0, len(examples), batch_size)]
-    load = (lambda ex: _cached(ex, size, folder)) if folder is not None else (lambda ex: decode(ex.path, size))
+    load = (
+        (lambda ex: _cached(ex, size, folder))
+        if folder is not None
+        else (lambda ex: decode(ex.path, size))
+    )
     with ThreadPoolExecutor(DECODE_WORKERS) as pool:
         ahead = [pool.submit(load, ex) for ex in chunks[0]] if chunks else []
         for k in range(len(chunks)):
@@ -230,15 +258,21 @@ def augmenter(seed: int) -> keras.Sequential:
             keras.layers.RandomRotation(0.04, fill_mode="nearest", seed=seed + 1),
             keras.layers.RandomZoom((-0.15, 0.05), fill_mode="nearest", seed=seed + 2),
             keras.layers.RandomColorJitter(
-                value_range=(0, 255), brightness_factor=0.1, contrast_factor=0.1,
-                saturation_factor=(0.4, 0.6), hue_factor=0.02, seed=seed + 3,
+                value_range=(0, 255),
+                brightness_factor=0.1,
+                contrast_factor=0.1,
+                saturation_factor=(0.4, 0.6),
+                hue_factor=0.02,
+                seed=seed + 3,
             ),
         ],
         name="augment",
     )
 
 
-def test_examples(cat: Catalog, split: str, classes: list[str], *, accepted_only: bool = False) -> list[Example]:
+def test_examples(
+    cat: Catalog, split: str, classes: list[str], *, accepted_only: bool = False
+) -> list[Example]:
     """The usable test images of `split` whose class a trained model knows (its label order)."""
     statuses = ("accepted",) if accepted_only else USABLE_STATUSES
     label = {name: i for i, name in enumerate(classes)}

@@ -26,8 +26,15 @@ NUM_CLASSES = 1000  # the ImageNet head has 1000 classes, no background class
 BN_EPSILON = 1e-3
 
 # Lite0's (repeats, kernel, stride, expand ratio, output channels) per stage, as EfficientNet-B0.
-STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+STAGES = [
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+]
 STEM, HEAD = 32, 1280
 
 
@@ -51,22 +58,48 @@ class Variant:
 VARIANTS = {
     v.name: v
     for v in [
-        Variant("efficientnet_lite0", 1.0, 1.0, 224, 0.2, "efficientnet-lite0-57934424.pth",
-                "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
-        Variant("efficientnet_lite1", 1.0, 1.1, 240, 0.2, "efficientnet-lite1-77cc7160.pth",
-                "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
-        Variant("efficientnet_lite2", 1.1, 1.2, 260, 0.3, "efficientnet-lite2-9656183e.pth",
-                "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+        Variant(
+            "efficientnet_lite0",
+            1.0,
+            1.0,
+            224,
+            0.2,
+            "efficientnet-lite0-57934424.pth",
+            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        ),
+        Variant(
+            "efficientnet_lite1",
+            1.0,
+            1.1,
+            240,
+            0.2,
+            "efficientnet-lite1-77cc7160.pth",
+            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+        ),
+        Variant(
+            "efficientnet_lite2",
+            1.1,
+            1.2,
+            260,
+            0.3,
+            "efficientnet-lite2-9656183e.pth",
+            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        ),
     ]
 }
 # Kept for callers of the first version of this module.
-PACKAGE, PACKAGE_FILE, PACKAGE_SHA256 = (VARIANTS["efficientnet_lite0"].package, VARIANTS["efficientnet_lite0"].package_file,
-                                         VARIANTS["efficientnet_lite0"].sha256)
+PACKAGE, PACKAGE_FILE, PACKAGE_SHA256 = (
+    VARIANTS["efficientnet_lite0"].package,
+    VARIANTS["efficientnet_lite0"].package_file,
+    VARIANTS["efficientnet_lite0"].sha256,
+)
 
 
 def get_variant(name: str) -> Variant:
     if name not in VARIANTS:
-        raise ValueError(f"unknown EfficientNet-Lite variant; use one of {', '.join(VARIANTS)}. Received: name={name!r}")
+        raise ValueError(
+            f"unknown EfficientNet-Lite variant; use one of {', '.join(VARIANTS)}. Received: name={name!r}"
+        )
     return VARIANTS[name]
 
 
@@ -89,7 +122,10 @@ def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
 
 
 def EfficientNetLite(
-    name: str = "efficientnet_lite0", input_shape: tuple[int, int, int] | None = None, *, include_top: bool = False
+    name: str = "efficientnet_lite0",
+    input_shape: tuple[int, int, int] | None = None,
+    *,
+    include_top: bool = False,
 ) -> keras.Model:
     """The architecture with fresh weights; inputs are preprocessed as (x - 127) / 128.
 
@@ -113,13 +149,17 @@ def EfficientNetLite(
     return keras.Model(inputs, x, name=name)
 
 
-def EfficientNetLite0(input_shape: tuple[int, int, int] = (224, 224, 3), *, include_top: bool = False) -> keras.Model:
+def EfficientNetLite0(
+    input_shape: tuple[int, int, int] = (224, 224, 3), *, include_top: bool = False
+) -> keras.Model:
     """Lite0 (224 px); see `EfficientNetLite`."""
     return EfficientNetLite("efficientnet_lite0", input_shape, include_top=include_top)
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, act: bool = True):
-    x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.ReLU(6.0, name=f"{name}_relu6")(x) if act else x
 
@@ -128,7 +168,9 @@ def _block(x, c_in: int, c_out: int, kernel: int, stride: int, expand: int, name
     shortcut = x
     if expand != 1:
         x = _conv_bn(x, c_in * expand, 1, 1, f"{name}_expand")
-    x = keras.layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False, name=f"{name}_dw_conv")(x)
+    x = keras.layers.DepthwiseConv2D(
+        kernel, stride, padding="same", use_bias=False, name=f"{name}_dw_conv"
+    )(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_dw_bn")(x)
     x = keras.layers.ReLU(6.0, name=f"{name}_dw_relu6")(x)
     x = _conv_bn(x, c_out, 1, 1, f"{name}_project", act=False)
@@ -154,33 +196,47 @@ def read_state_dict(path: Path, sha256: str | None = PACKAGE_SHA256) -> dict[str
     """The file's state dict; checks its sha256 first when `sha256` is given."""
     data = path.read_bytes()
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise WeightsError(f"{path} does not have the expected sha256 {sha256}: reinstall the package that holds it")
+        raise WeightsError(
+            f"{path} does not have the expected sha256 {sha256}: reinstall the package that holds it"
+        )
     return load_legacy_state_dict(data)
 
 
-def load_package_weights(model: keras.Model, path: Path | None = None, *, variant: str | None = None) -> None:
+def load_package_weights(
+    model: keras.Model, path: Path | None = None, *, variant: str | None = None
+) -> None:
     """Set `model`'s weights from its variant's package state dict (or a same-format `path`).
 
     The variant defaults to the model's name (as `EfficientNetLite` names it).
     """
     v = get_variant(variant or model.name)
-    state = read_state_dict(path or package_weights_file(v.name), v.sha256 if path is None else None)
+    state = read_state_dict(
+        path or package_weights_file(v.name), v.sha256 if path is None else None
+    )
     mapped = _keras_weights(state, model)
     # Every layer with weights must get some: a file of another variant would leave blocks random.
     missing = [layer.name for layer in model.layers if layer.weights and layer.name not in mapped]
     if missing:
-        raise WeightsError(f"the weights file has nothing for {len(missing)} layers of {model.name} ({', '.join(missing[:3])}...)")
+        raise WeightsError(
+            f"the weights file has nothing for {len(missing)} layers of {model.name} ({', '.join(missing[:3])}...)"
+        )
     for layer_name, values in mapped.items():
         try:
             model.get_layer(layer_name).set_weights(values)
         except (ValueError, KeyError) as exc:
-            raise WeightsError(f"the weights do not fit {model.name} at layer {layer_name}: {_first_line(exc)}") from None
+            raise WeightsError(
+                f"the weights do not fit {model.name} at layer {layer_name}: {_first_line(exc)}"
+            ) from None
 
 
 def _keras_weights(state: dict[str, np.ndarray], model: keras.Model) -> dict[str, list[np.ndarray]]:
     """Map PyTorch names and layouts onto this module's layer names."""
-    out = {"stem_conv": [_conv(state["_conv_stem.weight"])], "stem_bn": _bn(state, "_bn0"),
-           "head_conv": [_conv(state["_conv_head.weight"])], "head_bn": _bn(state, "_bn1")}
+    out = {
+        "stem_conv": [_conv(state["_conv_stem.weight"])],
+        "stem_bn": _bn(state, "_bn0"),
+        "head_conv": [_conv(state["_conv_head.weight"])],
+        "head_bn": _bn(state, "_bn1"),
+    }
     blocks = sorted({int(k.split(".")[1]) for k in state if k.startswith("_blocks.")})
     for i in blocks:
         p, n = f"_blocks.{i}.", f"block{i}"

@@ -19,7 +19,14 @@ from . import layers  # noqa: F401  (registers Preprocess so saved models load)
 from .data import cache_dir, fill_cache, image_batches, pixels, test_examples
 from .errors import TrainerError
 from .progress import bar
-from .report import MAX_FIGURE_IMAGES, confused_pairs, confusion_png, figure_sample, per_class_png, predictions_png
+from .report import (
+    MAX_FIGURE_IMAGES,
+    confused_pairs,
+    confusion_png,
+    figure_sample,
+    per_class_png,
+    predictions_png,
+)
 
 STORED_TOP_K = 5
 CONFUSED_PAIRS = 10  # stored in the run's metrics and printed by `train evaluate`
@@ -29,7 +36,9 @@ def load_run_model(cat: Catalog, run: dict) -> tuple[keras.Model, list[str]]:
     """The run's saved model and its label order; a clear error if the files are gone."""
     paths = run["artifacts"]
     if "model" not in paths or not (cat.root / paths["model"]).is_file():
-        raise TrainerError(f"run {run['id']} has no saved model (status {run['status']}); train it again")
+        raise TrainerError(
+            f"run {run['id']} has no saved model (status {run['status']}); train it again"
+        )
     labels = json.loads((cat.root / paths["labels"]).read_text())
     # compile=False: the optimizer state is for training, not needed to predict.
     return keras.saving.load_model(cat.root / paths["model"], compile=False), labels["classes"]
@@ -75,15 +84,21 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     run = get_run(cat, run_id)
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
-    examples = test_examples(cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False))
+    examples = test_examples(
+        cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False)
+    )
     if not examples:
-        raise TrainerError(f"split {run['split']!r} has no usable test images to evaluate run {run_id} on")
+        raise TrainerError(
+            f"split {run['split']!r} has no usable test images to evaluate run {run_id} on"
+        )
     probs = _predict_streamed(model, examples, size, cache_dir(cat), batch_size)
     true = np.array([e.label for e in examples])
     metrics = metrics_from(true, probs, classes)
     metrics["confused_pairs"] = confused_pairs(metrics["confusion"], CONFUSED_PAIRS)
     best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
-    save_predictions(cat, run_id, [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best)])
+    save_predictions(
+        cat, run_id, [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best)]
+    )
     rel = Path(run["artifacts"]["model"]).parent
     run_dir = cat.root / rel
     _write_json(run_dir / "confusion.json", metrics["confusion"])
@@ -96,14 +111,18 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     return metrics
 
 
-def _predict_streamed(model: keras.Model, examples: list, size: int, folder: Path, batch_size: int) -> np.ndarray:
+def _predict_streamed(
+    model: keras.Model, examples: list, size: int, folder: Path, batch_size: int
+) -> np.ndarray:
     """Probabilities for every example, batch by batch (a large test subset never sits in memory
     whole, issue 10)."""
     fill_cache(examples, size, folder)
     probs = []
     with bar("evaluate", len(examples)) as advance:
         for batch in image_batches(examples, size, folder, batch_size):
-            probs.append(np.asarray(model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32))
+            probs.append(
+                np.asarray(model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32)
+            )
             advance(len(batch))
     return np.concatenate(probs)
 
@@ -112,7 +131,9 @@ def _predictions_figure(examples: list, best: list, size: int, folder: Path, pat
     """The predictions grid: only the images it shows are read (mistakes first, across classes)."""
     chosen = figure_sample([e.class_name for e in examples], best, MAX_FIGURE_IMAGES)
     images = pixels([examples[i] for i in chosen], size, folder)
-    predictions_png(images, [examples[i].class_name for i in chosen], [best[i] for i in chosen], path)
+    predictions_png(
+        images, [examples[i].class_name for i in chosen], [best[i] for i in chosen], path
+    )
 
 
 def _title(run: dict, metrics: dict) -> str:

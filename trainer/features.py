@@ -58,7 +58,12 @@ def images_digest(examples: list[Example]) -> str:
 
 def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
     """`root/<digest>`: the folder of this member's files for exactly these images, in this order."""
-    key = {**member.key, "images": images_digest(examples), "count": len(examples), "format": FORMAT}
+    key = {
+        **member.key,
+        "images": images_digest(examples),
+        "count": len(examples),
+        "format": FORMAT,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     folder = root / digest
     if not (folder / KEY_FILE).exists():
@@ -69,12 +74,21 @@ def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
     return folder
 
 
-def map_files(root: Path, members: list[Member], examples: list[Example], pass_seed: int | None) -> list[Path]:
+def map_files(
+    root: Path, members: list[Member], examples: list[Example], pass_seed: int | None
+) -> list[Path]:
     return [cache_folder(root, m, examples) / f"maps-{pass_tag(pass_seed)}.npy" for m in members]
 
 
-def feature_pass(members: list[Member], examples: list[Example], size: int, pixel_cache: Path | None,
-                 root: Path, pass_seed: int | None, batch_size: int) -> list[Path]:
+def feature_pass(
+    members: list[Member],
+    examples: list[Example],
+    size: int,
+    pixel_cache: Path | None,
+    root: Path,
+    pass_seed: int | None,
+    batch_size: int,
+) -> list[Path]:
     """Every member's bottom maps of `examples` for one pass, as float16 .npy files; the paths.
 
     Only missing files are computed; every member sees the same augmented images, so an
@@ -86,7 +100,9 @@ def feature_pass(members: list[Member], examples: list[Example], size: int, pixe
     if not todo:
         return paths
     layer = augmenter(pass_seed) if pass_seed is not None else None
-    writers = [NpyWriter(p, (len(examples), *m.bottom.output.shape[1:]), MAPS_DTYPE) for m, p in todo]
+    writers = [
+        NpyWriter(p, (len(examples), *m.bottom.output.shape[1:]), MAPS_DTYPE) for m, p in todo
+    ]
     try:
         with bar(f"features ({pass_tag(pass_seed)})", len(examples)) as advance:
             for batch in image_batches(examples, size, pixel_cache, batch_size):
@@ -116,7 +132,10 @@ def pooled_pass(members: list[Member], maps: list[Path], batch_size: int) -> lis
             continue
         rows = NpyRows(path)
         width = int(member.top.output.shape[-1])
-        with NpyWriter(out, (len(rows), width), np.float32) as writer, bar(f"pooled features ({path.stem[5:]})", len(rows)) as advance:
+        with (
+            NpyWriter(out, (len(rows), width), np.float32) as writer,
+            bar(f"pooled features ({path.stem[5:]})", len(rows)) as advance,
+        ):
             for start in range(0, len(rows), batch_size):
                 x = rows.read(start, start + batch_size).astype(np.float32)
                 y = keras.ops.convert_to_numpy(member.top.predict_on_batch(x))
@@ -136,8 +155,19 @@ class CachedRows(keras.utils.PyDataset):
     subset each epoch). Rows are converted to float32 per batch.
     """
 
-    def __init__(self, files: list[list[Path]], labels: np.ndarray, batch_size: int, *, weights: dict[int, float] | None = None,
-                 shuffle: bool = False, seed: int = 0, concat: bool = False, max_samples: int | None = None, workers: int = 2):
+    def __init__(
+        self,
+        files: list[list[Path]],
+        labels: np.ndarray,
+        batch_size: int,
+        *,
+        weights: dict[int, float] | None = None,
+        shuffle: bool = False,
+        seed: int = 0,
+        concat: bool = False,
+        max_samples: int | None = None,
+        workers: int = 2,
+    ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=4)
         self.readers = [[NpyRows(p) for p in per_member] for per_member in files]
         self.n = len(labels)
@@ -145,14 +175,23 @@ class CachedRows(keras.utils.PyDataset):
         self.total = self.n * len(files[0])
         self.samples = min(self.total, max_samples) if max_samples else self.total
         self.batch_size, self.shuffle, self.seed, self.concat = batch_size, shuffle, seed, concat
-        self.weight_of = np.array([weights.get(i, 1.0) for i in range(int(self.labels.max(initial=0)) + 1)], np.float32) if weights else None
+        self.weight_of = (
+            np.array(
+                [weights.get(i, 1.0) for i in range(int(self.labels.max(initial=0)) + 1)],
+                np.float32,
+            )
+            if weights
+            else None
+        )
         self.epoch = 0
         self._order = self._new_order()
 
     def _new_order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.samples)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.total)[: self.samples]
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.total)[
+            : self.samples
+        ]
 
     def __len__(self) -> int:
         return -(-self.samples // self.batch_size)
@@ -165,7 +204,11 @@ class CachedRows(keras.utils.PyDataset):
         samples = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
         passes, rows = np.divmod(samples, self.n)
         inputs = [self._member_rows(readers, passes, rows) for readers in self.readers]
-        x = np.concatenate(inputs, axis=-1) if self.concat else (inputs[0] if len(inputs) == 1 else tuple(inputs))
+        x = (
+            np.concatenate(inputs, axis=-1)
+            if self.concat
+            else (inputs[0] if len(inputs) == 1 else tuple(inputs))
+        )
         y = self.labels[rows]
         if self.weight_of is None:
             return x, y

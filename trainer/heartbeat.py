@@ -23,7 +23,12 @@ from catalog.runs import HEARTBEAT_EVERY_S, heartbeat
 def beating(cat: Catalog, run_id: int, *, every: float = HEARTBEAT_EVERY_S) -> Iterator[None]:
     """Beat for run `run_id` until the block ends (however it ends)."""
     stop = threading.Event()
-    thread = threading.Thread(target=_beat_until, args=(cat.path, run_id, every, stop), name=f"heartbeat-{run_id}", daemon=True)
+    thread = threading.Thread(
+        target=_beat_until,
+        args=(cat.path, run_id, every, stop),
+        name=f"heartbeat-{run_id}",
+        daemon=True,
+    )
     heartbeat(cat, run_id)
     thread.start()
     try:

@@ -23,13 +23,17 @@ class Preprocess(keras.layers.Layer):
     def __init__(self, mode: str, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"unknown preprocessing mode; use one of {MODES}. Received: mode={mode!r}")
+            raise ValueError(
+                f"unknown preprocessing mode; use one of {MODES}. Received: mode={mode!r}"
+            )
         self.mode = mode
 
     def call(self, x):
         x = ops.cast(x, self.compute_dtype)
         if self.mode == "caffe":
-            return ops.flip(x, axis=-1) - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=self.compute_dtype)
+            return ops.flip(x, axis=-1) - ops.convert_to_tensor(
+                _CAFFE_MEAN_BGR, dtype=self.compute_dtype
+            )
         if self.mode == "tf":
             return x / 127.5 - 1.0
         if self.mode == "lite":

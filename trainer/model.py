@@ -31,11 +31,15 @@ def build_head(n_features: int, n_classes: int, cfg: HeadConfig = HeadConfig()) 
     if cfg.dropout > 0:
         x = keras.layers.Dropout(cfg.dropout, name="head_dropout")(x)
     # float32 output: softmax in float16 under mixed precision loses the small scores.
-    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = keras.layers.Dense(
+        n_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="head")
 
 
-def split_backbone(backbone: keras.Model, preprocess: str, size: int, cut: str, *, tag: str = "") -> tuple[keras.Model, keras.Model]:
+def split_backbone(
+    backbone: keras.Model, preprocess: str, size: int, cut: str, *, tag: str = ""
+) -> tuple[keras.Model, keras.Model]:
     """(bottom, top): raw pixels -> the `cut` layer's maps, and those maps -> backbone output.
 
     Both share their layers with `backbone`, so training `top` trains the backbone itself.
@@ -43,7 +47,9 @@ def split_backbone(backbone: keras.Model, preprocess: str, size: int, cut: str, 
     """
     names = [layer.name for layer in backbone.layers]
     if cut not in names[1:-1]:
-        raise TrainerError(f"{backbone.name} has no inner layer {cut!r} to fine-tune from; its last layers are {', '.join(names[-5:])}")
+        raise TrainerError(
+            f"{backbone.name} has no inner layer {cut!r} to fine-tune from; its last layers are {', '.join(names[-5:])}"
+        )
     inputs = keras.Input((size, size, 3), name="pixels")
     x = Preprocess(preprocess, name=f"preprocess{tag}")(inputs)
     core = keras.Model(backbone.input, backbone.get_layer(cut).output, name=f"bottom_core{tag}")
@@ -60,13 +66,23 @@ def top_classifier(tops: keras.Model | list[keras.Model], head: keras.Model) -> 
     """
     tops = [tops] if isinstance(tops, keras.Model) else list(tops)
     inputs = [keras.Input(top.input.shape[1:], name=f"maps_{i}") for i, top in enumerate(tops)]
-    pooled = [keras.layers.GlobalAveragePooling2D(name=f"gap_{i}")(top(x, training=False)) for i, (top, x) in enumerate(zip(tops, inputs))]
+    pooled = [
+        keras.layers.GlobalAveragePooling2D(name=f"gap_{i}")(top(x, training=False))
+        for i, (top, x) in enumerate(zip(tops, inputs))
+    ]
     features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="features")(pooled)
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, head(features), name="top_classifier")
+    return keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs, head(features), name="top_classifier"
+    )
 
 
 def build_classifier(
-    backbone: keras.Model | list[keras.Model], head: keras.Model, preprocess: str | list[str], size: int, *, flip_tta: bool = False
+    backbone: keras.Model | list[keras.Model],
+    head: keras.Model,
+    preprocess: str | list[str],
+    size: int,
+    *,
+    flip_tta: bool = False,
 ) -> keras.Model:
     """Raw 0-255 pixels -> class probabilities; this is the model that is saved.
 
@@ -79,15 +95,28 @@ def build_classifier(
     modes = [preprocess] * len(backbones) if isinstance(preprocess, str) else list(preprocess)
     inputs = keras.Input((size, size, 3), name="pixels")
     views = [inputs, HorizontalFlip(name="mirror")(inputs)] if flip_tta else [inputs]
-    prepare = [Preprocess(mode, name=f"preprocess_{i}" if i else "preprocess") for i, mode in enumerate(modes)]
-    pools = [keras.layers.GlobalAveragePooling2D(name=f"gap_{i}" if i else "gap") for i in range(len(backbones))]
+    prepare = [
+        Preprocess(mode, name=f"preprocess_{i}" if i else "preprocess")
+        for i, mode in enumerate(modes)
+    ]
+    pools = [
+        keras.layers.GlobalAveragePooling2D(name=f"gap_{i}" if i else "gap")
+        for i in range(len(backbones))
+    ]
     concat = keras.layers.Concatenate(name="features") if len(backbones) > 1 else None
     outputs = []
     for view in views:
-        pooled = [pool(net(prep(view), training=False)) for net, prep, pool in zip(backbones, prepare, pools)]
+        pooled = [
+            pool(net(prep(view), training=False))
+            for net, prep, pool in zip(backbones, prepare, pools)
+        ]
         outputs.append(head(concat(pooled) if concat else pooled[0]))
     if len(outputs) > 1:
-        return keras.Model(inputs, keras.layers.Average(dtype="float32", name="flip_average")(outputs), name="classifier")
+        return keras.Model(
+            inputs,
+            keras.layers.Average(dtype="float32", name="flip_average")(outputs),
+            name="classifier",
+        )
     return keras.Model(inputs, outputs[0], name="classifier")
 
 

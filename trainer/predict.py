@@ -29,7 +29,12 @@ class ImagePrediction:
 
 
 def predict_files(
-    cat: Catalog, paths: list[Path], *, run_id: int | None = None, top: int = 3, on_progress: Callable[[int], object] | None = None
+    cat: Catalog,
+    paths: list[Path],
+    *,
+    run_id: int | None = None,
+    top: int = 3,
+    on_progress: Callable[[int], object] | None = None,
 ) -> tuple[dict, list[ImagePrediction]]:
     """Predict each file with run `run_id` (default: see `choose_run`); the run says why in `chosen`.
 
@@ -68,9 +73,15 @@ def choose_run(cat: Catalog, run_id: int | None = None) -> dict:
     for run in finished_runs(cat):
         top1, chance = run["metrics"].get("top1", 0.0), chance_of(run)
         if top1 > chance:
-            return {**run, "chosen": f"the newest finished run above chance (top-1 {top1:.2f}, chance {chance:.2f})"}
+            return {
+                **run,
+                "chosen": f"the newest finished run above chance (top-1 {top1:.2f}, chance {chance:.2f})",
+            }
     run = latest_finished_run(cat)
-    return {**run, "chosen": "the newest finished run, but no finished run scores above chance: its answers mean little"}
+    return {
+        **run,
+        "chosen": "the newest finished run, but no finished run scores above chance: its answers mean little",
+    }
 
 
 def chance_of(run: dict) -> float:
@@ -79,7 +90,9 @@ def chance_of(run: dict) -> float:
     return 1 / len(classes) if classes else 0.0
 
 
-def _predict_chunk(model, classes: list[str], size: int, chunk: list[ImagePrediction], k: int) -> None:
+def _predict_chunk(
+    model, classes: list[str], size: int, chunk: list[ImagePrediction], k: int
+) -> None:
     for result in chunk:
         result.error = _unreadable(result.path)
     readable = [r for r in chunk if r.error is None]

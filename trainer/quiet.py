@@ -64,8 +64,11 @@ def filtered_stderr(drop: tuple[str, ...]) -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            kept = [line for line in sink.read().decode(errors="replace").splitlines(keepends=True)
-                    if not any(note in line for note in drop)]
+            kept = [
+                line
+                for line in sink.read().decode(errors="replace").splitlines(keepends=True)
+                if not any(note in line for note in drop)
+            ]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -15,8 +15,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window (CI has no display)
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 MAX_FIGURE_IMAGES = 24
 MAX_LABELLED_CLASSES = 60  # beyond this, tick labels no longer fit: draw the most confused ones
@@ -43,7 +43,12 @@ def confused_pairs(confusion: dict, top: int = 10) -> list[dict]:
     classes, matrix = confusion["classes"], np.array(confusion["matrix"])
     rates = normalise_rows(matrix)
     pairs = [
-        {"true": classes[i], "predicted": classes[j], "count": int(matrix[i, j]), "rate": round(float(rates[i, j]), 4)}
+        {
+            "true": classes[i],
+            "predicted": classes[j],
+            "count": int(matrix[i, j]),
+            "rate": round(float(rates[i, j]), 4),
+        }
         for i, j in zip(*np.nonzero(matrix))
         if i != j
     ]
@@ -72,7 +77,11 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
     side = min(MAX_MATRIX_INCHES, 2.5 + 0.2 * n)
     font = max(5.0, min(9.0, 360 / max(n, 1)))
     fig, (ax, side_ax) = plt.subplots(
-        1, 2, figsize=(side + 5, side + 1.5), gridspec_kw={"width_ratios": [side, 4.5]}, layout="constrained"
+        1,
+        2,
+        figsize=(side + 5, side + 1.5),
+        gridspec_kw={"width_ratios": [side, 4.5]},
+        layout="constrained",
     )
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the true class")
@@ -82,8 +91,15 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
     ax.set_ylabel("true")
     if n <= ANNOTATE_UP_TO:
         for i, j in zip(*np.nonzero(rates)):
-            ax.text(j, i, f"{rates[i, j]:.0%}", ha="center", va="center", fontsize=font,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=font,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set_title(title, fontsize=9)
     _pairs_panel(side_ax, confused_pairs(confusion, FIGURE_PAIRS))
     fig.savefig(path, dpi=100)
@@ -98,7 +114,9 @@ def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") ->
     """
     names = list(per_class)
     if len(names) > MAX_BAR_CLASSES:
-        weakest = sorted(names, key=lambda c: (min(per_class[c]["precision"], per_class[c]["recall"]), c))
+        weakest = sorted(
+            names, key=lambda c: (min(per_class[c]["precision"], per_class[c]["recall"]), c)
+        )
         keep = set(weakest[:MAX_BAR_CLASSES])
         title = f"{title}\nthe {MAX_BAR_CLASSES} weakest of {len(names)} classes".strip()
         names = [c for c in names if c in keep]
@@ -122,8 +140,13 @@ def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") ->
 
 def _pairs_panel(ax, pairs: list[dict]) -> None:
     ax.axis("off")
-    lines = [f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> {_short_label(p['predicted'], 20)}" for p in pairs]
-    text = "most confused (n, share of true class)\n\n" + ("\n".join(lines) if lines else "no mistakes")
+    lines = [
+        f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> {_short_label(p['predicted'], 20)}"
+        for p in pairs
+    ]
+    text = "most confused (n, share of true class)\n\n" + (
+        "\n".join(lines) if lines else "no mistakes"
+    )
     ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
 
 
@@ -131,12 +154,17 @@ def _short_label(name: str, chars: int = LABEL_CHARS) -> str:
     return name if len(name) <= chars else name[: chars - 1] + "…"
 
 
-def figure_sample(truths: list[str], top: list[list[tuple[str, float]]], count: int = MAX_FIGURE_IMAGES) -> list[int]:
+def figure_sample(
+    truths: list[str], top: list[list[tuple[str, float]]], count: int = MAX_FIGURE_IMAGES
+) -> list[int]:
     """Which images the predictions grid shows: mistakes first, each group taken round-robin across classes.
 
     The first images of a test set are often all of one class; this shows as many classes as fit.
     """
-    groups: list[dict[str, list[int]]] = [defaultdict(list), defaultdict(list)]  # mistakes, then correct
+    groups: list[dict[str, list[int]]] = [
+        defaultdict(list),
+        defaultdict(list),
+    ]  # mistakes, then correct
     for i, (truth, ranked) in enumerate(zip(truths, top)):
         groups[ranked[0][0] == truth][truth].append(i)
     chosen: list[int] = []
@@ -149,7 +177,9 @@ def figure_sample(truths: list[str], top: list[list[tuple[str, float]]], count: 
     return chosen
 
 
-def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[str, float]]], path: Path) -> Path:
+def predictions_png(
+    images: np.ndarray, truths: list[str], top: list[list[tuple[str, float]]], path: Path
+) -> Path:
     """A grid of test images titled with their top-2 predictions, as the original notebook.
 
     A green title is a correct top-1, orange a correct top-2, red a miss; a legend says so.
@@ -167,7 +197,13 @@ def predictions_png(images: np.ndarray, truths: list[str], top: list[list[tuple[
         lines = [f"true: {_short_label(truths[i])}", f"1: {_short_label(c1)} {p1:.2f}"]
         lines += [f"2: {_short_label(c)} {p:.2f}" for c, p in rest[:1]]
         names = [c1] + [c for c, _ in rest[:1]]
-        color = OUTCOME_COLOURS[0] if c1 == truths[i] else OUTCOME_COLOURS[1] if truths[i] in names else OUTCOME_COLOURS[2]
+        color = (
+            OUTCOME_COLOURS[0]
+            if c1 == truths[i]
+            else OUTCOME_COLOURS[1]
+            if truths[i] in names
+            else OUTCOME_COLOURS[2]
+        )
         ax.set_title("\n".join(lines), fontsize=10, color=color)
     # Issue 16: the colours had no legend.
     handles = [Patch(color=c, label=label) for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS)]

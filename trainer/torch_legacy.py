@@ -98,7 +98,9 @@ def _storage_dtypes(state: dict) -> dict[str, type]:
     return {ref.storage.key: ref.storage.dtype for ref in state.values()}
 
 
-def _read_storages(stream: io.BytesIO, keys: list[str], dtypes: dict[str, type]) -> dict[str, np.ndarray]:
+def _read_storages(
+    stream: io.BytesIO, keys: list[str], dtypes: dict[str, type]
+) -> dict[str, np.ndarray]:
     storages = {}
     for key in keys:
         count = int(np.frombuffer(stream.read(8), "<i8")[0])

@@ -27,14 +27,30 @@ from catalog import Catalog
 from catalog.runs import get_run, start_run, update_run
 
 from . import backend
-from .backbones import build_backbone, default_size, get_backbone, members, parse_weights, run_specs
+from .backbones import build_backbone, default_size, members, parse_weights, run_specs
 from .config import TrainConfig
-from .data import SplitData, cache_dir, class_weights, features_dir, fill_cache, labels_of, load_split
+from .data import (
+    SplitData,
+    cache_dir,
+    class_weights,
+    features_dir,
+    fill_cache,
+    labels_of,
+    load_split,
+)
 from .errors import TrainerError
 from .evaluate import evaluate_run
 from .features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
 from .heartbeat import beating
-from .model import HeadConfig, build_classifier, build_head, freeze, split_backbone, top_classifier, unfreeze
+from .model import (
+    HeadConfig,
+    build_classifier,
+    build_head,
+    freeze,
+    split_backbone,
+    top_classifier,
+    unfreeze,
+)
 
 MODEL_FILE, LABELS_FILE, FEATURES_FILE = "model.keras", "labels.json", "features.json"
 # Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
@@ -56,7 +72,12 @@ def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list
 
 
 def train(
-    cat: Catalog, cfg: TrainConfig, *, resume: int | None = None, verbose: int = 0, on_checkpoint: Checkpoint | None = None
+    cat: Catalog,
+    cfg: TrainConfig,
+    *,
+    resume: int | None = None,
+    verbose: int = 0,
+    on_checkpoint: Checkpoint | None = None,
 ) -> dict:
     """Train, save, evaluate on the test subset and record everything; returns the run row.
 
@@ -74,11 +95,19 @@ def train(
         cfg = TrainConfig.from_params(run["params"])
     parts = members(cfg.backbone, cfg.weights)
     if cfg.fine_tune_from and len(parts) > 1:
-        raise TrainerError("--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut")
+        raise TrainerError(
+            "--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut"
+        )
     cfg.size = cfg.size or default_size(cfg.backbone)
     weights = [parse_weights(w) for _, w in parts]
-    data = load_split(cat, cfg.split, accepted_only=cfg.accepted_only, val_fraction=cfg.val_fraction, seed=cfg.seed,
-                      exclude_flagged=cfg.exclude_flagged)
+    data = load_split(
+        cat,
+        cfg.split,
+        accepted_only=cfg.accepted_only,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        exclude_flagged=cfg.exclude_flagged,
+    )
     cfg.split = data.split
     if resume is None:
         run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
@@ -92,15 +121,24 @@ def train(
             update_run(cat, run["id"], status="interrupted")
             raise
         except BaseException as exc:
-            update_run(cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True)
+            update_run(
+                cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True
+            )
             raise
         update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
         evaluate_run(cat, run["id"])
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
-def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str | None], run_dir: Path, verbose: int,
-              on_checkpoint: Checkpoint | None = None):
+def _train_in(
+    cat: Catalog,
+    cfg: TrainConfig,
+    data: SplitData,
+    weights: list[str | None],
+    run_dir: Path,
+    verbose: int,
+    on_checkpoint: Checkpoint | None = None,
+):
     started = time.perf_counter()
     info = backend.configure()
     backend.seed_everything(cfg.seed)
@@ -111,7 +149,9 @@ def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str
     def checkpoint(stage: str) -> None:
         if on_checkpoint is not None:
             t = time.perf_counter()
-            on_checkpoint(stage, build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta))
+            on_checkpoint(
+                stage, build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta)
+            )
             timings["checkpoints"] = timings.get("checkpoints", 0.0) + _lap(t)
 
     with backend.strategy_scope():
@@ -123,25 +163,64 @@ def _train_in(cat: Catalog, cfg: TrainConfig, data: SplitData, weights: list[str
         timings["decode"] = _lap(started)
         t = time.perf_counter()
         # [pass][member] paths of float16 maps on disk; nothing of them stays in memory.
-        train_maps = [feature_pass(parts, data.train, cfg.size, pixel_cache, root, s, batch) for s in pass_seeds(plan["augment_passes"], cfg.seed)]
-        val_maps = feature_pass(parts, data.val, cfg.size, pixel_cache, root, None, batch) if data.val else None
+        train_maps = [
+            feature_pass(parts, data.train, cfg.size, pixel_cache, root, s, batch)
+            for s in pass_seeds(plan["augment_passes"], cfg.seed)
+        ]
+        val_maps = (
+            feature_pass(parts, data.val, cfg.size, pixel_cache, root, None, batch)
+            if data.val
+            else None
+        )
         timings["bottom"] = _lap(t)
         _record_features(run_dir / FEATURES_FILE, plan, train_maps, val_maps)
-        head = _phase_head(cfg, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose, timings)
+        head = _phase_head(
+            cfg,
+            parts,
+            train_maps,
+            val_maps,
+            y_train,
+            y_val,
+            len(data.classes),
+            run_dir,
+            verbose,
+            timings,
+        )
         checkpoint("head")
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
-            each_epoch = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}"))
-            _phase_top(cfg, parts, head, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose,
-                       plan["fine_tune_samples"], [each_epoch])
+            each_epoch = keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}")
+            )
+            _phase_top(
+                cfg,
+                parts,
+                head,
+                train_maps,
+                val_maps,
+                y_train,
+                y_val,
+                len(data.classes),
+                run_dir,
+                verbose,
+                plan["fine_tune_samples"],
+                [each_epoch],
+            )
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
         model = build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta)
     model.save(run_dir / MODEL_FILE)
-    (run_dir / LABELS_FILE).write_text(json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1))
+    (run_dir / LABELS_FILE).write_text(
+        json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1)
+    )
     timings["total"] = _lap(started)
-    metrics = {"seconds": {k: round(v, 2) for k, v in timings.items()}, "counts": data.counts(), "device": info, "plan": plan}
+    metrics = {
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "counts": data.counts(),
+        "device": info,
+        "plan": plan,
+    }
     rel = run_dir.relative_to(cat.root).as_posix()
     artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
     return metrics, artifacts
@@ -159,23 +238,37 @@ def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
     about 15 minutes on 2 CPU cores. A budget of 0 turns the limit off.
     """
     work = max(1, n_train * n_members)
-    passes = cfg.augment_passes if cfg.image_pass_budget <= 0 else max(1, min(cfg.augment_passes, cfg.image_pass_budget // work))
+    passes = (
+        cfg.augment_passes
+        if cfg.image_pass_budget <= 0
+        else max(1, min(cfg.augment_passes, cfg.image_pass_budget // work))
+    )
     samples = passes * n_train
     if cfg.fine_tune_samples > 0:
         samples = min(samples, max(cfg.batch_size, cfg.fine_tune_samples // n_members))
     return {"augment_passes": passes, "fine_tune_samples": samples}
 
 
-def _build_members(cfg: TrainConfig, entries, weights: list[str | None]) -> tuple[list[keras.Model], list[Member]]:
+def _build_members(
+    cfg: TrainConfig, entries, weights: list[str | None]
+) -> tuple[list[keras.Model], list[Member]]:
     """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
     bases, parts = [], []
     for i, (entry, w) in enumerate(zip(entries, weights)):
         base = build_backbone(entry.name, w, cfg.size)
         freeze(base)
         cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
-        bottom, top = split_backbone(base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else "")
-        key = {"backbone": entry.name, "weights": _weights_identity(w, cfg, i), "cut": cut, "size": cfg.size,
-               "policy": keras.mixed_precision.global_policy().name, "backend": keras.backend.backend()}
+        bottom, top = split_backbone(
+            base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else ""
+        )
+        key = {
+            "backbone": entry.name,
+            "weights": _weights_identity(w, cfg, i),
+            "cut": cut,
+            "size": cfg.size,
+            "policy": keras.mixed_precision.global_policy().name,
+            "backend": keras.backend.backend(),
+        }
         bases.append(base)
         parts.append(Member(bottom, top, key))
     return bases, parts
@@ -194,12 +287,17 @@ def _weights_identity(weights: str | None, cfg: TrainConfig, index: int) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _record_features(path: Path, plan: dict, train_maps: list[list[Path]], val_maps: list[Path] | None) -> None:
+def _record_features(
+    path: Path, plan: dict, train_maps: list[list[Path]], val_maps: list[Path] | None
+) -> None:
     """Which cache files this run trained on (written once: a resumed run keeps it)."""
     if path.exists():
         return
-    record = {"plan": plan, "train": [[str(p) for p in per_pass] for per_pass in train_maps],
-              "val": [str(p) for p in val_maps] if val_maps else []}
+    record = {
+        "plan": plan,
+        "train": [[str(p) for p in per_pass] for per_pass in train_maps],
+        "val": [str(p) for p in val_maps] if val_maps else [],
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
@@ -214,7 +312,9 @@ def _by_member(per_pass: list[list[Path]]) -> list[list[Path]]:
     return [list(files) for files in zip(*per_pass)]
 
 
-def _phase_head(cfg, parts, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, timings):
+def _phase_head(
+    cfg, parts, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, timings
+):
     """Phase 1: pooled features once per image and pass (on disk), then the head trains on them."""
     width = sum(int(m.top.output.shape[-1]) for m in parts)
     head = build_head(width, n_classes, HeadConfig(cfg.head_width, cfg.dropout))
@@ -228,18 +328,43 @@ def _phase_head(cfg, parts, train_maps, val_maps, y_train, y_val, n_classes, run
     val_f = pooled_pass(parts, val_maps, batch) if val_maps else None
     timings["features"] = _lap(t)
     t = time.perf_counter()
-    train_ds = CachedRows(_by_member(train_f), y_train, cfg.batch_size, weights=class_weights(y_train, n_classes),
-                          shuffle=True, seed=cfg.seed, concat=True)
+    train_ds = CachedRows(
+        _by_member(train_f),
+        y_train,
+        cfg.batch_size,
+        weights=class_weights(y_train, n_classes),
+        shuffle=True,
+        seed=cfg.seed,
+        concat=True,
+    )
     val_ds = CachedRows([[p] for p in val_f], y_val, cfg.batch_size, concat=True) if val_f else None
     _compile(head, cfg.learning_rate, n_classes)
-    head.fit(train_ds, epochs=cfg.epochs, verbose=verbose, validation_data=val_ds,
-             callbacks=_callbacks(cfg, run_dir / "backup" / "head", val_ds is not None))
+    head.fit(
+        train_ds,
+        epochs=cfg.epochs,
+        verbose=verbose,
+        validation_data=val_ds,
+        callbacks=_callbacks(cfg, run_dir / "backup" / "head", val_ds is not None),
+    )
     head.save_weights(head_weights)
     timings["head"] = _lap(t)
     return head
 
 
-def _phase_top(cfg, parts, head, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, samples, extra=()) -> None:
+def _phase_top(
+    cfg,
+    parts,
+    head,
+    train_maps,
+    val_maps,
+    y_train,
+    y_val,
+    n_classes,
+    run_dir,
+    verbose,
+    samples,
+    extra=(),
+) -> None:
     """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps.
 
     Batches of maps are read from disk and converted to float32 one at a time.
@@ -247,19 +372,34 @@ def _phase_top(cfg, parts, head, train_maps, val_maps, y_train, y_val, n_classes
     for m in parts:
         unfreeze(m.top)
     model = top_classifier([m.top for m in parts], head)
-    train_ds = CachedRows(_by_member(train_maps), y_train, cfg.batch_size, weights=class_weights(y_train, n_classes),
-                          shuffle=True, seed=cfg.seed + 1, max_samples=samples)
+    train_ds = CachedRows(
+        _by_member(train_maps),
+        y_train,
+        cfg.batch_size,
+        weights=class_weights(y_train, n_classes),
+        shuffle=True,
+        seed=cfg.seed + 1,
+        max_samples=samples,
+    )
     val_ds = CachedRows([[p] for p in val_maps], y_val, cfg.batch_size) if val_maps else None
     _compile(model, cfg.fine_tune_learning_rate, n_classes)
-    model.fit(train_ds, epochs=cfg.fine_tune_epochs, verbose=verbose, validation_data=val_ds,
-              callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", val_ds is not None), *extra])
+    model.fit(
+        train_ds,
+        epochs=cfg.fine_tune_epochs,
+        verbose=verbose,
+        validation_data=val_ds,
+        callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", val_ds is not None), *extra],
+    )
 
 
 def _compile(model: keras.Model, lr: float, n_classes: int) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(min(3, n_classes), name="top3")],
+        metrics=[
+            "accuracy",
+            keras.metrics.SparseTopKCategoricalAccuracy(min(3, n_classes), name="top3"),
+        ],
     )
 
 
@@ -268,5 +408,7 @@ def _callbacks(cfg: TrainConfig, backup: Path, has_val: bool) -> list[keras.call
     monitor = "val_loss" if has_val else "loss"
     return [
         keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=cfg.patience, restore_best_weights=True
+        ),
     ]

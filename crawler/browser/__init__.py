@@ -10,5 +10,14 @@ from .google import collect_hits, search_page_url
 from .launch import find_browser, open_browser
 from .source import result_pages
 
-__all__ = ["ENGINE", "BrowserBlockedError", "BrowserLaunchError", "BrowserMissingError", "collect_hits",
-           "find_browser", "open_browser", "result_pages", "search_page_url"]
+__all__ = [
+    "ENGINE",
+    "BrowserBlockedError",
+    "BrowserLaunchError",
+    "BrowserMissingError",
+    "collect_hits",
+    "find_browser",
+    "open_browser",
+    "result_pages",
+    "search_page_url",
+]

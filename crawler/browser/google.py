@@ -80,12 +80,19 @@ def collect_hits(
         raise CrawlerError(f"limit must be at least 1. Received: limit={limit}")
     url = search_page_url(query, search_url)
     with open_browser(browser_path) as context:
-        return collect_from_context(context, url, limit=limit, max_preview_clicks=max_preview_clicks,
-                                    timeout_s=timeout_s)
+        return collect_from_context(
+            context, url, limit=limit, max_preview_clicks=max_preview_clicks, timeout_s=timeout_s
+        )
 
 
-def collect_from_context(context, url: str, *, limit: int, max_preview_clicks: int = 20,  # noqa: ANN001
-                         timeout_s: float = 15.0) -> list[ImageHit]:
+def collect_from_context(
+    context,
+    url: str,
+    *,
+    limit: int,
+    max_preview_clicks: int = 20,  # noqa: ANN001
+    timeout_s: float = 15.0,
+) -> list[ImageHit]:
     """`collect_hits` in an open browser context (one page, closed afterwards)."""
     timeout_ms = int(timeout_s * 1000)
     page = context.new_page()
@@ -97,11 +104,19 @@ def collect_from_context(context, url: str, *, limit: int, max_preview_clicks: i
         data.absorb(document=True)
         _load_tiles(page, limit, timeout_ms, data, tiles)
         data.absorb(document=True)
-        hits = _merge(page, tiles, list(data.hits.values()), limit=limit, max_clicks=max_preview_clicks,
-                      timeout_ms=timeout_ms)
+        hits = _merge(
+            page,
+            tiles,
+            list(data.hits.values()),
+            limit=limit,
+            max_clicks=max_preview_clicks,
+            timeout_ms=timeout_ms,
+        )
     except BrowserBlockedError as exc:
         # The page is gone; keep what was seen before it (no previews: nothing to click).
-        partial = _merge(None, tiles, list(data.hits.values()), limit=limit, max_clicks=0, timeout_ms=0)
+        partial = _merge(
+            None, tiles, list(data.hits.values()), limit=limit, max_clicks=0, timeout_ms=0
+        )
         raise BrowserBlockedError(exc.why, partial) from None
     except PlaywrightError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -110,8 +125,10 @@ def collect_from_context(context, url: str, *, limit: int, max_preview_clicks: i
         with suppress(Exception):
             page.close()
     if not hits:
-        raise EngineParseError(f"{ENGINE}: the rendered page {url} shows no image tiles "
-                               "and its script data holds no image URLs")
+        raise EngineParseError(
+            f"{ENGINE}: the rendered page {url} shows no image tiles "
+            "and its script data holds no image URLs"
+        )
     return hits
 
 
@@ -148,8 +165,13 @@ def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list
 
 
 def _tile_hit(tile: Tile) -> ImageHit:
-    hit = ImageHit(url=tile.original, thumbnail_url=tile.remote, thumbnail_data=decode_data_uri(tile.thumb),
-                   page_url=tile.page, title=tile.title)
+    hit = ImageHit(
+        url=tile.original,
+        thumbnail_url=tile.remote,
+        thumbnail_data=decode_data_uri(tile.thumb),
+        page_url=tile.page,
+        title=tile.title,
+    )
     # Google's own thumbnails and pages are never an original or a landing page (issue 12).
     return clean_hit(hit) or hit
 
@@ -164,7 +186,11 @@ class _Previews:
     GIVE_UP_AFTER = 3
 
     def __init__(self, page, max_clicks: int, timeout_ms: int) -> None:  # noqa: ANN001
-        self.page, self.left, self.timeout_ms = page, max_clicks if page is not None else 0, timeout_ms
+        self.page, self.left, self.timeout_ms = (
+            page,
+            max_clicks if page is not None else 0,
+            timeout_ms,
+        )
         self.failed_in_a_row = 0
 
     def original(self, index: int, tile: Tile) -> str | None:
@@ -176,8 +202,15 @@ class _Previews:
         return url
 
 
-def _merge(page, tiles: list[Tile], script_hits: list[ImageHit], *, limit: int, max_clicks: int,  # noqa: ANN001
-           timeout_ms: int) -> list[ImageHit]:
+def _merge(
+    page,
+    tiles: list[Tile],
+    script_hits: list[ImageHit],
+    *,
+    limit: int,
+    max_clicks: int,  # noqa: ANN001
+    timeout_ms: int,
+) -> list[ImageHit]:
     """Hits in tile order: a tile's script data, else its own link, else its preview, else its thumbnail."""
     index: dict[str, ImageHit] = {}
     for hit in script_hits:
@@ -189,7 +222,10 @@ def _merge(page, tiles: list[Tile], script_hits: list[ImageHit], *, limit: int, 
     for number, tile in enumerate(tiles):
         if len(hits) >= limit:
             break
-        found = next((index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index), None)
+        found = next(
+            (index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index),
+            None,
+        )
         hit = found if found is not None and found.key not in hits else _tile_hit(tile)
         if hit is not found:
             hit.url = hit.url or previews.original(number, tile)

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
 # Looked up on PATH, in this order, when --browser is not given.
-SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+SYSTEM_BROWSERS = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+)
 # Where macOS and Windows install Chromium-based browsers, off PATH (tried after it).
 INSTALLED_BROWSERS = (
     "/Applications/Chromium.app/Contents/MacOS/Chromium",
@@ -87,12 +93,16 @@ def _bundled_browser(playwright) -> str:  # noqa: ANN001
     """The Chromium that `playwright install chromium` put in place, if it did."""
     path = playwright.chromium.executable_path
     if not Path(path).is_file():
-        raise BrowserMissingError(f"no Chromium found for --engine google-browser: {INSTALL_HINT}, or pass --browser PATH")
+        raise BrowserMissingError(
+            f"no Chromium found for --engine google-browser: {INSTALL_HINT}, or pass --browser PATH"
+        )
     return path
 
 
 @contextmanager
-def open_browser(browser_path: str | Path | None = None, *, headless: bool = True) -> Iterator[BrowserContext]:
+def open_browser(
+    browser_path: str | Path | None = None, *, headless: bool = True
+) -> Iterator[BrowserContext]:
     """A headless Chromium context with a fresh profile, closed (and its processes gone) on exit.
 
     Args:
@@ -113,10 +123,15 @@ def open_browser(browser_path: str | Path | None = None, *, headless: bool = Tru
                 executable = executable or _bundled_browser(playwright)
                 try:
                     context = playwright.chromium.launch_persistent_context(
-                        profile, executable_path=executable, headless=headless, args=CHROMIUM_ARGS,
+                        profile,
+                        executable_path=executable,
+                        headless=headless,
+                        args=CHROMIUM_ARGS,
                     )
                 except PlaywrightError as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    first = (
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    )
                     raise BrowserLaunchError(f"cannot start {executable}: {first}") from None
                 try:
                     yield context

@@ -21,25 +21,39 @@ try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # the [browser] extra is optional: open_browser says what to install
+
     class PlaywrightError(Exception):  # type: ignore[no-redef]
         """Stands in for Playwright's error so this module imports without the extra."""
 
     class PlaywrightTimeout(PlaywrightError):  # type: ignore[no-redef]
         """Stands in for Playwright's timeout."""
 
+
 TILE_SELECTORS = ["[data-lpage]", "div.isv-r", "div[data-ri]", "div.eA0Zlc"]
-PREVIEW_IMAGE_SELECTORS = ["#preview img", "img.sFlh5c", "img.n3VNCb", "img.r48jcc", "img.iPVvYb",
-                           "[role=dialog] img", "#islsp img"]
+PREVIEW_IMAGE_SELECTORS = [
+    "#preview img",
+    "img.sFlh5c",
+    "img.n3VNCb",
+    "img.r48jcc",
+    "img.iPVvYb",
+    "[role=dialog] img",
+    "#islsp img",
+]
 MORE_BUTTON_CSS = "input.mye4qd, input[value='Show more results']"
 MORE_BUTTON_NAME = re.compile(r"^\s*(show )?more results\s*$", re.I)
 ACCEPT_BUTTON_NAME = re.compile(
-    r"^\s*(accept all|i agree|agree|accept|alle akzeptieren|tout accepter|aceptar todo|accetta tutto)\s*$", re.I)
+    r"^\s*(accept all|i agree|agree|accept|alle akzeptieren|tout accepter|aceptar todo|accetta tutto)\s*$",
+    re.I,
+)
 
 # (JS test, what it means): a captcha anywhere on the page ends the crawl.
 _CAPTCHA_SIGNS = [
     ("document.querySelector('#captcha-form')", "a captcha form"),
     ("document.querySelector('.g-recaptcha, iframe[src*=\"recaptcha\"]')", "a reCAPTCHA"),
-    ("/unusual traffic/i.test(document.body ? document.body.innerText : '')", "an unusual-traffic captcha"),
+    (
+        "/unusual traffic/i.test(document.body ? document.body.innerText : '')",
+        "an unusual-traffic captcha",
+    ),
 ]
 # A cookie text alone is no wall (footers mention cookies): it must sit in a dialog.
 _CONSENT_JS = """() => !!document.querySelector("form[action*='consent.']")
@@ -113,7 +127,13 @@ class Tile:
                 page = page or (query.get("imgrefurl") or [None])[0]
             elif is_http_url(link) and parts.hostname != host:
                 page = page or link
-        return cls(thumb=src or data_src, remote=remote, page=page, title=info.get("title"), original=original)
+        return cls(
+            thumb=src or data_src,
+            remote=remote,
+            page=page,
+            title=info.get("title"),
+            original=original,
+        )
 
 
 def check_captcha(page: Page) -> None:
@@ -144,7 +164,9 @@ def handle_consent(page: Page, timeout_ms: int) -> bool:
         accept.first.wait_for(state="hidden", timeout=timeout_ms)
         page.wait_for_load_state("domcontentloaded", timeout=timeout_ms)
     except PlaywrightTimeout:
-        raise BrowserBlockedError(f"a cookie consent form that stayed after accepting it at {page.url}") from None
+        raise BrowserBlockedError(
+            f"a cookie consent form that stayed after accepting it at {page.url}"
+        ) from None
     return True
 
 
@@ -165,15 +187,21 @@ def read_tiles(page: Page) -> list[Tile]:
 def wait_for_tiles(page: Page, more_than: int, timeout_ms: int) -> bool:
     """True when the page shows more than `more_than` tiles within the timeout."""
     try:
-        page.wait_for_function(f"([n, selectors]) => ({_COUNT_JS})(selectors) > n",
-                               arg=[more_than, TILE_SELECTORS], timeout=timeout_ms)
+        page.wait_for_function(
+            f"([n, selectors]) => ({_COUNT_JS})(selectors) > n",
+            arg=[more_than, TILE_SELECTORS],
+            timeout=timeout_ms,
+        )
     except PlaywrightTimeout:
         return False
     return True
 
 
 def _more_button(page: Page):  # noqa: ANN202 - a Locator, or None
-    for locator in (page.get_by_role("button", name=MORE_BUTTON_NAME), page.locator(MORE_BUTTON_CSS)):
+    for locator in (
+        page.get_by_role("button", name=MORE_BUTTON_NAME),
+        page.locator(MORE_BUTTON_CSS),
+    ):
         for i in range(locator.count()):
             if locator.nth(i).is_visible():
                 return locator.nth(i)
@@ -200,7 +228,9 @@ def preview_original(page: Page, index: int, tile: Tile, timeout_ms: int) -> str
     path = urlsplit(page.url).path
     try:
         page.locator(tile_selector(page)).nth(index).click(timeout=timeout_ms)
-        found = page.wait_for_function(_PREVIEW_JS, arg=[PREVIEW_IMAGE_SELECTORS, skip], timeout=timeout_ms)
+        found = page.wait_for_function(
+            _PREVIEW_JS, arg=[PREVIEW_IMAGE_SELECTORS, skip], timeout=timeout_ms
+        )
         original = found.json_value()
     except PlaywrightError:  # includes its TimeoutError: no original showed
         original = None

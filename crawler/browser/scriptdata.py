@@ -39,7 +39,7 @@ class ScriptData:
     def absorb(self, document: bool = False) -> None:
         """Parse the responses that arrived since the last call, and the document if asked."""
         texts = [self.page.content()] if document else []
-        new, self._read = self._responses[self._read:], len(self._responses)
+        new, self._read = self._responses[self._read :], len(self._responses)
         for response in new:
             with suppress(Exception):  # a body the browser already dropped is no data
                 if _is_data_response(response):
@@ -76,5 +76,10 @@ def _batchexecute_payloads(text: str) -> Iterator[str]:
             continue
         with suppress(json.JSONDecodeError):
             for entry in json.loads(line):
-                if isinstance(entry, list) and len(entry) > 2 and entry[0] == "wrb.fr" and isinstance(entry[2], str):
+                if (
+                    isinstance(entry, list)
+                    and len(entry) > 2
+                    and entry[0] == "wrb.fr"
+                    and isinstance(entry[2], str)
+                ):
                     yield entry[2]

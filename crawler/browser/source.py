@@ -15,8 +15,9 @@ from .errors import BrowserBlockedError
 from .google import collect_hits, search_page_url
 
 
-def result_pages(query: str, *, limit: int, search_url: str | None = None,
-                 browser_path: str | Path | None = None) -> Iterator[tuple[str, list[ImageHit]]]:
+def result_pages(
+    query: str, *, limit: int, search_url: str | None = None, browser_path: str | Path | None = None
+) -> Iterator[tuple[str, list[ImageHit]]]:
     """(description, hits) of the rendered result page; see `collect_hits` for the arguments.
 
     Raises:

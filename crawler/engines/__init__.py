@@ -28,7 +28,9 @@ def get_engine(name: str) -> ModuleType:
         raise UnknownEngineError(name, list(ENGINES)) from None
 
 
-def read_results(engine: ModuleType, text: str, url: str | None = None, status: int | None = None) -> ParseResult:
+def read_results(
+    engine: ModuleType, text: str, url: str | None = None, status: int | None = None
+) -> ParseResult:
     """Parse a result page; a page without hits raises BlockedError or EngineParseError.
 
     A page that parses to nothing is never an empty success: either it looks like a wall

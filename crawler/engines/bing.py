@@ -7,13 +7,12 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 
 from ..hits import ImageHit, ParseResult
 from . import common, filters
-from .common import is_http_url
-from .images import clean_hit, img_thumbnail
 from .common import is_http_url, parse_html
+from .images import clean_hit, img_thumbnail
 
 NAME = "bing"
 BASE_URL = "https://www.bing.com/images/async"
@@ -22,14 +21,23 @@ FILTERS = filters.BING
 _SIZE = re.compile(r"(\d+)\s*[x×]\s*(\d+)")
 
 
-def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | None = None,
-                     base_url: str | None = None) -> str:
+def build_search_url(
+    query: str,
+    page: int = 0,
+    filters_: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+) -> str:
     """The URL of result page `page` (0-based) for `query`.
 
     Example: build_search_url("Yeezy 350", 0, {"size": "large"})
         -> "https://www.bing.com/images/async?q=Yeezy+350&first=1&count=35&mmasync=1&qft=%2Bfilterui..."
     """
-    params = {"q": query, "first": str(page * PAGE_SIZE + 1), "count": str(PAGE_SIZE), "mmasync": "1"}
+    params = {
+        "q": query,
+        "first": str(page * PAGE_SIZE + 1),
+        "count": str(PAGE_SIZE),
+        "mmasync": "1",
+    }
     qft = filters.check_filters(NAME, FILTERS, filters_)
     if qft:
         params["qft"] = "".join(qft)
@@ -67,10 +75,18 @@ def parse_page(text: str) -> ParseResult:
             if not isinstance(meta, dict) or not is_http_url(meta.get("murl")):
                 continue
             width, height = _size(anchor)
-            hit = clean_hit(ImageHit(
-                url=meta["murl"], page_url=meta.get("purl"), title=meta.get("t"), width=width, height=height,
-                rank=len(hits) + 1, engine=NAME, **_thumbnail(anchor, meta),
-            ))
+            hit = clean_hit(
+                ImageHit(
+                    url=meta["murl"],
+                    page_url=meta.get("purl"),
+                    title=meta.get("t"),
+                    width=width,
+                    height=height,
+                    rank=len(hits) + 1,
+                    engine=NAME,
+                    **_thumbnail(anchor, meta),
+                )
+            )
             if hit is not None:
                 hits.append(hit)
     return ParseResult(hits=hits, matched="iusc" if hits else None, counts={"iusc": len(hits)})

@@ -122,9 +122,17 @@ def is_http_url(value: object) -> bool:
     parts = split_url(value)
     if parts is not None and parts.scheme in ("http", "https") and parts.hostname:
         return True
-    if isinstance(value, str) and _LOOKS_LIKE_URL.match(value) and not value.lstrip().startswith("data:"):
-        _note_dropped("malformed-url" if parts is None or parts.scheme in ("http", "https") else "non-http-url",
-                      value)
+    if (
+        isinstance(value, str)
+        and _LOOKS_LIKE_URL.match(value)
+        and not value.lstrip().startswith("data:")
+    ):
+        _note_dropped(
+            "malformed-url"
+            if parts is None or parts.scheme in ("http", "https")
+            else "non-http-url",
+            value,
+        )
     return False
 
 
@@ -154,16 +162,16 @@ def count_dropped_urls() -> Iterator[Counter[str]]:
 
 # (signal, what it means). Matched case-insensitively against the body.
 _WALL_SIGNALS = [
-    ("id=\"captcha-form\"", "a captcha form"),
+    ('id="captcha-form"', "a captcha form"),
     ("g-recaptcha", "a reCAPTCHA"),
     ("our systems have detected unusual traffic", "an unusual-traffic captcha"),
-    ("action=\"https://consent.", "a cookie consent form"),
+    ('action="https://consent.', "a cookie consent form"),
     ("before you continue to google", "a cookie consent page"),
     ("turn on javascript to keep searching", "a JavaScript-required page"),
-    ("please click <a href=\"/httpservice/retry/enablejs", "a JavaScript-required page"),
+    ('please click <a href="/httpservice/retry/enablejs', "a JavaScript-required page"),
     ("enablejs?sei=", "a JavaScript-required page"),
     ("solve the challenge", "a challenge page"),
-    ("class=\"captcha", "a captcha"),
+    ('class="captcha', "a captcha"),
     ("anomaly-modal", "a bot-detection page"),
 ]
 
@@ -185,7 +193,9 @@ def blocked_reason(text: str, url: str | None = None, status: int | None = None)
     return None
 
 
-def check_blocked(engine: str, text: str, url: str | None = None, status: int | None = None) -> None:
+def check_blocked(
+    engine: str, text: str, url: str | None = None, status: int | None = None
+) -> None:
     """Raise BlockedError when the page is a captcha, consent form or JavaScript wall."""
     why = blocked_reason(text, url, status)
     if why:

@@ -39,18 +39,32 @@ def parse_token(text: str) -> str:
     return match.group(1)
 
 
-def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | None = None,
-                     base_url: str | None = None, token: str = "") -> str:
+def build_search_url(
+    query: str,
+    page: int = 0,
+    filters_: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    token: str = "",
+) -> str:
     """The `i.js` URL of result page `page` (0-based) for `query`, given the `vqd` token.
 
     Example: build_search_url("Yeezy 350", 1, token="4-123")
         -> "https://duckduckgo.com/i.js?l=us-en&o=json&q=Yeezy+350&vqd=4-123&f=&p=1&s=100"
     """
     f = filters.check_filters(NAME, FILTERS, filters_)
-    params = {"l": "us-en", "o": "json", "q": query, "vqd": token, "f": ",".join(f), "p": "1",
-              "s": str(page * PAGE_SIZE)}
+    params = {
+        "l": "us-en",
+        "o": "json",
+        "q": query,
+        "vqd": token,
+        "f": ",".join(f),
+        "p": "1",
+        "s": str(page * PAGE_SIZE),
+    }
     parts = urlsplit(base_url or BASE_URL)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/i.js", urlencode(params), ""))
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path.rstrip("/") + "/i.js", urlencode(params), "")
+    )
 
 
 def parse_page(text: str) -> ParseResult:
@@ -64,12 +78,18 @@ def parse_page(text: str) -> ParseResult:
     for item in results if isinstance(results, list) else []:
         if not isinstance(item, dict) or not is_http_url(item.get("image")):
             continue
-        hits.append(ImageHit(
-            url=item["image"], page_url=item.get("url"), title=item.get("title"),
-            width=to_int(item.get("width")), height=to_int(item.get("height")),
-            thumbnail_url=item.get("thumbnail") if is_http_url(item.get("thumbnail")) else None,
-            rank=len(hits) + 1, engine=NAME,
-        ))
+        hits.append(
+            ImageHit(
+                url=item["image"],
+                page_url=item.get("url"),
+                title=item.get("title"),
+                width=to_int(item.get("width")),
+                height=to_int(item.get("height")),
+                thumbnail_url=item.get("thumbnail") if is_http_url(item.get("thumbnail")) else None,
+                rank=len(hits) + 1,
+                engine=NAME,
+            )
+        )
     return ParseResult(hits=hits, matched="i.js" if hits else None, counts={"i.js": len(hits)})
 
 

@@ -13,29 +13,91 @@ from ..errors import InvalidFilterError
 # filter name -> user value -> engine fragment
 FilterTable = Mapping[str, Mapping[str, str]]
 
-_COLOURS = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "white", "gray", "black", "brown")
+_COLOURS = (
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "teal",
+    "blue",
+    "purple",
+    "pink",
+    "white",
+    "gray",
+    "black",
+    "brown",
+)
 
 GOOGLE: FilterTable = {
     "size": {"large": "isz:l", "medium": "isz:m", "icon": "isz:i"},
-    "type": {"photo": "itp:photo", "face": "itp:face", "clipart": "itp:clipart", "lineart": "itp:lineart", "animated": "itp:animated"},
-    "color": {"color": "ic:color", "grayscale": "ic:gray", "transparent": "ic:trans", **{c: f"ic:specific,isc:{c}" for c in _COLOURS}},
+    "type": {
+        "photo": "itp:photo",
+        "face": "itp:face",
+        "clipart": "itp:clipart",
+        "lineart": "itp:lineart",
+        "animated": "itp:animated",
+    },
+    "color": {
+        "color": "ic:color",
+        "grayscale": "ic:gray",
+        "transparent": "ic:trans",
+        **{c: f"ic:specific,isc:{c}" for c in _COLOURS},
+    },
     "license": {"creative_commons": "il:cl", "commercial": "il:ol"},
     "time": {"day": "qdr:d", "week": "qdr:w", "month": "qdr:m", "year": "qdr:y"},
 }
 
 BING: FilterTable = {
-    "size": {"small": "+filterui:imagesize-small", "medium": "+filterui:imagesize-medium", "large": "+filterui:imagesize-large", "wallpaper": "+filterui:imagesize-wallpaper"},
-    "type": {"photo": "+filterui:photo-photo", "clipart": "+filterui:photo-clipart", "lineart": "+filterui:photo-linedrawing", "animated": "+filterui:photo-animatedgif", "transparent": "+filterui:photo-transparent"},
-    "color": {"color": "+filterui:color2-color", "grayscale": "+filterui:color2-bw", **{c: f"+filterui:color2-FGcls_{c.upper()}" for c in _COLOURS}},
-    "license": {"creative_commons": "+filterui:licenseType-Any", "commercial": "+filterui:licenseType-ShareCommercially"},
-    "time": {"day": "+filterui:age-lt1440", "week": "+filterui:age-lt10080", "month": "+filterui:age-lt43200", "year": "+filterui:age-lt525600"},
+    "size": {
+        "small": "+filterui:imagesize-small",
+        "medium": "+filterui:imagesize-medium",
+        "large": "+filterui:imagesize-large",
+        "wallpaper": "+filterui:imagesize-wallpaper",
+    },
+    "type": {
+        "photo": "+filterui:photo-photo",
+        "clipart": "+filterui:photo-clipart",
+        "lineart": "+filterui:photo-linedrawing",
+        "animated": "+filterui:photo-animatedgif",
+        "transparent": "+filterui:photo-transparent",
+    },
+    "color": {
+        "color": "+filterui:color2-color",
+        "grayscale": "+filterui:color2-bw",
+        **{c: f"+filterui:color2-FGcls_{c.upper()}" for c in _COLOURS},
+    },
+    "license": {
+        "creative_commons": "+filterui:licenseType-Any",
+        "commercial": "+filterui:licenseType-ShareCommercially",
+    },
+    "time": {
+        "day": "+filterui:age-lt1440",
+        "week": "+filterui:age-lt10080",
+        "month": "+filterui:age-lt43200",
+        "year": "+filterui:age-lt525600",
+    },
 }
 
 # DuckDuckGo has no time filter for images.
 DUCKDUCKGO: FilterTable = {
-    "size": {"small": "size:Small", "medium": "size:Medium", "large": "size:Large", "wallpaper": "size:Wallpaper"},
-    "type": {"photo": "type:photo", "clipart": "type:clipart", "lineart": "type:line", "animated": "type:gif", "transparent": "type:transparent"},
-    "color": {"color": "color:color", "grayscale": "color:Monochrome", **{c: f"color:{c.capitalize()}" for c in _COLOURS}},
+    "size": {
+        "small": "size:Small",
+        "medium": "size:Medium",
+        "large": "size:Large",
+        "wallpaper": "size:Wallpaper",
+    },
+    "type": {
+        "photo": "type:photo",
+        "clipart": "type:clipart",
+        "lineart": "type:line",
+        "animated": "type:gif",
+        "transparent": "type:transparent",
+    },
+    "color": {
+        "color": "color:color",
+        "grayscale": "color:Monochrome",
+        **{c: f"color:{c.capitalize()}" for c in _COLOURS},
+    },
     "license": {"creative_commons": "license:Share", "commercial": "license:ShareCommercially"},
 }
 
@@ -51,7 +113,9 @@ def check_filters(engine: str, table: FilterTable, filters: Mapping[str, str] | 
     filters = dict(filters or {})
     for name, value in filters.items():
         if name not in table:
-            raise InvalidFilterError(f"{engine} has no filter {name!r}; valid filters: {', '.join(table)}")
+            raise InvalidFilterError(
+                f"{engine} has no filter {name!r}; valid filters: {', '.join(table)}"
+            )
         if value not in table[name]:
             raise InvalidFilterError(
                 f"{engine} filter {name}={value!r} is not valid; choose one of: {', '.join(table[name])}"

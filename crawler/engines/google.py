@@ -20,14 +20,24 @@ PAGE_SIZE = 100
 FILTERS = filters.GOOGLE
 
 
-def build_search_url(query: str, page: int = 0, filters_: Mapping[str, str] | None = None,
-                     base_url: str | None = None) -> str:
+def build_search_url(
+    query: str,
+    page: int = 0,
+    filters_: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+) -> str:
     """The URL of result page `page` (0-based) for `query`.
 
     Example: build_search_url("Yeezy 350", 1, {"size": "large"})
         -> "https://www.google.com/search?q=Yeezy+350&tbm=isch&udm=2&ijn=1&start=100&tbs=isz%3Al"
     """
-    params = {"q": query, "tbm": "isch", "udm": "2", "ijn": str(page), "start": str(page * PAGE_SIZE)}
+    params = {
+        "q": query,
+        "tbm": "isch",
+        "udm": "2",
+        "ijn": str(page),
+        "start": str(page * PAGE_SIZE),
+    }
     tbs = filters.check_filters(NAME, FILTERS, filters_)
     if tbs:
         params["tbs"] = ",".join(tbs)
@@ -93,7 +103,9 @@ def _borrow_thumbnails(hits: list[ImageHit], others: list[ImageHit]) -> None:
     for hit in hits:
         if hit.thumbnail_data or hit.thumbnail_path:
             continue
-        donor = by_url.get(hit.url or "") or (by_page.get(hit.page_url or "") if hit.page_url in single_pages else None)
+        donor = by_url.get(hit.url or "") or (
+            by_page.get(hit.page_url or "") if hit.page_url in single_pages else None
+        )
         if donor:
             hit.thumbnail_data, hit.thumbnail_path = donor.thumbnail_data, donor.thumbnail_path
 

@@ -15,7 +15,6 @@ from .common import is_http_url, to_int
 from .google_page import Page, make_hit, tile_thumbnail
 from .images import landing_page, link_query, small_image_size
 
-
 # Icons (favicons, arrows) declare their size; result thumbnails are bigger than this.
 ICON_SIDE = 32
 TITLE_CHARS = 300
@@ -77,22 +76,34 @@ def _link_beside(img: Tag, stop: Tag | None) -> str | None:
     """A landing page linked next to the image, inside the smallest item holding only it."""
     node = img.parent
     while isinstance(node, Tag) and len(node.find_all("img")) == 1:
-        found = next((url for a in node.find_all("a", href=True) if (url := landing_page(str(a["href"])))), None)
+        found = next(
+            (url for a in node.find_all("a", href=True) if (url := landing_page(str(a["href"])))),
+            None,
+        )
         if found or node is stop:
             return found
         node = node.parent
     return None
 
 
-def _image_hit(img: Tag, page: Page, stop: Tag | None, page_url: str | None = None) -> ImageHit | None:
+def _image_hit(
+    img: Tag, page: Page, stop: Tag | None, page_url: str | None = None
+) -> ImageHit | None:
     """The hit of one result image, or None for icons and images with no picture yet."""
     thumb = tile_thumbnail(img, page)
-    if not (thumb.get("thumbnail_data") or thumb.get("thumbnail_url") or thumb.get("thumbnail_path")):
+    if not (
+        thumb.get("thumbnail_data") or thumb.get("thumbnail_url") or thumb.get("thumbnail_path")
+    ):
         return None
     if _is_icon(img, thumb):
         return None
     original, linked = _links_around(img, stop)
-    return make_hit(url=original, page_url=landing_page(page_url) or linked, title=_title_near(img, stop, page), **thumb)
+    return make_hit(
+        url=original,
+        page_url=landing_page(page_url) or linked,
+        title=_title_near(img, stop, page),
+        **thumb,
+    )
 
 
 def parse_data_lpage(page: Page) -> list[ImageHit]:
@@ -102,7 +113,14 @@ def parse_data_lpage(page: Page) -> list[ImageHit]:
         return []
     hits = []
     for tile in page.soup.select("[data-lpage]"):
-        hit = next((h for img in tile.find_all("img") if (h := _image_hit(img, page, tile, str(tile["data-lpage"])))), None)
+        hit = next(
+            (
+                h
+                for img in tile.find_all("img")
+                if (h := _image_hit(img, page, tile, str(tile["data-lpage"])))
+            ),
+            None,
+        )
         if hit is not None:
             hit.rank = len(hits) + 1
             hits.append(hit)
@@ -139,7 +157,9 @@ def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
         for img in item.find_all("img") if isinstance(item, Tag) else []:
             found.setdefault(id(img), (img, item))
     ordered = sorted(found.values(), key=lambda pair: pair[0].sourceline or 0)
-    return [(img, item) for img, item in ordered if img.find_parent(attrs={"data-lpage": True}) is None]
+    return [
+        (img, item) for img, item in ordered if img.find_parent(attrs={"data-lpage": True}) is None
+    ]
 
 
 def parse_image_blocks(page: Page) -> list[ImageHit]:

@@ -17,8 +17,8 @@ from .google_blocks import parse_data_lpage, parse_image_blocks
 from .google_page import Page, make_hit, tile_thumbnail
 from .images import host_of, is_placeholder_data, link_query
 
-
 # ---- 2019-2020: <div class="rg_meta">{json}</div> in every tile -----------------------
+
 
 def parse_rg_meta(page: Page) -> list[ImageHit]:
     """2019-2020 pages: a hidden `rg_meta` JSON object per tile (ou, ow, oh, pt, ru, tu)."""
@@ -34,21 +34,30 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
             continue
         tile = meta.find_parent(class_="rg_bx")
         thumb = tile_thumbnail(tile.find("img") if tile else None, page)
-        if not thumb.get("thumbnail_data") and not is_placeholder_data(page.scripted.get(str(data.get("id")))):
+        if not thumb.get("thumbnail_data") and not is_placeholder_data(
+            page.scripted.get(str(data.get("id")))
+        ):
             thumb["thumbnail_data"] = page.scripted.get(str(data.get("id")))
         if is_http_url(data.get("tu")):
             thumb["thumbnail_url"] = data["tu"]
         rank = to_int(tile.get("data-ri")) if tile else None
-        hits.append(make_hit(
-            url=data["ou"], page_url=data.get("ru"), width=to_int(data.get("ow")),
-            height=to_int(data.get("oh")), title=data.get("pt"),
-            rank=rank + 1 if rank is not None else len(hits) + 1, **thumb,
-        ))
+        hits.append(
+            make_hit(
+                url=data["ou"],
+                page_url=data.get("ru"),
+                width=to_int(data.get("ow")),
+                height=to_int(data.get("oh")),
+                title=data.get("pt"),
+                rank=rank + 1 if rank is not None else len(hits) + 1,
+                **thumb,
+            )
+        )
     # Saved pages list a few preloaded tiles (data-ri 98, 99) before the first.
     return sorted(hits, key=lambda h: h.rank or 0)
 
 
 # ---- 2020-2022 and 2023-2025: tile arrays [.., [thumb,h,w], [original,h,w], .., {"2003": ..}]
+
 
 def _triple(value: object) -> tuple[str, int, int] | None:
     """("url", height, width) from a JSON array `["url", h, w]`."""
@@ -69,8 +78,15 @@ def _tile_hit(tile: list, rank: int) -> ImageHit | None:
         thumb, orig = _triple(first), _triple(second)
         if thumb and orig and _is_thumbnail(thumb[0]) and not _is_thumbnail(orig[0]):
             landing, title = _info_2003(tile)
-            return make_hit(url=orig[0], height=orig[1], width=orig[2], thumbnail_url=thumb[0],
-                        page_url=landing, title=title, rank=rank)
+            return make_hit(
+                url=orig[0],
+                height=orig[1],
+                width=orig[2],
+                thumbnail_url=thumb[0],
+                page_url=landing,
+                title=title,
+                rank=rank,
+            )
     return None
 
 
@@ -149,20 +165,28 @@ def parse_inline_arrays(page: Page) -> list[ImageHit]:
     """2023-2025 pages: one inline array per tile outside AF_initDataCallback scripts."""
     text, hits = page.text, []
     spans = _af_spans(text)
-    matches = [m for m in _INLINE_TILE.finditer(text) if not any(a <= m.start() < b for a, b in spans)]
+    matches = [
+        m for m in _INLINE_TILE.finditer(text) if not any(a <= m.start() < b for a, b in spans)
+    ]
     for i, match in enumerate(matches):
         window_end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         info = _INFO_2003.search(text, match.end(), min(window_end, match.end() + 5000))
-        hits.append(make_hit(
-            url=js_string(match.group(4)), height=int(match.group(5)), width=int(match.group(6)),
-            thumbnail_url=js_string(match.group(1)),
-            page_url=js_string(info.group(1)) if info else None,
-            title=js_string(info.group(2)) if info else None, rank=len(hits) + 1,
-        ))
+        hits.append(
+            make_hit(
+                url=js_string(match.group(4)),
+                height=int(match.group(5)),
+                width=int(match.group(6)),
+                thumbnail_url=js_string(match.group(1)),
+                page_url=js_string(info.group(1)) if info else None,
+                title=js_string(info.group(2)) if info else None,
+                rank=len(hits) + 1,
+            )
+        )
     return hits
 
 
 # ---- the JSON endpoint: {"ischj": {"metadata": [...]}} -----------------------------------
+
 
 def parse_ischj(page: Page) -> list[ImageHit]:
     """The async JSON answer (`)]}'` prefix optional) that starts with `{"ischj":`."""
@@ -179,12 +203,17 @@ def parse_ischj(page: Page) -> list[ImageHit]:
         if not is_http_url(original.get("url")):
             continue
         result, thumb = _as_dict(item.get("result")), _as_dict(item.get("thumbnail"))
-        hits.append(make_hit(
-            url=original["url"], width=to_int(original.get("width")), height=to_int(original.get("height")),
-            thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
-            page_url=result.get("referrer_url"), rank=len(hits) + 1,
-            title=result.get("page_title") or _as_dict(item.get("text_in_grid")).get("snippet"),
-        ))
+        hits.append(
+            make_hit(
+                url=original["url"],
+                width=to_int(original.get("width")),
+                height=to_int(original.get("height")),
+                thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
+                page_url=result.get("referrer_url"),
+                rank=len(hits) + 1,
+                title=result.get("page_title") or _as_dict(item.get("text_in_grid")).get("snippet"),
+            )
+        )
     return hits
 
 
@@ -199,6 +228,7 @@ def _as_list(value: object) -> list:
 
 # ---- result links /imgres?imgurl=..&imgrefurl=..&w=..&h=.. --------------------------------
 
+
 def parse_imgres(page: Page) -> list[ImageHit]:
     """Tiles whose link is `/imgres?imgurl=...&imgrefurl=...&w=...&h=...`."""
     if "imgres?" not in page.text:
@@ -210,12 +240,17 @@ def parse_imgres(page: Page) -> list[ImageHit]:
         if not is_http_url(url):
             continue
         img = link.find("img")
-        hits.append(make_hit(
-            url=url, page_url=(query.get("imgrefurl") or [None])[0],
-            width=to_int((query.get("w") or [None])[0]), height=to_int((query.get("h") or [None])[0]),
-            title=str(img.get("alt")) if img and img.get("alt") else None, rank=len(hits) + 1,
-            **tile_thumbnail(img, page),
-        ))
+        hits.append(
+            make_hit(
+                url=url,
+                page_url=(query.get("imgrefurl") or [None])[0],
+                width=to_int((query.get("w") or [None])[0]),
+                height=to_int((query.get("h") or [None])[0]),
+                title=str(img.get("alt")) if img and img.get("alt") else None,
+                rank=len(hits) + 1,
+                **tile_thumbnail(img, page),
+            )
+        )
     return hits
 
 

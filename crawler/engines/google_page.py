@@ -48,7 +48,8 @@ def make_hit(**fields: object) -> ImageHit:
 
 _SET_IMAGES_SRC = re.compile(
     r"""var\s+s\s*=\s*'(data:image/[^']+)'\s*;\s*var\s+ii\s*=\s*\[([^\]]*)\]\s*;"""
-    r"""(?:\s*var\s+\w+\s*=\s*'[^']*'\s*;)*\s*_setImagesSrc\(""")
+    r"""(?:\s*var\s+\w+\s*=\s*'[^']*'\s*;)*\s*_setImagesSrc\("""
+)
 _LAZY_IMAGES = re.compile(r"google\.(?:ldi|pim)\s*=\s*(\{[^{}]*\})")
 
 
@@ -72,7 +73,9 @@ def _lazy_images(text: str) -> dict[str, str]:
             data = json.loads(match.group(1))
         except (json.JSONDecodeError, RecursionError):
             continue
-        found.update({str(k): v for k, v in data.items() if is_http_url(v)} if isinstance(data, dict) else {})
+        found.update(
+            {str(k): v for k, v in data.items() if is_http_url(v)} if isinstance(data, dict) else {}
+        )
     return found
 
 

@@ -25,8 +25,12 @@ PLACEHOLDER_SIDE = 2
 # Decoding a header is cheap, but only small bodies can be placeholders worth checking.
 _SMALL_BODY = 4096
 _PLACEHOLDER_NAME = re.compile(
-    r"(?:^|[/_.-])(?:spacer|blank|pixel|clear|cleardot|transparent|1x1|empty|placeholder)\.(?:gif|png)$", re.I)
-_GOOGLE_HOST = re.compile(r"(?:^|\.)(?:google\.[a-z]{2,3}(?:\.[a-z]{2})?|gstatic\.com|googleadservices\.com)$")
+    r"(?:^|[/_.-])(?:spacer|blank|pixel|clear|cleardot|transparent|1x1|empty|placeholder)\.(?:gif|png)$",
+    re.I,
+)
+_GOOGLE_HOST = re.compile(
+    r"(?:^|\.)(?:google\.[a-z]{2,3}(?:\.[a-z]{2})?|gstatic\.com|googleadservices\.com)$"
+)
 
 
 def host_of(url: object) -> str:
@@ -88,8 +92,11 @@ def is_placeholder_data(data: bytes | None) -> bool:
     return size is not None and min(size) <= PLACEHOLDER_SIDE
 
 
-def img_thumbnail(img: Tag | None, scripted: Mapping[str, bytes] | None = None,
-                  lazy: Mapping[str, str] | None = None) -> dict:
+def img_thumbnail(
+    img: Tag | None,
+    scripted: Mapping[str, bytes] | None = None,
+    lazy: Mapping[str, str] | None = None,
+) -> dict:
     """Thumbnail fields of an `<img>`: inline bytes, a saved file, or a remote URL.
 
     Args:
@@ -102,13 +109,22 @@ def img_thumbnail(img: Tag | None, scripted: Mapping[str, bytes] | None = None,
     ids = [str(img.get(name)) for name in ("id", "data-iid") if img.get(name)]
     src = str(img.get("src") or "").strip()
     fields: dict = {}
-    data = next((scripted[i] for i in ids if scripted and i in scripted), None) or decode_data_uri(src)
+    data = next((scripted[i] for i in ids if scripted and i in scripted), None) or decode_data_uri(
+        src
+    )
     if not is_placeholder_data(data):
         fields["thumbnail_data"] = data
-    if src and not src.startswith(("data:", "http:", "https:", "//", "about:", "javascript:")) and \
-            not _PLACEHOLDER_NAME.search(src.split("?", 1)[0]):
+    if (
+        src
+        and not src.startswith(("data:", "http:", "https:", "//", "about:", "javascript:"))
+        and not _PLACEHOLDER_NAME.search(src.split("?", 1)[0])
+    ):
         fields["thumbnail_path"] = src
-    candidates = [src, str(img.get("data-src") or ""), *(lazy[i] for i in ids if lazy and i in lazy)]
+    candidates = [
+        src,
+        str(img.get("data-src") or ""),
+        *(lazy[i] for i in ids if lazy and i in lazy),
+    ]
     remote = next((u for u in candidates if host_of(u) and not is_placeholder_url(u)), None)
     if remote:
         fields["thumbnail_url"] = remote
@@ -121,12 +137,16 @@ def clean_hit(hit: ImageHit) -> ImageHit | None:
     An engine thumbnail given as the "original" becomes the thumbnail; an engine page or a
     relative link is no landing page; placeholder thumbnails are dropped.
     """
-    if hit.url is not None and (not host_of(hit.url) or is_engine_host(hit.url) or is_placeholder_url(hit.url)):
+    if hit.url is not None and (
+        not host_of(hit.url) or is_engine_host(hit.url) or is_placeholder_url(hit.url)
+    ):
         if host_of(hit.url).endswith("gstatic.com") and not hit.thumbnail_url:
             hit.thumbnail_url = hit.url
         hit.url = None
     hit.page_url = landing_page(hit.page_url)
-    if hit.thumbnail_url is not None and (not host_of(hit.thumbnail_url) or is_placeholder_url(hit.thumbnail_url)):
+    if hit.thumbnail_url is not None and (
+        not host_of(hit.thumbnail_url) or is_placeholder_url(hit.thumbnail_url)
+    ):
         hit.thumbnail_url = None
     if hit.thumbnail_data is not None and is_placeholder_data(hit.thumbnail_data):
         hit.thumbnail_data = None

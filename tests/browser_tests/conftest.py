@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from browser_tests.jsresults import SiteServer
 
 
@@ -21,7 +20,9 @@ def site():
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """The Chromium the engine will drive; skips, saying what to install, when there is none."""
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'")
+    pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'"
+    )
     from crawler.browser import find_browser
 
     found = find_browser()

@@ -121,7 +121,10 @@ class Site:
         item = {
             "id": tile_id,
             "thumbnail": {"url": f"{self.base}/thumb/{tile_id}.jpg"},
-            "result": {"referrer_url": f"{self.base}/page/{tile_id}.html", "page_title": f"Sneaker {tile_id}"},
+            "result": {
+                "referrer_url": f"{self.base}/page/{tile_id}.html",
+                "page_title": f"Sneaker {tile_id}",
+            },
         }
         if has_original(tile_id):
             item["original_image"] = {"url": self.original(tile_id), "width": 160, "height": 120}

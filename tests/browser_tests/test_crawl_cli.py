@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
-
 from browser_tests.jsresults import TOTAL, has_original
 from browser_tests.processes import processes_naming
+from typer.testing import CliRunner
+
 from catalog import iter_images, open_catalog
 from crawler.cli import app
 
@@ -14,8 +14,22 @@ runner = CliRunner()
 
 
 def crawl(site, catalog_path, *args: str):
-    return runner.invoke(app, ["--class", "Air_Max_1", "--search-url", site.search_url(), "--allow-private", "127.0.0.1",
-                               "--delay", "0", "--catalog", str(catalog_path), *args])
+    return runner.invoke(
+        app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--search-url",
+            site.search_url(),
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(catalog_path),
+            *args,
+        ],
+    )
 
 
 def stored(catalog_path) -> list[dict]:
@@ -23,18 +37,27 @@ def stored(catalog_path) -> list[dict]:
         return list(iter_images(cat, class_name="Air_Max_1"))
 
 
-def test_browser_engine_stores_every_tile_of_the_javascript_page(site, chromium, catalog_path, own_tmp):
+def test_browser_engine_stores_every_tile_of_the_javascript_page(
+    site, chromium, catalog_path, own_tmp
+):
     result = crawl(site, catalog_path, "--engine", "google-browser", "--browser", chromium)
 
     assert result.exit_code == 0, result.output
-    assert f"{TOTAL} hits parsed" in result.output and f"{TOTAL} stored (0 as thumbnails)" in result.output
+    assert (
+        f"{TOTAL} hits parsed" in result.output
+        and f"{TOTAL} stored (0 as thumbnails)" in result.output
+    )
     rows = stored(catalog_path)
     assert sorted(row["source_url"] for row in rows) == sorted(site.originals())
     assert {row["engine"] for row in rows} == {"google-browser"}
     assert {row["page_url"] for row in rows} == {f"{site.base}/page/{i}.html" for i in range(TOTAL)}
     assert processes_naming(own_tmp) == []
     again = crawl(site, catalog_path, "--engine", "google-browser", "--browser", chromium)
-    assert again.exit_code == 0 and f"({TOTAL} already tried)" in again.output and " 0 stored" in again.output
+    assert (
+        again.exit_code == 0
+        and f"({TOTAL} already tried)" in again.output
+        and " 0 stored" in again.output
+    )
 
 
 def test_plain_google_engine_fails_loudly_on_the_javascript_page(site, catalog_path):
@@ -51,8 +74,19 @@ def test_plain_google_failure_suggests_the_browser_engine(site, catalog_path):
     assert "--engine google-browser" in result.output
 
 
-def test_captcha_after_the_first_batch_keeps_its_images_and_says_how_to_continue(site, chromium, catalog_path):
-    result = crawl(site, catalog_path, "--engine", "google-browser", "--browser", chromium, "--query", "captcha-later")
+def test_captcha_after_the_first_batch_keeps_its_images_and_says_how_to_continue(
+    site, chromium, catalog_path
+):
+    result = crawl(
+        site,
+        catalog_path,
+        "--engine",
+        "google-browser",
+        "--browser",
+        chromium,
+        "--query",
+        "captcha-later",
+    )
 
     assert result.exit_code == 1
     assert "10 stored" in result.output
@@ -63,7 +97,16 @@ def test_captcha_after_the_first_batch_keeps_its_images_and_says_how_to_continue
 
 
 def test_captcha_at_once_is_one_line_and_exit_1(site, chromium, catalog_path):
-    result = crawl(site, catalog_path, "--engine", "google-browser", "--browser", chromium, "--query", "captcha")
+    result = crawl(
+        site,
+        catalog_path,
+        "--engine",
+        "google-browser",
+        "--browser",
+        chromium,
+        "--query",
+        "captcha",
+    )
 
     assert result.exit_code == 1
     assert "google-browser was stopped by a captcha page" in result.output
@@ -72,7 +115,9 @@ def test_captcha_at_once_is_one_line_and_exit_1(site, chromium, catalog_path):
 
 
 def test_no_chromium_says_what_to_install(site, catalog_path, tmp_path, monkeypatch):
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'")
+    pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'"
+    )
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "none"))
 
@@ -84,7 +129,9 @@ def test_no_chromium_says_what_to_install(site, catalog_path, tmp_path, monkeypa
 
 
 def test_browser_path_that_does_not_exist_is_one_line(site, catalog_path):
-    result = crawl(site, catalog_path, "--engine", "google-browser", "--browser", "/nowhere/chromium")
+    result = crawl(
+        site, catalog_path, "--engine", "google-browser", "--browser", "/nowhere/chromium"
+    )
 
     assert result.exit_code == 1
     assert "--browser /nowhere/chromium: no such executable file" in result.output
@@ -93,8 +140,23 @@ def test_browser_path_that_does_not_exist_is_one_line(site, catalog_path):
 
 def test_auto_goes_from_the_plain_google_wall_to_the_browser(site, chromium, catalog_path):
     """Issue 12: the default engine moves on from plain Google's wall to the rendered page."""
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", f"google={site.search_url()}", "--allow-private", "127.0.0.1",
-                                 "--delay", "0", "--browser", chromium, "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--search-url",
+            f"google={site.search_url()}",
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--browser",
+            chromium,
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert "google: blocked (" in result.output and "engines used: google-browser" in result.output

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from browser_tests.jsresults import TOTAL, has_original
+
 from crawler.browser import BrowserBlockedError, search_page_url
 from crawler.browser.google import collect_from_context
 from crawler.browser.page import Tile
@@ -26,7 +26,8 @@ def asked(site, prefix: str) -> list[str]:
 
 def test_search_page_url_adds_query_to_endpoint():
     assert search_page_url("yeezy 350", "http://127.0.0.1:9/search?hl=en") == (
-        "http://127.0.0.1:9/search?hl=en&q=yeezy+350&tbm=isch&udm=2")
+        "http://127.0.0.1:9/search?hl=en&q=yeezy+350&tbm=isch&udm=2"
+    )
     assert search_page_url("yeezy") == "https://www.google.com/search?q=yeezy&tbm=isch&udm=2"
     assert search_page_url("http://127.0.0.1:9/saved?q=x") == "http://127.0.0.1:9/saved?q=x"
 
@@ -42,7 +43,9 @@ def test_collects_every_tiles_original_through_consent_scroll_and_more(browser, 
     # Batch 2 came by scrolling, batch 3 only by pressing "Show more results".
     assert [p.split("start=")[1] for p in asked(site, "/async/tiles")] == ["0", "10", "20"]
     # Only the tiles whose original is not in the script data were clicked.
-    assert asked(site, "/async/preview") == [f"/async/preview?id={i}&q=sneakers" for i in NEED_PREVIEW]
+    assert asked(site, "/async/preview") == [
+        f"/async/preview?id={i}&q=sneakers" for i in NEED_PREVIEW
+    ]
 
 
 def test_stops_loading_once_it_has_enough_tiles(browser, site):
@@ -58,8 +61,12 @@ def test_preview_clicks_are_bounded_and_the_rest_keep_their_thumbnails(browser, 
     assert len(hits) == TOTAL
     assert len(asked(site, "/async/preview")) == 2
     thumbnail_only = [h for h in hits if h.url is None]
-    assert [h.thumbnail_url for h in thumbnail_only] == [f"{site.base}/thumb/{i}.jpg" for i in NEED_PREVIEW[2:]]
-    assert [h.url for h in hits if h.url] == [u for i, u in enumerate(site.originals()) if i not in NEED_PREVIEW[2:]]
+    assert [h.thumbnail_url for h in thumbnail_only] == [
+        f"{site.base}/thumb/{i}.jpg" for i in NEED_PREVIEW[2:]
+    ]
+    assert [h.url for h in hits if h.url] == [
+        u for i, u in enumerate(site.originals()) if i not in NEED_PREVIEW[2:]
+    ]
 
 
 def test_stops_clicking_previews_that_never_show_an_original(browser, site):
@@ -70,15 +77,26 @@ def test_stops_clicking_previews_that_never_show_an_original(browser, site):
 
 
 def test_tile_linking_to_imgres_carries_its_original_and_landing_page():
-    info = {"src": "data:image/jpeg;base64,AAAA", "data_src": "https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
-            "lpage": None, "title": "Yeezy", "links": [
-                "https://www.google.com/search?q=x#",
-                "https://www.google.com/imgres?imgurl=https%3A%2F%2Fshop.example%2Fy.jpg&imgrefurl=https%3A%2F%2Fshop.example%2Fy"]}
+    info = {
+        "src": "data:image/jpeg;base64,AAAA",
+        "data_src": "https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
+        "lpage": None,
+        "title": "Yeezy",
+        "links": [
+            "https://www.google.com/search?q=x#",
+            "https://www.google.com/imgres?imgurl=https%3A%2F%2Fshop.example%2Fy.jpg&imgrefurl=https%3A%2F%2Fshop.example%2Fy",
+        ],
+    }
 
     tile = Tile.from_info(info, "www.google.com")
 
-    assert tile == Tile(thumb="data:image/jpeg;base64,AAAA", remote="https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
-                        page="https://shop.example/y", title="Yeezy", original="https://shop.example/y.jpg")
+    assert tile == Tile(
+        thumb="data:image/jpeg;base64,AAAA",
+        remote="https://encrypted-tbn0.gstatic.com/images?q=tbn:1",
+        page="https://shop.example/y",
+        title="Yeezy",
+        original="https://shop.example/y.jpg",
+    )
 
 
 def test_captcha_redirect_stops_the_crawl(browser, site):
@@ -89,13 +107,17 @@ def test_captcha_redirect_stops_the_crawl(browser, site):
 
 
 def test_captcha_after_more_results_stops_without_looping_and_keeps_earlier_hits(browser, site):
-    with pytest.raises(BrowserBlockedError, match=r"stopped by a captcha page .* after 10 results\. .*wait") as caught:
+    with pytest.raises(
+        BrowserBlockedError, match=r"stopped by a captcha page .* after 10 results\. .*wait"
+    ) as caught:
         collect(browser, site, "captcha-later")
 
     assert len(asked(site, "/async/tiles")) == 2
     assert len(asked(site, "/sorry/")) == 1
     first_batch = range(10)
-    assert [h.url for h in caught.value.hits] == [site.original(i) if has_original(i) else None for i in first_batch]
+    assert [h.url for h in caught.value.hits] == [
+        site.original(i) if has_original(i) else None for i in first_batch
+    ]
     assert caught.value.hits[4].thumbnail_url == f"{site.base}/thumb/4.jpg"
 
 
@@ -107,4 +129,3 @@ def test_consent_form_without_accept_button_is_reported(browser, site):
 def test_page_without_results_is_an_error_not_an_empty_crawl(browser, site):
     with pytest.raises(EngineParseError, match="shows no image tiles"):
         collect(browser, site, "empty", timeout_s=1)
-

@@ -10,9 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser_tests.processes import processes_naming
-from crawler.browser import BrowserBlockedError, BrowserMissingError, collect_hits, find_browser, open_browser, result_pages
+
+from crawler.browser import (
+    BrowserBlockedError,
+    BrowserMissingError,
+    collect_hits,
+    find_browser,
+    open_browser,
+    result_pages,
+)
 from crawler.errors import BlockedError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +52,9 @@ def test_no_browser_left_after_a_captcha(own_tmp, chromium, site):
 
 
 def test_result_pages_hands_over_the_hits_before_a_captcha_then_raises(own_tmp, chromium, site):
-    pages = result_pages("captcha-later", limit=100, search_url=site.search_url(), browser_path=chromium)
+    pages = result_pages(
+        "captcha-later", limit=100, search_url=site.search_url(), browser_path=chromium
+    )
 
     description, hits = next(pages)
     assert "cut short by a captcha" in description and len(hits) == 10
@@ -57,12 +66,21 @@ def test_result_pages_hands_over_the_hits_before_a_captcha_then_raises(own_tmp, 
 @pytest.mark.parametrize("whole_group", [True, False], ids=["terminal-ctrl-c", "sigint-to-python"])
 def test_no_browser_left_after_ctrl_c(tmp_path, chromium, site, whole_group):
     """Ctrl-C in a terminal reaches Python and Playwright's driver at once; both must end Chromium."""
-    script = ("from crawler.browser import collect_hits\n"
-              f"collect_hits('hang', limit=5, search_url={site.search_url()!r}, browser_path={chromium!r})\n")
+    script = (
+        "from crawler.browser import collect_hits\n"
+        f"collect_hits('hang', limit=5, search_url={site.search_url()!r}, browser_path={chromium!r})\n"
+    )
     site.requests.clear()
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not any("q=hang" in p for p in site.requests if p.startswith("/async/")):
@@ -82,12 +100,16 @@ def test_no_browser_left_after_ctrl_c(tmp_path, chromium, site, whole_group):
 
 
 def test_missing_browser_path_is_one_line():
-    with pytest.raises(BrowserMissingError, match=r"^--browser /nowhere/chromium: no such executable file$"):
+    with pytest.raises(
+        BrowserMissingError, match=r"^--browser /nowhere/chromium: no such executable file$"
+    ):
         find_browser("/nowhere/chromium")
 
 
 def test_no_chromium_anywhere_says_what_to_install(tmp_path, monkeypatch):
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'")
+    pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed: pip install 'imageset[browser]'"
+    )
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "none"))
     with pytest.raises(BrowserMissingError) as caught:

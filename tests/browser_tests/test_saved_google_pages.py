@@ -27,7 +27,9 @@ def saved_pages_url():
 
     folder = SHARED / "fixtures" / "google-2019"
     if not folder.is_dir():
-        pytest.skip("../shared/fixtures/google-2019 is absent (only on development and CI machines)")
+        pytest.skip(
+            "../shared/fixtures/google-2019 is absent (only on development and CI machines)"
+        )
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -43,7 +45,9 @@ def test_rendered_2019_page_gives_every_original_without_clicking(browser, saved
     base, folder = saved_pages_url
     expected = google.parse_page((folder / f"{name}.html").read_text(encoding="utf-8")).hits
 
-    hits = collect_from_context(browser, f"{base}/{name}.html", limit=1000, max_preview_clicks=0, timeout_s=5)
+    hits = collect_from_context(
+        browser, f"{base}/{name}.html", limit=1000, max_preview_clicks=0, timeout_s=5
+    )
 
     assert len(expected) >= 80
     # Tiles come in the page's visual order, which in these pages is not rg_meta's order;

@@ -16,11 +16,12 @@ from catalog import (
     add_class,
     add_image,
     class_names,
+    conflicts,
     image_file,
     open_catalog,
+    splits,
     update_image,
 )
-from catalog import conflicts, splits
 from catalog.schema import SEED_CLASSES
 
 PROV = Provenance(origin="import", source_url="file:///x.jpg")
@@ -84,11 +85,28 @@ def test_store_is_content_addressed_and_idempotent(cat):
 
 
 def test_row_records_size_format_and_provenance(cat):
-    prov = Provenance(origin="download", source_url="http://a/b.png", page_url="http://a/", engine="google",
-                      query="q", rank=3, title="t")
+    prov = Provenance(
+        origin="download",
+        source_url="http://a/b.png",
+        page_url="http://a/",
+        engine="google",
+        query="q",
+        rank=3,
+        title="t",
+    )
     row = add_image(cat, image_bytes(3, (120, 80), "PNG"), "Air_Max_1", prov).image
-    assert (row["width"], row["height"], row["format"], row["status"]) == (120, 80, "PNG", "pending")
-    assert (row["engine"], row["rank"], row["page_url"], row["origin"]) == ("google", 3, "http://a/", "download")
+    assert (row["width"], row["height"], row["format"], row["status"]) == (
+        120,
+        80,
+        "PNG",
+        "pending",
+    )
+    assert (row["engine"], row["rank"], row["page_url"], row["origin"]) == (
+        "google",
+        3,
+        "http://a/",
+        "download",
+    )
 
 
 def test_invalid_bytes_write_nothing(cat):
@@ -104,7 +122,9 @@ def test_invalid_bytes_write_nothing(cat):
 def test_same_bytes_under_another_class_is_a_conflict(cat):
     data = image_bytes(9)
     kept = add_image(cat, data, "Air_Max_1", PROV)
-    other = add_image(cat, data, "Air_Max_90", Provenance(origin="import", source_url="file:///y.jpg"))
+    other = add_image(
+        cat, data, "Air_Max_90", Provenance(origin="import", source_url="file:///y.jpg")
+    )
     assert other.conflict and not other.created
     assert cat.table("images").count == 1
     rows = conflicts.open_conflicts(cat)

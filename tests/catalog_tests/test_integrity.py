@@ -42,34 +42,50 @@ def test_missing_corrupt_orphan_and_temp_files_are_found_then_fixed(cat):
 
     report = check_catalog(cat)
     found = sorted((p.kind, p.subject) for p in report.problems)
-    assert found == sorted([
-        ("missing-file", str(a["id"])),
-        ("corrupt-file", str(b["id"])),
-        ("orphan-file", str(orphan.relative_to(cat.root))),
-        ("orphan-file", str(foreign.relative_to(cat.root))),
-        ("temp-file", str(temp.relative_to(cat.root))),
-    ])
+    assert found == sorted(
+        [
+            ("missing-file", str(a["id"])),
+            ("corrupt-file", str(b["id"])),
+            ("orphan-file", str(orphan.relative_to(cat.root))),
+            ("orphan-file", str(foreign.relative_to(cat.root))),
+            ("temp-file", str(temp.relative_to(cat.root))),
+        ]
+    )
     assert not report.ok and orphan.exists()  # checking alone changes nothing
     assert get_image(cat, a["id"])["status"] == "pending"
 
     fixed = check_catalog(cat, fix=True)
-    assert [p.subject for p in fixed.problems if not p.fixed] == [str(foreign.relative_to(cat.root))]
+    assert [p.subject for p in fixed.problems if not p.fixed] == [
+        str(foreign.relative_to(cat.root))
+    ]
     assert "not created by this catalog: left alone" in fixed.problems[-1].detail
     assert not orphan.exists() and not temp.exists() and live.exists() and foreign.exists()
     foreign.unlink()
-    assert get_image(cat, a["id"])["status"] == "rejected" and get_image(cat, a["id"])["reason"] == MISSING_REASON
+    assert (
+        get_image(cat, a["id"])["status"] == "rejected"
+        and get_image(cat, a["id"])["reason"] == MISSING_REASON
+    )
     audit = list(cat.table("reviews").rows_where("image_id = ?", [a["id"]]))
-    assert [(r["action"], json.loads(r["after"])["status"]) for r in audit] == [("check", "rejected")]
+    assert [(r["action"], json.loads(r["after"])["status"]) for r in audit] == [
+        ("check", "rejected")
+    ]
     assert check_catalog(cat).ok  # marked rows are remembered, so a re-check is clean
 
 
 def test_runs_whose_artifacts_are_gone_are_reported(cat, tmp_path):
     model = tmp_path / "model.keras"
     model.write_bytes(b"x")
-    cat.table("runs").insert({
-        "backbone": "vgg16", "split": "default", "status": "finished", "started_at": now(),
-        "artifacts": json.dumps({"model": str(model), "figures": {"confusion": str(tmp_path / "gone.png")}}),
-    })
+    cat.table("runs").insert(
+        {
+            "backbone": "vgg16",
+            "split": "default",
+            "status": "finished",
+            "started_at": now(),
+            "artifacts": json.dumps(
+                {"model": str(model), "figures": {"confusion": str(tmp_path / "gone.png")}}
+            ),
+        }
+    )
     report = check_catalog(cat)
     assert [(p.kind, p.detail) for p in report.problems] == [
         ("missing-artifact", f"figures.confusion: {tmp_path / 'gone.png'} does not exist")

@@ -10,7 +10,15 @@ import time
 import pytest
 from imagegen import image_bytes
 
-from catalog import CatalogError, InvalidClassName, Provenance, add_image, check_class_name, image_file, open_catalog
+from catalog import (
+    CatalogError,
+    InvalidClassName,
+    Provenance,
+    add_image,
+    check_class_name,
+    image_file,
+    open_catalog,
+)
 from catalog.integrity import check_catalog
 from catalog.owners import REGISTRY_NAME
 from catalog.runs import Prediction, run_predictions, save_predictions, start_run
@@ -60,7 +68,9 @@ def test_check_fix_removes_an_orphan_this_catalog_created(cat):
     rel, created = put_file(cat, data, sha256_of(data), "jpg")
     assert created
     report = check_catalog(cat, fix=True)
-    assert [(p.kind, p.subject, p.fixed) for p in report.problems] == [("orphan-file", rel, "removed")]
+    assert [(p.kind, p.subject, p.fixed) for p in report.problems] == [
+        ("orphan-file", rel, "removed")
+    ]
     assert not (cat.root / rel).exists() and cat.table("store_files").count == 0
 
 
@@ -79,7 +89,9 @@ def test_check_fix_waits_for_a_writer_between_file_and_row(catalog_path):
     with open_catalog(catalog_path) as cat:
         data = image_bytes(9)
         with cat.writing():
-            rel, _ = put_file(cat, data, sha256_of(data), "jpg")  # the file is there, its row not yet
+            rel, _ = put_file(
+                cat, data, sha256_of(data), "jpg"
+            )  # the file is there, its row not yet
             results = []
 
             def sweep():
@@ -107,7 +119,9 @@ def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(tmp_path):
     before = path.read_bytes()
     with pytest.raises(CatalogError, match="not an imageset catalog"):
         open_catalog(path)
-    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"]
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "theirs.db"
+    ]
     empty = tmp_path / "empty.db"
     empty.touch()
     with open_catalog(empty) as cat:  # an empty file still becomes a catalog
@@ -117,9 +131,13 @@ def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(tmp_path):
 def test_a_catalog_newer_than_the_code_is_refused(catalog_path):
     """Issue 13, item 10: a schema the code does not know was read and written silently."""
     with open_catalog(catalog_path) as cat:
-        cat.db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                       "VALUES ('catalog', 'm999_from_the_future', '2030-01-01')")
-    with pytest.raises(CatalogError, match="newer version of imageset.*m999_from_the_future.*upgrade"):
+        cat.db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('catalog', 'm999_from_the_future', '2030-01-01')"
+        )
+    with pytest.raises(
+        CatalogError, match="newer version of imageset.*m999_from_the_future.*upgrade"
+    ):
         open_catalog(catalog_path)
 
 
@@ -136,7 +154,10 @@ def test_replacing_predictions_is_all_or_nothing(cat):
     image = _add(cat, [1])[0]
     run = start_run(cat, "vgg16", "default", "none", {})
     save_predictions(cat, run["id"], [Prediction(image["id"], "Yeezy_350", [("Yeezy_350", 0.9)])])
-    bad = [Prediction(image["id"], "Yeezy_350", [("Yeezy_500", 0.6)]), Prediction(999, "x", [("x", 1.0)])]
+    bad = [
+        Prediction(image["id"], "Yeezy_350", [("Yeezy_500", 0.6)]),
+        Prediction(999, "x", [("x", 1.0)]),
+    ]
     with pytest.raises(sqlite3.IntegrityError):
         save_predictions(cat, run["id"], bad)
     assert [p.predicted for p in run_predictions(cat, run["id"])] == ["Yeezy_350"]

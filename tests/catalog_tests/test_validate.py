@@ -17,7 +17,9 @@ def _png_bomb(width: int, height: int) -> bytes:
     raw = zlib.compress(b"\x00" * (width + 1) * 16)  # only a few rows: the size is what matters
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
@@ -83,4 +85,8 @@ def test_multi_picture_jpeg_is_accepted_as_jpeg(cat):
     info = validate_image(data)
     assert (info.width, info.height, info.format, info.ext) == (64, 48, "JPEG", "jpg")
     result = add_image(cat, data, "Yeezy_350", Provenance(origin="import"))
-    assert result.created and result.image["format"] == "JPEG" and result.image["path"].endswith(".jpg")
+    assert (
+        result.created
+        and result.image["format"] == "JPEG"
+        and result.image["path"].endswith(".jpg")
+    )

@@ -16,7 +16,9 @@ def http_server() -> Iterator[Server]:
     """A ThreadingHTTPServer on 127.0.0.1, port 0, serving `fault_routes` (tests add more)."""
     server = Server()
     server.routes.update(fault_routes(server))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -30,5 +32,3 @@ def fetcher() -> Iterator[Fetcher]:
     f = make_fetcher()
     yield f
     f.close()
-
-

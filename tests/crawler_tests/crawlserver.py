@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections import Counter
@@ -16,10 +15,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from imagegen import image_bytes
 
 from crawler.fetch import Fetcher
 from crawler.netguard import Refused
-from imagegen import image_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = image_bytes(1, (64, 48))
@@ -28,14 +27,23 @@ Route = Callable[["Handler", dict], None]
 
 def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     """A tiny PNG whose header claims width x height pixels (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
-    server: "Server"
+    server: Server
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
@@ -43,7 +51,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         self.server.hits[parts.path] += 1
-        route = self.server.routes.get(parts.path) or self.server.routes.get(parts.path.rsplit("/", 1)[0] + "/*")
+        route = self.server.routes.get(parts.path) or self.server.routes.get(
+            parts.path.rsplit("/", 1)[0] + "/*"
+        )
         if route is None:
             self.reply(404, b"not found", "text/plain")
             return
@@ -54,8 +64,14 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    def reply(self, status: int, body: bytes, ctype: str = "image/jpeg", headers: dict | None = None,
-              length: bool = True) -> None:
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "image/jpeg",
+        headers: dict | None = None,
+        length: bool = True,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         if length:
@@ -135,7 +151,9 @@ def _huge(h: Handler, q: dict) -> None:
 def fault_routes(server: Server) -> dict[str, Route]:
     """Every fault the crawler must survive, by path."""
     return {
-        "/img/*": lambda h, q: h.reply(200, image_bytes(int(h.path.split("/")[-1].split(".")[0]), (64, 48))),
+        "/img/*": lambda h, q: h.reply(
+            200, image_bytes(int(h.path.split("/")[-1].split(".")[0]), (64, 48))
+        ),
         "/slow.jpg": _slow,
         "/trickle.jpg": _trickle,
         "/reset.jpg": _reset,
@@ -143,7 +161,9 @@ def fault_routes(server: Server) -> dict[str, Route]:
         "/429.jpg": _flaky_429,
         "/500.jpg": lambda h, q: h.reply(500, b"oops", "text/html"),
         "/truncated.jpg": lambda h, q: h.reply(200, GOOD[: len(GOOD) // 2]),
-        "/html.jpg": lambda h, q: h.reply(200, b"<!doctype html><html><body>Not an image</body></html>"),
+        "/html.jpg": lambda h, q: h.reply(
+            200, b"<!doctype html><html><body>Not an image</body></html>"
+        ),
         "/huge.jpg": _huge,
         "/bomb.png": lambda h, q: h.reply(200, png_bomb(), "image/png"),
         "/loop-a": lambda h, q: h.redirect("/loop-b"),
@@ -164,9 +184,18 @@ def make_fetcher(**overrides: object) -> Fetcher:
 
     Host names do not resolve (only literal 127.0.0.1 URLs reach the test server).
     """
-    settings: dict = dict(max_workers=4, per_host=4, per_host_delay=0.0, timeout=(0.5, 0.5), total_timeout=1.0,
-                          retries=1, backoff=0.01, max_retry_after=1.5, allow_private={"127.0.0.1"},
-                          resolver=offline_dns)
+    settings: dict = dict(
+        max_workers=4,
+        per_host=4,
+        per_host_delay=0.0,
+        timeout=(0.5, 0.5),
+        total_timeout=1.0,
+        retries=1,
+        backoff=0.01,
+        max_retry_after=1.5,
+        allow_private={"127.0.0.1"},
+        resolver=offline_dns,
+    )
     settings.update(overrides)
     return Fetcher(requests.Session(), **settings)
 
@@ -185,7 +214,17 @@ def google_page(tiles: list[Tile]) -> bytes:
     """A 2019-style Google result page (one rg_meta JSON per tile) listing `tiles`."""
     divs = []
     for i, tile in enumerate(tiles):
-        meta = {"id": f"t{i}:", "ou": tile.url, "ow": 64, "oh": 48, "pt": f"{tile.title} {i}",
-                "ru": f"https://shop.example.com/{i}", "tu": tile.thumb, **tile.extra}
-        divs.append(f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:"><div class="rg_meta">{json.dumps(meta)}</div></div>')
+        meta = {
+            "id": f"t{i}:",
+            "ou": tile.url,
+            "ow": 64,
+            "oh": 48,
+            "pt": f"{tile.title} {i}",
+            "ru": f"https://shop.example.com/{i}",
+            "tu": tile.thumb,
+            **tile.extra,
+        }
+        divs.append(
+            f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:"><div class="rg_meta">{json.dumps(meta)}</div></div>'
+        )
     return f"<html><body>{''.join(divs)}</body></html>".encode()

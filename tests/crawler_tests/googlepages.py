@@ -27,14 +27,18 @@ def data_uri(seed: int, size: tuple[int, int]) -> str:
 def set_images_src(ids: list[str], uri: str) -> str:
     """The script that sets `uri` on the images `ids`, with Google's `\\x3d` escapes."""
     quoted = ",".join(f"'{i}'" for i in ids)
-    return (f"<script nonce=\"n\">(function(){{var s='{uri.replace('=', chr(92) + 'x3d')}';"
-            f"var ii=[{quoted}];var r='';_setImagesSrc(ii,s,r);}})();</script>")
+    return (
+        f"<script nonce=\"n\">(function(){{var s='{uri.replace('=', chr(92) + 'x3d')}';"
+        f"var ii=[{quoted}];var r='';_setImagesSrc(ii,s,r);}})();</script>"
+    )
 
 
 def _page(title: str, body: str, scripts: str) -> str:
-    return (f"<!doctype html><html><head><title>{html.escape(title)} - Google Search</title>"
-            "<script>function _setImagesSrc(e,c,r){}</script></head><body><div id=\"search\">"
-            f"{body}</div>{scripts}</body></html>")
+    return (
+        f"<!doctype html><html><head><title>{html.escape(title)} - Google Search</title>"
+        '<script>function _setImagesSrc(e,c,r){}</script></head><body><div id="search">'
+        f"{body}</div>{scripts}</body></html>"
+    )
 
 
 def all_page(strip: int = 4, small_strip_item: bool = True) -> str:
@@ -54,12 +58,19 @@ def all_page(strip: int = 4, small_strip_item: bool = True) -> str:
             f'<div jsname="dTDiAc" class="eA0Zlc" data-lpage="https://site{i}.example.com/yeezy" data-docid="d{i}">'
             f'<a href="/search?q=yeezy&amp;tbm=isch&amp;imgrc=x{i}"><g-img><img id="dimg_{i}" src="{PLACEHOLDER}" '
             f'data-deferred="1" alt=""></g-img></a><div class="toI8Rb">Yeezy 350 photo {i}</div>'
-            f'<a href="https://site{i}.example.com/yeezy"><span>site{i}.example.com</span></a></div>')
+            f'<a href="https://site{i}.example.com/yeezy"><span>site{i}.example.com</span></a></div>'
+        )
         scripts.append(set_images_src([f"dimg_{i}"], data_uri(500 + i, size)))
-    tiles.append('<div data-lpage="https://lazy.example.com/p"><img id="dimg_lazy" src="' + PLACEHOLDER + '">'
-                 '<div>Lazy tile</div></div>')
-    scripts.append('<script>(function(){google.ldi={"dimg_lazy":"https://encrypted-tbn0.gstatic.com/images?q\\u003dtbn:LAZY"};'
-                   'google.pim={};})();</script>')
+    tiles.append(
+        '<div data-lpage="https://lazy.example.com/p"><img id="dimg_lazy" src="'
+        + PLACEHOLDER
+        + '">'
+        "<div>Lazy tile</div></div>"
+    )
+    scripts.append(
+        '<script>(function(){google.ldi={"dimg_lazy":"https://encrypted-tbn0.gstatic.com/images?q\\u003dtbn:LAZY"};'
+        "google.pim={};})();</script>"
+    )
     strip_html = f'<div data-attrid="images universal"><div>Images</div>{"".join(tiles)}</div>'
     return _page("yeezy 350", results + strip_html, "".join(scripts))
 
@@ -78,20 +89,27 @@ def carousel_page() -> str:
         items.append(
             f'<a href="/search?q={html.escape(album)}&amp;stick=H4sIAAAA{i}&amp;sa=X"><div><g-img>'
             f'<img id="kimg_{i}" src="{PLACEHOLDER}" data-deferred="1"></g-img></div>'
-            f'<div class="pgNMRc">{html.escape(album)}</div><div class="cxzHyb">20{10 + i}</div></a>')
+            f'<div class="pgNMRc">{html.escape(album)}</div><div class="cxzHyb">20{10 + i}</div></a>'
+        )
         scripts.append(set_images_src([f"kimg_{i}"], data_uri(600 + i, (100, 100))))
     films = []
     for i, (film, year) in enumerate(FILMS):
         films.append(
             f'<div class="film"><a href="/search?q=film&amp;stick=H4sIF{i}" aria-labelledby="ft{i} fy{i}"></a>'
-            f'<img id="fimg_{i}" src="{PLACEHOLDER}"><span id="ft{i}">{film}</span><span id="fy{i}">{year}</span></div>')
+            f'<img id="fimg_{i}" src="{PLACEHOLDER}"><span id="ft{i}">{film}</span><span id="fy{i}">{year}</span></div>'
+        )
         scripts.append(set_images_src([f"fimg_{i}"], data_uri(700 + i, (80, 120))))
-    klitems = (f'<g-scrolling-carousel><a class="klitem" aria-label="Old Album" href="/search?q=old&amp;stick=H4sIOLD">'
-               f'<img id="kximg0" src="{data_uri(800, (90, 90))}"></a></g-scrolling-carousel>')
-    body = (f'<div data-attrid="kc:/music/artist:albums"><span>Albums</span>{"".join(items)}</div>'
-            f'<div data-attrid="kc:/people/person:movies">{"".join(films)}</div>{klitems}'
-            '<div data-attrid="kc:/common/topic:social media presence"><img src="'
-            + data_uri(801, (20, 20)) + '" width="20" height="20"><span>Instagram</span></div>')
+    klitems = (
+        f'<g-scrolling-carousel><a class="klitem" aria-label="Old Album" href="/search?q=old&amp;stick=H4sIOLD">'
+        f'<img id="kximg0" src="{data_uri(800, (90, 90))}"></a></g-scrolling-carousel>'
+    )
+    body = (
+        f'<div data-attrid="kc:/music/artist:albums"><span>Albums</span>{"".join(items)}</div>'
+        f'<div data-attrid="kc:/people/person:movies">{"".join(films)}</div>{klitems}'
+        '<div data-attrid="kc:/common/topic:social media presence"><img src="'
+        + data_uri(801, (20, 20))
+        + '" width="20" height="20"><span>Instagram</span></div>'
+    )
     return _page("kanye west albums", body, "".join(scripts))
 
 

@@ -37,7 +37,9 @@ def test_each_engine_skips_and_counts_bad_urls():
     urls = [*BAD, *NON_HTTP, good]
     pages = {
         google: google_page([Tile(u) for u in urls]).decode(),
-        bing: "".join(f"<a class=\"iusc\" m='{json.dumps({'murl': u, 'turl': u})}'></a>" for u in urls),
+        bing: "".join(
+            f"<a class=\"iusc\" m='{json.dumps({'murl': u, 'turl': u})}'></a>" for u in urls
+        ),
         duckduckgo: json.dumps({"results": [{"image": u, "thumbnail": u} for u in urls]}),
     }
     for engine, text in pages.items():
@@ -49,11 +51,31 @@ def test_each_engine_skips_and_counts_bad_urls():
 
 def test_crawl_skips_a_malformed_url_and_counts_it(http_server, catalog_path):
     """Issue 13: one malformed URL in a result page aborted the whole crawl with a traceback."""
-    tiles = [Tile(http_server.url("/img/1.jpg")), *(Tile(u) for u in BAD + NON_HTTP), Tile(http_server.url("/img/2.jpg"))]
+    tiles = [
+        Tile(http_server.url("/img/1.jpg")),
+        *(Tile(u) for u in BAD + NON_HTTP),
+        Tile(http_server.url("/img/2.jpg")),
+    ]
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page(tiles) if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"),
-                                 "--allow-private", "127.0.0.1", "--delay", "0", "--catalog", str(catalog_path)])
+        200,
+        google_page(tiles) if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None
     assert "2 stored" in result.output
@@ -66,8 +88,19 @@ def test_crawl_skips_a_malformed_url_and_counts_it(http_server, catalog_path):
 @pytest.mark.parametrize("url", ["http://[::1", "ftp://example.com/", "not a url"])
 def test_bad_search_url_is_one_line_error(catalog_path, engine, url):
     """Issue 13: `--search-url 'http://[::1'` ended in a traceback."""
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--engine", engine, "--search-url", url,
-                                 "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--engine",
+            engine,
+            "--search-url",
+            url,
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "is not a well-formed http(s) URL" in result.output
@@ -84,8 +117,13 @@ def test_html_parsing_is_linear_in_the_number_of_images():
     from crawler.engines.common import parse_html
 
     def page(n: int) -> str:
-        return "<html><body>" + "".join(f'<div class="t"><img src="/{i}.jpg"><a href="/p{i}">x</a></div>'
-                                        for i in range(n)) + "</body></html>"
+        return (
+            "<html><body>"
+            + "".join(
+                f'<div class="t"><img src="/{i}.jpg"><a href="/p{i}">x</a></div>' for i in range(n)
+            )
+            + "</body></html>"
+        )
 
     def cpu(n: int) -> float:
         text = page(n)

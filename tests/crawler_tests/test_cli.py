@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from catalog import iter_images, open_catalog
 from catalog.fetches import fetch_rows
-import crawler.hits
 from crawler import fetch
 from crawler.cli import app
 
@@ -33,7 +32,16 @@ def no_dns(monkeypatch):
 def test_help_in_a_subprocess():
     result = subprocess.run([*CRAWL, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for option in ("--class", "--all", "--limit", "--engine", "--query", "--search-url", "--page", "--filter"):
+    for option in (
+        "--class",
+        "--all",
+        "--limit",
+        "--engine",
+        "--query",
+        "--search-url",
+        "--page",
+        "--filter",
+    ):
         assert option in result.stdout
     assert "Example: crawl --class Yeezy_350" in result.stdout
 
@@ -52,38 +60,93 @@ def test_saved_page(catalog_path):
 
 def test_search_against_a_local_server(http_server, catalog_path):
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(3)] + [Tile(http_server.url("/404.jpg"))])
-        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    result = runner.invoke(app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
-                                 "--delay", "0", "--catalog", str(catalog_path)])
+        200,
+        google_page(
+            [Tile(http_server.url(f"/img/{i}.jpg")) for i in range(3)]
+            + [Tile(http_server.url("/404.jpg"))]
+        )
+        if q["ijn"] == "0"
+        else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert "4 tried, 3 fetched, 3 stored" in result.output and "failures: http-404 1" in result.output
+    assert (
+        "4 tried, 3 fetched, 3 stored" in result.output and "failures: http-404 1" in result.output
+    )
     with open_catalog(catalog_path) as cat:
         assert len(list(iter_images(cat, class_name="Air_Max_1"))) == 3
 
 
 def test_all_classes(http_server, catalog_path):
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page([Tile(http_server.url(f"/img/{zlib.crc32(q['q'].encode()) % 1000}.jpg"))])
-        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
-    result = runner.invoke(app, ["--all", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1", "--delay", "0",
-                                 "--catalog", str(catalog_path)])
+        200,
+        google_page([Tile(http_server.url(f"/img/{zlib.crc32(q['q'].encode()) % 1000}.jpg"))])
+        if q["ijn"] == "0"
+        else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--all",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     with open_catalog(catalog_path) as cat:
         assert {row["class"] for row in fetch_rows(cat)} == {
-            "Adidas_NMD_R1", "Adidas_Ultra_Boost_4", "Air_Force_1", "Air_Jordan_1", "Air_Jordan_4", "Air_Max_1",
-            "Air_Max_90", "Air_Max_95", "Yeezy_350", "Yeezy_500"}
+            "Adidas_NMD_R1",
+            "Adidas_Ultra_Boost_4",
+            "Air_Force_1",
+            "Air_Jordan_1",
+            "Air_Jordan_4",
+            "Air_Max_1",
+            "Air_Max_90",
+            "Air_Max_95",
+            "Yeezy_350",
+            "Yeezy_500",
+        }
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--class", "Nope"], "unknown class 'Nope'"),
-    ([], "give exactly one of --class NAME or --all"),
-    (["--all", "--query", "shoes"], "--page and --query go with one --class, not with --all"),
-    (["--class", "Yeezy_350", "--engine", "altavista"],
-     "unknown engine 'altavista'; choose one of: auto, google, google-browser, bing, duckduckgo"),
-    (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
-    (["--class", "Yeezy_350", "--page", str(FIXTURES / "google" / "sorry.html")], "is not a result page but"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--class", "Nope"], "unknown class 'Nope'"),
+        ([], "give exactly one of --class NAME or --all"),
+        (["--all", "--query", "shoes"], "--page and --query go with one --class, not with --all"),
+        (
+            ["--class", "Yeezy_350", "--engine", "altavista"],
+            "unknown engine 'altavista'; choose one of: auto, google, google-browser, bing, duckduckgo",
+        ),
+        (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
+        (
+            ["--class", "Yeezy_350", "--page", str(FIXTURES / "google" / "sorry.html")],
+            "is not a result page but",
+        ),
+    ],
+)
 def test_errors_are_one_clear_line(catalog_path, args, message):
     result = runner.invoke(app, [*args, "--catalog", str(catalog_path)])
     assert result.exit_code == 1
@@ -91,24 +154,51 @@ def test_errors_are_one_clear_line(catalog_path, args, message):
 
 
 def test_blocked_search_suggests_other_engines(http_server, catalog_path):
-    http_server.routes["/search"] = lambda h, q: h.reply(200, (FIXTURES / "google" / "jswall.html").read_bytes(), "text/html")
-    result = runner.invoke(app, ["--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
-                                 "--catalog", str(catalog_path)])
+    http_server.routes["/search"] = lambda h, q: h.reply(
+        200, (FIXTURES / "google" / "jswall.html").read_bytes(), "text/html"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Yeezy_350",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    assert "google blocked the search (a JavaScript-required page)" in text and "--engine" in text and "--page" in text
+    assert (
+        "google blocked the search (a JavaScript-required page)" in text
+        and "--engine" in text
+        and "--page" in text
+    )
 
 
 def test_real_saved_page_offline(shared_dir, tmp_path):
     """crawl --class Yeezy_350 --page ../shared/fixtures/google-2019/Yeezy_350.html with no network."""
     db = tmp_path / "c.db"
-    args = ["--class", "Yeezy_350", "--page", str(shared_dir / "fixtures/google-2019/Yeezy_350.html"), "--catalog", str(db)]
+    args = [
+        "--class",
+        "Yeezy_350",
+        "--page",
+        str(shared_dir / "fixtures/google-2019/Yeezy_350.html"),
+        "--catalog",
+        str(db),
+    ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     with open_catalog(db) as cat:
         images = list(iter_images(cat))
         assert len(images) >= 20 and len({i["sha256"] for i in images}) == len(images)
-        assert all(i["origin"] == "thumbnail" and i["source_url"] and i["page_url"] and i["title"] for i in images)
+        assert all(
+            i["origin"] == "thumbnail" and i["source_url"] and i["page_url"] and i["title"]
+            for i in images
+        )
     second = runner.invoke(app, args)
     assert second.exit_code == 0 and "0 stored" in second.output
     with open_catalog(db) as cat:
@@ -119,11 +209,28 @@ def test_kill_9_mid_crawl_then_rerun_loses_and_duplicates_nothing(http_server, t
     n = 40
     http_server.latency = 0.05
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(n)])
-        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+        200,
+        google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(n)])
+        if q["ijn"] == "0"
+        else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
     db = tmp_path / "c.db"
-    cmd = [*CRAWL, "--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
-           "--workers", "2", "--delay", "0", "--catalog", str(db)]
+    cmd = [
+        *CRAWL,
+        "--class",
+        "Yeezy_350",
+        "--search-url",
+        http_server.url("/search"),
+        "--allow-private",
+        "127.0.0.1",
+        "--workers",
+        "2",
+        "--delay",
+        "0",
+        "--catalog",
+        str(db),
+    ]
     open_catalog(db).close()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -150,10 +257,16 @@ def test_kill_9_mid_crawl_then_rerun_loses_and_duplicates_nothing(http_server, t
     assert {r["sha256"] for r in rows} == {i["sha256"] for i in images}
     # Only URLs in flight at the kill were downloaded twice.
     assert sum(http_server.hits[f"/img/{i}.jpg"] for i in range(n)) <= n + 4
-    files = [p for p in (tmp_path / "images").rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+    files = [
+        p
+        for p in (tmp_path / "images").rglob("*")
+        if p.is_file() and not p.name.startswith(".tmp-")
+    ]
     assert sorted(str(p.relative_to(tmp_path)) for p in files) == sorted(i["path"] for i in images)
     for image in images:
-        assert hashlib.sha256((tmp_path / image["path"]).read_bytes()).hexdigest() == image["sha256"]
+        assert (
+            hashlib.sha256((tmp_path / image["path"]).read_bytes()).hexdigest() == image["sha256"]
+        )
 
 
 def test_no_network_search_fails_fast_with_a_hint(catalog_path):
@@ -168,37 +281,85 @@ def test_no_network_search_fails_fast_with_a_hint(catalog_path):
 def test_several_saved_pages(catalog_path):
     """The two pages share one thumbnail (the same bytes): it is stored once."""
     pages = [FIXTURES / "google" / "rg_meta.html", FIXTURES / "google" / "data_lpage.html"]
-    result = runner.invoke(app, ["--class", "Yeezy_350", "--page", str(pages[0]), "--page", str(pages[1]),
-                                 "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Yeezy_350",
+            "--page",
+            str(pages[0]),
+            "--page",
+            str(pages[1]),
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert "5 hits parsed" in result.output and "4 stored (4 as thumbnails), 1 already in the catalog" in result.output
-    assert "format rg_meta: 3 hits" in result.output and "format data_lpage: 2 hits" in result.output
+    assert (
+        "5 hits parsed" in result.output
+        and "4 stored (4 as thumbnails), 1 already in the catalog" in result.output
+    )
+    assert (
+        "format rg_meta: 3 hits" in result.output and "format data_lpage: 2 hits" in result.output
+    )
     with open_catalog(catalog_path) as cat:
         assert len(list(iter_images(cat, class_name="Yeezy_350"))) == 4
         assert [r["status"] for r in fetch_rows(cat)].count("duplicate") == 1
 
 
-def test_google_browser_engine_is_wired_to_the_browser_package(http_server, catalog_path, monkeypatch):
+def test_google_browser_engine_is_wired_to_the_browser_package(
+    http_server, catalog_path, monkeypatch
+):
     import crawler.browser
 
     calls = []
 
     def fake_result_pages(query, *, limit, search_url=None, browser_path=None):
         calls.append((query, limit, search_url, browser_path))
-        yield "rendered", [crawler.hits.ImageHit(url=http_server.url("/img/3.jpg"), engine="google-browser")]
+        yield (
+            "rendered",
+            [crawler.hits.ImageHit(url=http_server.url("/img/3.jpg"), engine="google-browser")],
+        )
 
     monkeypatch.setattr(crawler.browser, "result_pages", fake_result_pages)
-    result = runner.invoke(app, ["--class", "Yeezy_500", "--engine", "google-browser", "--limit", "3",
-                                 "--allow-private", "127.0.0.1", "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Yeezy_500",
+            "--engine",
+            "google-browser",
+            "--limit",
+            "3",
+            "--allow-private",
+            "127.0.0.1",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert calls == [("Yeezy 500 sneaker", 6, None, None)] and "1 stored" in result.output
 
 
 def test_error_hint_keeps_its_brackets(http_server, catalog_path):
     """Issue 13: the hint `pip install 'imageset[browser]'` lost `[browser]` in the error line."""
-    http_server.routes["/search"] = lambda h, q: h.reply(200, (FIXTURES / "google" / "consent.html").read_bytes(),
-                                                          "text/html")
-    result = runner.invoke(app, ["--class", "Yeezy_350", "--engine", "google", "--search-url",
-                                 http_server.url("/search"), "--allow-private", "127.0.0.1", "--catalog", str(catalog_path)])
+    http_server.routes["/search"] = lambda h, q: h.reply(
+        200, (FIXTURES / "google" / "consent.html").read_bytes(), "text/html"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "--class",
+            "Yeezy_350",
+            "--engine",
+            "google",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "imageset[browser]" in result.output

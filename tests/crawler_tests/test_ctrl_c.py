@@ -21,11 +21,31 @@ def _start(http_server, tmp_path, n_fast: int, n_slow: int):
     tiles = [Tile(http_server.url(f"/img/{i}.jpg")) for i in range(n_fast)]
     tiles += [Tile(http_server.url(f"/slow.jpg?s=60&n={i}")) for i in range(n_slow)]
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page(tiles) if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+        200,
+        google_page(tiles) if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
     db = tmp_path / "c.db"
     open_catalog(db).close()
-    cmd = [*CRAWL, "--class", "Yeezy_350", "--search-url", http_server.url("/search"), "--allow-private", "127.0.0.1",
-           "--workers", "4", "--per-host", "4", "--delay", "0", "--timeout", "30", "--catalog", str(db)]
+    cmd = [
+        *CRAWL,
+        "--class",
+        "Yeezy_350",
+        "--search-url",
+        http_server.url("/search"),
+        "--allow-private",
+        "127.0.0.1",
+        "--workers",
+        "4",
+        "--per-host",
+        "4",
+        "--delay",
+        "0",
+        "--timeout",
+        "30",
+        "--catalog",
+        str(db),
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
@@ -49,7 +69,11 @@ def test_first_ctrl_c_records_what_finished_and_exits_130_at_once(http_server, t
     assert "run the same command to continue" in out
     with open_catalog(db) as cat:
         assert len(list(iter_images(cat))) == 3
-        assert sorted(r["url"].rsplit("/", 1)[1] for r in fetch_rows(cat)) == ["0.jpg", "1.jpg", "2.jpg"]
+        assert sorted(r["url"].rsplit("/", 1)[1] for r in fetch_rows(cat)) == [
+            "0.jpg",
+            "1.jpg",
+            "2.jpg",
+        ]
 
 
 def test_second_ctrl_c_exits_at_once(http_server, tmp_path, monkeypatch):

@@ -7,7 +7,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from crawler_tests.crawlserver import FIXTURES
 
-from crawler.engines import ENGINES, bing, detect_engine, duckduckgo, get_engine, google, read_results
+from crawler.engines import (
+    ENGINES,
+    bing,
+    detect_engine,
+    duckduckgo,
+    get_engine,
+    google,
+    read_results,
+)
 from crawler.engines.filters import parse_filter_args
 from crawler.errors import BlockedError, InvalidFilterError, UnknownEngineError
 
@@ -17,10 +25,18 @@ def query_of(url: str) -> dict[str, str]:
 
 
 def test_google_url_pages_and_filters():
-    url = google.build_search_url("Yeezy 350 sneaker", 2, {"size": "large", "type": "photo", "time": "year"})
+    url = google.build_search_url(
+        "Yeezy 350 sneaker", 2, {"size": "large", "type": "photo", "time": "year"}
+    )
     assert url.startswith("https://www.google.com/search?")
-    assert query_of(url) == {"q": "Yeezy 350 sneaker", "tbm": "isch", "udm": "2", "ijn": "2", "start": "200",
-                             "tbs": "isz:l,itp:photo,qdr:y"}
+    assert query_of(url) == {
+        "q": "Yeezy 350 sneaker",
+        "tbm": "isch",
+        "udm": "2",
+        "ijn": "2",
+        "start": "200",
+        "tbs": "isz:l,itp:photo,qdr:y",
+    }
 
 
 def test_search_url_base_can_point_elsewhere():
@@ -29,13 +45,23 @@ def test_search_url_base_can_point_elsewhere():
 
 
 def test_bing_url_pages_and_filters():
-    url = bing.build_search_url("Air Force 1", 1, {"color": "grayscale", "license": "creative_commons"})
-    assert query_of(url) == {"q": "Air Force 1", "first": "36", "count": "35", "mmasync": "1",
-                             "qft": "+filterui:color2-bw+filterui:licenseType-Any"}
+    url = bing.build_search_url(
+        "Air Force 1", 1, {"color": "grayscale", "license": "creative_commons"}
+    )
+    assert query_of(url) == {
+        "q": "Air Force 1",
+        "first": "36",
+        "count": "35",
+        "mmasync": "1",
+        "qft": "+filterui:color2-bw+filterui:licenseType-Any",
+    }
 
 
 def test_duckduckgo_token_then_results_url():
-    assert duckduckgo.token_url("Yeezy 500") == "https://duckduckgo.com/?q=Yeezy+500&iax=images&ia=images"
+    assert (
+        duckduckgo.token_url("Yeezy 500")
+        == "https://duckduckgo.com/?q=Yeezy+500&iax=images&ia=images"
+    )
     token = duckduckgo.parse_token((FIXTURES / "duckduckgo" / "token.html").read_text())
     url = duckduckgo.build_search_url("Yeezy 500", 1, {"size": "large"}, token=token)
     assert url.startswith("https://duckduckgo.com/i.js?")
@@ -48,16 +74,37 @@ def test_duckduckgo_without_token_is_blocked():
         duckduckgo.parse_token("<html>nothing here</html>")
 
 
-@pytest.mark.parametrize("engine, filters, message", [
-    ("google", {"colour": "red"}, "google has no filter 'colour'; valid filters: size, type, color, license, time"),
-    ("google", {"size": "huge"}, "google filter size='huge' is not valid; choose one of: large, medium, icon"),
-    ("duckduckgo", {"time": "day"}, "duckduckgo has no filter 'time'; valid filters: size, type, color, license"),
-    ("bing", {"type": "vector"}, "choose one of: photo, clipart, lineart, animated, transparent"),
-])
+@pytest.mark.parametrize(
+    "engine, filters, message",
+    [
+        (
+            "google",
+            {"colour": "red"},
+            "google has no filter 'colour'; valid filters: size, type, color, license, time",
+        ),
+        (
+            "google",
+            {"size": "huge"},
+            "google filter size='huge' is not valid; choose one of: large, medium, icon",
+        ),
+        (
+            "duckduckgo",
+            {"time": "day"},
+            "duckduckgo has no filter 'time'; valid filters: size, type, color, license",
+        ),
+        (
+            "bing",
+            {"type": "vector"},
+            "choose one of: photo, clipart, lineart, animated, transparent",
+        ),
+    ],
+)
 def test_bad_filters_list_the_valid_choices(engine, filters, message):
     module = get_engine(engine)
     with pytest.raises(InvalidFilterError) as info:
-        module.build_search_url("q", 0, filters, **({"token": "t"} if engine == "duckduckgo" else {}))
+        module.build_search_url(
+            "q", 0, filters, **({"token": "t"} if engine == "duckduckgo" else {})
+        )
     assert message in str(info.value)
 
 
@@ -74,19 +121,48 @@ def test_unknown_engine_lists_the_known_ones():
 
 def test_bing_parser():
     result = bing.parse_page((FIXTURES / "bing" / "iusc.html").read_text())
-    assert [(h.url, h.page_url, h.thumbnail_url, h.title, h.width, h.height, h.rank) for h in result.hits] == [
-        ("https://images.example.com/af1/white.jpg", "https://shop.example.com/af1-white",
-         "https://tse1.mm.bing.net/th?id=OIP.AAA", "Air Force 1 '07 White", 1200, 800, 1),
-        ("https://cdn.example.org/af1/black.png", "https://blog.example.org/af1-black",
-         "https://tse2.mm.bing.net/th?id=OIP.BBB", "Air Force 1 Black", None, None, 2),
+    assert [
+        (h.url, h.page_url, h.thumbnail_url, h.title, h.width, h.height, h.rank)
+        for h in result.hits
+    ] == [
+        (
+            "https://images.example.com/af1/white.jpg",
+            "https://shop.example.com/af1-white",
+            "https://tse1.mm.bing.net/th?id=OIP.AAA",
+            "Air Force 1 '07 White",
+            1200,
+            800,
+            1,
+        ),
+        (
+            "https://cdn.example.org/af1/black.png",
+            "https://blog.example.org/af1-black",
+            "https://tse2.mm.bing.net/th?id=OIP.BBB",
+            "Air Force 1 Black",
+            None,
+            None,
+            2,
+        ),
     ]
 
 
 def test_duckduckgo_parser():
     hits = duckduckgo.parse_results((FIXTURES / "duckduckgo" / "i.js.json").read_text())
     assert [(h.url, h.page_url, h.width, h.height, h.title) for h in hits] == [
-        ("https://images.example.com/y500/blush.jpg", "https://shop.example.com/y500-blush", 1920, 1080, "Yeezy 500 Blush"),
-        ("https://cdn.example.org/y500/utility.png", "https://blog.example.org/y500", 800, 600, "Yeezy 500 Utility Black"),
+        (
+            "https://images.example.com/y500/blush.jpg",
+            "https://shop.example.com/y500-blush",
+            1920,
+            1080,
+            "Yeezy 500 Blush",
+        ),
+        (
+            "https://cdn.example.org/y500/utility.png",
+            "https://blog.example.org/y500",
+            800,
+            600,
+            "Yeezy 500 Utility Black",
+        ),
     ]
 
 
@@ -100,7 +176,11 @@ def test_engines_parse_nothing_of_each_other():
 
 def test_is_blocked_is_the_predicate_of_check_blocked():
     sorry = (FIXTURES / "google" / "sorry.html").read_text()
-    assert google.is_blocked(sorry) and bing.is_blocked(sorry) and duckduckgo.is_blocked("", status=403)
+    assert (
+        google.is_blocked(sorry)
+        and bing.is_blocked(sorry)
+        and duckduckgo.is_blocked("", status=403)
+    )
     assert not google.is_blocked((FIXTURES / "google" / "no_results.html").read_text())
 
 
@@ -109,22 +189,35 @@ def test_bing_empty_answer_is_blocked_not_empty():
         read_results(bing, "<html><body></body></html>")
 
 
-@pytest.mark.parametrize("engine, text", [
-    (google, "<script>AF_initDataCallback({key: 'ds:1', data:" + "[" * 100_000 + "]});</script>"),
-    (google, '{"ischj": {"metadata": [1, null, "x", {"original_image": "nope"}]}}'),
-    (google, '{"ischj": []}'),
-    (google, '{"ischj": {"metadata": 5}}'),
-    (google, '<div class="rg_bx"><div class="rg_meta">["not", "a", "dict"]</div></div>'),
-    (google, '<a href="/imgres?imgurl=javascript:alert(1)&w=x">x</a><div data-lpage="">'),
-    (duckduckgo, '{"results": [1, "two", null, {"image": "file:///etc/passwd"}]}'),
-    (duckduckgo, "[" * 100_000),
-    (duckduckgo, '{"results": 7}'),
-    (bing, """<a class="iusc" m='["a list"]'></a><a class="iusc" m='{"murl": 5}'></a>"""),
-])
+@pytest.mark.parametrize(
+    "engine, text",
+    [
+        (
+            google,
+            "<script>AF_initDataCallback({key: 'ds:1', data:" + "[" * 100_000 + "]});</script>",
+        ),
+        (google, '{"ischj": {"metadata": [1, null, "x", {"original_image": "nope"}]}}'),
+        (google, '{"ischj": []}'),
+        (google, '{"ischj": {"metadata": 5}}'),
+        (google, '<div class="rg_bx"><div class="rg_meta">["not", "a", "dict"]</div></div>'),
+        (google, '<a href="/imgres?imgurl=javascript:alert(1)&w=x">x</a><div data-lpage="">'),
+        (duckduckgo, '{"results": [1, "two", null, {"image": "file:///etc/passwd"}]}'),
+        (duckduckgo, "[" * 100_000),
+        (duckduckgo, '{"results": 7}'),
+        (bing, """<a class="iusc" m='["a list"]'></a><a class="iusc" m='{"murl": 5}'></a>"""),
+    ],
+)
 def test_hostile_pages_parse_to_nothing_without_crashing(engine, text):
     assert engine.parse_results(text) == []
 
 
 def test_wrong_json_types_become_none():
-    (hit,) = duckduckgo.parse_results('{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], "width": "640"}]}')
-    assert (hit.url, hit.title, hit.page_url, hit.width) == ("https://a.example/1.jpg", None, None, 640)
+    (hit,) = duckduckgo.parse_results(
+        '{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], "width": "640"}]}'
+    )
+    assert (hit.url, hit.title, hit.page_url, hit.width) == (
+        "https://a.example/1.jpg",
+        None,
+        None,
+        640,
+    )

@@ -9,10 +9,10 @@ import time
 import pytest
 import requests
 from crawler_tests.crawlserver import GOOD, make_fetcher
+from imagegen import image_bytes
 
 from crawler.fetch import Fetcher
 from crawler.netguard import Refused
-from imagegen import image_bytes
 
 
 def test_good_image(http_server, fetcher):
@@ -26,18 +26,21 @@ def test_redirect_is_followed(http_server, fetcher):
     assert result.final_url == http_server.url("/img/7.jpg")
 
 
-@pytest.mark.parametrize("path, reason", [
-    ("/404.jpg", "http-404"),
-    ("/500.jpg", "http-500"),
-    ("/slow.jpg", "timeout"),
-    ("/trickle.jpg", "timeout"),
-    ("/reset.jpg", "reset"),
-    ("/huge.jpg", "too-large"),
-    ("/huge.jpg?length=no", "too-large"),
-    ("/loop-a", "redirect-loop"),
-    ("/to-private", "private-address"),
-    ("/to-metadata", "private-address"),
-])
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("/404.jpg", "http-404"),
+        ("/500.jpg", "http-500"),
+        ("/slow.jpg", "timeout"),
+        ("/trickle.jpg", "timeout"),
+        ("/reset.jpg", "reset"),
+        ("/huge.jpg", "too-large"),
+        ("/huge.jpg?length=no", "too-large"),
+        ("/loop-a", "redirect-loop"),
+        ("/to-private", "private-address"),
+        ("/to-metadata", "private-address"),
+    ],
+)
 def test_faults_end_as_reasons(http_server, fetcher, path, reason):
     started = time.monotonic()
     result = fetcher.get(http_server.url(path))
@@ -59,7 +62,9 @@ def test_429_waits_for_retry_after_then_succeeds(http_server, fetcher):
 
 
 def test_retry_after_is_capped(http_server):
-    http_server.routes["/park"] = lambda h, q: h.reply(429, b"", "text/plain", {"Retry-After": "3600"})
+    http_server.routes["/park"] = lambda h, q: h.reply(
+        429, b"", "text/plain", {"Retry-After": "3600"}
+    )
     with make_fetcher(max_retry_after=0.2) as fetcher:
         started = time.monotonic()
         assert fetcher.get(http_server.url("/park")).reason == "http-429"

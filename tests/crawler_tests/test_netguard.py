@@ -7,9 +7,23 @@ import pytest
 from crawler.netguard import CachingResolver, Refused, check_url, is_public
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1",
-                                     "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ],
+)
 def test_private_addresses_are_not_public(address):
     assert not is_public(address)
 
@@ -24,14 +38,23 @@ def fake_dns(table: dict[str, list[str]]):
         if host not in table:
             raise Refused("dns", f"cannot resolve {host}")
         return table[host]
+
     return resolve
 
 
 def test_names_resolving_to_private_addresses_are_refused():
-    resolver = fake_dns({"metadata.google.internal": ["169.254.169.254"], "cdn.example.com": ["93.184.216.34"],
-                         "mixed.example.com": ["93.184.216.34", "10.0.0.5"]})
+    resolver = fake_dns(
+        {
+            "metadata.google.internal": ["169.254.169.254"],
+            "cdn.example.com": ["93.184.216.34"],
+            "mixed.example.com": ["93.184.216.34", "10.0.0.5"],
+        }
+    )
     check_url("https://cdn.example.com/a.jpg", resolver=resolver)
-    for url in ["http://metadata.google.internal/computeMetadata/v1/", "https://mixed.example.com/a.jpg"]:
+    for url in [
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "https://mixed.example.com/a.jpg",
+    ]:
         with pytest.raises(Refused) as info:
             check_url(url, resolver=resolver)
         assert info.value.reason == "private-address"
@@ -46,7 +69,9 @@ def test_literal_addresses_and_allow_lists():
     check_url("http://10.0.0.1/x.jpg", allow_private=True)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.jpg", "file:///etc/passwd", "javascript:alert(1)", "http:///x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/a.jpg", "file:///etc/passwd", "javascript:alert(1)", "http:///x"]
+)
 def test_only_http_urls(url):
     with pytest.raises(Refused) as info:
         check_url(url, allow_private=True)
@@ -70,21 +95,24 @@ def test_resolver_caches_answers_and_failures():
     assert calls == ["a.example", "gone.example"]
 
 
-@pytest.mark.parametrize("address", [
-    "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address 169.254.169.254
-    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
-    "64:ff9b::10.0.0.1",
-    "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
-    "64:ff9b:1::808:808",
-    "::169.254.169.254",  # IPv4-compatible
-    "::10.0.0.1",
-    "::ffff:169.254.169.254",  # IPv4-mapped
-    "::ffff:0:169.254.169.254",  # SIIT IPv4-translated
-    "::ffff:0:192.168.1.1",
-    "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
-    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
-    "2001:0:4136:e378:8000:63bf:3f57:fefd",  # Teredo, client 192.168.1.2
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address 169.254.169.254
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::10.0.0.1",
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+        "64:ff9b:1::808:808",
+        "::169.254.169.254",  # IPv4-compatible
+        "::10.0.0.1",
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "::ffff:0:169.254.169.254",  # SIIT IPv4-translated
+        "::ffff:0:192.168.1.1",
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:3f57:fefd",  # Teredo, client 192.168.1.2
+    ],
+)
 def test_ipv6_forms_embedding_a_private_ipv4_are_refused(address):
     """Issue 13: IPv6 forms that carry an IPv4 address passed the guard; the fetcher connected."""
     assert not is_public(address)
@@ -101,7 +129,9 @@ def test_allow_list_names_one_host_and_keeps_metadata_refused():
     """Issue 13: `--allow-private` allowed every private address; now it names the hosts allowed."""
     from crawler.netguard import allowed_addresses
 
-    allowed = allowed_addresses(["127.0.0.1", "[::1]", "localhost.test"], fake_dns({"localhost.test": ["10.9.9.9"]}))
+    allowed = allowed_addresses(
+        ["127.0.0.1", "[::1]", "localhost.test"], fake_dns({"localhost.test": ["10.9.9.9"]})
+    )
     assert allowed == {"127.0.0.1", "::1", "10.9.9.9"}
     for url in ("http://127.0.0.1/a.jpg", "http://[0:0::1]/a.jpg", "http://10.9.9.9/a.jpg"):
         check_url(url, allow_private=allowed)
@@ -110,7 +140,9 @@ def test_allow_list_names_one_host_and_keeps_metadata_refused():
             check_url(url, allow_private=allowed)
 
 
-@pytest.mark.parametrize("url", ["http://[::1/a.jpg", "http://[::1", "http://host:99999/a.jpg", "http://h:x/"])
+@pytest.mark.parametrize(
+    "url", ["http://[::1/a.jpg", "http://[::1", "http://host:99999/a.jpg", "http://h:x/"]
+)
 def test_malformed_urls_are_refused_not_raised(url):
     """Issue 13: urlsplit's ValueError escaped check_url."""
     with pytest.raises(Refused) as info:

@@ -20,20 +20,26 @@ from crawler.hits import ImageHit
 
 
 def _sizes(hits):
-    return [Image.open(io.BytesIO(h.thumbnail_data)).size if h.thumbnail_data else None for h in hits]
+    return [
+        Image.open(io.BytesIO(h.thumbnail_data)).size if h.thumbnail_data else None for h in hits
+    ]
 
 
 def test_all_page_images_strip_is_read_with_script_thumbnails_and_titles():
     """Issue 12: the strip of an "All" page was ignored; its 1x1 placeholders were kept."""
     result = google.parse_page((FIXTURES / "google" / "all_page.html").read_text(encoding="utf-8"))
     assert result.matched == "data_lpage"
-    assert [h.page_url for h in result.hits] == [f"https://site{i}.example.com/yeezy" for i in range(5)] + [
-        "https://lazy.example.com/p"]
+    assert [h.page_url for h in result.hits] == [
+        f"https://site{i}.example.com/yeezy" for i in range(5)
+    ] + ["https://lazy.example.com/p"]
     assert [h.title for h in result.hits[:5]] == [f"Yeezy 350 photo {i}" for i in range(5)]
     assert _sizes(result.hits) == [(120, 90)] * 4 + [(40, 40), None]
     # The lazy tile's thumbnail comes from google.ldi; Google's thumbnail is never an original.
     lazy = result.hits[5]
-    assert (lazy.url, lazy.thumbnail_url) == (None, "https://encrypted-tbn0.gstatic.com/images?q=tbn:LAZY")
+    assert (lazy.url, lazy.thumbnail_url) == (
+        None,
+        "https://encrypted-tbn0.gstatic.com/images?q=tbn:LAZY",
+    )
     # Neither the favicon nor the 38x56 book cover beside a web result is an image result.
     assert all(h.url is None for h in result.hits) and len(result.hits) == 6
 
@@ -51,8 +57,10 @@ def test_carousels_are_read_with_titles():
 
 def test_chips_of_the_2019_images_tab_are_not_results():
     """A g-scrolling-carousel of related-search chips (links without ?stick=) adds nothing."""
-    chip = (f'<g-scrolling-carousel><a href="https://www.google.com/search?tbm=isch&amp;q=x&amp;chips=q:x">'
-            f'<img id="dimg_1" src="{googlepages.data_uri(1, (60, 60))}"></a></g-scrolling-carousel>')
+    chip = (
+        f'<g-scrolling-carousel><a href="https://www.google.com/search?tbm=isch&amp;q=x&amp;chips=q:x">'
+        f'<img id="dimg_1" src="{googlepages.data_uri(1, (60, 60))}"></a></g-scrolling-carousel>'
+    )
     page = (FIXTURES / "google" / "rg_meta.html").read_text() + chip
     result = google.parse_page(page)
     assert result.matched == "rg_meta" and len(result.hits) == 3
@@ -61,41 +69,69 @@ def test_chips_of_the_2019_images_tab_are_not_results():
 def test_set_images_src_thumbnails_reach_data_lpage_tiles():
     """Issue 12: the reader of _setImagesSrc scripts was used only for rg_meta pages."""
     uri = googlepages.data_uri(3, (64, 64))
-    page = (f'<div data-lpage="https://shop.example.com/a"><img id="dimg_7" src="{googlepages.PLACEHOLDER}"></div>'
-            + googlepages.set_images_src(["dimg_7"], uri) + " " * 3000)
+    page = (
+        f'<div data-lpage="https://shop.example.com/a"><img id="dimg_7" src="{googlepages.PLACEHOLDER}"></div>'
+        + googlepages.set_images_src(["dimg_7"], uri)
+        + " " * 3000
+    )
     (hit,) = google.parse_page(page).hits
     assert _sizes([hit]) == [(64, 64)] and hit.page_url == "https://shop.example.com/a"
 
 
 def test_placeholder_only_tiles_and_relative_landing_pages_are_no_hits():
-    page = (f'<div data-lpage="/search?q=x"><img src="{googlepages.PLACEHOLDER}"></div>'
-            f'<div data-lpage="/search?q=y"><img src="{googlepages.data_uri(4, (50, 50))}"></div>')
+    page = (
+        f'<div data-lpage="/search?q=x"><img src="{googlepages.PLACEHOLDER}"></div>'
+        f'<div data-lpage="/search?q=y"><img src="{googlepages.data_uri(4, (50, 50))}"></div>'
+    )
     (hit,) = google.parse_page(page).hits
     assert hit.page_url is None and _sizes([hit]) == [(50, 50)]
 
 
 def test_google_thumbnails_and_pages_are_never_originals_or_landing_pages():
-    hit = clean_hit(ImageHit(url="https://encrypted-tbn0.gstatic.com/images?q=tbn:A",
-                             page_url="https://www.google.com/search?q=x"))
+    hit = clean_hit(
+        ImageHit(
+            url="https://encrypted-tbn0.gstatic.com/images?q=tbn:A",
+            page_url="https://www.google.com/search?q=x",
+        )
+    )
     assert hit is not None and (hit.url, hit.thumbnail_url, hit.page_url) == (
-        None, "https://encrypted-tbn0.gstatic.com/images?q=tbn:A", None)
+        None,
+        "https://encrypted-tbn0.gstatic.com/images?q=tbn:A",
+        None,
+    )
     assert clean_hit(ImageHit(url="https://www.google.co.uk/logo.png")) is None
     assert clean_hit(ImageHit(url="http://[::1/a.jpg")) is None  # malformed: dropped, no crash
-    spacer = clean_hit(ImageHit(url="https://cdn.example.com/img/spacer.gif", thumbnail_url="https://t.example.com/1x1.png"))
+    spacer = clean_hit(
+        ImageHit(
+            url="https://cdn.example.com/img/spacer.gif",
+            thumbnail_url="https://t.example.com/1x1.png",
+        )
+    )
     assert spacer is None
     kept = clean_hit(ImageHit(url="https://cdn.example.com/a.jpg", page_url="/url?q=https://x"))
-    assert kept is not None and kept.url == "https://cdn.example.com/a.jpg" and kept.page_url is None
+    assert (
+        kept is not None and kept.url == "https://cdn.example.com/a.jpg" and kept.page_url is None
+    )
 
 
 def test_inline_array_whose_original_is_on_gstatic_keeps_only_the_thumbnail():
-    tile = ('["https://encrypted-tbn0.gstatic.com/images?q=tbn:T1",180,240],'
-            '["https://lh3.googleusercontent.com/real.jpg",600,800]')
+    tile = (
+        '["https://encrypted-tbn0.gstatic.com/images?q=tbn:T1",180,240],'
+        '["https://lh3.googleusercontent.com/real.jpg",600,800]'
+    )
     page = f"<html><script>var x=[0,[{tile}]];</script>{' ' * 3000}</html>"
     (hit,) = google.parse_page(page).hits
-    assert hit.url == "https://lh3.googleusercontent.com/real.jpg"  # a user's photo on a Google host is an original
-    gstatic = page.replace("https://lh3.googleusercontent.com/real.jpg", "https://www.gstatic.com/real.jpg")
+    assert (
+        hit.url == "https://lh3.googleusercontent.com/real.jpg"
+    )  # a user's photo on a Google host is an original
+    gstatic = page.replace(
+        "https://lh3.googleusercontent.com/real.jpg", "https://www.gstatic.com/real.jpg"
+    )
     (hit,) = google.parse_page(gstatic).hits
-    assert (hit.url, hit.thumbnail_url) == (None, "https://encrypted-tbn0.gstatic.com/images?q=tbn:T1")
+    assert (hit.url, hit.thumbnail_url) == (
+        None,
+        "https://encrypted-tbn0.gstatic.com/images?q=tbn:T1",
+    )
 
 
 def test_placeholder_bytes():
@@ -111,16 +147,25 @@ def _png(w: int, h: int) -> bytes:
 
 
 def _bing_tile(meta: dict, img: str) -> str:
-    return (f'<div class="imgpt"><a class="iusc" m=\'{json.dumps(meta)}\' href="/images/search">{img}</a></div>')
+    return f'<div class="imgpt"><a class="iusc" m=\'{json.dumps(meta)}\' href="/images/search">{img}</a></div>'
 
 
 def test_bing_thumbnail_from_mimg_when_turl_is_empty():
     """Issue 12: tiles whose m JSON had an empty turl kept no thumbnail."""
-    tiles = [_bing_tile({"murl": "https://a.example.com/1.jpg", "turl": ""},
-                        '<img class="mimg" src="https://tse1.mm.bing.net/th?id=OIP.X">'),
-             _bing_tile({"murl": "https://a.example.com/2.jpg", "turl": ""},
-                        f'<img class="mimg" src="{googlepages.data_uri(5, (60, 40))}">'),
-             _bing_tile({"murl": "https://a.example.com/3.jpg"}, '<img class="mimg" src="./bing_files/OIP.3.jpg">')]
+    tiles = [
+        _bing_tile(
+            {"murl": "https://a.example.com/1.jpg", "turl": ""},
+            '<img class="mimg" src="https://tse1.mm.bing.net/th?id=OIP.X">',
+        ),
+        _bing_tile(
+            {"murl": "https://a.example.com/2.jpg", "turl": ""},
+            f'<img class="mimg" src="{googlepages.data_uri(5, (60, 40))}">',
+        ),
+        _bing_tile(
+            {"murl": "https://a.example.com/3.jpg"},
+            '<img class="mimg" src="./bing_files/OIP.3.jpg">',
+        ),
+    ]
     first, second, third = bing.parse_page("".join(tiles)).hits
     assert first.thumbnail_url == "https://tse1.mm.bing.net/th?id=OIP.X"
     assert _sizes([second]) == [(60, 40)]
@@ -130,24 +175,30 @@ def test_bing_thumbnail_from_mimg_when_turl_is_empty():
 def test_icons_and_other_entities_in_a_knowledge_panel_are_no_hits():
     """A favicon without declared size, and "people also search for" entities, are not results."""
     icon = f'<div data-attrid="kc:/x:y"><img src="{googlepages.data_uri(7, (18, 18))}"><span>Wikipedia</span></div>'
-    others = (f'<div data-attrid="kc:/people/person:people also search for"><a href="/search?q=o&amp;stick=H">'
-              f'<img src="{googlepages.data_uri(8, (90, 90))}"><div>Someone else</div></a></div>')
+    others = (
+        f'<div data-attrid="kc:/people/person:people also search for"><a href="/search?q=o&amp;stick=H">'
+        f'<img src="{googlepages.data_uri(8, (90, 90))}"><div>Someone else</div></a></div>'
+    )
     assert google.parse_page(icon + others + " " * 3000).hits == []
 
 
 def test_inline_array_hits_borrow_the_script_thumbnail_not_the_placeholder():
     """Issue 12: on 2024 inline-array pages the tile's 1x1 GIF was attached as the thumbnail."""
     arrays = (FIXTURES / "google" / "inline_arrays.html").read_text()
-    tile = (f'<div data-lpage="https://shop.example.com/aj1-chicago"><img id="dimg_c" src="{googlepages.PLACEHOLDER}"></div>'
-            + googlepages.set_images_src(["dimg_c"], googlepages.data_uri(9, (70, 50))))
+    tile = (
+        f'<div data-lpage="https://shop.example.com/aj1-chicago"><img id="dimg_c" src="{googlepages.PLACEHOLDER}"></div>'
+        + googlepages.set_images_src(["dimg_c"], googlepages.data_uri(9, (70, 50)))
+    )
     result = google.parse_page(arrays + tile)
     assert result.matched == "inline_arrays" and len(result.hits) == 3
     assert _sizes(result.hits) == [(70, 50), None, None]
 
 
 def test_malformed_links_around_an_image_do_not_crash_the_parser():
-    page = (f'<div data-lpage="http://[::1/p"><a href="http://[::1/q">'
-            f'<img src="{googlepages.data_uri(10, (50, 50))}"></a></div>' + " " * 3000)
+    page = (
+        f'<div data-lpage="http://[::1/p"><a href="http://[::1/q">'
+        f'<img src="{googlepages.data_uri(10, (50, 50))}"></a></div>' + " " * 3000
+    )
     (hit,) = google.parse_page(page).hits
     assert (hit.url, hit.page_url) == (None, None)
 
@@ -156,11 +207,18 @@ def test_images_block_without_data_lpage_items_gives_titles_per_item():
     """An "images universal" block whose items are plain divs: each item's own title."""
     items, scripts = [], []
     for i in range(3):
-        items.append(f'<div><a href="/search?q=y&amp;tbm=isch&amp;imgrc=r{i}"><g-img><img id="dimg_u{i}" '
-                     f'src="{googlepages.PLACEHOLDER}"></g-img></a><div>Strip item {i}</div>'
-                     f'<a href="https://site{i}.example.com/p">site{i}</a></div>')
-        scripts.append(googlepages.set_images_src([f"dimg_u{i}"], googlepages.data_uri(20 + i, (90, 60))))
-    page = f'<div data-attrid="images universal"><h3>Images</h3>{"".join(items)}</div>{"".join(scripts)}' + " " * 3000
+        items.append(
+            f'<div><a href="/search?q=y&amp;tbm=isch&amp;imgrc=r{i}"><g-img><img id="dimg_u{i}" '
+            f'src="{googlepages.PLACEHOLDER}"></g-img></a><div>Strip item {i}</div>'
+            f'<a href="https://site{i}.example.com/p">site{i}</a></div>'
+        )
+        scripts.append(
+            googlepages.set_images_src([f"dimg_u{i}"], googlepages.data_uri(20 + i, (90, 60)))
+        )
+    page = (
+        f'<div data-attrid="images universal"><h3>Images</h3>{"".join(items)}</div>{"".join(scripts)}'
+        + " " * 3000
+    )
     result = google.parse_page(page)
     assert [h.title for h in result.hits] == [f"Strip item {i}" for i in range(3)]
     assert _sizes(result.hits) == [(90, 60)] * 3

@@ -12,7 +12,9 @@ from catalog import Provenance, add_image
 
 def resized(img: Image.Image, factor: float = 0.6) -> Image.Image:
     w, h = img.size
-    return img.resize((max(32, int(w * factor)), max(32, int(h * factor))), Image.Resampling.LANCZOS)
+    return img.resize(
+        (max(32, int(w * factor)), max(32, int(h * factor))), Image.Resampling.LANCZOS
+    )
 
 
 def reencoded(img: Image.Image, quality: int = 20) -> Image.Image:
@@ -47,7 +49,11 @@ def encode(img: Image.Image, fmt: str = "JPEG", **save: object) -> bytes:
     return buf.getvalue()
 
 
-def add_generated(cat, seed: int, class_name: str = "Yeezy_350", size=(96, 64), fmt: str = "JPEG", **save) -> int:
+def add_generated(
+    cat, seed: int, class_name: str = "Yeezy_350", size=(96, 64), fmt: str = "JPEG", **save
+) -> int:
     """Add a generated image to `cat` and return its id."""
     data = image_bytes(seed, size, fmt, **save)
-    return add_image(cat, data, class_name, Provenance(origin="import", title=f"seed-{seed}")).image["id"]
+    return add_image(
+        cat, data, class_name, Provenance(origin="import", title=f"seed-{seed}")
+    ).image["id"]

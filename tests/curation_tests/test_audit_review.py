@@ -23,7 +23,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def audit_id(review_cat) -> int:
-    flags = [Flag(3, "Yeezy_350", None, 0.01, "off_topic"), Flag(1, "Yeezy_350", "Yeezy_500", 0.02, "label")]
+    flags = [
+        Flag(3, "Yeezy_350", None, 0.01, "off_topic"),
+        Flag(1, "Yeezy_350", "Yeezy_500", 0.02, "label"),
+    ]
     return record_audit(review_cat, "default", "efficientnet_lite0", {"folds": 5}, flags)
 
 
@@ -40,13 +43,19 @@ def test_accept_suggestions_relabels_and_rejects_off_topic_then_undo_restores(re
     assert apply_audit(review_cat, audit_id, "reject") == 0  # decided flags are not decided twice
     undo(review_cat)
     undo(review_cat)
-    assert state(review_cat, 1) == ("Yeezy_350", "pending") and state(review_cat, 3) == ("Yeezy_350", "pending")
+    assert state(review_cat, 1) == ("Yeezy_350", "pending") and state(review_cat, 3) == (
+        "Yeezy_350",
+        "pending",
+    )
     assert open_flag_ids(review_cat, audit_id) == [3, 1]
 
 
 def test_apply_audit_narrows_by_kind_and_rejects_unknown_values(review_cat, audit_id):
     assert apply_audit(review_cat, audit_id, "keep", kind="label") == 1
-    assert state(review_cat, 1) == ("Yeezy_350", "accepted") and state(review_cat, 3) == ("Yeezy_350", "pending")
+    assert state(review_cat, 1) == ("Yeezy_350", "accepted") and state(review_cat, 3) == (
+        "Yeezy_350",
+        "pending",
+    )
     with pytest.raises(CurationError, match="unknown flag kind"):
         apply_audit(review_cat, audit_id, "keep", kind="labels")
     with pytest.raises(CurationError, match="unknown decision"):
@@ -58,7 +67,9 @@ def test_audit_apply_command(catalog_path, review_cat, audit_id):
     assert result.exit_code == 0, result.output
     assert f"audit {audit_id}: reject on 2 flagged images" in result.output
     assert [r["action"] for r in review_history(review_cat, 1)] == ["reject"]
-    result = runner.invoke(app, ["audit-apply", "--reject", "--keep", "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        app, ["audit-apply", "--reject", "--keep", "--catalog", str(catalog_path)]
+    )
     assert result.exit_code != 0 and "exactly one of" in result.output
 
 
@@ -81,7 +92,9 @@ async def test_tui_walks_flags_worst_first_and_a_takes_the_suggestion(review_cat
         await pilot.press("k")  # keep the given label
         assert state(review_cat, 1) == ("Yeezy_350", "accepted")
         await pilot.press("q")
-    assert app_.return_value.describe().startswith(f"audit {audit_id} queue: 1 accepted, 1 rejected, 1 relabelled, 1 undone; 0 of 2")
+    assert app_.return_value.describe().startswith(
+        f"audit {audit_id} queue: 1 accepted, 1 rejected, 1 relabelled, 1 undone; 0 of 2"
+    )
 
 
 async def test_tui_reopened_continues_at_the_first_open_flag(review_cat, audit_id):

@@ -59,12 +59,17 @@ def test_dedup_dry_run_writes_no_hashes_and_prints_each_conflict_once(catalog_pa
     assert result.exit_code == 0, result.output
     assert "hashed 2 new images (dry run: not stored)" in result.output
     with open_catalog(catalog_path) as cat:
-        assert cat.db.execute("SELECT count(*) FROM images WHERE phash IS NOT NULL").fetchone()[0] == 0
+        assert (
+            cat.db.execute("SELECT count(*) FROM images WHERE phash IS NOT NULL").fetchone()[0] == 0
+        )
         assert cat.db.execute("SELECT count(*) FROM conflicts").fetchone()[0] == 0
     conflict_lines = [line for line in result.output.splitlines() if "conflict " in line]
     assert conflict_lines == ["  conflict image 1 (Yeezy_350) looks like image 2 (Yeezy_500)"]
     assert "  Yeezy_350: 1 label conflict\n" in result.output
-    assert "0 groups: would mark 0 duplicates; dry run: nothing written, 1 label conflict" in result.output
+    assert (
+        "0 groups: would mark 0 duplicates; dry run: nothing written, 1 label conflict"
+        in result.output
+    )
 
 
 def test_review_batch_commands_and_undo(catalog_path):
@@ -79,7 +84,12 @@ def test_review_batch_commands_and_undo(catalog_path):
     assert result.exit_code == 0 and "accepted 3 images" in result.output
     with open_catalog(catalog_path) as cat:
         rows = {i: (get_image(cat, i)["status"], get_image(cat, i)["class"]) for i in (1, 4, 5, 6)}
-    assert rows == {1: ("accepted", "Yeezy_350"), 4: ("rejected", "Yeezy_350"), 5: ("pending", "Yeezy_350"), 6: ("accepted", "Yeezy_500")}
+    assert rows == {
+        1: ("accepted", "Yeezy_350"),
+        4: ("rejected", "Yeezy_350"),
+        5: ("pending", "Yeezy_350"),
+        6: ("accepted", "Yeezy_500"),
+    }
 
 
 def test_errors_are_messages_not_tracebacks(catalog_path):
@@ -137,7 +147,24 @@ def test_leaks_exit_one_when_found(catalog_path):
 
 def test_help_in_a_subprocess():
     curate = Path(sys.executable).parent / "curate"
-    out = subprocess.run([str(curate), "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    out = subprocess.run(
+        [str(curate), "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
     assert out.returncode == 0, out.stderr
-    for command in ("dedup", "quality", "review", "accept", "reject", "relabel", "undo", "split", "leaks", "export", "sheet"):
+    for command in (
+        "dedup",
+        "quality",
+        "review",
+        "accept",
+        "reject",
+        "relabel",
+        "undo",
+        "split",
+        "leaks",
+        "export",
+        "sheet",
+    ):
         assert command in out.stdout

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image, ImageDraw
 from imagegen import make_image
 from nearcopies import TRANSFORMS, add_generated, encode
+from PIL import Image, ImageDraw
 
 from catalog import Provenance, add_image, get_image, image_file
 from catalog.conflicts import open_conflicts
@@ -19,7 +19,9 @@ SIZE = (240, 180)
 
 
 def distance(a, b, kind: str = "phash") -> int:
-    return (int(getattr(hash_image(a), kind), 16) ^ int(getattr(hash_image(b), kind), 16)).bit_count()
+    return (
+        int(getattr(hash_image(a), kind), 16) ^ int(getattr(hash_image(b), kind), 16)
+    ).bit_count()
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
@@ -36,13 +38,17 @@ def test_distinct_images_are_far_and_not_confirmed():
     images = [make_image(seed, SIZE) for seed in range(8)]
     for a in range(8):
         for b in range(a + 1, 8):
-            assert distance(images[a], images[b]) > 10 or distance(images[a], images[b], "dhash") > 10
+            assert (
+                distance(images[a], images[b]) > 10 or distance(images[a], images[b], "dhash") > 10
+            )
             assert not confirm(views_of(images[a]), views_of(images[b])).same
 
 
 def side_on(colour: tuple[int, int, int]) -> Image.Image:
     img = Image.new("RGB", SIZE, "white")
-    ImageDraw.Draw(img).polygon([(20, 130), (60, 70), (150, 60), (220, 110), (220, 140), (20, 145)], fill=colour)
+    ImageDraw.Draw(img).polygon(
+        [(20, 130), (60, 70), (150, 60), (220, 110), (220, 140), (20, 145)], fill=colour
+    )
     return img
 
 
@@ -63,7 +69,9 @@ def test_dedup_keeps_the_largest_and_marks_the_rest(cat):
     recoded = add(cat, TRANSFORMS["reencode"](make_image(1, SIZE)))  # same area as `large`
     other = add(cat, make_image(2, SIZE))
     result = dedup(cat)
-    assert [(g.keep, [m.image_id for m in g.members]) for g in result.groups] == [(large, [small, recoded])]
+    assert [(g.keep, [m.image_id for m in g.members]) for g in result.groups] == [
+        (large, [small, recoded])
+    ]
     assert get_image(cat, small)["status"] == "duplicate"
     assert get_image(cat, other)["status"] == "pending"
     marks = {m.image_id: m for m in duplicate_marks(cat)}
@@ -87,7 +95,12 @@ def test_same_pixels_reencoded_losslessly_are_exact_duplicates(cat):
     webp = add(cat, img, fmt="WEBP", lossless=True)
     dedup(cat)
     mark = duplicate_marks(cat)[0]
-    assert (mark.image_id, mark.duplicate_of, mark.method, mark.distance) == (webp, png, "pixels", 0)
+    assert (mark.image_id, mark.duplicate_of, mark.method, mark.distance) == (
+        webp,
+        png,
+        "pixels",
+        0,
+    )
 
 
 def test_near_copy_in_another_class_is_a_conflict_not_a_duplicate(cat):

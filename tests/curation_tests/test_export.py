@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from nearcopies import add_generated
 
-from catalog import splits as catalog_splits
 from catalog import CatalogError
+from catalog import splits as catalog_splits
 from curation.errors import CurationError
 from curation.export import export_split
 from curation.review import reject
@@ -19,19 +18,30 @@ from curation.stats import catalog_stats
 @pytest.fixture
 def split_cat(cat):
     for seed in range(6):
-        add_generated(cat, seed, "Yeezy_350" if seed < 4 else "Yeezy_500", fmt="WEBP" if seed == 0 else "JPEG")
-    catalog_splits.assign(cat, "default", [(1, "test"), (2, "train"), (3, "train"), (4, "train"), (5, "test"), (6, "train")])
+        add_generated(
+            cat, seed, "Yeezy_350" if seed < 4 else "Yeezy_500", fmt="WEBP" if seed == 0 else "JPEG"
+        )
+    catalog_splits.assign(
+        cat,
+        "default",
+        [(1, "test"), (2, "train"), (3, "train"), (4, "train"), (5, "test"), (6, "train")],
+    )
     return cat
 
 
 def files(root):
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()
+    )
 
 
 def test_tree_and_manifest(split_cat, tmp_path):
     out = tmp_path / "out"
     report = export_split(split_cat, out)
-    assert report.counts == {"Yeezy_350": {"train": 3, "test": 1}, "Yeezy_500": {"train": 1, "test": 1}}
+    assert report.counts == {
+        "Yeezy_350": {"train": 3, "test": 1},
+        "Yeezy_500": {"train": 1, "test": 1},
+    }
     assert files(out) == [
         ".imageset-export.json",  # what this export wrote: the next one removes only that
         "manifest.csv",
@@ -44,7 +54,10 @@ def test_tree_and_manifest(split_cat, tmp_path):
     ]
     assert (out / "train/Yeezy_350/2.jpg").is_symlink()
     rows = list(csv.DictReader((out / "manifest.csv").open()))
-    assert [(r["image_id"], r["subset"], r["file"]) for r in rows][:2] == [("1", "test", "test/Yeezy_350/1.png"), ("2", "train", "train/Yeezy_350/2.jpg")]
+    assert [(r["image_id"], r["subset"], r["file"]) for r in rows][:2] == [
+        ("1", "test", "test/Yeezy_350/1.png"),
+        ("2", "train", "train/Yeezy_350/2.jpg"),
+    ]
 
 
 def test_rebuilt_from_the_catalog_matches_stats(split_cat, tmp_path):
@@ -74,7 +87,9 @@ def test_keras_loads_the_same_counts(split_cat, tmp_path):
     out = tmp_path / "out"
     export_split(split_cat, out)
     for subset, expected in (("train", 4), ("test", 2)):
-        ds = keras.utils.image_dataset_from_directory(out / subset, image_size=(32, 32), batch_size=8, shuffle=False)
+        ds = keras.utils.image_dataset_from_directory(
+            out / subset, image_size=(32, 32), batch_size=8, shuffle=False
+        )
         assert sum(int(x.shape[0]) for x, _ in ds) == expected
         assert ds.class_names == ["Yeezy_350", "Yeezy_500"]
 
@@ -133,5 +148,9 @@ def test_export_cli_refusal_is_one_line_and_exit_1(split_cat, tmp_path):
     (theirs / "train" / "dogs" / "a.jpg").write_bytes(b"x")
     (theirs / "manifest.csv").write_text("x\n")
     result = CliRunner().invoke(app, ["export", str(theirs), "--catalog", str(split_cat.path)])
-    assert result.exit_code == 1 and "Traceback" not in result.output and "nothing was deleted" in result.output
+    assert (
+        result.exit_code == 1
+        and "Traceback" not in result.output
+        and "nothing was deleted" in result.output
+    )
     assert (theirs / "train" / "dogs" / "a.jpg").exists()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from imagegen import image_bytes
 
-from catalog import InvalidClassName, class_names, iter_images
-from catalog import splits
+from catalog import InvalidClassName, class_names, iter_images, splits
 from catalog.conflicts import open_conflicts
 from curation.errors import CurationError
 from curation.importer import check_plan_classes, import_plan, plan_import
@@ -26,7 +25,10 @@ def test_class_folder_layout(cat, tmp_path, write_image):
     assert (report.layout, report.found, report.added, report.failures) == ("classes", 4, 4, [])
     rows = list(iter_images(cat))
     assert sorted((r["class"], r["format"]) for r in rows) == [
-        ("Yeezy_350", "JPEG"), ("Yeezy_350", "JPEG"), ("Yeezy_350", "JPEG"), ("Yeezy_500", "PNG"),
+        ("Yeezy_350", "JPEG"),
+        ("Yeezy_350", "JPEG"),
+        ("Yeezy_350", "JPEG"),
+        ("Yeezy_500", "PNG"),
     ]
     assert all(r["origin"] == "import" and r["source_url"].startswith("file://") for r in rows)
     assert report.split_name is None and splits.split_names(cat) == []
@@ -39,7 +41,12 @@ def test_train_test_layout_becomes_the_imported_split(cat, tmp_path, write_image
     write_image(root / "test" / "Air_Max_1" / "c.jpg", 3)
     write_image(root / "train" / "Air_Max_90" / "d.jpg", 4)
     report = _import(cat, root)
-    assert (report.layout, report.added, report.split_name, report.split_assigned) == ("train/test", 4, "imported", 4)
+    assert (report.layout, report.added, report.split_name, report.split_assigned) == (
+        "train/test",
+        4,
+        "imported",
+        4,
+    )
     assert splits.class_subset_counts(cat, "imported") == {
         "Air_Max_1": {"train": 2, "test": 1},
         "Air_Max_90": {"train": 1, "test": 0},
@@ -138,7 +145,9 @@ def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
     assert cat.table("images").count == 385
 
 
-def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(cat, tmp_path, write_image):
+def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(
+    cat, tmp_path, write_image
+):
     """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan file."""
     import os
 
@@ -151,7 +160,10 @@ def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(cat,
     [row] = list(iter_images(cat))
     assert row["title"] == "caf\\xe9.jpg" and row["source_url"].endswith("/caf%E9.jpg")
     assert check_catalog(cat).problems == []
+
+
 # Issue 18: folder names as people really have them.
+
 
 @pytest.mark.parametrize(
     ("folder", "expected"),
@@ -181,7 +193,9 @@ def test_a_folder_with_nothing_usable_asks_for_map():
 
 def _messy_tree(tmp_path, write_image):
     root = tmp_path / "messy"
-    for seed, folder in enumerate(["nike_air_max_plus_(tn)", "New Balance 550", "air_max_90", "Yeezy_350", "鞋子"]):
+    for seed, folder in enumerate(
+        ["nike_air_max_plus_(tn)", "New Balance 550", "air_max_90", "Yeezy_350", "鞋子"]
+    ):
         write_image(root / folder / f"{seed}.jpg", seed)
     return root
 
@@ -211,7 +225,11 @@ def test_import_one_bad_folder_no_longer_blocks_add_classes(catalog_path, tmp_pa
     assert "'air_max_90' -> Air_Max_90 (mapped)" in result.output
     with open_catalog(catalog_path) as cat:
         assert sorted(r["class"] for r in iter_images(cat)) == [
-            "Air_Max_90", "New_Balance_550", "Shoes", "Yeezy_350", "nike_air_max_plus_tn",
+            "Air_Max_90",
+            "New_Balance_550",
+            "Shoes",
+            "Yeezy_350",
+            "nike_air_max_plus_tn",
         ]
 
 
@@ -222,7 +240,9 @@ def test_map_options_are_checked_before_anything_is_written(catalog_path, tmp_pa
 
     root = _messy_tree(tmp_path, write_image)
     for bad in (["--map", "no_such_folder=X"], ["--map", "鞋子=bad name"], ["--map", "nothing"]):
-        result = CliRunner().invoke(app, ["import", str(root), "--catalog", str(catalog_path), "--add-classes", *bad])
+        result = CliRunner().invoke(
+            app, ["import", str(root), "--catalog", str(catalog_path), "--add-classes", *bad]
+        )
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output
 

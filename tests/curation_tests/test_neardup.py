@@ -11,7 +11,20 @@ from catalog import Provenance, add_image
 from catalog import splits as catalog_splits
 from curation.dedup import dedup
 from curation.hashing import hash_image
-from curation.neardup import MIN_WIDE_INLIER_SHARE, WIDE_DISTANCE, Edge, Measure, MIN_KEYPOINTS, candidates, MIN_HISTOGRAM_OVERLAP, features_of, groups, judge, measure, verify
+from curation.neardup import (
+    MIN_HISTOGRAM_OVERLAP,
+    MIN_KEYPOINTS,
+    MIN_WIDE_INLIER_SHARE,
+    WIDE_DISTANCE,
+    Edge,
+    Measure,
+    candidates,
+    features_of,
+    groups,
+    judge,
+    measure,
+    verify,
+)
 from curation.split import leaks, split_catalog
 
 SIZE = (240, 160)
@@ -49,7 +62,11 @@ def off_centre_crop(img: Image.Image) -> Image.Image:
     return img.crop((int(w * 0.06), int(h * 0.01), w - int(w * 0.02), h - int(h * 0.05)))
 
 
-COPIES = {**TRANSFORMS, "crop_off_centre": off_centre_crop, "rotate": lambda img: img.rotate(3, Image.Resampling.BICUBIC, fillcolor="white")}
+COPIES = {
+    **TRANSFORMS,
+    "crop_off_centre": off_centre_crop,
+    "rotate": lambda img: img.rotate(3, Image.Resampling.BICUBIC, fillcolor="white"),
+}
 
 
 def test_two_dark_sneakers_on_white_at_close_phash_do_not_merge():
@@ -90,15 +107,22 @@ def test_full_measure_keeps_the_figures_past_the_first_rejection():
 
 
 def add(cat, img, class_name="Yeezy_350", quality=90) -> int:
-    return add_image(cat, encode(img, quality=quality), class_name, Provenance(origin="import")).image["id"]
+    return add_image(
+        cat, encode(img, quality=quality), class_name, Provenance(origin="import")
+    ).image["id"]
 
 
 def test_dedup_groups_real_copies_and_keeps_lookalikes_apart(cat):
     original = add(cat, sneaker(1))
-    copies = [add(cat, COPIES[name](sneaker(1))) for name in ("resize", "reencode", "crop_off_centre", "watermark")]
+    copies = [
+        add(cat, COPIES[name](sneaker(1)))
+        for name in ("resize", "reencode", "crop_off_centre", "watermark")
+    ]
     lookalike = add(cat, sneaker(2))
     result = dedup(cat)
-    assert [(g.keep, sorted(m.image_id for m in g.members)) for g in result.groups] == [(original, sorted(copies))]
+    assert [(g.keep, sorted(m.image_id for m in g.members)) for g in result.groups] == [
+        (original, sorted(copies))
+    ]
     assert lookalike not in {m.image_id for g in result.groups for m in g.members}
 
 
@@ -116,13 +140,22 @@ def test_groups_do_not_chain():
 
 
 def hashed(image_id: int, phash: int, dhash: int) -> dict:
-    return {**row(image_id, 100), "phash": f"{phash:016x}", "dhash": f"{dhash:016x}", "pixel_hash": str(image_id)}
+    return {
+        **row(image_id, 100),
+        "phash": f"{phash:016x}",
+        "dhash": f"{dhash:016x}",
+        "pixel_hash": str(image_id),
+    }
 
 
 def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
     """Issue 14: 3-10% crops and small rotations moved pHash and dHash past 10 bits each."""
     twelve, sixteen = (1 << 12) - 1, (1 << 16) - 1
-    rows = {1: hashed(1, 0, 0), 2: hashed(2, twelve, twelve << 20), 3: hashed(3, sixteen << 40, twelve << 40)}
+    rows = {
+        1: hashed(1, 0, 0),
+        2: hashed(2, twelve, twelve << 20),
+        3: hashed(3, sixteen << 40, twelve << 40),
+    }
     edges = {(e.a, e.b): e.method for e in candidates(rows, 10, squares=False)}
     assert edges == {(1, 2): "phash+dhash"}  # 3 is 16 pHash bits from both
     assert WIDE_DISTANCE >= 12
@@ -133,14 +166,20 @@ def test_wide_candidates_need_a_larger_share_of_inliers():
     """Issue 14: the tolerant source brings more different pictures; 32 of 100 keypoints is not enough there."""
     m = Measure(overlap=0.9, keypoints=100, matches=60, inliers=32, agreement=0.95)
     assert judge(m).same
-    assert not judge(m, MIN_WIDE_INLIER_SHARE).same and judge(m, MIN_WIDE_INLIER_SHARE).reason == "few inliers"
+    assert (
+        not judge(m, MIN_WIDE_INLIER_SHARE).same
+        and judge(m, MIN_WIDE_INLIER_SHARE).reason == "few inliers"
+    )
 
 
 def test_split_keeps_confirmed_copies_on_one_side(cat):
     units = []
     for model in range(1, 5):
         img = sneaker(model * 7)
-        units.append([add(cat, img)] + [add(cat, COPIES[name](img)) for name in ("resize", "crop_off_centre", "watermark")])
+        units.append(
+            [add(cat, img)]
+            + [add(cat, COPIES[name](img)) for name in ("resize", "crop_off_centre", "watermark")]
+        )
     report = split_catalog(cat, "default", test=0.25)
     subsets = catalog_splits.subsets(cat, "default")
     assert report.groups == 4

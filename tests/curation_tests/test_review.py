@@ -87,6 +87,11 @@ def test_accept_rest_and_resume(review_cat):
     assert resume_index(review_cat, queue) == 0
     reject(review_cat, 1)
     assert accept_rest(review_cat) == 3  # 2, 3, 4: the rejected one is not pending
-    assert [state(review_cat, i)[0] for i in (1, 2, 3, 4)] == ["rejected", "accepted", "accepted", "accepted"]
+    assert [state(review_cat, i)[0] for i in (1, 2, 3, 4)] == [
+        "rejected",
+        "accepted",
+        "accepted",
+        "accepted",
+    ]
     assert resume_index(review_cat, queue) == 1  # the flagged queue is done
     assert accept_rest(review_cat) == 0

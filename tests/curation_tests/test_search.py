@@ -36,7 +36,9 @@ def test_distances_are_reported():
 @pytest.mark.parametrize("max_distance", [0, 3, 7, 10])
 def test_index_finds_exactly_what_brute_force_finds(max_distance):
     rng = np.random.default_rng(1)
-    codes = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+    codes = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(
+        2
+    ) + np.uint64(1)
     for k in range(300):  # plant near copies 1 to 4 bits away
         bits = rng.choice(64, size=1 + k % 4, replace=False)
         codes[1000 + k] = codes[k] ^ np.uint64(sum(1 << int(b) for b in bits))

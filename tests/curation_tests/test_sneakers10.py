@@ -23,7 +23,9 @@ def test_sneakers10(shared_dir, catalog_path):
         assert (report.added, len(report.conflicts)) == (385, 2)
         result = dedup(cat)
         titles = {r["id"]: r["title"] for r in cat.table("images").rows}
-        groups = {titles[g.keep]: sorted(titles[m.image_id] for m in g.members) for g in result.groups}
+        groups = {
+            titles[g.keep]: sorted(titles[m.image_id] for m in g.members) for g in result.groups
+        }
         assert groups == {
             "Air_Force_1_025.jpg": ["Air_Force_1_013.jpg"],
             "Air_Max_1_039.jpg": ["Air_Max_1_005.jpg"],

@@ -8,9 +8,8 @@ import pytest
 from imagegen import make_image
 from nearcopies import TRANSFORMS, add_generated, encode
 
-from catalog import Provenance, add_image, open_catalog
+from catalog import CatalogError, Provenance, add_image, open_catalog
 from catalog import splits as catalog_splits
-from catalog import CatalogError
 from curation.errors import CurationError
 from curation.split import leaks, split_catalog
 

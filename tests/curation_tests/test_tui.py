@@ -123,7 +123,9 @@ async def test_undone_image_counts_as_undecided_again(review_cat):
         assert again.current == 2
 
 
-@pytest.mark.parametrize("value", ["http://x/a.jpg?size[w]=500", "[/bold] [link=x]closed[/link] [/]"])
+@pytest.mark.parametrize(
+    "value", ["http://x/a.jpg?size[w]=500", "[/bold] [link=x]closed[/link] [/]"]
+)
 async def test_review_shows_page_text_as_it_is(review_cat, value):
     """Issue 13: `curate review` crashed on a crawled URL or reason holding `[...]`."""
     from textual.widgets import Static

@@ -32,7 +32,9 @@ async def test_a_small_image_is_not_stretched_to_fill_the_panel(cat):
         await pilot.pause()
         assert app.current == large
         width, height = picture.size.width, picture.size.height
-        assert width == frame.size.width and height < frame.size.height  # wide: fills the width only
+        assert (
+            width == frame.size.width and height < frame.size.height
+        )  # wide: fills the width only
         assert abs(width * 10 / (height * 20) - 2.0) < 0.1  # 1200×600 is 2:1 in pixels
 
 
@@ -52,15 +54,17 @@ async def test_relabel_popup_has_a_title_and_its_keys(review_cat):
 
 
 def _look_alikes(cat, second_class: str) -> tuple[int, int]:
-    from catalog import Provenance, add_image
     from imagegen import make_image
     from nearcopies import TRANSFORMS, encode
 
+    from catalog import Provenance, add_image
     from curation.dedup import dedup
 
     img = make_image(1, (240, 180))
     first = add_image(cat, encode(img), "Yeezy_350", Provenance(origin="import")).image["id"]
-    second = add_image(cat, encode(TRANSFORMS["resize"](img)), second_class, Provenance(origin="import")).image["id"]
+    second = add_image(
+        cat, encode(TRANSFORMS["resize"](img)), second_class, Provenance(origin="import")
+    ).image["id"]
     dedup(cat)
     return first, second
 
@@ -76,7 +80,10 @@ async def test_a_conflict_is_shown_beside_the_other_image_and_m_moves_it_there(c
         other = app.query_one("#other-frame")
         assert app.current == first and other.display
         assert str(other.border_title) == f"#{second} Yeezy_500 (other class)"
-        assert f"vs     #{second} Yeezy_500" in str(app.query_one("#info", Static).render()).splitlines()
+        assert (
+            f"vs     #{second} Yeezy_500"
+            in str(app.query_one("#info", Static).render()).splitlines()
+        )
         assert app.query_one("#other-picture").size.width > 0
         await pilot.press("m")
         row = get_image(cat, first)

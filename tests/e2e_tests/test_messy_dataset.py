@@ -25,8 +25,17 @@ from curation.cli import app as curate
 from trainer.cli import app as train_app
 from trainer.config import TrainConfig
 
-MESSY = ["nike_air_max_plus_(tn)", "New Balance 550", "Ünïcode", "air_max_90", "-dash-first", "Yeezy 350 V2 (Zebra)",
-         "Jordan 1 Retro High OG 'Chicago'", "550.white.green", "Dunk Low — Panda"]
+MESSY = [
+    "nike_air_max_plus_(tn)",
+    "New Balance 550",
+    "Ünïcode",
+    "air_max_90",
+    "-dash-first",
+    "Yeezy 350 V2 (Zebra)",
+    "Jordan 1 Retro High OG 'Chicago'",
+    "550.white.green",
+    "Dunk Low — Panda",
+]
 
 
 def _folders() -> list[str]:
@@ -61,17 +70,41 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
     assert "'nike_air_max_plus_(tn)' -> nike_air_max_plus_tn (cleaned)" in shown
     assert "'Dunk Low — Panda' -> Dunk_Low_Panda (cleaned)" in shown
     assert "the class Air_Max_90 only by case" in shown
-    _ok(curate, ["import", str(root), "--catalog", db, "--add-classes", "--map", "air_max_90=Air_Max_90"])
+    _ok(
+        curate,
+        ["import", str(root), "--catalog", db, "--add-classes", "--map", "air_max_90=Air_Max_90"],
+    )
     with open_catalog(db) as cat:
         names = set(class_names(cat))
-        assert {"nike_air_max_plus_tn", "New_Balance_550", "Unicode", "dash-first", "Yeezy_350_V2_Zebra",
-                "Jordan_1_Retro_High_OG_Chicago", "550.white.green", "Model_07_2019"} <= names
+        assert {
+            "nike_air_max_plus_tn",
+            "New_Balance_550",
+            "Unicode",
+            "dash-first",
+            "Yeezy_350_V2_Zebra",
+            "Jordan_1_Retro_High_OG_Chicago",
+            "550.white.green",
+            "Model_07_2019",
+        } <= names
         assert not any("hidden" in n for n in names)
-        assert cat.db.execute("SELECT COUNT(DISTINCT class), COUNT(*) FROM images").fetchone() == (50, 150)
+        assert cat.db.execute("SELECT COUNT(DISTINCT class), COUNT(*) FROM images").fetchone() == (
+            50,
+            150,
+        )
     _ok(curate, ["split", "--catalog", db, "--test", "0.34", "--max-distance", "0"])
 
-    cfg = TrainConfig("mobilenet_v2", weights="none", split="default", epochs=1, fine_tune_epochs=0, size=32,
-                      batch_size=32, augment_passes=1, val_fraction=0.0, flip_tta=False)
+    cfg = TrainConfig(
+        "mobilenet_v2",
+        weights="none",
+        split="default",
+        epochs=1,
+        fine_tune_epochs=0,
+        size=32,
+        batch_size=32,
+        augment_passes=1,
+        val_fraction=0.0,
+        flip_tta=False,
+    )
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with open_catalog(db) as cat:
@@ -82,7 +115,9 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
     _ok(train_app, ["--resume", str(run_id), "--catalog", db])
     runs = json.loads(_ok(train_app, ["runs", "--json", "--catalog", db]))
     assert [(r["id"], r["status"]) for r in runs] == [(run_id, "finished")]
-    assert runs[0]["metrics"]["test_images"] == 50 and len(runs[0]["metrics"]["confused_pairs"]) == 10
+    assert (
+        runs[0]["metrics"]["test_images"] == 50 and len(runs[0]["metrics"]["confused_pairs"]) == 10
+    )
 
     evaluated = _ok(train_app, ["evaluate", str(run_id), "--catalog", db])
     assert "most confused pairs:" in evaluated
@@ -95,7 +130,9 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
     _predict_reports_progress_per_chunk(db, run_id, [Path(f) for f in files], monkeypatch)
 
 
-def _predict_reports_progress_per_chunk(db: str, run_id: int, files: list[Path], monkeypatch) -> None:
+def _predict_reports_progress_per_chunk(
+    db: str, run_id: int, files: list[Path], monkeypatch
+) -> None:
     """Issue 18: `train predict` on 1,109 files was silent for up to two minutes."""
     from trainer import predict
 

@@ -25,12 +25,19 @@ class _Server(BaseHTTPRequestHandler):
         if path == "/search":
             tiles = "".join(
                 '<div class="rg_bx"><div class="rg_meta notranslate">'
-                + html.escape(json.dumps({"ou": f"{base}/bad/{quote(name)}", "pt": name, "ru": f"{base}/p/{n}"}),
-                              quote=False)
+                + html.escape(
+                    json.dumps(
+                        {"ou": f"{base}/bad/{quote(name)}", "pt": name, "ru": f"{base}/p/{n}"}
+                    ),
+                    quote=False,
+                )
                 + "</div></div>"
                 for n, name in enumerate(CASES)
             )
-            body, ctype = f"<html><body>{tiles}<p>{'padding ' * 300}</p></body></html>".encode(), "text/html"
+            body, ctype = (
+                f"<html><body>{tiles}<p>{'padding ' * 300}</p></body></html>".encode(),
+                "text/html",
+            )
         elif path.startswith("/bad/") and path[5:] in CASES:
             # Every body claims to be a JPEG: the crawler must decide by decoding, not by the header.
             body, ctype = CASES[path[5:]].data, "image/jpeg"
@@ -60,8 +67,21 @@ def server():
 
 def test_crawling_the_corpus_records_a_reason_or_a_row_for_each(server, tmp_path):
     db = tmp_path / "c.db"
-    result = CliRunner().invoke(crawl_app, ["--class", "Yeezy_350", "--search-url", server, "--allow-private", "127.0.0.1",
-                                            "--delay", "0", "--catalog", str(db)])
+    result = CliRunner().invoke(
+        crawl_app,
+        [
+            "--class",
+            "Yeezy_350",
+            "--search-url",
+            server,
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(db),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     with open_catalog(db) as cat:
@@ -73,8 +93,14 @@ def test_crawling_the_corpus_records_a_reason_or_a_row_for_each(server, tmp_path
         if case.outcome == "ok":
             assert row["status"] == "stored", (name, row)
             image = images[row["sha256"]]
-            assert (image["format"], image["width"], image["height"]) == (case.format, *case.size), name
+            assert (image["format"], image["width"], image["height"]) == (
+                case.format,
+                *case.size,
+            ), name
         else:
-            assert row["status"] == "failed" and row["error"].startswith(case.outcome), (name, row["error"])
+            assert row["status"] == "failed" and row["error"].startswith(case.outcome), (
+                name,
+                row["error"],
+            )
     stored = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent.parent.name == "images"]
     assert len(stored) == sum(c.outcome == "ok" for c in CASES.values())

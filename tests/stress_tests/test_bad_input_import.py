@@ -40,9 +40,16 @@ def test_curate_import_of_the_corpus(tmp_path):
         accepted = {c.filename: c for c in written if c.outcome == "ok"}
         assert set(rows) == set(accepted)
         for name, case in accepted.items():
-            assert (rows[name]["format"], rows[name]["width"], rows[name]["height"]) == (case.format, *case.size)
+            assert (rows[name]["format"], rows[name]["width"], rows[name]["height"]) == (
+                case.format,
+                *case.size,
+            )
         # Nothing was written outside the catalog's folder, and only store files inside it
         # (and the store's lock and registry files beside it, issue 13).
-        stored = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file() and "ds" not in p.parts)
+        stored = sorted(
+            p.relative_to(tmp_path)
+            for p in tmp_path.rglob("*")
+            if p.is_file() and "ds" not in p.parts
+        )
         assert all(str(p).startswith(("c.db", "images/", ".images-")) for p in stored)
         assert len([p for p in stored if str(p).startswith("images/")]) == len(accepted)

@@ -6,21 +6,43 @@ from badcorpus import write_corpus
 from imagegen import image_bytes
 from typer.testing import CliRunner
 
-from catalog import Provenance, add_image, open_catalog
-from catalog import splits
+from catalog import Provenance, add_image, open_catalog, splits
 from trainer.cli import app as train_app
 
 
 def test_predict_classifies_good_files_and_names_each_bad_one(tmp_path):
     db = tmp_path / "c.db"
     with open_catalog(db) as cat:
-        ids = [add_image(cat, image_bytes(seed, (64, 64)), cls, Provenance(origin="import")).image["id"]
-               for cls, seeds in (("Yeezy_350", range(0, 6)), ("Yeezy_500", range(10, 16))) for seed in seeds]
-        splits.assign(cat, "default", [(i, "test" if n % 3 == 0 else "train") for n, i in enumerate(ids)])
+        ids = [
+            add_image(cat, image_bytes(seed, (64, 64)), cls, Provenance(origin="import")).image[
+                "id"
+            ]
+            for cls, seeds in (("Yeezy_350", range(0, 6)), ("Yeezy_500", range(10, 16)))
+            for seed in seeds
+        ]
+        splits.assign(
+            cat, "default", [(i, "test" if n % 3 == 0 else "train") for n, i in enumerate(ids)]
+        )
     runner = CliRunner()
-    trained = runner.invoke(train_app, ["--backbone", "mobilenet_v2", "--weights", "none", "--epochs", "1",
-                                        "--fine-tune-epochs", "1", "--size", "32", "--augment-passes", "1",
-                                        "--catalog", str(db)])
+    trained = runner.invoke(
+        train_app,
+        [
+            "--backbone",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--epochs",
+            "1",
+            "--fine-tune-epochs",
+            "1",
+            "--size",
+            "32",
+            "--augment-passes",
+            "1",
+            "--catalog",
+            str(db),
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     cases = write_corpus(tmp_path / "bad")
     files = [str(tmp_path / "bad" / c.filename) for c in cases]

@@ -10,11 +10,15 @@ from workers import CLASSES, PER_WORKER, add_images_worker
 from catalog import iter_images, open_catalog
 from catalog.conflicts import open_conflicts
 
+
 def test_parallel_writers_on_a_new_catalog(tmp_path: Path):
     db = str(tmp_path / "c.db")
     ctx = mp.get_context("spawn")
     errors = ctx.Queue()
-    procs = [ctx.Process(target=add_images_worker, args=(db, cls, 1000 * n, errors)) for n, cls in enumerate(CLASSES)]
+    procs = [
+        ctx.Process(target=add_images_worker, args=(db, cls, 1000 * n, errors))
+        for n, cls in enumerate(CLASSES)
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:

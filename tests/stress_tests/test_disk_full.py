@@ -34,14 +34,22 @@ def _sqlite_full(*args, **kwargs):
 
 def _one_line_error(result) -> str:
     assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and not isinstance(result.exception, (OSError, sqlite3.Error))
+    assert "Traceback" not in result.output and not isinstance(
+        result.exception, (OSError, sqlite3.Error)
+    )
     lines = [line for line in result.output.splitlines() if "error:" in line]
     assert len(lines) == 1, result.output
     return lines[0]
 
 
-@pytest.mark.parametrize(("code", "text"), [(errno.ENOSPC, LINE), (errno.EDQUOT, LINE),
-                                            (errno.EROFS, "read-only file system while writing")])
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (errno.ENOSPC, LINE),
+        (errno.EDQUOT, LINE),
+        (errno.EROFS, "read-only file system while writing"),
+    ],
+)
 def test_disk_full_errors_are_recognised(code, text):
     error = disk_full(OSError(code, "x", "/a/b"), "the catalog")
     assert error is not None and str(error).startswith(f"{text} /a/b")
@@ -54,13 +62,17 @@ def test_import_on_a_full_disk(tmp_path, catalog_path, write_image, monkeypatch)
     for seed in range(3):
         write_image(tmp_path / "ds" / "Yeezy_350" / f"{seed}.jpg", seed)
     monkeypatch.setattr("catalog.images.put_file", _no_space)
-    result = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)]
+    )
     line = _one_line_error(result)
     assert f"{LINE} /full/images/ab/.tmp-1-x.jpg: freed nothing, re-run after making space" in line
     with open_catalog(catalog_path) as cat:
         assert list(iter_images(cat)) == []
     monkeypatch.undo()
-    again = runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)])
+    again = runner.invoke(
+        curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)]
+    )
     assert again.exit_code == 0 and "3 new" in again.output
 
 
@@ -69,7 +81,12 @@ def test_dedup_and_split_on_a_full_disk(tmp_path, catalog_path, write_image, mon
     """Issue 13: a full disk gave a traceback in `curate dedup` and `curate split`."""
     for seed in range(3):
         write_image(tmp_path / "ds" / "Yeezy_350" / f"{seed}.jpg", seed)
-    assert runner.invoke(curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)]).exit_code == 0
+    assert (
+        runner.invoke(
+            curate_app, ["import", str(tmp_path / "ds"), "--catalog", str(catalog_path)]
+        ).exit_code
+        == 0
+    )
     monkeypatch.setattr("catalog.hashes.set_hashes", _sqlite_full)
     line = _one_line_error(runner.invoke(curate_app, [command, "--catalog", str(catalog_path)]))
     assert f"{LINE} {catalog_path}: freed nothing" in line
@@ -79,13 +96,32 @@ def test_crawl_on_a_full_disk(http_server, catalog_path, monkeypatch):
     """Issue 13: a full disk gave a traceback in `crawl`."""
     monkeypatch.setattr(fetch, "resolve", offline_dns)
     http_server.routes["/search"] = lambda h, q: h.reply(
-        200, google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(4)])
-        if q["ijn"] == "0" else b"<html>" + b" " * 3000 + b"</html>", "text/html")
+        200,
+        google_page([Tile(http_server.url(f"/img/{i}.jpg")) for i in range(4)])
+        if q["ijn"] == "0"
+        else b"<html>" + b" " * 3000 + b"</html>",
+        "text/html",
+    )
     monkeypatch.setattr("crawler.crawl.stage_file", _no_space)
-    result = runner.invoke(crawl_app, ["--class", "Air_Max_1", "--search-url", http_server.url("/search"),
-                                       "--allow-private", "127.0.0.1", "--delay", "0", "--catalog", str(catalog_path)])
+    result = runner.invoke(
+        crawl_app,
+        [
+            "--class",
+            "Air_Max_1",
+            "--search-url",
+            http_server.url("/search"),
+            "--allow-private",
+            "127.0.0.1",
+            "--delay",
+            "0",
+            "--catalog",
+            str(catalog_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and not isinstance(result.exception, (OSError, sqlite3.Error))
+    assert "Traceback" not in result.output and not isinstance(
+        result.exception, (OSError, sqlite3.Error)
+    )
     assert f"stopped early: {LINE} /full/images/ab/.tmp-1-x.jpg: freed nothing" in result.output
     with open_catalog(catalog_path) as cat:
         assert list(iter_images(cat)) == [] and cat.table("fetches").count == 0

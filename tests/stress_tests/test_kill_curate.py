@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from imagegen import image_bytes, make_image
-from PIL import Image
 
 from catalog import Provenance, add_image, open_catalog
 from catalog.integrity import check_catalog
@@ -50,8 +49,12 @@ def _state(db: Path) -> dict[str, list[tuple]]:
     with sqlite3.connect(db) as conn:
         return {
             "statuses": conn.execute("SELECT id, status FROM images ORDER BY id").fetchall(),
-            "duplicates": conn.execute("SELECT image_id, duplicate_of FROM duplicates ORDER BY image_id").fetchall(),
-            "splits": conn.execute("SELECT name, image_id, subset FROM splits ORDER BY name, image_id").fetchall(),
+            "duplicates": conn.execute(
+                "SELECT image_id, duplicate_of FROM duplicates ORDER BY image_id"
+            ).fetchall(),
+            "splits": conn.execute(
+                "SELECT name, image_id, subset FROM splits ORDER BY name, image_id"
+            ).fetchall(),
         }
 
 
@@ -63,14 +66,17 @@ def _copy(template: Path, dest: Path) -> Path:
 def _curate(db: Path, *args: str) -> float:
     """Run a curate command to completion; returns its wall time."""
     started = time.perf_counter()
-    result = subprocess.run([CURATE, *args, "--catalog", str(db)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [CURATE, *args, "--catalog", str(db)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return time.perf_counter() - started
 
 
 def _killed(db: Path, delay: float, *args: str) -> None:
-    proc = subprocess.Popen([CURATE, *args, "--catalog", str(db)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [CURATE, *args, "--catalog", str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(delay)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)

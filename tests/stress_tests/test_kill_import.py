@@ -36,8 +36,11 @@ def test_kill_during_import_then_rerun(tmp_path):
     for seed in range(N_IMAGES):
         (folder / f"{seed:03d}.jpg").write_bytes(image_bytes(seed, (160, 120)))
     db = tmp_path / "c.db"
-    proc = subprocess.Popen(_curate("import", str(tmp_path / "ds"), "--catalog", str(db)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _curate("import", str(tmp_path / "ds"), "--catalog", str(db)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while _row_count(db) < 20 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
@@ -46,8 +49,12 @@ def test_kill_during_import_then_rerun(tmp_path):
     killed_at = _row_count(db)
     assert 0 < killed_at < N_IMAGES, "the import finished before it could be killed"
 
-    rerun = subprocess.run(_curate("import", str(tmp_path / "ds"), "--catalog", str(db)),
-                           capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        _curate("import", str(tmp_path / "ds"), "--catalog", str(db)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"{N_IMAGES - killed_at} new" in rerun.stdout.replace("\n", " ")
     with open_catalog(db) as cat:

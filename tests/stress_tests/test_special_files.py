@@ -48,16 +48,30 @@ def fifo(tmp_path):
     return path
 
 
-@pytest.mark.parametrize(("name", "reason"), [("fifo", "not-a-regular-file"), ("zero", "not-a-regular-file"),
-                                              ("big", "too-large"), ("dangling", "not-a-regular-file"),
-                                              ("loop", "not-a-regular-file"), ("folder", "not-a-regular-file")])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("fifo", "not-a-regular-file"),
+        ("zero", "not-a-regular-file"),
+        ("big", "too-large"),
+        ("dangling", "not-a-regular-file"),
+        ("loop", "not-a-regular-file"),
+        ("folder", "not-a-regular-file"),
+    ],
+)
 def test_read_input_file_refuses_at_once(tmp_path, fifo, name, reason):
     """Issue 13: a FIFO hung the reader, /dev/zero read until OOM, a 1 GiB file was read whole."""
     (tmp_path / "big.jpg").write_bytes(b"x" * 2000)
     os.symlink(tmp_path / "gone.jpg", tmp_path / "dangling.jpg")
     os.symlink(tmp_path / "loop.jpg", tmp_path / "loop.jpg")
-    paths = {"fifo": fifo, "zero": "/dev/zero", "big": tmp_path / "big.jpg", "dangling": tmp_path / "dangling.jpg",
-             "loop": tmp_path / "loop.jpg", "folder": tmp_path}
+    paths = {
+        "fifo": fifo,
+        "zero": "/dev/zero",
+        "big": tmp_path / "big.jpg",
+        "dangling": tmp_path / "dangling.jpg",
+        "loop": tmp_path / "loop.jpg",
+        "folder": tmp_path,
+    }
     with pytest.raises(InputFileError) as info:
         within(5, read_input_file, paths[name], 1000)
     assert info.value.reason == reason
@@ -76,15 +90,21 @@ def test_import_lists_special_files_with_a_reason(tmp_path, catalog_path, write_
     result = within(20, runner.invoke, curate_app, args)
     assert result.exit_code == 0, result.output
     assert "5 files (classes layout): 1 new" in result.output and "4 failed" in result.output
-    for line in ("pipe.jpg: not-a-regular-file: a FIFO", "dangling.jpg: not-a-regular-file: a dangling symbolic link",
-                 "loop.jpg: not-a-regular-file: a symbolic link loop", "huge.jpg: too-large: 30002 bytes"):
+    for line in (
+        "pipe.jpg: not-a-regular-file: a FIFO",
+        "dangling.jpg: not-a-regular-file: a dangling symbolic link",
+        "loop.jpg: not-a-regular-file: a symbolic link loop",
+        "huge.jpg: too-large: 30002 bytes",
+    ):
         assert line in result.output, result.output
     with open_catalog(catalog_path) as cat:
         assert len(list(iter_images(cat))) == 1
 
 
 @pytest.mark.parametrize("which", ["fifo", "zero", "big"])
-def test_crawl_page_refuses_special_and_huge_files(tmp_path, fifo, catalog_path, which, monkeypatch):
+def test_crawl_page_refuses_special_and_huge_files(
+    tmp_path, fifo, catalog_path, which, monkeypatch
+):
     """Issue 13: `crawl --page` on a FIFO hung."""
     from catalog import files
 
@@ -93,8 +113,12 @@ def test_crawl_page_refuses_special_and_huge_files(tmp_path, fifo, catalog_path,
     monkeypatch.setattr(files, "PAGE_MAX_BYTES", 1000)
     monkeypatch.setattr("crawler.crawl.PAGE_MAX_BYTES", 1000)
     page = {"fifo": fifo, "zero": "/dev/zero", "big": big}[which]
-    result = within(20, runner.invoke, crawl_app, ["--class", "Yeezy_350", "--page", str(page),
-                                                   "--catalog", str(catalog_path)])
+    result = within(
+        20,
+        runner.invoke,
+        crawl_app,
+        ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(catalog_path)],
+    )
     assert result.exit_code == 1, result.output
     assert "cannot read saved page" in result.output
     assert ("too-large" if which == "big" else "not-a-regular-file") in result.output
@@ -106,8 +130,17 @@ def test_predict_refuses_fifo_and_dev_zero(tmp_path, fifo, catalog_path, monkeyp
     from trainer.cli import app as train_app
 
     monkeypatch.setattr(predict, "latest_finished_run", lambda cat: {"id": 1, "backbone": "b"})
-    monkeypatch.setattr(predict, "load_run_model", lambda cat, run: (type("M", (), {"input_shape": (None, 32, 32, 3)})(), ["a"]))
-    result = within(20, runner.invoke, train_app, ["predict", str(fifo), "/dev/zero", "--catalog", str(catalog_path)])
+    monkeypatch.setattr(
+        predict,
+        "load_run_model",
+        lambda cat, run: (type("M", (), {"input_shape": (None, 32, 32, 3)})(), ["a"]),
+    )
+    result = within(
+        20,
+        runner.invoke,
+        train_app,
+        ["predict", str(fifo), "/dev/zero", "--catalog", str(catalog_path)],
+    )
     assert result.exit_code == 1, result.output
     assert f"{fifo}: not-a-regular-file: a FIFO" in result.output
     assert "/dev/zero: not-a-regular-file: a character device" in result.output

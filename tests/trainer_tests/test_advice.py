@@ -18,34 +18,56 @@ def test_scratch_warning_only_for_random_weights_on_a_small_split(small_catalog,
     with open_catalog(path) as cat:
         warning = advice.scratch_warning(cat, "vgg16", "none", None)
         assert warning is not None
-        assert f"vgg16 would train from random weights (--weights none) on {len(ids['train'])} training images" in warning
+        assert (
+            f"vgg16 would train from random weights (--weights none) on {len(ids['train'])} training images"
+            in warning
+        )
         assert "`train --backbone efficientnet_lite0`" in warning
         assert advice.scratch_warning(cat, "vgg16", "imagenet", None) is None
         both = advice.scratch_warning(cat, "all", "none", None)
         assert both is not None and both.startswith("inception_v3, resnet50, vgg16 would train")
-        assert advice.scratch_warning(cat, "vgg16", "none", "no_such_split") is None  # training says why
+        assert (
+            advice.scratch_warning(cat, "vgg16", "none", "no_such_split") is None
+        )  # training says why
         monkeypatch.setattr(advice, "SCRATCH_ENOUGH", len(ids["train"]))
         assert advice.scratch_warning(cat, "vgg16", "none", None) is None
 
 
 def _fake_train(cat, cfg, **kwargs):
     if cfg.backbone == "resnet50":
-        raise WeightsError("could not get the ImageNet weights for resnet50 (offline).\nsecond line")
-    return {"id": {"vgg16": 2, "inception_v3": 3}[cfg.backbone], "backbone": cfg.backbone, "split": "default",
-            "weights": cfg.weights, "status": "finished", "metrics": {"top1": 0.5}}
+        raise WeightsError(
+            "could not get the ImageNet weights for resnet50 (offline).\nsecond line"
+        )
+    return {
+        "id": {"vgg16": 2, "inception_v3": 3}[cfg.backbone],
+        "backbone": cfg.backbone,
+        "split": "default",
+        "weights": cfg.weights,
+        "status": "finished",
+        "metrics": {"top1": 0.5},
+    }
 
 
-def test_backbone_all_trains_the_others_and_reports_each_failure_at_the_end(small_catalog, monkeypatch):
+def test_backbone_all_trains_the_others_and_reports_each_failure_at_the_end(
+    small_catalog, monkeypatch
+):
     """Issue 16: `train --backbone all` stopped at the first backbone whose weights were missing."""
     import trainer.train
 
     path, _ = small_catalog
     monkeypatch.setattr(trainer.train, "train", _fake_train)
-    result = runner.invoke(app, ["--backbone", "all", "--weights", "imagenet", "--catalog", str(path)])
+    result = runner.invoke(
+        app, ["--backbone", "all", "--weights", "imagenet", "--catalog", str(path)]
+    )
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    assert [line.split()[1] for line in lines if line.strip()[:1].isdigit()] == ["vgg16", "inception_v3"]
-    assert lines[-1] == "failed: resnet50: could not get the ImageNet weights for resnet50 (offline)."
+    assert [line.split()[1] for line in lines if line.strip()[:1].isdigit()] == [
+        "vgg16",
+        "inception_v3",
+    ]
+    assert (
+        lines[-1] == "failed: resnet50: could not get the ImageNet weights for resnet50 (offline)."
+    )
     assert "warning:" not in result.output  # ImageNet weights: no advice needed
 
 
@@ -55,8 +77,14 @@ def test_train_weights_none_warns_before_training_starts(small_catalog, monkeypa
 
     path, _ = small_catalog
     seen = []
-    monkeypatch.setattr(trainer.train, "train", lambda cat, cfg, **kw: seen.append(cfg.backbone) or _fake_train(cat, cfg))
-    result = runner.invoke(app, ["--backbone", "vgg16", "--weights", "none", "--catalog", str(path)])
+    monkeypatch.setattr(
+        trainer.train,
+        "train",
+        lambda cat, cfg, **kw: seen.append(cfg.backbone) or _fake_train(cat, cfg),
+    )
+    result = runner.invoke(
+        app, ["--backbone", "vgg16", "--weights", "none", "--catalog", str(path)]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("warning: vgg16 would train from random weights")
     assert "efficientnet_lite0" in result.output and seen == ["vgg16"]

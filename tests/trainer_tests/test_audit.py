@@ -39,7 +39,13 @@ def shape_image(label: int, seed: int) -> bytes:
     x, y, r = rng.randint(20, 44), rng.randint(20, 44), rng.randint(12, 18)
     colour = tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in COLOURS[label])
     box = (x - r, y - r, x + r, y + r)
-    [draw.ellipse, draw.rectangle, lambda b, fill: draw.polygon([(b[0], b[3]), (b[2], b[3]), ((b[0] + b[2]) // 2, b[1])], fill=fill)][label](box, fill=colour)
+    [
+        draw.ellipse,
+        draw.rectangle,
+        lambda b, fill: draw.polygon(
+            [(b[0], b[3]), (b[2], b[3]), ((b[0] + b[2]) // 2, b[1])], fill=fill
+        ),
+    ][label](box, fill=colour)
     return _png(img)
 
 
@@ -64,18 +70,37 @@ def audited(tmp_path_factory):
         subsets = []
         for label, name in enumerate(CLASSES):
             for i in range(PER_CLASS):
-                image_id = add_image(cat, shape_image(label, 100 * label + i), name, Provenance("import")).image["id"]
+                image_id = add_image(
+                    cat, shape_image(label, 100 * label + i), name, Provenance("import")
+                ).image["id"]
                 subsets.append((image_id, "test" if i >= 9 else "train"))
                 if i == 0:  # the first train image of each class gets the next class's label
                     truth["flipped"][image_id] = name
                     update_image(cat, image_id, **{"class": CLASSES[(label + 1) % 3]})
-        truth["off_topic"] = add_image(cat, stripes(), "Yeezy_350", Provenance("import")).image["id"]
+        truth["off_topic"] = add_image(cat, stripes(), "Yeezy_350", Provenance("import")).image[
+            "id"
+        ]
         subsets.append((truth["off_topic"], "train"))
         assign(cat, "default", subsets, seed=0)
-        truth["before"] = cat.db.execute("SELECT id, class, status FROM images ORDER BY id").fetchall()
+        truth["before"] = cat.db.execute(
+            "SELECT id, class, status FROM images ORDER BY id"
+        ).fetchall()
     # --max-quality 0: cleanlab's find_label_issues decides; the default threshold suits
     # thousands of images, where out-of-fold probabilities are sharper than on 37.
-    args = ["audit", "--split", "default", "--folds", "3", "--size", "64", "--max-quality", "0", "--json", "--catalog", str(path)]
+    args = [
+        "audit",
+        "--split",
+        "default",
+        "--folds",
+        "3",
+        "--size",
+        "64",
+        "--max-quality",
+        "0",
+        "--json",
+        "--catalog",
+        str(path),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return path, truth, json.loads(result.stdout)
@@ -102,22 +127,35 @@ def test_audit_records_flags_worst_first_and_changes_no_image(audited):
     assert scores == sorted(scores) and all(len(f["sha256"]) == 64 for f in report["flags"])
     with open_catalog(path) as cat:
         audit = get_audit(cat, report["audit"])
-        stored = cat.db.execute("SELECT count(*) FROM audit_flags WHERE audit_id = ?", [audit["id"]]).fetchone()[0]
+        stored = cat.db.execute(
+            "SELECT count(*) FROM audit_flags WHERE audit_id = ?", [audit["id"]]
+        ).fetchone()[0]
         after = cat.db.execute("SELECT id, class, status FROM images ORDER BY id").fetchall()
         assert cat.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
-    assert (audit["split"], audit["backbone"], audit["params"]["folds"]) == ("default", "efficientnet_lite0", 3)
+    assert (audit["split"], audit["backbone"], audit["params"]["folds"]) == (
+        "default",
+        "efficientnet_lite0",
+        3,
+    )
     assert stored == len(report["flags"])
     assert after == truth["before"]
 
 
 def test_audit_keeps_float16_features_in_the_cache_and_reuses_them(audited):
     path, _, report = audited
-    files = sorted((path.parent / "cache" / "audit" / "efficientnet_lite0-imagenet-64").rglob("*.npy"))
+    files = sorted(
+        (path.parent / "cache" / "audit" / "efficientnet_lite0-imagenet-64").rglob("*.npy")
+    )
     assert len(files) == 3 * PER_CLASS + 1
     assert np.load(files[0]).dtype == np.float16 and np.load(files[0]).shape == (1280,)
-    result = runner.invoke(app, ["audit", "--folds", "3", "--size", "64", "--max-quality", "0", "--catalog", str(path)])
+    result = runner.invoke(
+        app, ["audit", "--folds", "3", "--size", "64", "--max-quality", "0", "--catalog", str(path)]
+    )
     assert result.exit_code == 0, result.output
-    assert f"audit {report['audit'] + 1}: {len(report['flags'])} of {3 * PER_CLASS + 1} images flagged" in result.output
+    assert (
+        f"audit {report['audit'] + 1}: {len(report['flags'])} of {3 * PER_CLASS + 1} images flagged"
+        in result.output
+    )
     assert "Air_Max_90" in result.output  # the per-class table
 
 
@@ -128,10 +166,15 @@ def test_exclude_flagged_leaves_out_open_train_flags_until_reviewed(audited):
         data = load_split(cat, "default", val_fraction=0, exclude_flagged=True)
         train_ids = {e.image_id for e in data.train}
         assert truth["off_topic"] in flagged and not flagged & train_ids
-        assert len(train_ids) == 3 * 9 + 1 - len(flagged & {i for i, s in _subsets(cat) if s == "train"})
+        assert len(train_ids) == 3 * 9 + 1 - len(
+            flagged & {i for i, s in _subsets(cat) if s == "train"}
+        )
         first = next(iter(truth["flipped"]))
         relabel(cat, first, truth["flipped"][first])  # reviewed since the audit: trained on again
-        again = {e.image_id for e in load_split(cat, "default", val_fraction=0, exclude_flagged=True).train}
+        again = {
+            e.image_id
+            for e in load_split(cat, "default", val_fraction=0, exclude_flagged=True).train
+        }
         assert first in again and get_image(cat, first)["class"] == truth["flipped"][first]
 
 
@@ -141,7 +184,10 @@ def _subsets(cat) -> list[tuple[int, str]]:
 
 def test_exclude_flagged_without_an_audit_is_a_clear_error(small_catalog):
     path, _ = small_catalog
-    result = runner.invoke(app, ["--exclude-flagged", "--backbone", "vgg16", "--weights", "none", "--catalog", str(path)])
+    result = runner.invoke(
+        app,
+        ["--exclude-flagged", "--backbone", "vgg16", "--weights", "none", "--catalog", str(path)],
+    )
     assert result.exit_code == 1
     assert "has no audit" in result.output
 
@@ -160,5 +206,8 @@ def test_find_flags_on_known_features():
     probs[[0, 31]] = [[0.96, 0.02, 0.02], [0.02, 0.96, 0.02]]  # the fold models saw the true class
     expected = {0: (0, "label"), 31: (1, "label"), 90: (None, "off_topic")}
     for max_quality in (None, 0.1):  # cleanlab's find_label_issues, then a quality threshold
-        flags = {i: (s, kind) for i, s, _, kind in find_flags(features, given, probs, max_quality=max_quality)}
+        flags = {
+            i: (s, kind)
+            for i, s, _, kind in find_flags(features, given, probs, max_quality=max_quality)
+        }
         assert flags == expected

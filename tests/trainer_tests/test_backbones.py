@@ -26,28 +26,48 @@ from trainer.errors import TrainerError, WeightsError
 from trainer.layers import Preprocess
 
 # 64 px keeps CPU time small; InceptionV3 needs at least 75.
-TINY_SIZES = {"resnet50": 64, "vgg16": 64, "inception_v3": 75, "mobilenet_v2": 64,
-              "efficientnet_lite0": 64, "efficientnet_lite1": 64, "efficientnet_lite2": 64}
+TINY_SIZES = {
+    "resnet50": 64,
+    "vgg16": 64,
+    "inception_v3": 75,
+    "mobilenet_v2": 64,
+    "efficientnet_lite0": 64,
+    "efficientnet_lite1": 64,
+    "efficientnet_lite2": 64,
+}
 
 
 def test_registry_lists_the_seven_backbones_with_their_input_sizes():
     sizes = {name: b.input_size for name, b in BACKBONES.items()}
-    assert sizes == {"resnet50": 224, "vgg16": 224, "inception_v3": 299, "mobilenet_v2": 224,
-                     "efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
+    assert sizes == {
+        "resnet50": 224,
+        "vgg16": 224,
+        "inception_v3": 299,
+        "mobilenet_v2": 224,
+        "efficientnet_lite0": 224,
+        "efficientnet_lite1": 240,
+        "efficientnet_lite2": 260,
+    }
 
 
 def test_unknown_backbone_names_the_known_ones():
-    with pytest.raises(TrainerError, match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all"):
+    with pytest.raises(
+        TrainerError,
+        match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all",
+    ):
         get_backbone("alexnet")
 
 
 def test_specs_are_parsed_in_one_place_for_the_cli_and_the_library():
     """Issue 11: `a+b` was looked up whole as one registry name by `train_backbones`."""
-    assert run_specs("mobilenet_v2+efficientnet_lite0", "imagenet") == ["mobilenet_v2+efficientnet_lite0"]
+    assert run_specs("mobilenet_v2+efficientnet_lite0", "imagenet") == [
+        "mobilenet_v2+efficientnet_lite0"
+    ]
     assert run_specs("all", "none") == list(ORIGINAL_BACKBONES)
     assert run_specs(RECOMMENDED_BACKBONE, "none") == [RECOMMENDED_BACKBONE]
-    assert [(e.name, w) for e, w in members("mobilenet_v2+efficientnet_lite0", "a.h5,imagenet")] == [
-        ("mobilenet_v2", "a.h5"), ("efficientnet_lite0", "imagenet")]
+    assert [
+        (e.name, w) for e, w in members("mobilenet_v2+efficientnet_lite0", "a.h5,imagenet")
+    ] == [("mobilenet_v2", "a.h5"), ("efficientnet_lite0", "imagenet")]
     with pytest.raises(TrainerError, match="unknown backbone 'alexnet'"):
         run_specs("mobilenet_v2+alexnet", "none")
     with pytest.raises(TrainerError, match="one per backbone"):
@@ -77,12 +97,17 @@ def test_too_small_input_is_refused_with_the_minimum():
 
 @pytest.mark.parametrize(
     ("mode", "reference"),
-    [("caffe", keras.applications.vgg16.preprocess_input), ("tf", keras.applications.mobilenet_v2.preprocess_input)],
+    [
+        ("caffe", keras.applications.vgg16.preprocess_input),
+        ("tf", keras.applications.mobilenet_v2.preprocess_input),
+    ],
 )
 def test_preprocess_layer_matches_keras_preprocess_input(mode, reference):
     pixels = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
     expected = reference(pixels.copy())
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(Preprocess(mode)(pixels)), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(Preprocess(mode)(pixels)), expected, rtol=1e-5, atol=1e-4
+    )
 
 
 def test_lite_preprocessing_is_minus_127_over_128():

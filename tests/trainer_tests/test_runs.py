@@ -47,7 +47,11 @@ def test_stale_heartbeat_from_another_host_is_died_fresh_one_is_not(cat):
     finished = _run(cat, pid=_dead_pid(), status="finished")
     shown = {r["id"]: r for r in list_runs(cat)}
     assert shown[stale]["status"] == DIED and "other-host" in shown[stale]["died_reason"]
-    assert [shown[i]["status"] for i in (fresh, legacy, finished)] == ["running", "running", "finished"]
+    assert [shown[i]["status"] for i in (fresh, legacy, finished)] == [
+        "running",
+        "running",
+        "finished",
+    ]
 
 
 def test_resume_takes_over_a_died_run_but_not_a_live_one(cat):
@@ -72,15 +76,34 @@ def test_heartbeat_thread_refreshes_the_run_and_stops(cat):
     assert during > "2020" and during != "2020-01-01T00:00:00+00:00"
     cat.table("runs").update(run_id, {"heartbeat_at": "2020-01-01T00:00:00+00:00"})
     time.sleep(0.2)
-    assert get_run(cat, run_id)["heartbeat_at"] == "2020-01-01T00:00:00+00:00"  # stopped with the block
+    assert (
+        get_run(cat, run_id)["heartbeat_at"] == "2020-01-01T00:00:00+00:00"
+    )  # stopped with the block
 
 
 def test_train_runs_table_stays_aligned_and_json_lists_the_runs(catalog_path):
     empty = CliRunner().invoke(app, ["runs", "--catalog", str(catalog_path)])
-    assert empty.exit_code == 0 and empty.output.splitlines()[1].split() == ["run", "backbone", "split", "weights", "status", "top-1", "top-3", "test", "secs", "reason"]
+    assert empty.exit_code == 0 and empty.output.splitlines()[1].split() == [
+        "run",
+        "backbone",
+        "split",
+        "weights",
+        "status",
+        "top-1",
+        "top-3",
+        "test",
+        "secs",
+        "reason",
+    ]
     with open_catalog(catalog_path) as cat:
         short = _run(cat)
-        long_id = start_run(cat, "mobilenet_v2+efficientnet_lite0+vgg16", "a_very_long_split_name_indeed", "none", {})["id"]
+        long_id = start_run(
+            cat,
+            "mobilenet_v2+efficientnet_lite0+vgg16",
+            "a_very_long_split_name_indeed",
+            "none",
+            {},
+        )["id"]
         cat.table("runs").update(long_id, {"pid": _dead_pid()})
     result = CliRunner().invoke(app, ["runs", "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
@@ -116,7 +139,9 @@ def test_a_sigkilled_training_process_leaves_a_run_shown_as_died(catalog_path):
         "    print(run['id'], flush=True)\n"
         "    time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(catalog_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(catalog_path)], stdout=subprocess.PIPE, text=True
+    )
     run_id = int(proc.stdout.readline())
     with open_catalog(catalog_path) as cat:
         assert list_runs(cat)[0]["status"] == "running"  # alive: not died

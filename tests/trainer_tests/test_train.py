@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trainer_tests.traingen import CLASSES, TEST_PER_CLASS, TRAIN_PER_CLASS
 
 from catalog import get_image, image_file, open_catalog
 from catalog.runs import get_run, run_predictions
@@ -20,9 +21,15 @@ from trainer.features import pooled_file
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
 
-from trainer_tests.traingen import CLASSES, TEST_PER_CLASS, TRAIN_PER_CLASS
-
-TINY = dict(weights="none", epochs=1, fine_tune_epochs=1, size=64, val_fraction=0.2, batch_size=8, augment_passes=2)
+TINY = dict(
+    weights="none",
+    epochs=1,
+    fine_tune_epochs=1,
+    size=64,
+    val_fraction=0.2,
+    batch_size=8,
+    augment_passes=2,
+)
 
 
 def pooled(maps: str):
@@ -41,7 +48,9 @@ def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
         assert set(m["per_class"]) == set(CLASSES) and 0.0 <= m["top1"] <= m["top3"] <= 1.0
         for rel in run["artifacts"].values():
             assert (cat.root / rel).stat().st_size > 0
-        assert {"confusion_png", "per_class_png", "predictions_png"} <= set(run["artifacts"])  # issue 16
+        assert {"confusion_png", "per_class_png", "predictions_png"} <= set(
+            run["artifacts"]
+        )  # issue 16
         labels = json.loads((cat.root / run["artifacts"]["labels"]).read_text())
         assert labels == {"classes": sorted(CLASSES), "input_size": 64}
 
@@ -49,7 +58,9 @@ def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
         assert sorted(p.image_id for p in stored) == sorted(ids["test"])
         files = [image_file(cat, get_image(cat, p.image_id)) for p in stored]
         _, predicted = predict_files(cat, files, run_id=run["id"], top=3)
-        assert [[c for c, _ in p.top_k] for p in predicted] == [[c for c, _ in s.top_k[:3]] for s in stored]
+        assert [[c for c, _ in p.top_k] for p in predicted] == [
+            [c for c, _ in s.top_k[:3]] for s in stored
+        ]
 
         again = evaluate_run(cat, run["id"])
         assert again["top1"] == m["top1"] and again["confusion"] == m["confusion"]
@@ -59,8 +70,11 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
     path, ids = small_catalog
     stages = []
     with open_catalog(path) as cat:
-        run = train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **TINY),
-                    on_checkpoint=lambda stage, model: stages.append((stage, model.input_shape)))
+        run = train(
+            cat,
+            TrainConfig("mobilenet_v2+efficientnet_lite0", **TINY),
+            on_checkpoint=lambda stage, model: stages.append((stage, model.input_shape)),
+        )
         assert run["status"] == "finished" and run["backbone"] == "mobilenet_v2+efficientnet_lite0"
         record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
         widths = [np.load(pooled(p)).shape[-1] for p in record["train"][0]]
@@ -68,14 +82,19 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
         stored = run_predictions(cat, run["id"])
         files = [image_file(cat, get_image(cat, p.image_id)) for p in stored]
         _, predicted = predict_files(cat, files, run_id=run["id"], top=3)
-    assert [[c for c, _ in p.top_k] for p in predicted] == [[c for c, _ in s.top_k[:3]] for s in stored]
+    assert [[c for c, _ in p.top_k] for p in predicted] == [
+        [c for c, _ in s.top_k[:3]] for s in stored
+    ]
     assert stages == [("head", (None, 64, 64, 3)), ("fine-tune 1", (None, 64, 64, 3))]
 
 
 def test_ensemble_weights_need_one_value_or_one_per_backbone(small_catalog):
     path, _ = small_catalog
     with open_catalog(path) as cat, pytest.raises(TrainerError, match="one per backbone"):
-        train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, "weights": "none,none,none"}))
+        train(
+            cat,
+            TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, "weights": "none,none,none"}),
+        )
 
 
 def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
@@ -102,15 +121,26 @@ def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
     assert {e.image_id for e in data.test} == set(ids["test"])
     assert not {e.image_id for e in data.train + data.val} & set(ids["test"])
     # 2 feature passes (plain + augmented) over the train part only; val once.
-    assert [np.load(pooled(p)).shape for p, in record["train"]] == [(len(data.train), 512)] * 2
+    assert [np.load(pooled(p)).shape for (p,) in record["train"]] == [(len(data.train), 512)] * 2
     assert [np.load(pooled(p)).shape for p in record["val"]] == [(len(data.val), 512)]
 
 
 def test_pretrained_efficientnet_lite0_learns_the_colour_classes(small_catalog):
     path, _ = small_catalog
     with open_catalog(path) as cat:
-        run = train(cat, TrainConfig("efficientnet_lite0", weights="imagenet", epochs=25, fine_tune_epochs=0,
-                                     size=64, val_fraction=0.0, batch_size=8, augment_passes=1))
+        run = train(
+            cat,
+            TrainConfig(
+                "efficientnet_lite0",
+                weights="imagenet",
+                epochs=25,
+                fine_tune_epochs=0,
+                size=64,
+                val_fraction=0.0,
+                batch_size=8,
+                augment_passes=1,
+            ),
+        )
     assert run["metrics"]["top1"] == 1.0
 
 
@@ -148,7 +178,10 @@ def test_validation_is_carved_per_class_with_a_seed(small_catalog):
 def test_pending_images_are_dropped_with_accepted_only(small_catalog):
     path, ids = small_catalog
     with open_catalog(path) as cat:
-        cat.db.execute("UPDATE images SET status = 'accepted' WHERE id IN (?, ?, ?, ?)", ids["train"][:2] + ids["train"][5:7])
+        cat.db.execute(
+            "UPDATE images SET status = 'accepted' WHERE id IN (?, ?, ?, ?)",
+            ids["train"][:2] + ids["train"][5:7],
+        )
         data = load_split(cat, "default", accepted_only=True, val_fraction=0.0)
     assert data.classes == sorted(CLASSES[:2]) and len(data.train) == 4 and data.test == []
 

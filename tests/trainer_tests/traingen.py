@@ -31,7 +31,9 @@ def build_catalog(path: Path, split: str = "default") -> dict[str, list[int]]:
     with open_catalog(path) as cat:
         for label, name in enumerate(CLASSES):
             for i in range(TRAIN_PER_CLASS + TEST_PER_CLASS):
-                result = add_image(cat, class_image(label, 100 * label + i), name, Provenance("import"))
+                result = add_image(
+                    cat, class_image(label, 100 * label + i), name, Provenance("import")
+                )
                 ids["train" if i < TRAIN_PER_CLASS else "test"].append(result.image["id"])
         assign(cat, split, [(i, s) for s, group in ids.items() for i in group], seed=0)
     return ids
