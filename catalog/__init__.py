@@ -4,6 +4,7 @@
 other module writes SQL to the catalog's tables.
 """
 
+from .atomic import AtomicFile, atomic_write, write_text_atomic
 from .classes import add_class, check_class_name, class_names, list_classes, require_class
 from .db import CATALOG_ENV, Catalog, default_catalog_path, open_catalog
 from .errors import CatalogError, InvalidClassName, InvalidImage, UnknownClassError
@@ -21,6 +22,9 @@ from .images import (
 from .validate import ImageInfo, validate_image
 
 __all__ = [
+    "AtomicFile",
+    "atomic_write",
+    "write_text_atomic",
     "CATALOG_ENV",
     "AddResult",
     "Catalog",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .atomic import AtomicFile
 from .owners import claim
 
 if TYPE_CHECKING:  # db imports this module to sweep temp files on open
@@ -44,16 +44,13 @@ def stage_file(store_dir: Path, data: bytes, sha256: str, ext: str) -> Path:
     """
     folder = store_dir / sha256[:2]
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{ext}")
+    out = AtomicFile(folder / f"{sha256}.{ext}", prefix=TEMP_PREFIX, suffix=f".{ext}")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        out.file.write(data)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        out.discard()
         raise
-    return Path(tmp)
+    return out.close(fsync=True)
 
 
 def claim_new(cat: Catalog, sha256: str, ext: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from catalog import Catalog, image_file
+from catalog import Catalog, atomic_write, image_file, write_text_atomic
 from catalog import splits as catalog_splits
 from catalog.schema import USABLE_STATUSES
 from catalog.store import sha256_of, sha256_of_file
@@ -205,17 +205,13 @@ def _read_marker(marker: Path) -> dict[str, dict]:
 
 
 def _write_marker(dest: Path, files: dict[str, dict]) -> None:
-    tmp = dest / f"{MARKER}.tmp"
-    tmp.write_text(
-        json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0), encoding="utf-8"
+    write_text_atomic(
+        dest / MARKER, json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0)
     )
-    os.replace(tmp, dest / MARKER)
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_write(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)

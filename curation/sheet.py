@@ -12,10 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from pathlib import Path
 
-from catalog import Catalog, image_file, image_flags, iter_images
+from catalog import Catalog, image_file, image_flags, iter_images, write_text_atomic
 from catalog.duplicates import DuplicateMark, duplicate_marks
 
 from .hashing import open_reduced
@@ -52,9 +51,7 @@ def write_sheet(
     )
     title = html.escape(f"{class_name or 'all classes'} — {cat.path.name}")
     page = PAGE.format(title=title, w=THUMB, count=len(figures), figures=body)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return len(figures)
 
 

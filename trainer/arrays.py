@@ -9,10 +9,11 @@ one batch. The files are plain .npy files (`np.load` reads them).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from catalog import AtomicFile
 
 
 class NpyWriter:
@@ -30,8 +31,8 @@ class NpyWriter:
             np.dtype(dtype),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".partial-", suffix=".npy")
-        self._fh = os.fdopen(fd, "wb")
+        self._out = AtomicFile(self.path, prefix=".partial-", suffix=".npy")
+        self._fh = self._out.file
         header = {
             "descr": np.lib.format.dtype_to_descr(self.dtype),
             "fortran_order": False,
@@ -51,11 +52,10 @@ class NpyWriter:
 
     def close(self) -> None:
         """Rename into place if every row was written; otherwise drop the partial file."""
-        self._fh.close()
         if self.rows == self.shape[0]:
-            os.replace(self._tmp, self.path)  # atomic: a reader never sees half a file
+            self._out.commit()  # atomic: a reader never sees half a file
         else:
-            os.unlink(self._tmp)
+            self._out.discard()
 
     def __enter__(self) -> NpyWriter:
         return self

@@ -17,8 +17,6 @@ turns them into decisions.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import Catalog, class_names, image_file
+from catalog import Catalog, atomic_write, class_names, image_file
 from catalog.audits import Flag, record_audit
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import split_images
@@ -232,10 +230,8 @@ def _read(folder: Path, sha256: str) -> np.ndarray | None:
 def _write(folder: Path, sha256: str, vector: np.ndarray) -> None:
     path = _path(folder, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_write(path, prefix="tmp", suffix=".npy") as fh:  # a reader never sees half
         np.save(fh, vector)
-    os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
 # --- 2. out-of-fold probabilities --------------------------------------------------------

@@ -25,7 +25,7 @@ KEY_FILE = "key.json"  # written first into each features folder: the mark that 
 
 _PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
 _FEATURE_FILE = re.compile(
-    r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json\.tmp)$"
+    r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json(\.[\w-]+)?\.tmp)$"
 )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps
 
-from catalog import Catalog, class_names, image_file
+from catalog import Catalog, atomic_write, class_names, image_file
 from catalog.audits import without_flagged
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import require_split, split_images, split_names
@@ -233,10 +232,9 @@ def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
             pass  # a damaged cache file is rebuilt below
     arr = decode(ex.path, size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-    with os.fdopen(fd, "wb") as fh:
+    # atomic: two runs may fill the cache at once; `cache` knows the temporary name
+    with atomic_write(path, prefix="tmp", suffix=".npy") as fh:
         np.save(fh, arr)
-    os.replace(tmp, path)  # atomic: two runs may fill the cache at once
     return arr
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from catalog import write_text_atomic
+
 from .arrays import NpyRows, NpyWriter
 from .cache import KEY_FILE
 from .data import Example, augmenter, image_batches
@@ -68,9 +70,8 @@ def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
     folder = root / digest
     if not (folder / KEY_FILE).exists():
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{KEY_FILE}.tmp"
-        tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
-        tmp.replace(folder / KEY_FILE)  # marks the folder as the trainer's (see `cache`)
+        # marks the folder as the trainer's (see `cache`)
+        write_text_atomic(folder / KEY_FILE, json.dumps(key, indent=1, sort_keys=True))
     return folder
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import keras
 
-from catalog import Catalog
+from catalog import Catalog, write_text_atomic
 from catalog.runs import get_run, start_run, update_run
 
 from . import backend
@@ -298,9 +298,7 @@ def _record_features(
         "train": [[str(p) for p in per_pass] for per_pass in train_maps],
         "val": [str(p) for p in val_maps] if val_maps else [],
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=1))
 
 
 def _lap(since: float) -> float:
