@@ -20,10 +20,9 @@ from pathlib import Path
 
 from .db import Catalog
 from .owners import OwnershipUnknown, created_files, files_referenced_by, release, sibling_catalogs
+from .reviews import record_review
 from .store import TEMP_PREFIX, sha256_of_file, stale_temp_files
 from .storelock import exclusive
-from .timeutil import now
-from .tx import transaction
 
 MISSING_REASON = "file missing from the store"
 
@@ -99,21 +98,8 @@ def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None
 
 
 def _mark_missing(cat: Catalog, image_id: int) -> None:
-    before = cat.db.execute("SELECT status, reason FROM images WHERE id = ?", [image_id]).fetchone()
-    with transaction(cat):
-        cat.db.execute(
-            "UPDATE images SET status = 'rejected', reason = ? WHERE id = ?",
-            [MISSING_REASON, image_id],
-        )
-        cat.db.execute(
-            "INSERT INTO reviews (image_id, action, before, after, at) VALUES (?, 'check', ?, ?, ?)",
-            [
-                image_id,
-                json.dumps({"status": before[0], "reason": before[1]}),
-                json.dumps({"status": "rejected", "reason": MISSING_REASON}),
-                now(),
-            ],
-        )
+    # An audited decision like a reviewer's, so `curate undo` can take it back.
+    record_review(cat, image_id, "check", {"status": "rejected", "reason": MISSING_REASON})
 
 
 def _check_store_files(cat: Catalog, known: set[Path], report: IntegrityReport, fix: bool) -> None:

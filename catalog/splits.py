@@ -10,6 +10,7 @@ from .sql import dict_rows, placeholders
 from .timeutil import now
 
 SUBSETS = ("train", "test")
+DEFAULT_SPLIT = "default"
 
 
 def assign(
@@ -57,6 +58,21 @@ def require_split(cat: Catalog, name: str) -> str:
         listed = ", ".join(names) if names else "(none yet: run `curate split`)"
         raise CatalogError(f"unknown split {name!r}. Known splits: {listed}")
     return name
+
+
+def default_split(cat: Catalog) -> str | None:
+    """The split every stage uses when none is named: `default`, else the newest; None
+    when the catalog has no split yet."""
+    names = split_names(cat)
+    if DEFAULT_SPLIT in names:
+        return DEFAULT_SPLIT
+    return names[0] if names else None
+
+
+def choose_split(cat: Catalog, name: str | None) -> str | None:
+    """`name` if given (it must exist: CatalogError lists the known ones), else the
+    `default_split`."""
+    return require_split(cat, name) if name is not None else default_split(cat)
 
 
 def subsets(cat: Catalog, name: str) -> dict[int, str]:

@@ -15,15 +15,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, fail, say
+from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_console, fail, say
 
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
 from .engines.filters import parse_filter_args
+from .errors import CrawlerError
 from .fetch import Fetcher
 from .report import CrawlReport
 from .search import ENGINES, parse_search_urls
 
 app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
+# CatalogError and the crawler's errors become one line and exit code 1.
+catalog_for_cli = catalog_opener(CrawlerError)
 
 
 @app.command()

@@ -19,21 +19,28 @@ from functools import partial
 from pathlib import Path
 
 from catalog import (
+    PAGE_MAX_BYTES,
     Catalog,
     CatalogError,
+    DiskFullError,
+    FetchRecord,
     ImageInfo,
+    InputFileError,
     InvalidImage,
     Provenance,
     add_image,
+    claim_new,
     class_names,
+    counts_by,
+    disk_full,
+    read_input_file,
+    record_fetches,
     require_class,
+    sha256_of,
+    stage_file,
+    transaction,
+    tried_urls,
 )
-from catalog.diskfull import DiskFullError, disk_full
-from catalog.fetches import FetchRecord, record_fetches, tried_urls
-from catalog.files import PAGE_MAX_BYTES, InputFileError, read_input_file
-from catalog.images import counts_by
-from catalog.store import claim_new, sha256_of, stage_file
-from catalog.tx import transaction
 
 from .download import Attempt, Outcome, download_hit
 from .engines.common import count_dropped_urls, split_url
@@ -167,7 +174,7 @@ def crawl_all(
     for name in class_names(cat):
         try:
             results.append((name, crawl_class(cat, name, options, fetcher, progress), None))
-        except CatalogError as exc:
+        except (CatalogError, CrawlerError) as exc:
             results.append((name, None, str(exc)))
         last = results[-1][1]
         if (

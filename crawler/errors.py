@@ -1,13 +1,11 @@
 """Exceptions raised by the crawler; `crawl` turns them into a message and exit code 1.
 
-They subclass `CatalogError`, so `catalog.cli.catalog_for_cli` translates them like the
-catalog's own errors.
+`CrawlerError` is the crawler's own base, not a `CatalogError` (issue 17): the CLI names
+it to `clikit.catalog_for_cli`, and code that records per-class failures catches both.
 """
 
-from catalog import CatalogError
 
-
-class CrawlerError(CatalogError):
+class CrawlerError(Exception):
     """A crawl could not be done; the message says why and what to try."""
 
 

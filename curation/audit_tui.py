@@ -15,8 +15,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.binding import Binding
 
-from catalog import Catalog
-from catalog.audits import open_flag_ids
+from catalog import Catalog, open_flag_ids
 
 from . import review as review_lib
 from .tui import ReviewApp, ReviewSummary

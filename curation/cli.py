@@ -12,13 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from catalog import add_class, list_classes
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
-from catalog.files import IMAGE_MAX_BYTES, MB
-from catalog.integrity import check_catalog
-from catalog.text import plain
+from catalog import IMAGE_MAX_BYTES, MB, add_class, check_catalog, list_classes
+from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, plain, say
 
 from .classmap import describe, map_classes, parse_map_option, read_map_file
+from .commands import register as register_commands
+from .errors import CurationError
 from .importer import check_plan_classes, import_plan, plan_import
 from .stats import catalog_stats
 
@@ -29,6 +28,8 @@ app = typer.Typer(
 classes_app = typer.Typer(help="List and add classes.", no_args_is_help=True)
 app.add_typer(classes_app, name="classes")
 console = Console(soft_wrap=True)
+# CatalogError and CurationError become one line and exit code 1.
+catalog_for_cli = catalog_opener(CurationError)
 
 
 @app.command("import")
@@ -227,6 +228,6 @@ def classes_add(
     say(f"added class {row['name']} (query: {row['query']!r})")
 
 
-# The curation commands live in their own module to keep this one short; importing it
-# registers them on `app`.
-from . import commands  # noqa: E402,F401
+# The curation commands live in their own module to keep this one short; added here,
+# after this module's own, so `curate --help` lists them in this order.
+register_commands(app)

@@ -1,27 +1,32 @@
 """The curation commands of `curate`: dedup, quality, review, split, leaks, export, sheet.
 
-Registered on `curation.cli.app`; each parses arguments, calls one library function and
+`curation.cli` adds them to its app with `register(app)`, explicitly: this module does
+not import the CLI (issue 17). Each parses arguments, calls one library function and
 prints a summary. Library errors become a message and exit code 1 via catalog_for_cli.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
+from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_console, say
 
 from . import dedup_report
 from . import review as review_lib
-from .cli import app
 from .dedup import DEFAULT_MAX_DISTANCE, dedup
+from .errors import CurationError
 from .export import export_split
 from .hashing import HashReport
 from .quality import Thresholds, check_quality
 from .sheet import write_sheet
 from .split import leaks, split_catalog
+
+# CatalogError and CurationError become one line and exit code 1.
+catalog_for_cli = catalog_opener(CurationError)
 
 Ids = Annotated[list[int], typer.Argument(help="Image ids.")]
 MaxDistance = Annotated[
@@ -30,7 +35,6 @@ MaxDistance = Annotated[
 _T = Thresholds()
 
 
-@app.command("dedup")
 def dedup_cmd(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     dry_run: Annotated[
@@ -67,7 +71,6 @@ def dedup_cmd(
     _report_skipped(result.hashing)
 
 
-@app.command()
 def quality(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     min_side: Annotated[
@@ -99,19 +102,16 @@ def quality(
         say(("unreadable files", "red"), f" for images {report.unreadable}")
 
 
-@app.command()
 def accept(ids: Ids, catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
     """Accept images (each decision is audited and can be undone).
 
     Example: curate accept 12 13 14
     """
     with catalog_for_cli(catalog) as cat:
-        for image_id in ids:
-            review_lib.accept(cat, image_id)
-    say(f"accepted {len(ids)} images")
+        done = review_lib.accept_many(cat, ids)
+    say(f"accepted {len(done)} images")
 
 
-@app.command()
 def reject(
     ids: Ids,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
@@ -122,12 +122,10 @@ def reject(
     Example: curate reject 40 41 --reason "not a sneaker"
     """
     with catalog_for_cli(catalog) as cat:
-        for image_id in ids:
-            review_lib.reject(cat, image_id, reason)
-    say(f"rejected {len(ids)} images")
+        done = review_lib.reject_many(cat, ids, reason)
+    say(f"rejected {len(done)} images")
 
 
-@app.command()
 def relabel(
     ids: Ids,
     to: Annotated[str, typer.Option("--to", help="The class the images really belong to.")],
@@ -138,12 +136,10 @@ def relabel(
     Example: curate relabel 331 --to Yeezy_500
     """
     with catalog_for_cli(catalog) as cat:
-        for image_id in ids:
-            review_lib.relabel(cat, image_id, to)
-    say(f"relabelled {len(ids)} images to {to}")
+        done = review_lib.relabel_many(cat, ids, to)
+    say(f"relabelled {len(done)} images to {to}")
 
 
-@app.command()
 def undo(
     image_id: Annotated[
         int | None,
@@ -160,7 +156,6 @@ def undo(
     say(f"undid {review['action']} of image {review['image_id']}: back to {review['before']}")
 
 
-@app.command()
 def review(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     class_name: Annotated[str | None, typer.Option("--class", help="Only this class.")] = None,
@@ -204,7 +199,6 @@ def review(
         say(summary.describe())
 
 
-@app.command()
 def sheet(
     out: Annotated[Path, typer.Argument(help="The HTML file to write.", dir_okay=False)],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
@@ -222,7 +216,6 @@ def sheet(
     say(f"wrote {count} thumbnails to {out}")
 
 
-@app.command()
 def split(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
     name: Annotated[str, typer.Option(help="The split's name.")] = "default",
@@ -276,7 +269,6 @@ def _ids(ids: list[int], shown: int = 20) -> str:
     return ", ".join(map(str, ids[:shown])) + more
 
 
-@app.command("leaks")
 def leaks_cmd(
     split_name: Annotated[str, typer.Argument(metavar="SPLIT", help="The split to check.")],
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
@@ -295,7 +287,6 @@ def leaks_cmd(
         raise typer.Exit(code=1)
 
 
-@app.command()
 def export(
     dest: Annotated[
         Path,
@@ -327,7 +318,6 @@ def export(
     )
 
 
-@app.command("audit-apply")
 def audit_apply(
     audit_id: Annotated[
         int | None, typer.Argument(metavar="[ID]", help="The audit (default: the newest).")
@@ -366,3 +356,26 @@ def audit_apply(
         audit, _ = review_lib.audit_queue(cat, audit_id)
         count = review_lib.apply_audit(cat, audit["id"], chosen[0], kind=kind, max_score=max_score)
     say(f"audit {audit['id']}: {chosen[0]} on {count} flagged images")
+
+
+# name -> command, in the order `curate --help` lists them (after curation.cli's own).
+COMMANDS: dict[str, Callable[..., None]] = {
+    "dedup": dedup_cmd,
+    "quality": quality,
+    "accept": accept,
+    "reject": reject,
+    "relabel": relabel,
+    "undo": undo,
+    "review": review,
+    "sheet": sheet,
+    "split": split,
+    "leaks": leaks_cmd,
+    "export": export,
+    "audit-apply": audit_apply,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the curation commands to `app`; `curation.cli` calls it once."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from catalog import Catalog, get_image
-from catalog.conflicts import open_conflicts
-from catalog.duplicates import duplicate_group
+from catalog import Catalog, duplicate_group, get_image, open_conflicts
 
 # How `dedup` records the other image of a cross-class look-alike in `conflicts.source`.
 _NEAR_DUPLICATE_SOURCE = re.compile(r"near duplicate of image (\d+)$")

@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from catalog import Catalog
-from catalog.conflicts import record_conflict
-from catalog.duplicates import DuplicateMark, mark_duplicates
-from catalog.hashes import hashed_images
-from catalog.schema import USABLE_STATUSES
+from catalog import (
+    USABLE_STATUSES,
+    Catalog,
+    DuplicateMark,
+    hashed_images,
+    mark_duplicates,
+    record_conflict,
+)
 
 from .hashing import HashReport, hash_catalog
 from .neardup import DEFAULT_MAX_DISTANCE, Edge, confirmed_edges, keep_order

@@ -1,7 +1,9 @@
-"""Exceptions raised by curation; `curate` turns them into a message and exit code 1."""
+"""Exceptions raised by curation; `curate` turns them into a message and exit code 1.
 
-from catalog import CatalogError
+`CurationError` is curation's own base, not a `CatalogError` (issue 17); the CLI and the
+review UI handle both.
+"""
 
 
-class CurationError(CatalogError):
+class CurationError(Exception):
     """A curation step could not be done; the message says why."""

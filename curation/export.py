@@ -24,13 +24,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from catalog import Catalog, atomic_write, image_file, write_text_atomic
-from catalog import splits as catalog_splits
-from catalog.schema import USABLE_STATUSES
-from catalog.store import sha256_of, sha256_of_file
+from catalog import (
+    SUBSETS,
+    USABLE_STATUSES,
+    Catalog,
+    atomic_write,
+    choose_split,
+    image_file,
+    sha256_of,
+    sha256_of_file,
+    split_images,
+    write_text_atomic,
+)
 
 from .errors import CurationError
-from .stats import default_split
 
 MANIFEST = "manifest.csv"
 MARKER = ".imageset-export.json"
@@ -65,13 +72,12 @@ def export_split(
     """
     if mode not in MODES:
         raise CurationError(f"unknown export mode {mode!r}; use link or copy")
-    split = split or default_split(cat)
+    split = choose_split(cat, split)
     if split is None:
         raise CurationError("the catalog has no split yet: run `curate split` first")
-    catalog_splits.require_split(cat, split)
     dest = Path(dest)
     previous = _previous_export(dest)  # raises, deleting nothing, unless all of it is ours
-    rows = catalog_splits.split_images(cat, split, statuses=USABLE_STATUSES)
+    rows = split_images(cat, split, statuses=USABLE_STATUSES)
     targets = [(row, *_target(cat, row, mode)) for row in rows]
     _remove_previous(dest, previous)
     # Listed before they are written: a crash midway leaves a folder the next export may clear.
@@ -154,7 +160,7 @@ def _previous_export(dest: Path) -> dict[str, dict]:
 def _exported_files(dest: Path) -> list[Path]:
     """Every file (and link) under dest/train and dest/test; a linked folder is refused."""
     found: list[Path] = []
-    for subset in catalog_splits.SUBSETS:
+    for subset in SUBSETS:
         top = dest / subset
         if top.is_symlink() or (top.exists() and not top.is_dir()):
             raise CurationError(
@@ -185,7 +191,7 @@ def _remove_previous(dest: Path, listed: dict[str, dict]) -> None:
         return
     for path in _exported_files(dest):
         path.unlink()
-    for subset in catalog_splits.SUBSETS:
+    for subset in SUBSETS:
         for folder, _, _ in sorted(os.walk(dest / subset), key=lambda entry: -len(entry[0])):
             os.rmdir(folder)
 

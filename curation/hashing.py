@@ -24,8 +24,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from catalog import Catalog, image_file
-from catalog import hashes as catalog_hashes
+from catalog import Catalog, count_hashed, image_file, set_hashes, unhashed_images
 
 # pHash resizes to 32x32; decoding at >= 64 px on the short side keeps it faithful.
 DRAFT_SIZE = (64, 64)
@@ -128,8 +127,8 @@ def hash_catalog(
     Returns:
         A HashReport: how many were hashed now, how many had hashes, and the failures.
     """
-    todo = catalog_hashes.unhashed_images(cat)
-    report = HashReport(already=catalog_hashes.count_hashed(cat), failures=[])
+    todo = unhashed_images(cat)
+    report = HashReport(already=count_hashed(cat), failures=[])
     for start in range(0, len(todo), 1024):
         chunk = todo[start : start + 1024]
         results = hash_files([image_file(cat, row) for row in chunk], workers)
@@ -146,5 +145,5 @@ def _store(cat: Catalog, rows: Iterable[dict], results: list, report: HashReport
             report.failures.append((row["id"], result))  # type: ignore[union-attr]
         else:
             done[row["id"]] = asdict(result)
-    catalog_hashes.set_hashes(cat, done)
+    set_hashes(cat, done)
     report.hashed += len(done)

@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog import (
+    IMAGE_MAX_BYTES,
     Catalog,
+    InputFileError,
     InvalidImage,
     Provenance,
     add_class,
     add_image,
+    assign_split,
     check_class_name,
     class_names,
+    read_input_file,
 )
-from catalog import splits as catalog_splits
-from catalog.files import IMAGE_MAX_BYTES, InputFileError, read_input_file
 
 from .errors import CurationError
 
@@ -148,7 +150,7 @@ def import_plan(
             on_item(item)
     if plan.layout == "train/test":
         report.split_name = IMPORTED_SPLIT
-        report.split_assigned = catalog_splits.assign(cat, IMPORTED_SPLIT, assignments)
+        report.split_assigned = assign_split(cat, IMPORTED_SPLIT, assignments)
     return report
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFilter
 
-from catalog import Catalog, image_file, image_flags, iter_images, update_image
-from catalog.schema import USABLE_STATUSES
+from catalog import USABLE_STATUSES, Catalog, image_file, image_flags, iter_images, update_image
 
 from .hashing import open_reduced
 

@@ -11,10 +11,25 @@ Example:
 
 from __future__ import annotations
 
-from catalog import Catalog, image_flags, iter_images
-from catalog import reviews as catalog_reviews
-from catalog.audits import FLAG_KINDS, Flag, audit_flags, get_audit, open_flag_ids
-from catalog.schema import USABLE_STATUSES
+from collections.abc import Callable, Iterable
+
+from catalog import (
+    FLAG_KINDS,
+    USABLE_STATUSES,
+    Catalog,
+    Flag,
+    audit_flags,
+    conflicted_ids,
+    get_audit,
+    image_flags,
+    iter_images,
+    last_review,
+    open_flag_ids,
+    record_review,
+    reviewed_ids,
+    transaction,
+    undo_review,
+)
 
 from .errors import CurationError
 
@@ -23,14 +38,14 @@ QUEUES = ("pending", "flagged", "conflict", "duplicate")
 
 def accept(cat: Catalog, image_id: int) -> dict:
     """Mark an image accepted (a reviewer kept it); resolves its label conflicts."""
-    return catalog_reviews.record_review(
+    return record_review(
         cat, image_id, "accept", {"status": "accepted", "reason": None}, resolve=True
     )
 
 
 def reject(cat: Catalog, image_id: int, reason: str | None = None) -> dict:
     """Mark an image rejected, with an optional reason."""
-    return catalog_reviews.record_review(
+    return record_review(
         cat, image_id, "reject", {"status": "rejected", "reason": reason or "rejected in review"}
     )
 
@@ -38,7 +53,31 @@ def reject(cat: Catalog, image_id: int, reason: str | None = None) -> dict:
 def relabel(cat: Catalog, image_id: int, class_name: str) -> dict:
     """Move an image to another class; the reviewer chose its label, so it is accepted."""
     changes = {"class": class_name, "status": "accepted", "reason": None}
-    return catalog_reviews.record_review(cat, image_id, "relabel", changes, resolve=True)
+    return record_review(cat, image_id, "relabel", changes, resolve=True)
+
+
+def accept_many(cat: Catalog, ids: Iterable[int]) -> list[dict]:
+    """Accept several images at once: every decision or none (one transaction), each
+    audited on its own so `undo` takes them back one at a time; the review rows."""
+    return _each(cat, ids, accept)
+
+
+def reject_many(cat: Catalog, ids: Iterable[int], reason: str | None = None) -> list[dict]:
+    """Reject several images at once, all or none (see `accept_many`)."""
+    return _each(cat, ids, reject, reason)
+
+
+def relabel_many(cat: Catalog, ids: Iterable[int], class_name: str) -> list[dict]:
+    """Move several images to `class_name` (and accept them), all or none (see `accept_many`)."""
+    return _each(cat, ids, relabel, class_name)
+
+
+def _each(
+    cat: Catalog, ids: Iterable[int], decide: Callable[..., dict], *args: object
+) -> list[dict]:
+    # An unknown id or class in the middle of a batch leaves none of it decided.
+    with transaction(cat):
+        return [decide(cat, image_id, *args) for image_id in ids]
 
 
 def undo(cat: Catalog, image_id: int | None = None) -> dict:
@@ -47,11 +86,11 @@ def undo(cat: Catalog, image_id: int | None = None) -> dict:
     Raises:
         CurationError: there is nothing left to undo.
     """
-    review = catalog_reviews.last_review(cat, image_id)
+    review = last_review(cat, image_id)
     if review is None:
         where = f" for image {image_id}" if image_id is not None else ""
         raise CurationError(f"nothing to undo{where}")
-    catalog_reviews.undo_review(cat, review)
+    undo_review(cat, review)
     return review
 
 
@@ -64,7 +103,7 @@ def review_queue(cat: Catalog, status: str = "pending", class_name: str | None =
     if status not in QUEUES:
         raise CurationError(f"unknown review queue {status!r}; use one of {', '.join(QUEUES)}")
     if status == "conflict":
-        ids = set(catalog_reviews.conflicted_ids(cat))
+        ids = set(conflicted_ids(cat))
         return [r["id"] for r in iter_images(cat, class_name=class_name) if r["id"] in ids]
     if status == "flagged":
         rows = iter_images(cat, class_name=class_name, statuses=USABLE_STATUSES)
@@ -74,14 +113,14 @@ def review_queue(cat: Catalog, status: str = "pending", class_name: str | None =
 
 def resume_index(cat: Catalog, queue: list[int]) -> int:
     """Where a session over `queue` continues: the first image without a decision."""
-    done = catalog_reviews.reviewed_ids(cat, queue)
+    done = reviewed_ids(cat, queue)
     return next((k for k, image_id in enumerate(queue) if image_id not in done), len(queue))
 
 
 def accept_rest(cat: Catalog, status: str = "pending", class_name: str | None = None) -> int:
     """Accept every image of a queue that has no decision yet; returns how many."""
     queue = review_queue(cat, status, class_name)
-    done = catalog_reviews.reviewed_ids(cat, queue)
+    done = reviewed_ids(cat, queue)
     todo = [image_id for image_id in queue if image_id not in done]
     for image_id in todo:
         accept(cat, image_id)

@@ -14,8 +14,15 @@ import html
 import io
 from pathlib import Path
 
-from catalog import Catalog, image_file, image_flags, iter_images, write_text_atomic
-from catalog.duplicates import DuplicateMark, duplicate_marks
+from catalog import (
+    Catalog,
+    DuplicateMark,
+    duplicate_marks,
+    image_file,
+    image_flags,
+    iter_images,
+    write_text_atomic,
+)
 
 from .hashing import open_reduced
 

@@ -18,10 +18,15 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from catalog import Catalog
-from catalog import splits as catalog_splits
-from catalog.hashes import hashed_images
-from catalog.schema import USABLE_STATUSES
+from catalog import (
+    USABLE_STATUSES,
+    Catalog,
+    assign_split,
+    class_subset_counts,
+    hashed_images,
+    require_split,
+    split_subsets,
+)
 
 from .errors import CurationError
 from .hashing import HashReport, hash_catalog
@@ -54,7 +59,7 @@ def split_catalog(
         raise CurationError(f"--test must be between 0 and 1, got {test}")
     hashing = hash_catalog(cat)
     rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES)}
-    existing = catalog_splits.subsets(cat, name)
+    existing = split_subsets(cat, name)
     units = _units(rows, confirmed_edges(cat, rows, max_distance))
     assignments = _inherit(units, existing)
     counts = _class_counts(rows, existing)
@@ -63,8 +68,8 @@ def split_catalog(
         assignments += _place(
             class_units, counts[class_name], test, random.Random(f"{seed}:{class_name}")
         )
-    assigned = catalog_splits.assign(cat, name, assignments, seed=seed)
-    per_class = catalog_splits.class_subset_counts(cat, name, USABLE_STATUSES)
+    assigned = assign_split(cat, name, assignments, seed=seed)
+    per_class = class_subset_counts(cat, name, USABLE_STATUSES)
     return SplitReport(name, assigned, per_class, sum(1 for u in units if len(u) > 1), hashing)
 
 
@@ -135,8 +140,8 @@ class Leak:
 
 def leaks(cat: Catalog, name: str, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> list[Leak]:
     """Train/test pairs of usable images in split `name` that are near duplicates."""
-    catalog_splits.require_split(cat, name)
-    subsets = catalog_splits.subsets(cat, name)
+    require_split(cat, name)
+    subsets = split_subsets(cat, name)
     hashing = hash_catalog(cat)
     rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES) if r["id"] in subsets}
     found = []

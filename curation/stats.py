@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from catalog import Catalog, class_names
-from catalog import splits as catalog_splits
-from catalog.conflicts import open_conflicts
-from catalog.images import counts_by
-from catalog.schema import IMAGE_STATUSES, USABLE_STATUSES
-
-
-def default_split(cat: Catalog) -> str | None:
-    """The split stats and training use when none is named: `default`, else the newest."""
-    names = catalog_splits.split_names(cat)
-    if "default" in names:
-        return "default"
-    return names[0] if names else None
+from catalog import (
+    IMAGE_STATUSES,
+    USABLE_STATUSES,
+    Catalog,
+    choose_split,
+    class_names,
+    class_subset_counts,
+    counts_by,
+    open_conflicts,
+)
 
 
 def catalog_stats(cat: Catalog, split: str | None = None) -> dict:
@@ -23,11 +20,8 @@ def catalog_stats(cat: Catalog, split: str | None = None) -> dict:
     Returns a JSON-ready dict: `split`, `classes` (one row per class: class, train, test,
     unsplit, and a count per status), `totals` and `open_conflicts`.
     """
-    if split is not None:
-        catalog_splits.require_split(cat, split)
-    else:
-        split = default_split(cat)
-    subset_counts = catalog_splits.class_subset_counts(cat, split, USABLE_STATUSES) if split else {}
+    split = choose_split(cat, split)
+    subset_counts = class_subset_counts(cat, split, USABLE_STATUSES) if split else {}
     by_status: dict[str, dict[str, int]] = {}
     for row in counts_by(cat, "class", "status"):
         by_status.setdefault(row["class"], {})[row["status"]] = row["n"]

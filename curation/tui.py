@@ -30,13 +30,21 @@ from textual.widgets import Footer, OptionList, Static
 # supports (sixel, kitty, else half blocks), which cannot work once Textual reads stdin.
 from textual_image.widget import Image as AutoImage
 
-from catalog import Catalog, CatalogError, class_names, get_image, image_file, image_flags
-from catalog.duplicates import duplicate_group
-from catalog.text import plain
+from catalog import (
+    Catalog,
+    CatalogError,
+    class_names,
+    duplicate_group,
+    get_image,
+    image_file,
+    image_flags,
+)
+from clikit import plain
 
 from . import review as review_lib
 from .companion import Companion, companion_of
 from .companion import describe as describe_companion
+from .errors import CurationError
 from .tui_fit import cell_px, fit_cells
 
 
@@ -234,7 +242,7 @@ class ReviewApp(App[ReviewSummary]):
         self.query_one("#progress", Static).update(Text(plain(text)))
 
     def _remaining(self) -> int:
-        from catalog.reviews import reviewed_ids
+        from catalog import reviewed_ids
 
         return len(self.queue) - len(reviewed_ids(self.cat, self.queue))
 
@@ -244,7 +252,7 @@ class ReviewApp(App[ReviewSummary]):
             return
         try:
             action(self.cat, image_id, *args)
-        except CatalogError as exc:  # shown in the UI, never a crash
+        except (CatalogError, CurationError) as exc:  # shown in the UI, never a crash
             self.notify(plain(exc), severity="error", markup=False)
             return
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)
@@ -283,7 +291,7 @@ class ReviewApp(App[ReviewSummary]):
         """Undo the newest decision of the catalog and show that image again."""
         try:
             review = review_lib.undo(self.cat)
-        except CatalogError as exc:
+        except (CatalogError, CurationError) as exc:
             self.notify(plain(exc), severity="warning", markup=False)
             return
         self.summary.undone += 1

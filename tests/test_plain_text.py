@@ -6,7 +6,7 @@ import os
 
 from typer.testing import CliRunner
 
-from catalog.text import plain
+from clikit.text import plain
 from curation.cli import app as curate_app
 from trainer.cli import app as train_app
 

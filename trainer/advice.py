@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from catalog import Catalog
-from catalog.schema import USABLE_STATUSES
-from catalog.splits import class_subset_counts, split_names
+from catalog import USABLE_STATUSES, Catalog, class_subset_counts, default_split, split_names
 
 from .backbones import members, run_specs
 from .config import TrainConfig
@@ -50,13 +48,8 @@ def scratch_warning(
 
 def train_images(cat: Catalog, split: str | None, *, accepted_only: bool = False) -> int | None:
     """How many usable train images the split training would use has; None when it does not exist."""
-    names = split_names(cat)
-    name = (
-        split
-        if split is not None
-        else ("default" if "default" in names else (names[0] if names else None))
-    )
-    if name is None or name not in names:
+    name = split if split is not None else default_split(cat)
+    if name is None or name not in split_names(cat):
         return None  # training itself says there is no such split
     statuses = ("accepted",) if accepted_only else USABLE_STATUSES
     return sum(c["train"] for c in class_subset_counts(cat, name, statuses).values())

@@ -24,10 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import Catalog, atomic_write, class_names, image_file
-from catalog.audits import Flag, record_audit
-from catalog.schema import USABLE_STATUSES
-from catalog.splits import split_images
+from catalog import (
+    USABLE_STATUSES,
+    Catalog,
+    Flag,
+    atomic_write,
+    class_names,
+    image_file,
+    record_audit,
+    split_images,
+)
 
 from .backbones import get_backbone, parse_weights
 from .errors import TrainerError

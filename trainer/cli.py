@@ -19,13 +19,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, err_console, say
-from catalog.text import MESSAGE_LIMIT, plain
+from clikit import (
+    DEFAULT_CATALOG_PATH,
+    MESSAGE_LIMIT,
+    CatalogOption,
+    catalog_opener,
+    err_console,
+    plain,
+    say,
+)
 
 from .advice import scratch_warning, train_each
 from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
+from .errors import TrainerError
 from .quiet import import_keras
 
 app = typer.Typer(
@@ -33,6 +41,8 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
+# CatalogError and the trainer's errors become one line and exit code 1.
+catalog_for_cli = catalog_opener(TrainerError)
 console = Console()
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 BACKBONE_HELP = (
@@ -173,7 +183,7 @@ def runs(
 
     Example: train runs --all
     """
-    from catalog.runs import default_run, list_runs
+    from catalog import default_run, list_runs
 
     with catalog_for_cli(catalog) as cat:
         rows = [{**r, "reason": _reason(r)} for r in list_runs(cat)]
@@ -202,7 +212,7 @@ def use(
 
     Example: train use 3
     """
-    from catalog.runs import set_default_run
+    from catalog import set_default_run
 
     with catalog_for_cli(catalog) as cat:
         row = set_default_run(cat, run)

@@ -19,10 +19,16 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps
 
-from catalog import Catalog, atomic_write, class_names, image_file
-from catalog.audits import without_flagged
-from catalog.schema import USABLE_STATUSES
-from catalog.splits import require_split, split_images, split_names
+from catalog import (
+    USABLE_STATUSES,
+    Catalog,
+    atomic_write,
+    choose_split,
+    class_names,
+    image_file,
+    split_images,
+    without_flagged,
+)
 
 from .cache import cache_dir, features_dir  # noqa: F401  (where the trainer's caches live)
 from .errors import TrainerError
@@ -55,15 +61,13 @@ class SplitData:
 
 
 def resolve_split(cat: Catalog, split: str | None) -> str:
-    """`split`, else `default` if it exists, else the newest split."""
-    if split is not None:
-        return require_split(cat, split)
-    names = split_names(cat)
-    if not names:
+    """`split`, else the catalog's default split (`catalog.default_split`)."""
+    chosen = choose_split(cat, split)
+    if chosen is None:
         raise TrainerError(
             "the catalog has no split yet: make one with `curate split` (or `curate import` a train/test tree)"
         )
-    return "default" if "default" in names else names[0]
+    return chosen
 
 
 def load_split(

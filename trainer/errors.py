@@ -1,9 +1,11 @@
-"""The trainer's exceptions; `train` turns them into a clear message and exit code 1."""
+"""The trainer's exceptions; `train` turns them into a clear message and exit code 1.
 
-from catalog import CatalogError
+`TrainerError` is the trainer's own base, not a `CatalogError` (issue 17); the CLI
+translates both.
+"""
 
 
-class TrainerError(CatalogError):
+class TrainerError(Exception):
     """Training, evaluation or prediction could not be done; the message says why."""
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from catalog import Catalog
-from catalog.runs import Prediction, get_run, save_predictions, update_run
+from catalog import Catalog, Prediction, get_run, save_predictions, update_run
 
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
 from .data import cache_dir, fill_cache, image_batches, pixels, test_examples

@@ -15,8 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from catalog import Catalog, CatalogError, open_catalog
-from catalog.runs import HEARTBEAT_EVERY_S, heartbeat
+from catalog import HEARTBEAT_EVERY_S, Catalog, CatalogError, heartbeat, open_catalog
 
 
 @contextmanager

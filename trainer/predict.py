@@ -8,9 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import Catalog, InvalidImage, validate_image
-from catalog.files import IMAGE_MAX_BYTES, InputFileError, read_input_file
-from catalog.runs import default_run, finished_runs, get_run, latest_finished_run
+from catalog import (
+    IMAGE_MAX_BYTES,
+    Catalog,
+    InputFileError,
+    InvalidImage,
+    default_run,
+    finished_runs,
+    get_run,
+    latest_finished_run,
+    read_input_file,
+    validate_image,
+)
 
 from .data import decode
 from .errors import TrainerError

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import keras
 
-from catalog import Catalog, write_text_atomic
-from catalog.runs import get_run, start_run, update_run
+from catalog import Catalog, get_run, start_run, update_run, write_text_atomic
 
 from . import backend
 from .backbones import build_backbone, default_size, members, parse_weights, run_specs

@@ -90,3 +90,21 @@ def test_runs_whose_artifacts_are_gone_are_reported(cat, tmp_path):
     assert [(p.kind, p.detail) for p in report.problems] == [
         ("missing-artifact", f"figures.confusion: {tmp_path / 'gone.png'} does not exist")
     ]
+
+
+def test_undo_of_a_check_fix_restores_the_image(cat):
+    """Issue 17: `check --fix` wrote its audit row with its own INSERT, without the class,
+    and `curate undo` of it failed with KeyError 'class'; it now goes through record_review."""
+    from catalog.reviews import last_review, undo_review
+
+    (a,) = _images(cat, 1)
+    image_file(cat, a).unlink()
+    check_catalog(cat, fix=True)
+    review = last_review(cat, a["id"])
+    assert review["action"] == "check"
+    assert review["before"] == {"status": "pending", "class": "Yeezy_350", "reason": None}
+    undo_review(cat, review)
+    assert (get_image(cat, a["id"])["status"], get_image(cat, a["id"])["reason"]) == (
+        "pending",
+        None,
+    )

@@ -95,3 +95,25 @@ def test_accept_rest_and_resume(review_cat):
     ]
     assert resume_index(review_cat, queue) == 1  # the flagged queue is done
     assert accept_rest(review_cat) == 0
+
+
+def test_batch_decisions_are_all_or_nothing_and_undone_one_at_a_time(review_cat):
+    """Issue 17: `curate accept/reject/relabel` call these batch functions of the library."""
+    from curation.review import accept_many, reject_many, relabel_many
+
+    assert [r["image_id"] for r in accept_many(review_cat, [1, 2])] == [1, 2]
+    assert [r["action"] for r in reject_many(review_cat, [3], "blurry")] == ["reject"]
+    with pytest.raises(CatalogError, match="no image with id 99"):
+        relabel_many(review_cat, [4, 99], "Yeezy_350")
+    assert state(review_cat, 4) == ("pending", "Yeezy_500", None)  # 4 came before 99: undone too
+    assert review_history(review_cat, 4) == []
+    relabel_many(review_cat, [4], "Yeezy_350")
+    assert state(review_cat, 4) == ("accepted", "Yeezy_350", None)
+    assert undo(review_cat)["image_id"] == 4
+    assert undo(review_cat)["image_id"] == 3
+    assert [state(review_cat, i)[0] for i in (1, 2, 3, 4)] == [
+        "accepted",
+        "accepted",
+        "pending",
+        "pending",
+    ]

@@ -87,7 +87,7 @@ def test_dedup_and_split_on_a_full_disk(tmp_path, catalog_path, write_image, mon
         ).exit_code
         == 0
     )
-    monkeypatch.setattr("catalog.hashes.set_hashes", _sqlite_full)
+    monkeypatch.setattr("curation.hashing.set_hashes", _sqlite_full)  # what curation calls
     line = _one_line_error(runner.invoke(curate_app, [command, "--catalog", str(catalog_path)]))
     assert f"{LINE} {catalog_path}: freed nothing" in line
 

@@ -1,10 +1,20 @@
-"""What every command-line tool shares: the `--catalog` option and error translation."""
+"""What every command-line tool shares: the `--catalog` option, plain printing, and the
+translation of library errors into one line and exit code 1.
+
+The CLI plumbing lives here, not in `catalog`, so the data layer depends on neither typer
+nor rich (issue 17). Each CLI names its own package's error base; the catalog's
+`CatalogError` (and a full disk) are always translated.
+
+Example:
+    >>> with catalog_for_cli(path, CurationError) as cat:  # doctest: +SKIP
+    ...     report = dedup(cat)
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +22,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, open_catalog
-from .diskfull import disk_full
-from .errors import CatalogError
-from .text import MESSAGE_LIMIT, plain
+from catalog import CATALOG_ENV, DEFAULT_CATALOG, Catalog, CatalogError, disk_full, open_catalog
+
+from .text import MESSAGE_LIMIT, VALUE_LIMIT, plain
 
 CatalogOption = Annotated[
     Path,
@@ -59,7 +68,8 @@ def fail(message: str) -> typer.Exit:
 
 @contextmanager
 def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iterator[None]:
-    """Turn the library's known exceptions, and a full disk, into a clear message and exit code 1."""
+    """Turn CatalogError, the `known` library exceptions (a stage's error base) and a full
+    disk into a clear one-line message and exit code 1."""
     try:
         yield
     except (CatalogError, *known) as exc:
@@ -73,10 +83,49 @@ def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iter
 
 @contextmanager
 def catalog_for_cli(path: Path, *known: type[Exception]) -> Iterator[Catalog]:
-    """Open the catalog for one command, translating errors and closing it afterwards."""
+    """Open the catalog for one command, translating errors (CatalogError and `known`, see
+    `cli_errors`) and closing it afterwards."""
     with cli_errors(*known, writing=path):
         cat = open_catalog(path)
         try:
             yield cat
         finally:
             cat.close()
+
+
+CatalogOpener = Callable[[Path], AbstractContextManager[Catalog]]
+
+
+def catalog_opener(*known: type[Exception]) -> CatalogOpener:
+    """`catalog_for_cli` for one CLI, translating its package's error base(s) too.
+
+    Each CLI binds it once, so a command added later cannot forget its package's errors.
+
+    Example:
+        >>> catalog_for_cli = catalog_opener(CurationError)  # in curation's CLI modules
+    """
+    if not known:
+        raise TypeError("name the CLI's own error base: catalog_opener(CurationError)")
+
+    def open_for_cli(path: Path) -> AbstractContextManager[Catalog]:
+        return catalog_for_cli(path, *known)
+
+    return open_for_cli
+
+
+__all__ = [
+    "DEFAULT_CATALOG_PATH",
+    "MESSAGE_LIMIT",
+    "VALUE_LIMIT",
+    "CatalogOpener",
+    "CatalogOption",
+    "Part",
+    "catalog_for_cli",
+    "catalog_opener",
+    "cli_errors",
+    "err_console",
+    "fail",
+    "out_console",
+    "plain",
+    "say",
+]
