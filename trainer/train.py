@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from catalog import Catalog, get_run, start_run, update_run, write_text_atomic
 
@@ -95,9 +96,11 @@ def train(
     parts = members(cfg.backbone, cfg.weights)
     if cfg.fine_tune_from and len(parts) > 1:
         raise TrainerError(
-            "--fine-tune-from names a layer of one backbone; an ensemble fine-tunes each member from its default cut"
+            "--fine-tune-from names a layer of one backbone; "
+            "an ensemble fine-tunes each member from its default cut"
         )
-    cfg.size = cfg.size or default_size(cfg.backbone)
+    # The run's own copy, completed: the caller's config is left as it was.
+    cfg = replace(cfg, size=cfg.size or default_size(cfg.backbone))
     weights = [parse_weights(w) for _, w in parts]
     data = load_split(
         cat,
@@ -107,7 +110,7 @@ def train(
         seed=cfg.seed,
         exclude_flagged=cfg.exclude_flagged,
     )
-    cfg.split = data.split
+    cfg = replace(cfg, split=data.split)
     if resume is None:
         run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
     run_dir = cat.root / RUNS_DIR / str(run["id"])
@@ -173,38 +176,17 @@ def _train_in(
         )
         timings["bottom"] = _lap(t)
         _record_features(run_dir / FEATURES_FILE, plan, train_maps, val_maps)
-        head = _phase_head(
-            cfg,
-            parts,
-            train_maps,
-            val_maps,
-            y_train,
-            y_val,
-            len(data.classes),
-            run_dir,
-            verbose,
-            timings,
+        phases = PhaseInputs(
+            cfg, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose
         )
+        head = _phase_head(phases, timings)
         checkpoint("head")
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
             each_epoch = keras.callbacks.LambdaCallback(
                 on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}")
             )
-            _phase_top(
-                cfg,
-                parts,
-                head,
-                train_maps,
-                val_maps,
-                y_train,
-                y_val,
-                len(data.classes),
-                run_dir,
-                verbose,
-                plan["fine_tune_samples"],
-                [each_epoch],
-            )
+            _phase_top(phases, head, plan["fine_tune_samples"], [each_epoch])
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
@@ -309,20 +291,36 @@ def _by_member(per_pass: list[list[Path]]) -> list[list[Path]]:
     return [list(files) for files in zip(*per_pass)]
 
 
-def _phase_head(
-    cfg, parts, train_maps, val_maps, y_train, y_val, n_classes, run_dir, verbose, timings
-):
-    """Phase 1: pooled features once per image and pass (on disk), then the head trains on them."""
+@dataclass(frozen=True)
+class PhaseInputs:
+    """What both training phases read: the run's config, the cut backbones, the cached maps
+    on disk, the labels, and where the run keeps its files."""
+
+    cfg: TrainConfig
+    parts: list[Member]
+    train_maps: list[list[Path]]  # [pass][member] paths of float16 bottom maps
+    val_maps: list[Path] | None  # [member], or None without a validation subset
+    y_train: np.ndarray
+    y_val: np.ndarray
+    n_classes: int
+    run_dir: Path
+    verbose: int
+
+
+def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
+    """Phase 1: pooled features once per image and pass (on disk), then the head trains on
+    them; `timings` gets the seconds of `features` and `head`."""
+    cfg, parts, n_classes, y_train = inputs.cfg, inputs.parts, inputs.n_classes, inputs.y_train
     width = sum(int(m.top.output.shape[-1]) for m in parts)
     head = build_head(width, n_classes, HeadConfig(cfg.head_width, cfg.dropout))
-    head_weights = run_dir / "head.weights.h5"
+    head_weights = inputs.run_dir / "head.weights.h5"
     if head_weights.exists():  # resuming after phase 1 finished
         head.load_weights(head_weights)
         return head
     t = time.perf_counter()
     batch = backend.inference_batch_size()
-    train_f = [pooled_pass(parts, per_pass, batch) for per_pass in train_maps]
-    val_f = pooled_pass(parts, val_maps, batch) if val_maps else None
+    train_f = [pooled_pass(parts, per_pass, batch) for per_pass in inputs.train_maps]
+    val_f = pooled_pass(parts, inputs.val_maps, batch) if inputs.val_maps else None
     timings["features"] = _lap(t)
     t = time.perf_counter()
     train_ds = CachedRows(
@@ -334,14 +332,18 @@ def _phase_head(
         seed=cfg.seed,
         concat=True,
     )
-    val_ds = CachedRows([[p] for p in val_f], y_val, cfg.batch_size, concat=True) if val_f else None
+    val_ds = (
+        CachedRows([[p] for p in val_f], inputs.y_val, cfg.batch_size, concat=True)
+        if val_f
+        else None
+    )
     _compile(head, cfg.learning_rate, n_classes)
     head.fit(
         train_ds,
         epochs=cfg.epochs,
-        verbose=verbose,
+        verbose=inputs.verbose,
         validation_data=val_ds,
-        callbacks=_callbacks(cfg, run_dir / "backup" / "head", val_ds is not None),
+        callbacks=_callbacks(cfg, inputs.run_dir / "backup" / "head", val_ds is not None),
     )
     head.save_weights(head_weights)
     timings["head"] = _lap(t)
@@ -349,28 +351,22 @@ def _phase_head(
 
 
 def _phase_top(
-    cfg,
-    parts,
-    head,
-    train_maps,
-    val_maps,
-    y_train,
-    y_val,
-    n_classes,
-    run_dir,
-    verbose,
-    samples,
-    extra=(),
+    inputs: PhaseInputs,
+    head: keras.Model,
+    samples: int,
+    extra: Sequence[keras.callbacks.Callback] = (),
 ) -> None:
     """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps.
 
-    Batches of maps are read from disk and converted to float32 one at a time.
+    Batches of maps are read from disk and converted to float32 one at a time; each epoch
+    draws at most `samples` of them, and `extra` callbacks run beside the run's own.
     """
+    cfg, parts, n_classes, y_train = inputs.cfg, inputs.parts, inputs.n_classes, inputs.y_train
     for m in parts:
         unfreeze(m.top)
     model = top_classifier([m.top for m in parts], head)
     train_ds = CachedRows(
-        _by_member(train_maps),
+        _by_member(inputs.train_maps),
         y_train,
         cfg.batch_size,
         weights=class_weights(y_train, n_classes),
@@ -378,14 +374,19 @@ def _phase_top(
         seed=cfg.seed + 1,
         max_samples=samples,
     )
-    val_ds = CachedRows([[p] for p in val_maps], y_val, cfg.batch_size) if val_maps else None
+    val_ds = (
+        CachedRows([[p] for p in inputs.val_maps], inputs.y_val, cfg.batch_size)
+        if inputs.val_maps
+        else None
+    )
     _compile(model, cfg.fine_tune_learning_rate, n_classes)
+    backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
         epochs=cfg.fine_tune_epochs,
-        verbose=verbose,
+        verbose=inputs.verbose,
         validation_data=val_ds,
-        callbacks=[*_callbacks(cfg, run_dir / "backup" / "fine_tune", val_ds is not None), *extra],
+        callbacks=[*_callbacks(cfg, backup, val_ds is not None), *extra],
     )
 
 

@@ -213,3 +213,28 @@ def test_flip_tta_model_gives_an_image_and_its_mirror_the_same_probabilities():
     probs = model.predict(images, verbose=0)
     np.testing.assert_allclose(probs, model.predict(images[:, :, ::-1], verbose=0), atol=1e-5)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_train_leaves_the_callers_config_as_it_was(small_catalog, monkeypatch):
+    """Issue 17: train() filled in `size` and `split` on the caller's TrainConfig."""
+    from dataclasses import replace
+
+    from trainer.backbones import default_size
+
+    seen = {}
+
+    def fake_train_in(cat, cfg, *args, **kwargs):
+        seen["cfg"] = cfg
+        return {}, {}
+
+    monkeypatch.setattr(train_module, "_train_in", fake_train_in)
+    monkeypatch.setattr(train_module, "evaluate_run", lambda cat, run_id: None)
+    path, _ = small_catalog
+    cfg = TrainConfig("mobilenet_v2", weights="none")
+    before = replace(cfg)
+    with open_catalog(path) as cat:
+        run = train(cat, cfg)
+    assert cfg == before and (cfg.size, cfg.split) == (None, None)
+    size = default_size("mobilenet_v2")
+    assert (seen["cfg"].size, seen["cfg"].split) == (size, "default")
+    assert (run["params"]["size"], run["params"]["split"]) == (size, "default")
