@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .db import Catalog
 from .errors import CatalogError
-from .sql import dict_rows
+from .sql import dict_rows, row_id
 from .timeutil import now
 from .tx import transaction
 
@@ -40,9 +40,10 @@ def record_audit(
             "INSERT INTO audits (split, backbone, params, created_at) VALUES (?, ?, ?, ?)",
             [split, backbone, json.dumps(params), now()],
         )
-        audit_id = int(cur.lastrowid)
+        audit_id = row_id(cur.lastrowid)
         cat.db.conn.executemany(
-            "INSERT INTO audit_flags (audit_id, image_id, given_class, suggested_class, score, kind) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_flags (audit_id, image_id, given_class, suggested_class, score, "
+            "kind) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (audit_id, f.image_id, f.given_class, f.suggested_class, float(f.score), f.kind)
                 for f in flags
@@ -109,7 +110,8 @@ def without_flagged(cat: Catalog, split: str, rows: list[dict]) -> list[dict]:
     """
     if cat.db.execute("SELECT 1 FROM audits WHERE split = ?", [split]).fetchone() is None:
         raise CatalogError(
-            f"split {split!r} has no audit to exclude flagged images from; run `train audit --split {split}` first"
+            f"split {split!r} has no audit to exclude flagged images from; run `train audit "
+            f"--split {split}` first"
         )
     flagged = latest_open_flags(cat, split)
     return [r for r in rows if r["id"] not in flagged or r.get("subset") != "train"]

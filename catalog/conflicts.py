@@ -24,7 +24,7 @@ def open_conflicts(cat: Catalog) -> list[dict]:
         WHERE c.resolved_at IS NULL ORDER BY c.id
     """
     cols = ["id", "image_id", "image_class", "other_class", "source", "created_at"]
-    return [dict(zip(cols, row)) for row in cat.db.execute(sql).fetchall()]
+    return [dict(zip(cols, row, strict=True)) for row in cat.db.execute(sql).fetchall()]
 
 
 def resolve_conflicts(cat: Catalog, image_id: int) -> int:

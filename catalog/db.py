@@ -142,8 +142,10 @@ def _refuse_foreign_or_newer(db: Database, path: Path) -> None:
     unknown = [name for name in applied if name not in known_migrations()]
     if unknown:
         raise CatalogError(
-            f"catalog {path} was written by a newer version of imageset (schema step {unknown[0]!r} "
-            f"is unknown to this one, which knows up to {known_migrations()[-1]!r}): upgrade imageset to use it"
+            f"catalog {path} was written by a newer version of imageset (schema step "
+            f"{unknown[0]!r} "
+            f"is unknown to this one, which knows up to {known_migrations()[-1]!r}): upgrade "
+            "imageset to use it"
         )
 
 

@@ -32,7 +32,8 @@ def mark_duplicates(cat: Catalog, marks: Iterable[DuplicateMark]) -> int:
                 [reason, m.image_id],
             )
             cat.db.execute(
-                "INSERT OR REPLACE INTO duplicates (image_id, duplicate_of, distance, method) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO duplicates (image_id, duplicate_of, distance, method) "
+                "VALUES (?, ?, ?, ?)",
                 [m.image_id, m.duplicate_of, m.distance, m.method],
             )
     return len(marks)
@@ -40,7 +41,10 @@ def mark_duplicates(cat: Catalog, marks: Iterable[DuplicateMark]) -> int:
 
 def duplicate_marks(cat: Catalog) -> list[DuplicateMark]:
     """Every recorded duplicate, ordered by kept image then duplicate."""
-    sql = "SELECT image_id, duplicate_of, distance, method FROM duplicates ORDER BY duplicate_of, image_id"
+    sql = (
+        "SELECT image_id, duplicate_of, distance, method FROM duplicates"
+        " ORDER BY duplicate_of, image_id"
+    )
     return [DuplicateMark(*row) for row in cat.db.execute(sql).fetchall()]
 
 

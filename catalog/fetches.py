@@ -34,7 +34,8 @@ class FetchRecord:
 
 
 _UPSERT = """
-    INSERT INTO fetches (url, class, engine, query, rank, status, http_status, error, sha256, attempted_at)
+    INSERT INTO fetches
+        (url, class, engine, query, rank, status, http_status, error, sha256, attempted_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (class, url) DO UPDATE SET
         engine = excluded.engine, query = excluded.query, rank = excluded.rank,

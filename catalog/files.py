@@ -22,7 +22,8 @@ PAGE_MAX_BYTES = 20 * MB
 
 
 class InputFileError(CatalogError):
-    """A file that cannot be read as input; `reason` is not-a-regular-file, too-large or unreadable."""
+    """A file that cannot be read as input; `reason` is not-a-regular-file, too-large or
+    unreadable."""
 
     def __init__(self, reason: str, detail: str):
         self.reason = reason

@@ -13,7 +13,7 @@ from .db import Catalog
 from .errors import CatalogError
 from .owners import release
 from .schema import IMAGE_STATUSES
-from .sql import placeholders
+from .sql import placeholders, row_id
 from .store import absolute_path, put_file, sha256_of
 from .timeutil import now
 from .validate import DEFAULT_MIN_SIDE, ImageInfo, validate_image
@@ -78,11 +78,8 @@ def add_image(
             info = validated or validate_image(data, min_side=min_side)
             rel, created = put_file(cat, data, sha, info.ext, staged=staged)
             try:
-                image_id = (
-                    cat.table("images")
-                    .insert(_row(sha, class_name, rel, info, data, provenance))
-                    .last_pk
-                )
+                row = _row(sha, class_name, rel, info, data, provenance)
+                image_id = row_id(cat.table("images").insert(row).last_pk)
             except sqlite3.IntegrityError:
                 # Another process stored the same bytes between our lookup and insert.
                 existing = get_by_sha(cat, sha)
@@ -95,9 +92,8 @@ def add_image(
                 raise
     finally:
         if staged is not None:
-            staged.unlink(
-                missing_ok=True
-            )  # not used: the store had the file, or the image was refused
+            # not used: the store had the file, or the image was refused
+            staged.unlink(missing_ok=True)
     return AddResult(image=get_image(cat, image_id), created=True)
 
 
@@ -169,7 +165,8 @@ def iter_images(
     ids: Iterable[int] | None = None,
 ) -> Iterator[dict]:
     """Image rows in id order, optionally limited to a class, statuses or ids."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if class_name is not None:
         where.append("class = ?")
         params.append(class_name)
@@ -220,4 +217,4 @@ def counts_by(cat: Catalog, *columns: str) -> list[dict]:
         raise CatalogError(f"cannot group by {sorted(bad)}; use {sorted(allowed)}")
     cols = ", ".join(f'"{c}"' for c in columns)
     sql = f"SELECT {cols}, count(*) AS n FROM images GROUP BY {cols} ORDER BY {cols}"
-    return [dict(zip([*columns, "n"], row)) for row in cat.db.execute(sql).fetchall()]
+    return [dict(zip([*columns, "n"], row, strict=True)) for row in cat.db.execute(sql).fetchall()]

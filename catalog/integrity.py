@@ -160,7 +160,10 @@ def _remove_if(fix: bool, path: Path, problem: Problem) -> bool:
 
 def _check_dangling_rows(cat: Catalog, report: IntegrityReport) -> None:
     for table in ("splits", "predictions", "duplicates", "conflicts", "reviews"):
-        sql = f"SELECT count(*) FROM {table} t LEFT JOIN images i ON i.id = t.image_id WHERE i.id IS NULL"
+        sql = (
+            f"SELECT count(*) FROM {table} t LEFT JOIN images i ON i.id = t.image_id"
+            " WHERE i.id IS NULL"
+        )
         dangling = cat.db.execute(sql).fetchone()[0]
         if dangling:
             report.problems.append(

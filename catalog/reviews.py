@@ -14,7 +14,7 @@ from .conflicts import resolve_conflicts
 from .db import Catalog
 from .errors import CatalogError
 from .schema import IMAGE_STATUSES
-from .sql import placeholders
+from .sql import placeholders, row_id
 from .timeutil import now
 from .tx import transaction
 
@@ -28,7 +28,7 @@ def _state(cat: Catalog, image_id: int) -> dict:
     ).fetchone()
     if row is None:
         raise CatalogError(f"no image with id {image_id}")
-    return dict(zip(REVIEWED, row))
+    return dict(zip(REVIEWED, row, strict=True))
 
 
 def _check(cat: Catalog, changes: dict) -> None:
@@ -51,7 +51,7 @@ def _write(cat: Catalog, image_id: int, action: str, before: dict, after: dict) 
         "INSERT INTO reviews (image_id, action, before, after, at) VALUES (?, ?, ?, ?, ?)",
         [image_id, action, json.dumps(before), json.dumps(after), now()],
     )
-    return int(cur.lastrowid)
+    return row_id(cur.lastrowid)
 
 
 def record_review(
@@ -83,7 +83,10 @@ def record_review(
 
 def last_review(cat: Catalog, image_id: int | None = None) -> dict | None:
     """The newest decision not yet undone (of one image, or of any)."""
-    sql = "SELECT id, image_id, action, before, after FROM reviews WHERE undone_by IS NULL AND action != 'undo'"
+    sql = (
+        "SELECT id, image_id, action, before, after FROM reviews WHERE undone_by IS NULL AND "
+        "action != 'undo'"
+    )
     params: list[object] = []
     if image_id is not None:
         sql += " AND image_id = ?"
@@ -117,9 +120,12 @@ def undo_review(cat: Catalog, review: dict) -> dict:
 
 def review_history(cat: Catalog, image_id: int) -> list[dict]:
     """Every audit row of an image, oldest first."""
-    sql = "SELECT id, action, before, after, undone_by, at FROM reviews WHERE image_id = ? ORDER BY id"
+    sql = (
+        "SELECT id, action, before, after, undone_by, at FROM reviews"
+        " WHERE image_id = ? ORDER BY id"
+    )
     cols = ["id", "action", "before", "after", "undone_by", "at"]
-    return [dict(zip(cols, row)) for row in cat.db.execute(sql, [image_id]).fetchall()]
+    return [dict(zip(cols, row, strict=True)) for row in cat.db.execute(sql, [image_id]).fetchall()]
 
 
 def reviewed_ids(cat: Catalog, ids: Iterable[int]) -> set[int]:

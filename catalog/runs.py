@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from .db import Catalog
 from .errors import CatalogError
+from .sql import row_id
 from .timeutil import now
 from .tx import transaction
 
@@ -58,8 +59,7 @@ def start_run(cat: Catalog, backbone: str, split: str, weights: str, params: dic
         "status": "running",
         **_this_process(),
     }
-    run_id = cat.table("runs").insert(row).last_pk
-    return get_run(cat, run_id)
+    return get_run(cat, row_id(cat.table("runs").insert(row).last_pk))
 
 
 def get_run(cat: Catalog, run_id: int) -> dict:
@@ -95,7 +95,10 @@ def death_reason(run: dict, *, at: datetime | None = None) -> str | None:
         if not pid_alive(run["pid"]):
             return f"process {run['pid']} is gone (killed, e.g. out of memory, or crashed)"
         if silent is not None and silent > STALE_AFTER_S:
-            return f"no heartbeat for {silent / 60:.0f} min (process {run['pid']} hangs, or its id was reused)"
+            return (
+                f"no heartbeat for {silent / 60:.0f} min (process {run['pid']} hangs, or its id "
+                "was reused)"
+            )
         return None
     if silent is not None and silent > STALE_AFTER_S:
         return f"no heartbeat from host {run.get('host')} for {silent / 60:.0f} min"
@@ -138,7 +141,8 @@ def _check_not_alive_elsewhere(run: dict) -> None:
     ):
         if run.get("host") == socket.gethostname():
             raise CatalogError(
-                f"run {run['id']} is still running in process {run['pid']}; wait for it or stop it first"
+                f"run {run['id']} is still running in process {run['pid']}; "
+                "wait for it or stop it first"
             )
 
 
@@ -164,7 +168,8 @@ def set_default_run(cat: Catalog, run_id: int) -> dict:
     run = get_run(cat, run_id)
     if run["status"] != "finished":
         raise CatalogError(
-            f"run {run_id} is {run['status']}, not finished: only a finished run can answer predictions"
+            f"run {run_id} is {run['status']}, not finished: "
+            "only a finished run can answer predictions"
         )
     cat.table("settings").upsert(
         {"key": DEFAULT_RUN_KEY, "value": str(run_id), "set_at": now()}, pk="key"

@@ -70,9 +70,10 @@ def fail(message: str) -> typer.Exit:
 def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iterator[None]:
     """Turn CatalogError, the `known` library exceptions (a stage's error base) and a full
     disk into a clear one-line message and exit code 1."""
+    translated: tuple[type[Exception], ...] = (CatalogError, *known)
     try:
         yield
-    except (CatalogError, *known) as exc:
+    except translated as exc:
         raise fail(str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
         full = disk_full(exc, writing)

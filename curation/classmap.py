@@ -71,7 +71,8 @@ def clean_class_name(folder: str) -> str:
     name = name[:MAX_NAME].rstrip(_EDGES)
     if not name:
         raise CurationError(
-            f"folder {folder!r} gives no usable class name: name its class with --map '{folder}=NAME'"
+            f"folder {folder!r} gives no usable class name: name its class with --map "
+            f"'{folder}=NAME'"
         )
     return check_class_name(name)
 
@@ -129,7 +130,8 @@ def _valid_target(name: str, where: str) -> str:
 
 
 def plan_class_map(folders: list[str], known: list[str], explicit: dict[str, str]) -> ClassMap:
-    """Decide every folder's class: an explicit mapping, the folder name itself, or the cleaned name.
+    """Decide every folder's class: an explicit mapping, the folder name itself, or the
+    cleaned name.
 
     Raises CurationError for a mapping that names no folder (a typo would otherwise be silent).
     """
@@ -186,7 +188,10 @@ def describe(class_map: ClassMap) -> list[str]:
             else f"{m.folder!r} -> {m.class_name}"
         )
         if m.similar_to:
-            line += f"; differs from the class {m.similar_to} only by case or separators (join it with --map '{m.folder}={m.similar_to}')"
+            line += (
+                f"; differs from the class {m.similar_to} only by case or separators "
+                f"(join it with --map '{m.folder}={m.similar_to}')"
+            )
         lines.append(line)
     for name, folders in sorted(class_map.merged.items()):
         lines.append(f"folders {', '.join(map(repr, folders))} all become class {name}")

@@ -71,7 +71,7 @@ def import_cmd(
     Folder names that are not valid class names are cleaned by the rule in the README
     (`New Balance 550` -> `New_Balance_550`) or mapped with --map; the mapping is shown first.
 
-    Example: curate import ./SneakerDataset --catalog sneakers.db --map "nike_air_max_plus_(tn)=Air_Max_Plus_TN"
+    Example: curate import ./SneakerDataset --map "nike_air_max_plus_(tn)=Air_Max_Plus_TN"
     """
     with catalog_for_cli(catalog) as cat:
         explicit = read_map_file(map_file) if map_file else {}
@@ -116,7 +116,8 @@ def import_cmd(
 def _print_dry_run(plan, known: set[str]) -> None:
     new = [name for name in plan.classes if name not in known]
     say(
-        f"dry run: {len(plan.items)} files in {len(plan.classes)} classes ({plan.layout} layout); nothing written"
+        f"dry run: {len(plan.items)} files in {len(plan.classes)} classes ({plan.layout} layout); "
+        "nothing written"
     )
     if new:
         say(f"  new classes (need --add-classes): {', '.join(new)}")
@@ -153,7 +154,8 @@ def stats(
     console.print(_stats_table(result))
     if result["open_conflicts"]:
         say(
-            f"{result['open_conflicts']} open label conflicts: review them with `curate review --status conflict`"
+            f"{result['open_conflicts']} open label conflicts: review them with `curate review "
+            "--status conflict`"
         )
 
 
@@ -166,7 +168,7 @@ def _stats_table(result: dict) -> Table:
     )
     columns = ["class", "train", "test", "unsplit", "pending", "accepted", "rejected", "duplicate"]
     headers = ["class", "train", "test", "unsplit", "pend.", "acc.", "rej.", "dup."]
-    for col, header in zip(columns, headers):
+    for col, header in zip(columns, headers, strict=True):
         table.add_column(header, justify="left" if col == "class" else "right", no_wrap=True)
     for row in result["classes"]:
         table.add_row(*(str(row[c]) for c in columns))

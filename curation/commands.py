@@ -58,7 +58,8 @@ def dedup_cmd(
         result = dedup(cat, max_distance=max_distance, dry_run=dry_run)
     stored = " (dry run: not stored)" if dry_run else ""
     say(
-        f"hashed {result.hashing.hashed} new images{stored}; {result.hashing.already} already hashed"
+        f"hashed {result.hashing.hashed} new images{stored}; "
+        f"{result.hashing.already} already hashed"
     )
     for line in dedup_report.class_lines(result):
         say(line)
@@ -176,7 +177,8 @@ def review(
         typer.Argument(metavar="[ID]", help="With --audit: the audit (default: the newest)."),
     ] = None,
 ) -> None:
-    """Review images in the terminal: k accept, d reject, l relabel, m move to the other class, u undo, n/p next/previous, q quit.
+    """Review images in the terminal: k accept, d reject, l relabel, m move to the other
+    class, u undo, n/p next/previous, q quit.
 
     Example: curate review --class Yeezy_350 --status flagged   (or: curate review --audit 3)
     """
@@ -232,12 +234,14 @@ def split(
     with catalog_for_cli(catalog) as cat:
         report = split_catalog(cat, name, test=test, seed=seed, max_distance=max_distance)
     say(
-        f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate groups kept together"
+        f"split {report.name!r}: {report.assigned} newly assigned, {report.groups} near-duplicate "
+        "groups kept together"
     )
     for class_name, counts in sorted(report.per_class.items()):
         total = counts["train"] + counts["test"]
         say(
-            f"  {class_name}: train {counts['train']}, test {counts['test']} ({counts['test'] / total:.0%} test)"
+            f"  {class_name}: train {counts['train']}, test {counts['test']} "
+            f"({counts['test'] / total:.0%} test)"
         )
     if report.hashing is not None:
         _report_skipped(report.hashing)
@@ -314,7 +318,8 @@ def export(
     train = sum(c["train"] for c in report.counts.values())
     test = sum(c["test"] for c in report.counts.values())
     say(
-        f"exported split {report.split!r} to {dest}: {train} train, {test} test, {len(report.counts)} classes"
+        f"exported split {report.split!r} to {dest}: {train} train, {test} test, "
+        f"{len(report.counts)} classes"
     )
 
 

@@ -45,6 +45,7 @@ def companion_of(cat: Catalog, row: dict) -> Companion | None:
 
 
 def describe(companion: Companion) -> str:
-    """One short line for the info panel: `vs     #61 Air_Force_1` (the role is on the other panel)."""
+    """One short line for the info panel: `vs     #61 Air_Force_1` (the role is on the other
+    panel)."""
     who = f"#{companion.image_id} " if companion.image_id is not None else "same file in "
     return f"vs     {who}{companion.class_name}"

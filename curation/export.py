@@ -151,7 +151,8 @@ def _previous_export(dest: Path) -> dict[str, dict]:
         rel = path.relative_to(dest).as_posix()
         if rel not in listed or not _unchanged(path, listed[rel]):
             raise CurationError(
-                f"{path} was not written by the last export, or was changed since: nothing was deleted; "
+                f"{path} was not written by the last export, or was changed since: nothing was "
+                "deleted; "
                 "move it away or export to another folder"
             )
     return listed

@@ -140,7 +140,7 @@ def hash_catalog(
 
 def _store(cat: Catalog, rows: Iterable[dict], results: list, report: HashReport) -> None:
     done = {}
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         if isinstance(result, str):
             report.failures.append((row["id"], result))  # type: ignore[union-attr]
         else:

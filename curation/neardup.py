@@ -93,7 +93,10 @@ def _orb():
     if _ORB is None:
         # Small patches: product photos here are ~140 px, the default 31 px patch would
         # leave only the middle of the picture for keypoints.
-        _ORB = cv2.ORB_create(nfeatures=200, edgeThreshold=10, patchSize=15, fastThreshold=8)
+        # cv2's type stubs do not declare ORB_create, which cv2 has.
+        _ORB = cv2.ORB_create(  # type: ignore[attr-defined]
+            nfeatures=200, edgeThreshold=10, patchSize=15, fastThreshold=8
+        )
     return _ORB
 
 
@@ -123,7 +126,7 @@ def features_of(img: Image.Image) -> Features:
     size = (max(8, round(rgb_img.width * f)), max(8, round(rgb_img.height * f)))
     rgb = np.asarray(rgb_img.resize(size, Image.Resampling.BILINEAR))
     keypoints, descriptors = _orb().detectAndCompute(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None)
-    points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
     background = np.median(border, axis=0)
     fg = np.abs(rgb.astype(np.float32) - background).max(axis=2) > BACKGROUND_DIFF
@@ -165,6 +168,8 @@ def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
     if keypoints < MIN_KEYPOINTS:
         return Measure(overlap, keypoints, textureless=confirm(a.views, b.views).same)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
+    # ORB gives descriptors with its keypoints: both have MIN_KEYPOINTS of them here.
+    assert a.descriptors is not None and b.descriptors is not None
     matches = [
         m
         for m in matcher.match(b.descriptors, a.descriptors)
@@ -332,7 +337,7 @@ def candidates(
 
 
 def _new_edges(ids, codes, ii, jj, kind, seen, same_pixels) -> Iterator[Edge]:
-    for i, j in zip(ii.tolist(), jj.tolist()):
+    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
         if (i, j) in seen or frozenset((ids[i], ids[j])) in same_pixels:
             continue
         seen.add((i, j))

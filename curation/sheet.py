@@ -28,8 +28,9 @@ from .hashing import open_reduced
 
 THUMB = 160
 PAGE = """<!doctype html><meta charset="utf-8"><title>{title}</title>
-<style>body{{font:13px sans-serif;background:#222;color:#ddd}} figure{{display:inline-block;margin:4px;
-width:{w}px;vertical-align:top}} img{{max-width:{w}px;max-height:{w}px;background:#fff}}
+<style>body{{font:13px sans-serif;background:#222;color:#ddd}}
+figure{{display:inline-block;margin:4px;width:{w}px;vertical-align:top}}
+img{{max-width:{w}px;max-height:{w}px;background:#fff}}
 figcaption{{word-wrap:break-word}} .duplicate,.rejected{{opacity:.45}} .flags{{color:#fb4}}
 .of{{color:#8cf}} h2{{margin:16px 4px 4px;font-size:15px}}</style>
 <h1>{title}</h1><p>{count} images</p>
@@ -46,7 +47,8 @@ def write_sheet(
         iter_images(cat, class_name=class_name, statuses=statuses),
         key=lambda r: (r["class"], r["id"]),
     )
-    figures, sections = [], []
+    figures: list[int] = []
+    sections: list[tuple[str, list[str]]] = []
     for row in rows:
         if not sections or sections[-1][0] != row["class"]:
             sections.append((row["class"], []))
@@ -66,13 +68,15 @@ def _figure(cat: Catalog, row: dict, mark: DuplicateMark | None) -> str:
     caption = f"#{row['id']} {row['class']} {row['width']}×{row['height']} {row['status']}"
     flags = ", ".join(image_flags(row))
     of = (
-        f"<br><span class=of>duplicate of #{mark.duplicate_of} ({mark.method}, distance {mark.distance})</span>"
+        f"<br><span class=of>duplicate of #{mark.duplicate_of} ({mark.method}, distance "
+        f"{mark.distance})</span>"
         if mark
         else ""
     )
     return (
         f'<figure class="{row["status"]}"><img src="{_thumb_uri(cat, row)}" alt="{row["id"]}">'
-        f"<figcaption>{html.escape(caption)}{of}<br><span class=flags>{html.escape(flags)}</span></figcaption></figure>"
+        f"<figcaption>{html.escape(caption)}{of}<br><span "
+        f"class=flags>{html.escape(flags)}</span></figcaption></figure>"
     )
 
 

@@ -1,7 +1,7 @@
 """`curate split` and `curate leaks`: a stratified, leak-free, stable train/test split.
 
-Near-duplicate groups (pairs confirmed by `neardup`, the same test dedup and leaks use) are placed as one
-unit, so no group straddles train and test. Images already in the split keep their
+Near-duplicate groups (pairs confirmed by `neardup`, the same test dedup and leaks use)
+are placed as one unit, so no group straddles train and test. Images already in the split keep their
 subset; new units fill each class towards the test ratio. Units are shuffled with a
 generator seeded by (seed, class), so the same seed on the same catalog gives the same
 split.
@@ -142,7 +142,7 @@ def leaks(cat: Catalog, name: str, *, max_distance: int = DEFAULT_MAX_DISTANCE) 
     """Train/test pairs of usable images in split `name` that are near duplicates."""
     require_split(cat, name)
     subsets = split_subsets(cat, name)
-    hashing = hash_catalog(cat)
+    hash_catalog(cat)  # images added since the last dedup get their hashes first
     rows = {r["id"]: r for r in hashed_images(cat, USABLE_STATUSES) if r["id"] in subsets}
     found = []
     for e in confirmed_edges(cat, rows, max_distance):

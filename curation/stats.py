@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalog import (
     IMAGE_STATUSES,
     USABLE_STATUSES,
@@ -25,7 +27,7 @@ def catalog_stats(cat: Catalog, split: str | None = None) -> dict:
     by_status: dict[str, dict[str, int]] = {}
     for row in counts_by(cat, "class", "status"):
         by_status.setdefault(row["class"], {})[row["status"]] = row["n"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in class_names(cat):
         statuses = {s: by_status.get(name, {}).get(s, 0) for s in IMAGE_STATUSES}
         usable = sum(statuses[s] for s in USABLE_STATUSES)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -63,17 +64,21 @@ class ReviewSummary:
     def describe(self) -> str:
         return (
             f"{self.queue} queue: {self.accepted} accepted, {self.rejected} rejected, "
-            f"{self.relabelled} relabelled, {self.undone} undone; {self.remaining} of {self.total} still undecided"
+            f"{self.relabelled} relabelled, {self.undone} undone; {self.remaining} of {self.total} "
+            "still undecided"
         )
 
 
 class ClassPicker(ModalScreen[str | None]):
-    """Pick the class to relabel to; Escape cancels. A title and a line of keys say how (issue 16)."""
+    """Pick the class to relabel to; Escape cancels. A title and a line of keys say how (issue
+    16)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ClassPicker { align: center middle; }
-    ClassPicker > Vertical { width: 44; height: auto; max-height: 24; border: round $accent; padding: 0 1; }
+    ClassPicker > Vertical {
+        width: 44; height: auto; max-height: 24; border: round $accent; padding: 0 1;
+    }
     ClassPicker #picker-title { text-style: bold; }
     ClassPicker #picker-keys { color: $text-muted; }
     ClassPicker OptionList { height: auto; max-height: 18; }
@@ -116,7 +121,9 @@ class ReviewApp(App[ReviewSummary]):
     CSS = """
     #main { height: 1fr; }
     #frame { width: 1fr; height: 1fr; align: center middle; }
-    #other-frame { width: 1fr; height: 1fr; align: center middle; border: round $warning; display: none; }
+    #other-frame {
+        width: 1fr; height: 1fr; align: center middle; border: round $warning; display: none;
+    }
     #info { width: 34; padding: 0 1; border-left: solid $accent; }
     #progress { height: 1; background: $boost; padding: 0 1; }
     """
@@ -148,6 +155,11 @@ class ReviewApp(App[ReviewSummary]):
         yield Static(id="progress")
         yield Footer()
 
+    def _picture(self, selector: str) -> Any:
+        # AutoImage, or the class `image_widget` names: each has `.image`, but textual_image
+        # exports no public base class to ask query_one for.
+        return self.query_one(selector)
+
     def _make_image_widget(self, widget_id: str = "picture"):
         widget = self._image_widget or AutoImage
         return widget(None, id=widget_id)
@@ -160,9 +172,10 @@ class ReviewApp(App[ReviewSummary]):
         return self.queue[self.index] if 0 <= self.index < len(self.queue) else None
 
     def watch_index(self, index: int) -> None:
-        if not self.is_mounted:
+        # App.is_mounted is a method (of a widget), so `not self.is_mounted` was never true.
+        if not self.is_running:
             return
-        info, picture = self.query_one("#info", Static), self.query_one("#picture")
+        info, picture = self.query_one("#info", Static), self._picture("#picture")
         image_id = self.current
         if image_id is None:
             picture.image = None
@@ -181,7 +194,8 @@ class ReviewApp(App[ReviewSummary]):
         self.call_after_refresh(self._fit_picture)
 
     def _fit_picture(self) -> None:
-        """Size the pictures at their aspect ratio, at most 2× their pixels (issue 16: they were stretched)."""
+        """Size the pictures at their aspect ratio, at most 2× their pixels (issue 16: they were
+        stretched)."""
         for frame_id, picture_id, px in (
             ("#frame", "#picture", getattr(self, "_picture_px", (0, 0))),
             ("#other-frame", "#other-picture", getattr(self, "_other_px", (0, 0))),
@@ -192,9 +206,11 @@ class ReviewApp(App[ReviewSummary]):
             picture.styles.width, picture.styles.height = max(cols, 1), max(rows, 1)
 
     def _show_companion(self, row: dict | None) -> None:
-        """Beside a duplicate its kept image, beside a conflict the other class's image (issue 16)."""
+        """Beside a duplicate its kept image, beside a conflict the other class's image (issue
+        16)."""
         self.companion = companion_of(self.cat, row) if row is not None else None
-        frame, picture = self.query_one("#other-frame"), self.query_one("#other-picture")
+        frame = self.query_one("#other-frame")
+        picture = self._picture("#other-picture")
         other = (
             get_image(self.cat, self.companion.image_id)
             if self.companion and self.companion.image_id

@@ -39,15 +39,20 @@ def scratch_warning(
     if not scratch or images is None or images >= SCRATCH_ENOUGH:
         return None
     return (
-        f"{', '.join(scratch)} would train from random weights (--weights none) on {images} training images; "
-        f"below about {SCRATCH_ENOUGH} expect little better than chance (vgg16 from scratch on sneakers10: "
-        f"top-1 0.12, chance 0.10, after 14 minutes). The EfficientNet-Lite backbones load ImageNet weights "
-        f"offline: `train --backbone {OFFLINE_BACKBONES[0]}` (or {', '.join(OFFLINE_BACKBONES[1:])})."
+        f"{', '.join(scratch)} would train from random weights (--weights none) on {images} "
+        "training images; "
+        f"below about {SCRATCH_ENOUGH} expect little better than chance (vgg16 from scratch on "
+        "sneakers10: "
+        "top-1 0.12, chance 0.10, after 14 minutes). The EfficientNet-Lite backbones load "
+        "ImageNet weights "
+        f"offline: `train --backbone {OFFLINE_BACKBONES[0]}` (or "
+        f"{', '.join(OFFLINE_BACKBONES[1:])})."
     )
 
 
 def train_images(cat: Catalog, split: str | None, *, accepted_only: bool = False) -> int | None:
-    """How many usable train images the split training would use has; None when it does not exist."""
+    """How many usable train images the split training would use has; None when it does not
+    exist."""
     name = split if split is not None else default_split(cat)
     if name is None or name not in split_names(cat):
         return None  # training itself says there is no such split

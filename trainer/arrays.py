@@ -106,14 +106,15 @@ class NpyRows:
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         flat = out.reshape(len(rows), -1).view(np.uint8)
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        for first, run in zip(np.r_[0, breaks], np.split(rows, breaks)):
+        for first, run in zip(np.r_[0, breaks], np.split(rows, breaks), strict=True):
             if not len(run):
                 continue
             nbytes = len(run) * self.row_bytes
             data = os.pread(self._fd, nbytes, self.offset + int(run[0]) * self.row_bytes)
             if len(data) != nbytes:
                 raise OSError(
-                    f"{self.path} is truncated: wanted {nbytes} bytes at row {run[0]}, got {len(data)}"
+                    f"{self.path} is truncated: "
+                    f"wanted {nbytes} bytes at row {run[0]}, got {len(data)}"
                 )
             flat[first : first + len(run)] = np.frombuffer(data, np.uint8).reshape(len(run), -1)
         return out

@@ -94,7 +94,8 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
     classes = [name for name in class_names(cat) if any(r["class"] == name for r in rows)]
     if len(classes) < 2:
         raise TrainerError(
-            f"split {split!r} has {len(classes)} class(es) with usable images; an audit needs at least 2"
+            f"split {split!r} has {len(classes)} class(es) with usable images; an audit needs at "
+            "least 2"
         )
     features, kept, unreadable = split_features(cat, rows, cfg, size, on_progress)
     t_features = time.perf_counter() - started
@@ -139,7 +140,8 @@ def per_class_counts(rows: list[dict], flags: list[Flag]) -> dict[str, dict[str,
 
 
 def feature_extractor(backbone: str, weights: str, size: int):
-    """Raw pixels -> the frozen backbone's pooled features, averaged over the image and its mirror."""
+    """Raw pixels -> the frozen backbone's pooled features, averaged over the image and its
+    mirror."""
     import keras
 
     from .backbones import build_backbone
@@ -200,10 +202,11 @@ def split_features(
             except TrainerError:
                 unreadable.append(r["id"])
         if batch:
+            assert model is not None  # built above whenever there is anything to do
             out = np.asarray(model.predict_on_batch(np.stack(pixels).astype(np.float32))).astype(
                 np.float16
             )
-            for r, vector in zip(batch, out):
+            for r, vector in zip(batch, out, strict=True):
                 found[r["id"]] = vector
                 if folder:
                     _write(folder, r["sha256"], vector)
@@ -304,7 +307,7 @@ def find_flags(
     else:
         issues = quality < max_quality
     off_topic = off_topic_mask(features, off_topic_z)
-    flags = []
+    flags: list[tuple[int, int | None, float, str]] = []
     for i in np.flatnonzero(issues | off_topic):
         if off_topic[i]:
             flags.append((int(i), None, float(quality[i]), "off_topic"))

@@ -165,7 +165,8 @@ def get_backbone(name: str) -> Backbone:
     """The registry entry for `name`; the error lists the known names."""
     if name not in BACKBONES:
         raise TrainerError(
-            f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}, {ALL}, or backbones joined by "
+            f"unknown backbone {name!r}; use one of {', '.join(BACKBONES)}, {ALL}, or backbones "
+            "joined by "
             f"{ENSEMBLE_SEPARATOR}. Received: backbone={name!r}"
         )
     return BACKBONES[name]
@@ -203,9 +204,10 @@ def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
     values = weights.split(",") if "," in weights else [weights] * len(names)
     if len(values) != len(names):
         raise TrainerError(
-            f"give one weights value, or one per backbone separated by commas. Received: backbone={backbone!r}, weights={weights!r}"
+            "give one weights value, or one per backbone separated by commas. Received: "
+            f"backbone={backbone!r}, weights={weights!r}"
         )
-    return list(zip(entries, values))
+    return list(zip(entries, values, strict=True))
 
 
 def default_size(backbone: str) -> int:
@@ -237,7 +239,8 @@ def build_backbone(
     with the real reason; only when it is absent does Keras download it.
 
     Example:
-        >>> base = build_backbone("mobilenet_v2", "../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5")
+        >>> weights = "../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5"
+        >>> base = build_backbone("mobilenet_v2", weights)
     """
     entry = get_backbone(name)
     size = size or entry.input_size
@@ -325,9 +328,13 @@ def offline_message(entry: Backbone, exc: Exception) -> str:
     reason = _first_line(exc).split(" -- ")[-1]
     return (
         f"could not get the ImageNet weights for {entry.name} ({reason[:120]}). "
-        f"Keras wanted the file {entry.imagenet_file} from {entry.imagenet_url}{entry.imagenet_file}. "
-        f"Download it on a machine with internet access and put it in {keras_models_dir()}/ under that name "
-        f"(Keras looks in $KERAS_HOME/models, else ~/.keras/models; a Keras .weights.h5 file of the same weights works too), "
-        f"or pass --weights PATH with a weights file, or use an EfficientNet-Lite backbone (efficientnet_lite0/1/2: ImageNet weights offline). "
+        f"Keras wanted the file {entry.imagenet_file} from "
+        f"{entry.imagenet_url}{entry.imagenet_file}. "
+        f"Download it on a machine with internet access and put it in {keras_models_dir()}/ under "
+        "that name "
+        "(Keras looks in $KERAS_HOME/models, else ~/.keras/models; a Keras .weights.h5 file of "
+        "the same weights works too), "
+        "or pass --weights PATH with a weights file, or use an EfficientNet-Lite backbone "
+        "(efficientnet_lite0/1/2: ImageNet weights offline). "
         f"--weights none trains from scratch, which needs many thousands of images."
     )

@@ -41,13 +41,19 @@ def gpu_capability() -> tuple[int, int] | None:
         if name == "torch":
             import torch
 
-            return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
+            if not torch.cuda.is_available():
+                return None
+            major, minor = torch.cuda.get_device_capability(0)
+            return major, minor
         if name == "jax":
             import jax
 
             gpus = [d for d in jax.devices() if d.platform == "gpu"]
             value = getattr(gpus[0], "compute_capability", None) if gpus else None
-            return tuple(int(v) for v in str(value).split(".")[:2]) if value else None
+            if not value:
+                return None
+            major, minor = (int(v) for v in str(value).split(".")[:2])
+            return major, minor
         if name == "tensorflow":
             import tensorflow as tf
 
@@ -84,7 +90,8 @@ def configure(mixed_precision: bool | None = None) -> dict:
 
 
 def inference_batch_size() -> int:
-    """Batch size for forward passes only (feature caching): large on a GPU, which is idle on small batches."""
+    """Batch size for forward passes only (feature caching): large on a GPU, which is idle on
+    small batches."""
     return 256 if gpu_count() else 64
 
 

@@ -63,7 +63,8 @@ def cache_usage(cat: Catalog) -> list[CacheUsage]:
 
 
 def clear_cache(cat: Catalog) -> list[CacheUsage]:
-    """Remove the trainer's cache files and the folders they leave empty; returns what was removed."""
+    """Remove the trainer's cache files and the folders they leave empty; returns what was
+    removed."""
     usages = cache_usage(cat)
     for usage in usages:
         for path in usage.files:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -44,10 +44,11 @@ app = typer.Typer(
 # CatalogError and the trainer's errors become one line and exit code 1.
 catalog_for_cli = catalog_opener(TrainerError)
 console = Console()
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 BACKBONE_HELP = (
-    f"One of {', '.join(BACKBONES)}; {ALL} ({', '.join(ORIGINAL_BACKBONES)}, one run each); or an ensemble of "
-    f"backbones joined by + (one model on their concatenated features). Default: {RECOMMENDED_BACKBONE}."
+    f"One of {', '.join(BACKBONES)}; {ALL} ({', '.join(ORIGINAL_BACKBONES)}, one run each); "
+    "or an ensemble of backbones joined by + (one model on their concatenated features). "
+    f"Default: {RECOMMENDED_BACKBONE}."
 )
 
 
@@ -60,7 +61,10 @@ def main(
     weights: Annotated[
         str,
         typer.Option(
-            help="imagenet, none, or a weights file; for an ensemble one value, or one per backbone joined by commas."
+            help=(
+                "imagenet, none, or a weights file; for an ensemble one value, or one per backbone "
+                "joined by commas."
+            )
         ),
     ] = DEFAULTS["weights"],
     epochs: Annotated[
@@ -115,7 +119,10 @@ def main(
     image_pass_budget: Annotated[
         int,
         typer.Option(
-            help="Above this many images x passes per backbone, fewer augmentation passes (0: no limit)."
+            help=(
+                "Above this many images x passes per backbone, "
+                "fewer augmentation passes (0: no limit)."
+            )
         ),
     ] = DEFAULTS["image_pass_budget"],
     fine_tune_samples: Annotated[
@@ -125,7 +132,10 @@ def main(
     exclude_flagged: Annotated[
         bool,
         typer.Option(
-            help="Leave out the images the split's newest `train audit` flagged and nobody reviewed since."
+            help=(
+                "Leave out the images the split's newest `train audit` flagged "
+                "and nobody reviewed since."
+            )
         ),
     ] = DEFAULTS["exclude_flagged"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
@@ -135,7 +145,7 @@ def main(
 
     Without --backbone it trains the recommended configuration (named in --backbone's help).
 
-    Example: train --backbone mobilenet_v2+efficientnet_lite0 --weights ../shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5,imagenet
+    Example: train --backbone mobilenet_v2+efficientnet_lite0 --weights mnv2.weights.h5,imagenet
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -177,7 +187,8 @@ def runs(
         bool, typer.Option("--all", help="Also list failed runs, with why they failed.")
     ] = False,
 ) -> None:
-    """List the training runs with their test scores, newest first; a run whose process is gone shows as `died`.
+    """List the training runs with their test scores, newest first; a run whose process is
+    gone shows as `died`.
 
     Failed runs are left out unless --all; the run `train predict` uses by default is marked `*`.
 
@@ -197,7 +208,8 @@ def runs(
     typer.echo(plain(_runs_table(shown, "runs"), MESSAGE_LIMIT, newlines=True))
     if len(shown) < len(rows):
         say(
-            f"{len(rows) - len(shown)} failed runs not shown: `train runs --all` lists them with the reason"
+            f"{len(rows) - len(shown)} failed runs not shown: `train runs --all` lists them with "
+            "the reason"
         )
 
 
@@ -236,12 +248,14 @@ def evaluate(
 
         metrics = evaluate_run(cat, run)
     say(
-        f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on {metrics['test_images']} test images"
+        f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on "
+        f"{metrics['test_images']} test images"
     )
     wide = max([5, *(len(name) for name in metrics["per_class"])])
     for name, m in metrics["per_class"].items():
         say(
-            f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  n={m['support']}"
+            f"  {name:{wide}}  precision {m['precision']:.2f}  recall {m['recall']:.2f}  "
+            f"n={m['support']}"
         )
     typer.echo(plain(_pairs_table(metrics["confused_pairs"]), MESSAGE_LIMIT, newlines=True))
 
@@ -252,7 +266,10 @@ def predict(
     run: Annotated[
         int | None,
         typer.Option(
-            help="The run id (default: the run `train use` marked, else the newest finished run above chance)."
+            help=(
+                "The run id (default: the run `train use` marked, else the newest finished run "
+                "above chance)."
+            )
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
@@ -296,7 +313,10 @@ def audit(
     max_quality: Annotated[
         float,
         typer.Option(
-            help="Flag labels whose quality (out-of-fold probability of the given class) is below this; 0: let cleanlab's find_label_issues decide."
+            help=(
+                "Flag labels whose quality (out-of-fold probability of the given class) is below "
+                "this; 0: let cleanlab's find_label_issues decide."
+            )
         ),
     ] = MAX_QUALITY,
     as_json: Annotated[
@@ -337,7 +357,8 @@ def audit(
     console.print(_audit_table(result))
     console.print(
         f"audit {result.audit_id}: {len(result.flags)} of {result.images} images flagged in "
-        f"{result.seconds['total']:.0f} s; review them with `curate review --audit {result.audit_id}`",
+        f"{result.seconds['total']:.0f} s; review them with `curate review --audit "
+        f"{result.audit_id}`",
         highlight=False,
     )
     if result.unreadable:
@@ -417,11 +438,12 @@ def _runs_table(rows: list[dict], title: str) -> str:
 
     def line(values) -> str:
         return "  ".join(
-            v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(header, values, widths)
+            v.rjust(w) if h in right else v.ljust(w)
+            for h, v, w in zip(header, values, widths, strict=True)
         ).rstrip()
 
     lines = [title, line(header)]
-    for r, c in zip(rows, cells):
+    for r, c in zip(rows, cells, strict=True):
         lines.append(line(c))
         if r.get("died_reason"):
             lines.append(
@@ -433,7 +455,10 @@ def _runs_table(rows: list[dict], title: str) -> str:
 def _run_cells(r: dict) -> tuple[str, ...]:
     m = r["metrics"]
     secs = m.get("seconds", {}).get("total")
-    score = lambda k: f"{m[k]:.3f}" if k in m else "-"
+
+    def score(k: str) -> str:
+        return f"{m[k]:.3f}" if k in m else "-"
+
     run_id = f"*{r['id']}" if r.get("default") else str(r["id"])
     return (
         run_id,
@@ -459,7 +484,8 @@ def _reason(run: dict, limit: int = 60) -> str:
 
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[int], object]]:
-    """A progress bar on stderr while files are classified; nothing when stderr is not a terminal."""
+    """A progress bar on stderr while files are classified; nothing when stderr is not a
+    terminal."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -495,7 +521,8 @@ def _pairs_table(pairs: list[dict]) -> str:
 
 
 def _runs_json(rows: list[dict]) -> str:
-    """The runs as a JSON list: every stored column plus `died_reason`, without the confusion matrix."""
+    """The runs as a JSON list: every stored column plus `died_reason`, without the confusion
+    matrix."""
     keep = [
         {**r, "metrics": {k: v for k, v in r["metrics"].items() if k != "confusion"}} for r in rows
     ]
@@ -515,7 +542,8 @@ def cache(
     ] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
-    """Show the size of the trainer's caches beside the catalog (decoded pixels, backbone features); --clear removes them.
+    """Show the size of the trainer's caches beside the catalog (decoded pixels, backbone
+    features); --clear removes them.
 
     Example: train cache --clear
     """
@@ -525,7 +553,8 @@ def cache(
         usages = clear_cache(cat) if clear else cache_usage(cat)
     for u in usages:
         typer.echo(
-            f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB in {u.folder}"
+            f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB "
+            f"in {u.folder}"
         )
         if u.foreign:
             typer.echo(

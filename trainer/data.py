@@ -65,7 +65,8 @@ def resolve_split(cat: Catalog, split: str | None) -> str:
     chosen = choose_split(cat, split)
     if chosen is None:
         raise TrainerError(
-            "the catalog has no split yet: make one with `curate split` (or `curate import` a train/test tree)"
+            "the catalog has no split yet: make one with `curate split` (or `curate import` a "
+            "train/test tree)"
         )
     return chosen
 
@@ -96,7 +97,8 @@ def load_split(
     classes = [name for name in class_names(cat) if name in present]
     if len(classes) < 2:
         raise TrainerError(
-            f"split {split!r} has {len(classes)} class(es) with usable train images; training needs at least 2"
+            f"split {split!r} has {len(classes)} class(es) with usable train images; training "
+            "needs at least 2"
         )
     unknown = sorted({r["class"] for r in rows} - present)
     if unknown:
@@ -104,7 +106,7 @@ def load_split(
             f"split {split!r} has test images of classes with no train images: {', '.join(unknown)}"
         )
     label = {name: i for i, name in enumerate(classes)}
-    examples = {"train": [], "test": []}
+    examples: dict[str, list[Example]] = {"train": [], "test": []}
     for r in rows:
         examples[r["subset"]].append(
             Example(r["id"], r["sha256"], r["class"], label[r["class"]], image_file(cat, r))
@@ -140,8 +142,8 @@ def decode(path: Path, size: int) -> np.ndarray:
     """
     try:
         with Image.open(path) as img:
-            img = _to_rgb(ImageOps.exif_transpose(img))
-            return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+            rgb = _to_rgb(ImageOps.exif_transpose(img))
+            return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise TrainerError(f"cannot read image {path}: {exc}") from exc
 
@@ -166,7 +168,7 @@ def pixels(examples: list[Example], size: int, folder: Path | None) -> np.ndarra
     """
     out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
     for start, batch in zip(
-        range(0, len(examples), 256), image_batches(examples, size, folder, 256)
+        range(0, len(examples), 256), image_batches(examples, size, folder, 256), strict=True
     ):
         out[start : start + len(batch)] = batch
     return out

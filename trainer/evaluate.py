@@ -46,7 +46,9 @@ def load_run_model(cat: Catalog, run: dict) -> tuple[keras.Model, list[str]]:
 def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list[tuple[str, float]]]:
     """Per row, the k best (class, probability) pairs, best first (ties: lower label first)."""
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return [[(classes[j], float(row[j])) for j in idx] for row, idx in zip(probs, order)]
+    return [
+        [(classes[j], float(row[j])) for j in idx] for row, idx in zip(probs, order, strict=True)
+    ]
 
 
 def metrics_from(true: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
@@ -96,7 +98,9 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     metrics["confused_pairs"] = confused_pairs(metrics["confusion"], CONFUSED_PAIRS)
     best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
     save_predictions(
-        cat, run_id, [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best)]
+        cat,
+        run_id,
+        [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best, strict=True)],
     )
     rel = Path(run["artifacts"]["model"]).parent
     run_dir = cat.root / rel
@@ -136,7 +140,10 @@ def _predictions_figure(examples: list, best: list, size: int, folder: Path, pat
 
 
 def _title(run: dict, metrics: dict) -> str:
-    return f"run {run['id']}: {run['backbone']} on {run['split']}, top-1 {metrics['top1']:.2f}, top-3 {metrics['top3']:.2f}"
+    return (
+        f"run {run['id']}: {run['backbone']} on {run['split']}, top-1 {metrics['top1']:.2f}, top-3 "
+        f"{metrics['top3']:.2f}"
+    )
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -59,7 +59,8 @@ def images_digest(examples: list[Example]) -> str:
 
 
 def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
-    """`root/<digest>`: the folder of this member's files for exactly these images, in this order."""
+    """`root/<digest>`: the folder of this member's files for exactly these images, in this
+    order."""
     key = {
         **member.key,
         "images": images_digest(examples),
@@ -97,7 +98,7 @@ def feature_pass(
     layers (on the accelerator when there is one), on uint8 batches cast there.
     """
     paths = map_files(root, members, examples, pass_seed)
-    todo = [(m, p) for m, p in zip(members, paths) if not p.exists()]
+    todo = [(m, p) for m, p in zip(members, paths, strict=True) if not p.exists()]
     if not todo:
         return paths
     layer = augmenter(pass_seed) if pass_seed is not None else None
@@ -110,7 +111,7 @@ def feature_pass(
                 x = keras.ops.cast(keras.ops.convert_to_tensor(batch), "float32")
                 if layer is not None:
                     x = layer(x, training=True)
-                for (m, _), out in zip(todo, writers):
+                for (m, _), out in zip(todo, writers, strict=True):
                     out.write(keras.ops.convert_to_numpy(m.bottom.predict_on_batch(x)))
                 advance(len(batch))
     finally:
@@ -126,7 +127,7 @@ def pooled_file(maps: Path) -> Path:
 def pooled_pass(members: list[Member], maps: list[Path], batch_size: int) -> list[Path]:
     """Global-average-pooled top outputs (N, F) float32 from each member's maps file, in batches."""
     out_paths = []
-    for member, path in zip(members, maps):
+    for member, path in zip(members, maps, strict=True):
         out = pooled_file(path)
         out_paths.append(out)
         if out.exists():

@@ -24,7 +24,8 @@ class HeadConfig:
 
 
 def build_head(n_features: int, n_classes: int, cfg: HeadConfig = HeadConfig()) -> keras.Model:
-    """Dense(width, relu) -> BatchNorm -> [Dropout] -> Dense(n_classes, softmax) on pooled features."""
+    """Dense(width, relu) -> BatchNorm -> [Dropout] -> Dense(n_classes, softmax) on pooled
+    features."""
     inputs = keras.Input((n_features,), name="features")
     x = keras.layers.Dense(cfg.width, activation="relu", name="head_dense")(inputs)
     x = keras.layers.BatchNormalization(name="head_bn")(x)
@@ -48,7 +49,8 @@ def split_backbone(
     names = [layer.name for layer in backbone.layers]
     if cut not in names[1:-1]:
         raise TrainerError(
-            f"{backbone.name} has no inner layer {cut!r} to fine-tune from; its last layers are {', '.join(names[-5:])}"
+            f"{backbone.name} has no inner layer {cut!r} to fine-tune from; its last layers are "
+            f"{', '.join(names[-5:])}"
         )
     inputs = keras.Input((size, size, 3), name="pixels")
     x = Preprocess(preprocess, name=f"preprocess{tag}")(inputs)
@@ -68,7 +70,7 @@ def top_classifier(tops: keras.Model | list[keras.Model], head: keras.Model) -> 
     inputs = [keras.Input(top.input.shape[1:], name=f"maps_{i}") for i, top in enumerate(tops)]
     pooled = [
         keras.layers.GlobalAveragePooling2D(name=f"gap_{i}")(top(x, training=False))
-        for i, (top, x) in enumerate(zip(tops, inputs))
+        for i, (top, x) in enumerate(zip(tops, inputs, strict=True))
     ]
     features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="features")(pooled)
     return keras.Model(
@@ -108,7 +110,7 @@ def build_classifier(
     for view in views:
         pooled = [
             pool(net(prep(view), training=False))
-            for net, prep, pool in zip(backbones, prepare, pools)
+            for net, prep, pool in zip(backbones, prepare, pools, strict=True)
         ]
         outputs.append(head(concat(pooled) if concat else pooled[0]))
     if len(outputs) > 1:

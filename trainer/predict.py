@@ -45,7 +45,8 @@ def predict_files(
     top: int = 3,
     on_progress: Callable[[int], object] | None = None,
 ) -> tuple[dict, list[ImagePrediction]]:
-    """Predict each file with run `run_id` (default: see `choose_run`); the run says why in `chosen`.
+    """Predict each file with run `run_id` (default: see `choose_run`); the run says why in
+    `chosen`.
 
     `on_progress(n)` is called as each chunk of `n` files is done (checked or classified).
 
@@ -84,12 +85,17 @@ def choose_run(cat: Catalog, run_id: int | None = None) -> dict:
         if top1 > chance:
             return {
                 **run,
-                "chosen": f"the newest finished run above chance (top-1 {top1:.2f}, chance {chance:.2f})",
+                "chosen": (
+                    f"the newest finished run above chance (top-1 {top1:.2f}, chance {chance:.2f})"
+                ),
             }
     run = latest_finished_run(cat)
     return {
         **run,
-        "chosen": "the newest finished run, but no finished run scores above chance: its answers mean little",
+        "chosen": (
+            "the newest finished run, but no finished run scores above chance: "
+            "its answers mean little"
+        ),
     }
 
 
@@ -108,7 +114,7 @@ def _predict_chunk(
     if readable:
         images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
         probs = model.predict(images, batch_size=32, verbose=0)
-        for result, best in zip(readable, top_k(probs, classes, k)):
+        for result, best in zip(readable, top_k(probs, classes, k), strict=True):
             result.top_k = best
 
 

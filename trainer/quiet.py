@@ -48,7 +48,8 @@ def import_keras() -> ModuleType:
 
 @contextlib.contextmanager
 def filtered_stderr(drop: tuple[str, ...]) -> Iterator[None]:
-    """Capture what C and Python write to fd 2 in the block; replay it without lines containing `drop`."""
+    """Capture what C and Python write to fd 2 in the block; replay it without lines containing
+    `drop`."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)

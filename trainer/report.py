@@ -36,7 +36,8 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def confused_pairs(confusion: dict, top: int = 10) -> list[dict]:
-    """The `top` most frequent mistakes: {true, predicted, count, rate}; rate is of the true class's images.
+    """The `top` most frequent mistakes: {true, predicted, count, rate}; rate is of the true
+    class's images.
 
     Ordered by count, then rate, then names, so equal counts come out the same every time.
     """
@@ -49,7 +50,7 @@ def confused_pairs(confusion: dict, top: int = 10) -> list[dict]:
             "count": int(matrix[i, j]),
             "rate": round(float(rates[i, j]), 4),
         }
-        for i, j in zip(*np.nonzero(matrix))
+        for i, j in zip(*np.nonzero(matrix), strict=True)
         if i != j
     ]
     pairs.sort(key=lambda p: (-p["count"], -p["rate"], p["true"], p["predicted"]))
@@ -65,7 +66,8 @@ def most_confused_classes(matrix: np.ndarray, keep: int) -> list[int]:
 
 
 def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
-    """Draw `{"classes", "matrix"}` (rows: true class) row-normalised, with the most-confused pairs listed."""
+    """Draw `{"classes", "matrix"}` (rows: true class) row-normalised, with the most-confused
+    pairs listed."""
     classes, matrix = confusion["classes"], np.array(confusion["matrix"])
     shown = list(range(len(classes)))
     if len(classes) > MAX_LABELLED_CLASSES:
@@ -90,7 +92,7 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if n <= ANNOTATE_UP_TO:
-        for i, j in zip(*np.nonzero(rates)):
+        for i, j in zip(*np.nonzero(rates), strict=True):
             ax.text(
                 j,
                 i,
@@ -141,7 +143,8 @@ def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") ->
 def _pairs_panel(ax, pairs: list[dict]) -> None:
     ax.axis("off")
     lines = [
-        f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> {_short_label(p['predicted'], 20)}"
+        f"{p['count']:>4} {p['rate']:>4.0%}  {_short_label(p['true'], 20)} -> "
+        f"{_short_label(p['predicted'], 20)}"
         for p in pairs
     ]
     text = "most confused (n, share of true class)\n\n" + (
@@ -157,7 +160,8 @@ def _short_label(name: str, chars: int = LABEL_CHARS) -> str:
 def figure_sample(
     truths: list[str], top: list[list[tuple[str, float]]], count: int = MAX_FIGURE_IMAGES
 ) -> list[int]:
-    """Which images the predictions grid shows: mistakes first, each group taken round-robin across classes.
+    """Which images the predictions grid shows: mistakes first, each group taken round-robin
+    across classes.
 
     The first images of a test set are often all of one class; this shows as many classes as fit.
     """
@@ -165,7 +169,7 @@ def figure_sample(
         defaultdict(list),
         defaultdict(list),
     ]  # mistakes, then correct
-    for i, (truth, ranked) in enumerate(zip(truths, top)):
+    for i, (truth, ranked) in enumerate(zip(truths, top, strict=True)):
         groups[ranked[0][0] == truth][truth].append(i)
     chosen: list[int] = []
     for by_class in groups:
@@ -191,7 +195,7 @@ def predictions_png(
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.8 * rows + 0.6), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, i in zip(axes.ravel(), chosen):
+    for ax, i in zip(axes.ravel(), chosen, strict=False):
         ax.imshow(images[i])
         (c1, p1), *rest = top[i]
         lines = [f"true: {_short_label(truths[i])}", f"1: {_short_label(c1)} {p1:.2f}"]
@@ -206,7 +210,10 @@ def predictions_png(
         )
         ax.set_title("\n".join(lines), fontsize=10, color=color)
     # Issue 16: the colours had no legend.
-    handles = [Patch(color=c, label=label) for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS)]
+    handles = [
+        Patch(color=c, label=label)
+        for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS, strict=True)
+    ]
     fig.legend(handles=handles, loc="upper center", ncols=3, fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=80)

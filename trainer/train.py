@@ -27,7 +27,7 @@ import numpy as np
 from catalog import Catalog, get_run, start_run, update_run, write_text_atomic
 
 from . import backend
-from .backbones import build_backbone, default_size, members, parse_weights, run_specs
+from .backbones import Backbone, build_backbone, default_size, members, parse_weights, run_specs
 from .config import TrainConfig
 from .data import (
     SplitData,
@@ -140,8 +140,10 @@ def _train_in(
     run_dir: Path,
     verbose: int,
     on_checkpoint: Checkpoint | None = None,
-):
+) -> tuple[dict, dict]:
     started = time.perf_counter()
+    assert cfg.size is not None, "train() gives the run's config its input size"
+    size: int = cfg.size
     info = backend.configure()
     backend.seed_everything(cfg.seed)
     entries = [entry for entry, _ in members(cfg.backbone, cfg.weights)]
@@ -151,26 +153,24 @@ def _train_in(
     def checkpoint(stage: str) -> None:
         if on_checkpoint is not None:
             t = time.perf_counter()
-            on_checkpoint(
-                stage, build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta)
-            )
+            on_checkpoint(stage, build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta))
             timings["checkpoints"] = timings.get("checkpoints", 0.0) + _lap(t)
 
     with backend.strategy_scope():
-        bases, parts = _build_members(cfg, entries, weights)
+        bases, parts = _build_members(cfg, entries, weights, size)
         y_train, y_val = labels_of(data.train), labels_of(data.val)
         plan = work_plan(cfg, len(data.train), len(parts))
         pixel_cache, root, batch = cache_dir(cat), features_dir(cat), backend.inference_batch_size()
-        fill_cache(data.train + data.val, cfg.size, pixel_cache)
+        fill_cache(data.train + data.val, size, pixel_cache)
         timings["decode"] = _lap(started)
         t = time.perf_counter()
         # [pass][member] paths of float16 maps on disk; nothing of them stays in memory.
         train_maps = [
-            feature_pass(parts, data.train, cfg.size, pixel_cache, root, s, batch)
+            feature_pass(parts, data.train, size, pixel_cache, root, s, batch)
             for s in pass_seeds(plan["augment_passes"], cfg.seed)
         ]
         val_maps = (
-            feature_pass(parts, data.val, cfg.size, pixel_cache, root, None, batch)
+            feature_pass(parts, data.val, size, pixel_cache, root, None, batch)
             if data.val
             else None
         )
@@ -190,10 +190,10 @@ def _train_in(
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
-        model = build_classifier(bases, head, modes, cfg.size, flip_tta=cfg.flip_tta)
+        model = build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta)
     model.save(run_dir / MODEL_FILE)
     (run_dir / LABELS_FILE).write_text(
-        json.dumps({"classes": data.classes, "input_size": cfg.size}, indent=1)
+        json.dumps({"classes": data.classes, "input_size": size}, indent=1)
     )
     timings["total"] = _lap(started)
     metrics = {
@@ -231,22 +231,20 @@ def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
 
 
 def _build_members(
-    cfg: TrainConfig, entries, weights: list[str | None]
+    cfg: TrainConfig, entries: list[Backbone], weights: list[str | None], size: int
 ) -> tuple[list[keras.Model], list[Member]]:
     """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
     bases, parts = [], []
-    for i, (entry, w) in enumerate(zip(entries, weights)):
-        base = build_backbone(entry.name, w, cfg.size)
+    for i, (entry, w) in enumerate(zip(entries, weights, strict=True)):
+        base = build_backbone(entry.name, w, size)
         freeze(base)
         cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
-        bottom, top = split_backbone(
-            base, entry.preprocess, cfg.size, cut, tag=f"_{i}" if i else ""
-        )
+        bottom, top = split_backbone(base, entry.preprocess, size, cut, tag=f"_{i}" if i else "")
         key = {
             "backbone": entry.name,
             "weights": _weights_identity(w, cfg, i),
             "cut": cut,
-            "size": cfg.size,
+            "size": size,
             "policy": keras.mixed_precision.global_policy().name,
             "backend": keras.backend.backend(),
         }
@@ -256,7 +254,8 @@ def _build_members(
 
 
 def _weights_identity(weights: str | None, cfg: TrainConfig, index: int) -> str:
-    """What makes two runs' backbone weights the same: a file's content, or the seeded random init."""
+    """What makes two runs' backbone weights the same: a file's content, or the seeded random
+    init."""
     if weights is None:
         return f"random:{cfg.backbone}:{index}:seed{cfg.seed}"
     if weights == "imagenet":
@@ -288,7 +287,7 @@ def _lap(since: float) -> float:
 
 def _by_member(per_pass: list[list[Path]]) -> list[list[Path]]:
     """[pass][member] -> [member][pass]."""
-    return [list(files) for files in zip(*per_pass)]
+    return [list(files) for files in zip(*per_pass, strict=True)]
 
 
 @dataclass(frozen=True)
