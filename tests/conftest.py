@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import netguard
+import no_network
 import pytest
 from imagegen import image_bytes
 
@@ -16,7 +16,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 def pytest_configure(config: pytest.Config) -> None:
     # No test reaches the network: only loopback connections are allowed (issue 6).
-    netguard.install()
+    no_network.install()
     # Keras writes ~/.keras; keep tests away from the user's home (and its cached weights).
     os.environ.setdefault("KERAS_HOME", str(Path(config.rootpath) / ".pytest_cache" / "keras"))
 

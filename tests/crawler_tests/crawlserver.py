@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -172,6 +174,22 @@ def fault_routes(server: Server) -> dict[str, Route]:
         "/to-metadata": lambda h, q: h.redirect("http://169.254.169.254/latest/meta-data/"),
         "/to-good": lambda h, q: h.redirect("/img/7.jpg"),
     }
+
+
+@contextmanager
+def serving_faults() -> Iterator[Server]:
+    """A running `Server` on 127.0.0.1, port 0, serving `fault_routes` (tests add more)."""
+    server = Server()
+    server.routes.update(fault_routes(server))
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def offline_dns(host: str, port: int) -> list[str]:

@@ -1,19 +1,17 @@
 """Small Google pages in the shapes real ones have (issue 12): an "All" page with its images
 strip, knowledge-graph carousels, thumbnails put in by `_setImagesSrc` and `google.ldi`.
 
-Run as a script to rewrite the fixtures built from them:
-    PYTHONPATH=. python tests/crawler_tests/googlepages.py
+Run as a script to rewrite the fixtures built from them (from the repository root):
+    PYTHONPATH=.:tests python -m crawler_tests.googlepages
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from imagegen import image_bytes  # noqa: E402
+from imagegen import image_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 # The 1x1 GIF Google puts in every <img> until a script sets the real thumbnail.

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from curation_tests.nearcopies import TRANSFORMS, add_generated, encode
 from imagegen import make_image
-from nearcopies import TRANSFORMS, add_generated, encode
 from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, get_image, open_catalog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from nearcopies import add_generated
+from curation_tests.nearcopies import add_generated
 
 from catalog import CatalogError
 from catalog import splits as catalog_splits

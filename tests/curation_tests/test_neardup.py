@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nearcopies import TRANSFORMS, encode
+from curation_tests.nearcopies import TRANSFORMS, encode
 from PIL import Image, ImageDraw
 
 from catalog import Provenance, add_image

@@ -3,7 +3,7 @@ has a title and its keys (issue 16, item 3)."""
 
 from __future__ import annotations
 
-from nearcopies import add_generated
+from curation_tests.nearcopies import add_generated
 from textual.widgets import Static
 from textual_image.widget import HalfcellImage
 
