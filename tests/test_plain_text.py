@@ -1,4 +1,5 @@
-"""Text from pages, file names and users is printed as plain text by every CLI (issue 13, item 8)."""
+"""Text from pages, file names and users is printed as plain text by every CLI (issue 13,
+item 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`crawl --engine google-browser` end to end: the JavaScript-only page into the catalog (issue 7)."""
+"""`crawl --engine google-browser` end to end: the JavaScript-only page into the catalog
+(issue 7)."""
 
 from __future__ import annotations
 

@@ -243,6 +243,7 @@ def google_page(tiles: list[Tile]) -> bytes:
             **tile.extra,
         }
         divs.append(
-            f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:"><div class="rg_meta">{json.dumps(meta)}</div></div>'
+            f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:">'
+            f'<div class="rg_meta">{json.dumps(meta)}</div></div>'
         )
     return f"<html><body>{''.join(divs)}</body></html>".encode()

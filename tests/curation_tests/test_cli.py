@@ -126,7 +126,8 @@ def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
 
 
 def test_sheet_names_classes_and_what_each_duplicate_repeats(catalog_path, tmp_path):
-    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their target."""
+    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their
+    target."""
     seeded(catalog_path)
     assert run(catalog_path, "dedup").exit_code == 0
     result = run(catalog_path, "sheet", str(tmp_path / "all.html"))

@@ -148,7 +148,8 @@ def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
 def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(
     cat, tmp_path, write_image
 ):
-    """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan file."""
+    """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan
+    file."""
     import os
 
     from catalog.integrity import check_catalog

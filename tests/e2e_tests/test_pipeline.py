@@ -47,7 +47,7 @@ def test_crawl_curate_train_end_to_end(google, tmp_path):
     cat = ("--catalog", str(db))
 
     # crawl each class from the local "Google"
-    for _, (cls, _, seeds) in CLASSES.items():
+    for cls, _, _seeds in CLASSES.values():
         out = _run(
             "crawl",
             "--class",

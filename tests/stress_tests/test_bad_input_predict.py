@@ -51,7 +51,7 @@ def test_predict_classifies_good_files_and_names_each_bad_one(tmp_path):
     assert "Traceback" not in result.output
     lines = {line.split("\t")[0]: line for line in result.stdout.splitlines() if "\t" in line}
     errors = " ".join(result.stderr.split())
-    for case, path in zip(cases, files):
+    for case, path in zip(cases, files, strict=True):
         if case.outcome in ("ok", "too-small", "unsupported-format"):
             # Classifiable: a small image or a TIFF still decodes; each gets its top 2 classes.
             if case.outcome == "unsupported-format":

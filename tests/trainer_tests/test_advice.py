@@ -19,8 +19,8 @@ def test_scratch_warning_only_for_random_weights_on_a_small_split(small_catalog,
         warning = advice.scratch_warning(cat, "vgg16", "none", None)
         assert warning is not None
         assert (
-            f"vgg16 would train from random weights (--weights none) on {len(ids['train'])} training images"
-            in warning
+            "vgg16 would train from random weights (--weights none) "
+            f"on {len(ids['train'])} training images" in warning
         )
         assert "`train --backbone efficientnet_lite0`" in warning
         assert advice.scratch_warning(cat, "vgg16", "imagenet", None) is None

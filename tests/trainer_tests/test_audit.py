@@ -63,7 +63,8 @@ def _png(img: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    """(catalog path, {"flipped": {id: true class}, "off_topic": id}, the JSON of `train audit --json`)."""
+    """(catalog path, {"flipped": {id: true class}, "off_topic": id}, the JSON of
+    `train audit --json`)."""
     path = tmp_path_factory.mktemp("audit") / "catalog.db"
     truth: dict = {"flipped": {}}
     with open_catalog(path) as cat:

