@@ -110,6 +110,7 @@ def test_bad_input_is_a_clear_error_with_exit_1(tmp_path, write_image, args, mes
     assert not (tmp_path / "nope").exists()
 
 
+@pytest.mark.slow  # real images from ../shared
 def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
     db = str(tmp_path / "s10.db")
     result = runner.invoke(

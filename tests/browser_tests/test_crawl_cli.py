@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from catalog import iter_images, open_catalog
 from crawler.cli import app
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a Chromium per crawl
+
 runner = CliRunner()
 
 

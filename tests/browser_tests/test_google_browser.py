@@ -10,6 +10,8 @@ from crawler.browser.google import collect_from_context
 from crawler.browser.page import Tile
 from crawler.errors import BlockedError, EngineParseError
 
+pytestmark = pytest.mark.browser
+
 NEED_PREVIEW = [i for i in range(TOTAL) if not has_original(i)]
 
 

@@ -22,6 +22,8 @@ from crawler.browser import (
 )
 from crawler.errors import BlockedError
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium processes started and killed
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -180,6 +180,7 @@ def test_blocked_search_suggests_other_engines(http_server, catalog_path):
     )
 
 
+@pytest.mark.slow  # a real page from ../shared
 def test_real_saved_page_offline(shared_dir, tmp_path):
     """`crawl --class Yeezy_350 --page ../shared/fixtures/google-2019/Yeezy_350.html` with no
     network."""

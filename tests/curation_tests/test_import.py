@@ -135,6 +135,7 @@ def test_files_outside_class_folders_are_listed_as_ignored(cat, tmp_path, write_
     assert [p.name for p in report.ignored] == ["stray.jpg"] and report.added == 1
 
 
+@pytest.mark.slow  # real images from ../shared
 def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
     report = _import(cat, shared_dir / "data" / "sneakers10")
     assert (report.found, report.added, len(report.conflicts), report.failures) == (387, 385, 2, [])

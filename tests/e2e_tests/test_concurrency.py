@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fakegoogle import DISTINCT, serve_google
+
+pytestmark = pytest.mark.slow  # three console scripts at once (~45 s)
 
 BIN = Path(sys.executable).parent
 

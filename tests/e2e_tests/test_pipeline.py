@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from fakegoogle import CLASSES, DISTINCT, serve_google
 
+pytestmark = pytest.mark.slow  # crawl, curate and train end to end (minutes)
+
 BIN = Path(sys.executable).parent
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from badcorpus import write_corpus
 from imagegen import image_bytes
 from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, open_catalog, splits
 from trainer.cli import app as train_app
+
+pytestmark = pytest.mark.slow  # trains and predicts with Keras
 
 
 def test_predict_classifies_good_files_and_names_each_bad_one(tmp_path):

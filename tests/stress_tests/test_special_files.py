@@ -126,6 +126,7 @@ def test_crawl_page_refuses_special_and_huge_files(
     assert ("too-large" if which == "big" else "not-a-regular-file") in result.output
 
 
+@pytest.mark.slow  # imports Keras
 def test_predict_refuses_fifo_and_dev_zero(tmp_path, fifo, catalog_path, monkeypatch):
     """Issue 13: `train predict` on a FIFO hung, on /dev/zero it read until the OOM killer came."""
     from trainer import predict

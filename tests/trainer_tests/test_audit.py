@@ -25,6 +25,8 @@ from trainer.audit import find_flags
 from trainer.cli import app
 from trainer.data import load_split
 
+pytestmark = pytest.mark.slow  # imports Keras (trainer.data) and trains
+
 CLASSES = ("Air_Max_90", "Yeezy_350", "Air_Force_1")
 COLOURS = ((220, 30, 30), (30, 200, 30), (30, 30, 220))
 PER_CLASS = 12  # 9 train + 3 test

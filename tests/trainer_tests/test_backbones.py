@@ -25,6 +25,8 @@ from trainer.backbones import (
 from trainer.errors import TrainerError, WeightsError
 from trainer.layers import Preprocess
 
+pytestmark = pytest.mark.slow  # builds every Keras backbone
+
 # 64 px keeps CPU time small; InceptionV3 needs at least 75.
 TINY_SIZES = {
     "resnet50": 64,

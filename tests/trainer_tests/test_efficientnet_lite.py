@@ -22,6 +22,8 @@ from trainer.efficientnet_lite import (
 from trainer.errors import WeightsError
 from trainer.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, load_legacy_state_dict
 
+pytestmark = pytest.mark.slow  # imports Keras; real ImageNet weights
+
 LITE = sorted(VARIANTS)
 CAT_CLASSES = ("Egyptian cat", "tabby, tabby cat", "tiger cat")
 

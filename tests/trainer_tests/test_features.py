@@ -20,6 +20,8 @@ from trainer.data import Example, cache_dir, features_dir, fill_cache
 from trainer.features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
 from trainer.train import TrainConfig, work_plan
 
+pytestmark = pytest.mark.slow  # imports Keras; runs small models
+
 SIZE, BATCH = 32, 8
 
 

@@ -15,6 +15,8 @@ from catalog.runs import start_run, update_run
 from trainer import predict
 from trainer.cli import app
 
+pytestmark = pytest.mark.slow  # imports Keras (trainer.predict)
+
 runner = CliRunner()
 FOUR_CLASSES = {name: {"precision": 1.0, "recall": 1.0, "support": 2} for name in "abcd"}
 
