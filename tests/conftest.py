@@ -40,7 +40,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         and _fast_run(config)
         and fast_run.module_is_slow(collection_path)
     ):
-        config.stash[_NOT_COLLECTED].append(str(collection_path.relative_to(config.rootpath)))
+        config.stash[_NOT_COLLECTED].append(str(collection_path))
         return True
     return None
 
