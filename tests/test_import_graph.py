@@ -190,3 +190,28 @@ def test_stages_use_only_the_catalogs_public_api():
         if _package(i.importer) in STAGES and _package(i.target) == CATALOG and i.target != CATALOG
     ]
     assert deep == [], _describe(deep)
+
+
+def test_test_helpers_are_imported_by_their_path_under_tests():
+    """One way (issue 17): `from imagegen import ...`, `from curation_tests.nearcopies import ...`
+    with `pythonpath = ["tests"]`; no relative imports, no sys.path edits, no bare name of a
+    helper that lives in a subfolder (it only worked while a conftest edited sys.path)."""
+    tests = ROOT / "tests"
+    nested = {p.stem for p in tests.glob("*/*.py")} - {p.stem for p in tests.glob("*.py")}
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_bytes())
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                wrong.append(f"{where}:{node.lineno}: relative import")
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            wrong += [f"{where}:{node.lineno}: {n}" for n in names if n.split(".")[0] in nested]
+            if isinstance(node, ast.Attribute) and ast.unparse(node) in (
+                "sys.path.insert",
+                "sys.path.append",
+            ):
+                wrong.append(f"{where}:{node.lineno}: sys.path edit")
+    assert wrong == []

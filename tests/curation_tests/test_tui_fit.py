@@ -54,8 +54,8 @@ async def test_relabel_popup_has_a_title_and_its_keys(review_cat):
 
 
 def _look_alikes(cat, second_class: str) -> tuple[int, int]:
+    from curation_tests.nearcopies import TRANSFORMS, encode
     from imagegen import make_image
-    from nearcopies import TRANSFORMS, encode
 
     from catalog import Provenance, add_image
     from curation.dedup import dedup
