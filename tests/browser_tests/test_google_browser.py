@@ -10,7 +10,7 @@ from crawler.browser.google import collect_from_context
 from crawler.browser.page import Tile
 from crawler.errors import BlockedError, EngineParseError
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium (~30 s in all)
 
 NEED_PREVIEW = [i for i in range(TOTAL) if not has_original(i)]
 
