@@ -1,6 +1,7 @@
 """Label audit benchmark (issue 15): inject label noise into sneakers41, audit, score the audit.
 
-    python bench/audit.py [--flip 0.1] [--off-topic 0.03] [--folds 5] [--backbone efficientnet_lite0] [--workdir DIR] [--out audit.json]
+    python bench/audit.py [--flip 0.1] [--off-topic 0.03] [--folds 5]
+        [--backbone efficientnet_lite0] [--workdir DIR] [--out audit.json]
 
 1. Import ../shared/data/sneakers41 (folder = class) into a fresh catalog and make the
    80/20 `default` split with seed 42, as a user would (`curate import`, `curate split`).
@@ -96,7 +97,8 @@ def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
 def accuracies(
     cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]
 ) -> dict:
-    """Quick test top-1 of the frozen-feature head trained on noisy, noisy-less-flagged, clean labels."""
+    """Quick test top-1 of the frozen-feature head trained on noisy, noisy-less-flagged and clean
+    labels."""
     rows = split_images(cat, "default")
     features, kept, _ = split_features(cat, rows, cfg, 224, None)
     classes = sorted({r["class"] for r in kept})
@@ -153,7 +155,8 @@ def main() -> int:
     with open_catalog(run_dir / "catalog.db") as cat:
         clean, flipped, outsiders = inject(cat, args.flip, args.off_topic, random.Random(SEED))
         print(
-            f"injected {len(flipped)} flips and {len(outsiders)} off-topic images into {len(clean)} train images",
+            f"injected {len(flipped)} flips and {len(outsiders)} off-topic images "
+            f"into {len(clean)} train images",
             flush=True,
         )
         t = time.perf_counter()

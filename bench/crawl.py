@@ -168,21 +168,26 @@ def main() -> None:
     finally:
         server.terminate()
     print(
-        f"latency {args.latency * 1000:.0f} ms/image, {args.workers} workers: limit {limit:.0f} images/s "
+        f"latency {args.latency * 1000:.0f} ms/image, {args.workers} workers: "
+        f"limit {limit:.0f} images/s "
         f"(concurrent figures: best of {args.repeat})"
     )
     print(
-        f"sequential requests loop : {seq:7.1f} images/s ({seq / (1 / args.latency):.0%} of its own limit {1 / args.latency:.0f}/s)"
+        f"sequential requests loop : {seq:7.1f} images/s ({seq / (1 / args.latency):.0%} "
+        f"of its own limit {1 / args.latency:.0f}/s)"
     )
     print(
-        f"Fetcher.fetch_many       : {fetched:7.1f} images/s = {fetched / limit:.0%} of limit, {fetched / seq:.1f}x sequential"
+        f"Fetcher.fetch_many       : {fetched:7.1f} images/s = {fetched / limit:.0%} of limit, "
+        f"{fetched / seq:.1f}x sequential"
     )
     print(
-        f"crawl, download phase    : {phase:7.1f} images/s = {phase / limit:.0%} of limit, {phase / seq:.1f}x sequential "
+        f"crawl, download phase    : {phase:7.1f} images/s = {phase / limit:.0%} of limit, "
+        f"{phase / seq:.1f}x sequential "
         "(download, validate, store, catalog rows)"
     )
     print(
-        f"crawl, whole             : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, {crawled / seq:.1f}x sequential "
+        f"crawl, whole             : {crawled:7.1f} images/s = {crawled / limit:.0%} of limit, "
+        f"{crawled / seq:.1f}x sequential "
         f"(+ fetching and parsing the {stored}-result page)"
     )
     print(f"machine load average     : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

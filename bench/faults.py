@@ -1,7 +1,8 @@
 """Fault run for the store (issue 13): `check --fix` must never lose a file, round after round.
 
     python bench/faults.py --rounds 20
-    python bench/faults.py --rounds 3 --code /path/to/older/checkout   # the same run against other code
+    # the same run against other code:
+    python bench/faults.py --rounds 3 --code /path/to/older/checkout
 
 Each round, in fresh folders, with the console scripts as separate processes:
 
@@ -258,7 +259,8 @@ def main() -> int:
                 print(f"  {failure}", flush=True)
     elapsed = time.perf_counter() - started
     print(
-        f"faults: {lost} files lost, {tracebacks} tracebacks, {passed}/{args.rounds} rounds passed, "
+        f"faults: {lost} files lost, {tracebacks} tracebacks, "
+        f"{passed}/{args.rounds} rounds passed, "
         f"{sweeps} check --fix runs racing writers, {elapsed / max(args.rounds, 1):.1f} s a round"
     )
     return 0 if passed == args.rounds else 1

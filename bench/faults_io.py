@@ -65,7 +65,8 @@ class Site(BaseHTTPRequestHandler):
             if "ijn=0" not in self.path:
                 return self._reply(b"<html>" + b" " * 3000 + b"</html>", "text/html")
             tiles = "".join(
-                f'<div class="rg_bx"><div class="rg_meta">{json.dumps({"ou": f"{base}/img/{i}.png", "pt": str(i)})}'
+                '<div class="rg_bx"><div class="rg_meta">'
+                f"{json.dumps({'ou': f'{base}/img/{i}.png', 'pt': str(i)})}"
                 "</div></div>"
                 for i in self.images
             )
@@ -283,7 +284,8 @@ def main() -> int:
                 + f", Ctrl-C exit {ctrl_c_ms[-1]} ms"
             )
             print(
-                f"round {number}: {'ok' if ok else 'FAILED'} in {time.perf_counter() - t0:.0f} s ({counts})",
+                f"round {number}: {'ok' if ok else 'FAILED'} "
+                f"in {time.perf_counter() - t0:.0f} s ({counts})",
                 flush=True,
             )
             for problem in rnd.problems:
@@ -291,10 +293,12 @@ def main() -> int:
     httpd.shutdown()
     lost = totals["missing-file"] + totals["corrupt-file"]
     print(
-        f"faults_io: {passed}/{args.rounds} rounds passed; tracebacks {totals['tracebacks']}, files lost {lost} "
+        f"faults_io: {passed}/{args.rounds} rounds passed; "
+        f"tracebacks {totals['tracebacks']}, files lost {lost} "
         f"(rows without files {totals['missing-file']}, half-written {totals['corrupt-file']}), "
         f"temp files left {totals['temp-files']}, orphans at the end {totals['orphan-file']}; "
-        f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first (odd rounds press it again 50 ms later); "
+        f"Ctrl-C: exit {max(ctrl_c_ms, default=0)} ms at most after the first "
+        "(odd rounds press it again 50 ms later); "
         f"{(time.perf_counter() - started) / max(args.rounds, 1):.0f} s a round"
     )
     return 0 if passed == args.rounds else 1

@@ -1,6 +1,7 @@
 """Images per second of the trainer's phases, per backbone, on whatever device the backend has.
 
-    KERAS_BACKEND=torch python bench/gpu.py [--size 224] [--images 2048] [--backbones mobilenet_v2,efficientnet_lite0]
+    KERAS_BACKEND=torch python bench/gpu.py [--size 224] [--images 2048]
+        [--backbones mobilenet_v2,efficientnet_lite0]
     KERAS_BACKEND=jax   python bench/gpu.py ...
     python bench/gpu.py --size 64 --images 64          # a quick check on a CPU (TensorFlow)
 
@@ -171,7 +172,8 @@ def main() -> int:
     info = backend.configure()
     batch = args.batch or backend.inference_batch_size()
     print(
-        f"keras {keras.__version__}, backend {info['backend']}, GPUs {info['gpus']}, policy {info['policy']}, "
+        f"keras {keras.__version__}, backend {info['backend']}, GPUs {info['gpus']}, "
+        f"policy {info['policy']}, "
         f"{os.cpu_count()} CPUs; {args.images} images at {args.size} px",
         flush=True,
     )

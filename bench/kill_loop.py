@@ -59,7 +59,8 @@ def main() -> int:
         passed += 1
     elapsed = time.perf_counter() - started
     print(
-        f"kill-and-resume: {passed}/{args.count} rounds passed in a row, {elapsed / max(passed, 1):.1f} s a round"
+        f"kill-and-resume: {passed}/{args.count} rounds passed in a row, "
+        f"{elapsed / max(passed, 1):.1f} s a round"
     )
     return 0 if passed == args.count else 1
 

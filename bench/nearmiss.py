@@ -106,7 +106,8 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
     }
     pairs |= wide
     print(
-        f"{len(pairs)} pairs to measure ({len(candidate)} candidates at {neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})"
+        f"{len(pairs)} pairs to measure ({len(candidate)} candidates at "
+        f"{neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})"
     )
     table = []
     t = time.perf_counter()
@@ -154,15 +155,19 @@ def report(table: list[dict], which: str = "all") -> None:
     false = [p for p in rows if not p["same"] and p["candidate"] and verdict(p).same]
     hits = sum(1 for p in same if p["candidate"] and verdict(p).same)
     print(
-        f"[{which}] same-source pairs {len(same)}, confirmed {hits} (pair recall {hits / max(1, len(same)):.4f}); "
-        f"false accepts {len(false)} of {sum(1 for p in rows if not p['same'] and p['candidate'])} different candidates"
+        f"[{which}] same-source pairs {len(same)}, confirmed {hits} "
+        f"(pair recall {hits / max(1, len(same)):.4f}); "
+        f"false accepts {len(false)} of "
+        f"{sum(1 for p in rows if not p['same'] and p['candidate'])} different candidates"
     )
     for (reason, kinds), n in miss.most_common(25):
         print(f"  miss {n:5d}  {reason:18s} {kinds}")
     for p in false[:40]:
         print(
-            f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} inliers {p['inliers']}/{p['keypoints']} "
-            f"scale {p['scale']:.2f} rot {p['rotation']:.1f} agree {p['agreement']:.2f} overlap {p['overlap']:.2f} tex {p['textureless']}"
+            f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} "
+            f"inliers {p['inliers']}/{p['keypoints']} "
+            f"scale {p['scale']:.2f} rot {p['rotation']:.1f} agree {p['agreement']:.2f} "
+            f"overlap {p['overlap']:.2f} tex {p['textureless']}"
         )
 
 

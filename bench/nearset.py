@@ -142,7 +142,7 @@ def lookalikes(items: list[tuple[str, Image.Image]]) -> list[tuple[str, str, int
     model = [name.split("/")[0] for name, _ in items]
     return [
         (items[a][0], items[b][0], int(x))
-        for a, b, x in zip(i.tolist(), j.tolist(), d.tolist())
+        for a, b, x in zip(i.tolist(), j.tolist(), d.tolist(), strict=True)
         if model[a] != model[b]
     ]
 
@@ -197,7 +197,8 @@ def main() -> None:
     args = parser.parse_args()
     truth = build(args.dest, sources=args.sources, seed=args.seed)
     print(
-        f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs within {LOOKALIKE_BITS} pHash bits, "
+        f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs "
+        f"within {LOOKALIKE_BITS} pHash bits, "
         f"{truth['twins_dropped']} twins dropped, digest {digest(args.dest)}"
     )
 

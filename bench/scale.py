@@ -8,7 +8,8 @@ of one original lands in the same subset), `curate import` them into a fresh cat
 own (`os.wait4`), sampling its RSS every few seconds. Prints the peak RSS, how it grew,
 and the time of each phase that the run recorded.
 
-    python bench/train.py --scale [--sizes 5000,50000] [--backbone NAME] [--time-limit S] [--workdir DIR]
+    python bench/train.py --scale [--sizes 5000,50000] [--backbone NAME] [--time-limit S]
+        [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def originals() -> dict[str, list[Path]]:
 
 
 def variant(src: Path, dest: Path, seed: int) -> None:
-    """A random crop (70-100% of each side), maybe mirrored, with brightness/contrast/colour changed."""
+    """A random crop (70-100% of each side), maybe mirrored, with brightness/contrast/colour
+    changed."""
     rng = random.Random(seed)
     with Image.open(src) as img:
         img = ImageOps.exif_transpose(img).convert("RGB")
@@ -81,7 +83,8 @@ def build_dataset(folder: Path, n_train: int, seed: int = 0) -> dict[str, int]:
     with ThreadPoolExecutor(os.cpu_count() or 2) as workers:
         list(workers.map(lambda job: variant(*job), jobs))
     print(
-        f"  wrote {len(jobs)} JPEGs ({n_train} train, {n_test} test) in {time.perf_counter() - started:.0f} s",
+        f"  wrote {len(jobs)} JPEGs ({n_train} train, {n_test} test) "
+        f"in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
     return {"train": n_train, "test": n_test}
@@ -113,7 +116,8 @@ def rss_mb(pid: int) -> float | None:
 def train_measured(
     catalog: Path, backbone: str | None, extra: list[str], time_limit: float | None, log: Path
 ) -> dict:
-    """`train` in a child process: its own peak RSS (wait4), an RSS sample every 5 s, its wall time."""
+    """`train` in a child process: its own peak RSS (wait4), an RSS sample every 5 s, its wall
+    time."""
     cmd = [
         str(BIN / "train"),
         *(["--backbone", backbone] if backbone else []),
@@ -177,7 +181,8 @@ def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
     m = run_metrics(catalog)
     print(
         f"  train ({result['cmd']}): exit {result['rc']}, wall {result['wall']:.0f} s, "
-        f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}",
+        f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, "
+        f"after {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     trace = result["samples"][:: max(1, len(result["samples"]) // 24)]

@@ -1,6 +1,7 @@
 """Train on sneakers10 from scratch to report, against the original recipe in the same run.
 
-    python bench/train.py [--workdir DIR] [--epochs 12] [--fine-tune-epochs 4] [--original-epochs 12] [--skip-ensemble] [--skip-original]
+    python bench/train.py [--workdir DIR] [--epochs 12] [--fine-tune-epochs 4]
+        [--original-epochs 12] [--skip-ensemble] [--skip-original]
 
 1. `curate import ../shared/data/sneakers10`, `curate dedup`, `curate split` (80/20) into a
    fresh catalog. If dedup or split is not available, falls back to an own stratified
@@ -83,7 +84,8 @@ def own_split(catalog: Path) -> None:
     with open_catalog(catalog) as cat:
         rows = list(
             cat.db.execute(
-                f"SELECT id, class FROM images WHERE status IN ({', '.join('?' * len(USABLE_STATUSES))}) ORDER BY id",
+                "SELECT id, class FROM images "
+                f"WHERE status IN ({', '.join('?' * len(USABLE_STATUSES))}) ORDER BY id",
                 USABLE_STATUSES,
             ).fetchall()
         )
@@ -132,7 +134,8 @@ def ours(
         curve.append((t - started - measuring[0], top1, top3))
         measuring[0] += time.perf_counter() - t
         print(
-            f"  {backbone} after {stage}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s",
+            f"  {backbone} after {stage}: test top-1 {top1:.3f} top-3 {top3:.3f} "
+            f"at {curve[-1][0]:.0f} s",
             flush=True,
         )
 
@@ -191,7 +194,8 @@ class FolderImages(keras.utils.PyDataset):
 
 
 def original(classes: list[str], files: dict, epochs: int) -> dict:
-    """MobileNetV2 fully fine-tuned (BatchNorm frozen, as the weights need) with the original head."""
+    """MobileNetV2 fully fine-tuned (BatchNorm frozen, as the weights need) with the original
+    head."""
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
     base = build_backbone("mobilenet_v2", str(MOBILENET), SIZE)
@@ -214,7 +218,8 @@ def original(classes: list[str], files: dict, epochs: int) -> dict:
             curve.append((t - started - measuring[0], top1, top3))
             measuring[0] += time.perf_counter() - t
             print(
-                f"  original epoch {epoch + 1}: test top-1 {top1:.3f} top-3 {top3:.3f} at {curve[-1][0]:.0f} s",
+                f"  original epoch {epoch + 1}: test top-1 {top1:.3f} top-3 {top3:.3f} "
+                f"at {curve[-1][0]:.0f} s",
                 flush=True,
             )
 
@@ -255,7 +260,8 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     catalog = work / "catalog.db"
     print(
-        f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; Keras {keras.__version__} on {keras.backend.backend()}"
+        f"workdir {work}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; "
+        f"Keras {keras.__version__} on {keras.backend.backend()}"
     )
     t0 = time.perf_counter()
     notes = prepare(catalog)
@@ -263,7 +269,8 @@ def main() -> int:
     with open_catalog(catalog) as cat:
         counts = {s: len(split_images(cat, SPLIT, s, USABLE_STATUSES)) for s in ("train", "test")}
         print(
-            f"import + dedup + split: {prep:.1f} s; split {SPLIT!r}: {counts}; splits {split_names(cat)}"
+            f"import + dedup + split: {prep:.1f} s; split {SPLIT!r}: {counts}; "
+            f"splits {split_names(cat)}"
         )
     for note in notes:
         print(f"NOTE: {note}")
@@ -275,7 +282,8 @@ def main() -> int:
         results.append(ours(catalog, ENSEMBLE, f"{MOBILENET},imagenet", args))
         print_row(results[-1])
     print(
-        f"import-to-report ({len(results)} runs of ours, one after another): {time.perf_counter() - t0:.0f} s"
+        f"import-to-report ({len(results)} runs of ours, one after another): "
+        f"{time.perf_counter() - t0:.0f} s"
     )
     for r in results:
         print(f"import-to-report for {r['name']} alone: {prep + r['seconds']:.0f} s")
@@ -297,7 +305,8 @@ def main() -> int:
 def print_row(r: dict, phases: bool = True) -> None:
     extra = f"  phases {r['phases']}" if phases and "phases" in r else ""
     print(
-        f"{r['name']:52} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  wall {r['seconds']:.0f} s{extra}",
+        f"{r['name']:52} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  "
+        f"wall {r['seconds']:.0f} s{extra}",
         flush=True,
     )
 
@@ -310,18 +319,21 @@ def compare(mine: dict, orig: dict) -> None:
     target, eps = orig["top1"], 1e-6
     reached = next((t for t, top1, _ in orig["curve"] if top1 >= target - eps), orig["seconds"])
     print(
-        f"original recipe: final top-1 {target:.3f}, first reached at {reached:.0f} s, {orig['seconds']:.0f} s in all"
+        f"original recipe: final top-1 {target:.3f}, first reached at {reached:.0f} s, "
+        f"{orig['seconds']:.0f} s in all"
     )
     ours_at = next((t for t, top1, _ in mine["curve"] if top1 >= target - eps), None)
     if ours_at is None:
         print(
-            f"{mine['name']} never reaches the original's top-1 {target:.3f} (final {mine['top1']:.3f}); "
+            f"{mine['name']} never reaches the original's top-1 {target:.3f} "
+            f"(final {mine['top1']:.3f}); "
             f"time ratio {orig['seconds'] / mine['seconds']:.1f}x"
         )
         return
     print(
         f"{mine['name']} first reaches top-1 >= {target:.3f} at {ours_at:.0f} s: "
-        f"{reached / ours_at:.1f}x faster than the original reached it, {orig['seconds'] / ours_at:.1f}x against "
+        f"{reached / ours_at:.1f}x faster than the original reached it, "
+        f"{orig['seconds'] / ours_at:.1f}x against "
         f"its whole run; whole runs {orig['seconds'] / mine['seconds']:.1f}x less wall time",
         flush=True,
     )

@@ -1,6 +1,7 @@
 """Choose the trainer's defaults by cross-validation on the *train* parts of both datasets.
 
-    python bench/tune.py [--datasets sneakers10,sneakers41] [--folds 3] [--configs a,b] [--budget-s 600] [--out tune.json]
+    python bench/tune.py [--datasets sneakers10,sneakers41] [--folds 3] [--configs a,b]
+        [--budget-s 600] [--out tune.json]
 
 For each dataset in ../shared/data: import, dedup and an 80/20 `default` split (seed 42) into
 a fresh catalog, exactly as a user would. The test subset of `default` is never read: the
@@ -174,7 +175,8 @@ def main() -> int:
                 }
                 results.append(row)
                 print(
-                    f"{name:11} {config:14} {split}: top-1 {m['top1']:.3f} top-3 {m['top3']:.3f} {row['seconds']:7.1f} s",
+                    f"{name:11} {config:14} {split}: top-1 {m['top1']:.3f} top-3 {m['top3']:.3f} "
+                    f"{row['seconds']:7.1f} s",
                     flush=True,
                 )
                 if args.out:
@@ -184,9 +186,10 @@ def main() -> int:
         for config in args.configs.split(","):
             rows = [r for r in results if r["dataset"] == name and r["config"] == config]
             if rows:
-                mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+                mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("top1", "top3", "seconds")}
                 print(
-                    f"{name:11} {config:14} top-1 {mean('top1'):.3f} top-3 {mean('top3'):.3f} {mean('seconds'):7.1f} s  ({len(rows)} folds)"
+                    f"{name:11} {config:14} top-1 {mean['top1']:.3f} top-3 {mean['top3']:.3f} "
+                    f"{mean['seconds']:7.1f} s  ({len(rows)} folds)"
                 )
     return 0
 

@@ -13,7 +13,14 @@ from typing import Annotated
 import requests
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_console, fail, say
 
@@ -37,13 +44,15 @@ def crawl(
         int | None,
         typer.Option(
             min=1,
-            help=f"Stop after this many new images per class (default {DEFAULT_LIMIT}; saved pages: all their hits).",
+            help=f"Stop after this many new images per class (default {DEFAULT_LIMIT}; "
+            "saved pages: all their hits).",
         ),
     ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
-            help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, Bing, DuckDuckGo; saved pages: detected)."
+            help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, "
+            "Bing, DuckDuckGo; saved pages: detected)."
         ),
     ] = None,
     query: Annotated[
@@ -84,7 +93,8 @@ def crawl(
         list[str] | None,
         typer.Option(
             metavar="HOST",
-            help="A private/loopback host or address that may be fetched (a local test server); repeatable. Every other private address stays refused.",
+            help="A private/loopback host or address that may be fetched (a local test server); "
+            "repeatable. Every other private address stays refused.",
         ),
     ] = None,
     min_side: Annotated[
@@ -100,7 +110,7 @@ def crawl(
 ) -> None:
     """Search for a class's images, download and validate them, store them in the catalog.
 
-    Example: crawl --class Yeezy_350   (--engine auto: Google, Google in a browser, Bing, DuckDuckGo)
+    Example: crawl --class Yeezy_350 (--engine auto: Google, Google in a browser, Bing, DuckDuckGo)
     Example: crawl --class Yeezy_350 --limit 150 --engine bing
     Example: crawl --class Yeezy_350 --page saved/Yeezy_350.html
     Example: crawl --class Yeezy_350 --engine google-browser
@@ -132,6 +142,7 @@ def crawl(
                 min_side=min_side,
                 browser_path=browser,
             )
+            results: list[tuple[str, CrawlReport | None, str | None]]
             if class_name is not None:
                 results = [
                     (class_name, crawl_class(cat, class_name, options, fetcher, progress), None)
@@ -201,7 +212,7 @@ def _progress() -> Iterator:
         console=Console(stderr=True),
         transient=True,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(report: CrawlReport) -> None:
         if report.class_name not in tasks:

@@ -110,7 +110,8 @@ def download_hit(
     min_side: int,
     prestore: Prestore | None = None,
 ) -> Outcome:
-    """Try the original URL, then the inline thumbnail, a saved thumbnail file, the remote thumbnail.
+    """Try the original URL, then the inline thumbnail, a saved thumbnail file, the remote
+    thumbnail.
 
     Stops at the first source whose bytes validate.
     """

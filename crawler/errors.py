@@ -35,7 +35,8 @@ class BlockedError(CrawlerError):
             ""
             if engine == "google-browser"
             else (
-                "Try --engine google-browser (a real headless browser: pip install 'imageset[browser]' "
+                "Try --engine google-browser (a real headless browser: "
+                "pip install 'imageset[browser]' "
                 "and apt-get install chromium), "
             )
         )
@@ -54,9 +55,15 @@ class FetchError(CrawlerError):
         self.reason = reason
         hint = ""
         if reason in ("dns", "refused", "timeout", "reset", "connection", "tls"):
-            hint = ". Check the network, or crawl a result page saved from a browser with --page saved.html"
+            hint = (
+                ". Check the network, or crawl a result page saved from a browser with "
+                "--page saved.html"
+            )
         elif reason == "private-address":
-            hint = ". The crawler refuses private and loopback addresses; for a local test server give --allow-private HOST"
+            hint = (
+                ". The crawler refuses private and loopback addresses; for a local test server "
+                "give --allow-private HOST"
+            )
         super().__init__(
             f"cannot fetch {url}: {reason}" + (f" ({detail})" if detail else "") + hint
         )

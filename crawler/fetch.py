@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .netguard import (
@@ -70,12 +71,12 @@ class _CappedRetry(Retry):
 
     max_retry_after: float = 30.0
 
-    def new(self, **kw: object) -> Retry:
-        fresh = super().new(**kw)  # type: ignore[arg-type]
-        fresh.max_retry_after = self.max_retry_after  # type: ignore[attr-defined]
+    def new(self, **kw: Any) -> Self:
+        fresh = super().new(**kw)
+        fresh.max_retry_after = self.max_retry_after
         return fresh
 
-    def get_retry_after(self, response):  # type: ignore[no-untyped-def]
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.max_retry_after)
 
@@ -134,7 +135,7 @@ class _Reaper:
     def cut_all(self) -> None:
         """Cut every watched response now (the fetcher is being aborted)."""
         with self._lock:
-            for deadline, resp in self._active.values():
+            for _deadline, resp in self._active.values():
                 self._active[id(resp)] = (0.0, resp)
 
     def _loop(self) -> None:
@@ -383,7 +384,8 @@ class Fetcher:
         self._reaper.cut_all()
 
     def close(self) -> None:
-        """Stop the worker pool (waiting for running downloads, unless aborted) and close the session."""
+        """Stop the worker pool (waiting for running downloads, unless aborted) and close the
+        session."""
         if self._pool is not None:
             self._pool.shutdown(wait=not self._aborted, cancel_futures=True)
             self._pool = None

@@ -65,4 +65,5 @@ class ParseResult:
     def describe(self) -> str:
         """e.g. "rg_meta (100 hits); also found: imgres 20, none: af_init_data"."""
         found = ", ".join(f"{name} {n}" for name, n in self.counts.items() if n)
-        return f"format {self.matched or 'none'}: {len(self.hits)} hits [{found or 'no format matched'}]"
+        found = found or "no format matched"
+        return f"format {self.matched or 'none'}: {len(self.hits)} hits [{found}]"

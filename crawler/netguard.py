@@ -156,7 +156,8 @@ def check_url(
             (tests allow "127.0.0.1" and still see other private ones refused; `crawl
             --allow-private HOST` gives `allowed_addresses(hosts)`).
 
-    Example: check_url("http://169.254.169.254/latest/meta-data/") raises Refused("private-address", ...)
+    Example: check_url("http://169.254.169.254/latest/meta-data/")
+    raises Refused("private-address", ...)
     """
     try:
         parts = urlsplit(url)

@@ -74,7 +74,8 @@ class CrawlReport:
         """What an interrupted crawl did, on one line."""
         failed = sum(self.failures.values())
         return (
-            f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, {failed} failed, "
+            f"{self.class_name}: interrupted after {self.tried} tried: {self.stored} stored, "
+            f"{failed} failed, "
             f"{self.duplicates} already in the catalog; run the same command to continue"
         )
 
@@ -82,7 +83,8 @@ class CrawlReport:
         """Multi-line plain-text summary."""
         repeats = f", {self.repeats} repeated in the results" if self.repeats else ""
         lines = [
-            f"{self.class_name}: {self.hits} hits parsed ({self.skipped} already tried{repeats}), {self.tried} tried, "
+            f"{self.class_name}: {self.hits} hits parsed "
+            f"({self.skipped} already tried{repeats}), {self.tried} tried, "
             f"{self.fetched} fetched, {self.stored} stored ({self.thumbnails} as thumbnails), "
             f"{self.duplicates} already in the catalog, {self.conflicts} label conflicts",
         ]

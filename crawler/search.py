@@ -183,7 +183,8 @@ class AutoEngine(Engine):
 def _skip_reason(
     name: str, settings: SearchSettings, failures: dict[str, CrawlerError]
 ) -> str | None:
-    """Why auto does not try `name` now, or None: the browser goes only where plain Google hit a wall."""
+    """Why auto does not try `name` now, or None: the browser goes only where plain Google hit a
+    wall."""
     if name != "google-browser":
         return None
     if "google" not in failures:
@@ -208,7 +209,10 @@ def browser_missing(browser_path: Path | None = None) -> str | None:
         return str(exc)
     if _playwright_chromium():
         return None
-    return "no Chromium found (Debian/Ubuntu: apt-get install chromium; or: playwright install chromium)"
+    return (
+        "no Chromium found (Debian/Ubuntu: apt-get install chromium; "
+        "or: playwright install chromium)"
+    )
 
 
 def _playwright_chromium() -> bool:
@@ -243,7 +247,8 @@ def _all_failed(failures: dict[str, CrawlerError]) -> CrawlerError:
         first = next(iter(failures.values()))
         return CrawlerError(
             f"no network: cannot reach {', '.join(failures)} ({str(first).split('. Check')[0]}). "
-            "Check the connection, or crawl a result page saved from a browser with --page saved.html"
+            "Check the connection, or crawl a result page saved from a browser with "
+            "--page saved.html"
         )
     reasons = "; ".join(f"{name}: {_short(exc)}" for name, exc in failures.items())
     return CrawlerError(
@@ -270,7 +275,8 @@ def _read_saved(engine: ModuleType, text: str, where: str) -> tuple[str, ParseRe
         return engine.NAME, read_results(engine, text, where)
     except BlockedError as exc:
         raise CrawlerError(
-            f"{where} is not a result page but {exc.why}: open the search in a browser, get past it "
+            f"{where} is not a result page but {exc.why}: open the search in a browser, "
+            "get past it "
             "(solve the captcha, accept the form), wait for the images, then save the page again "
             '("Web page, complete") and crawl that file'
         ) from None
@@ -279,7 +285,8 @@ def _read_saved(engine: ModuleType, text: str, where: str) -> tuple[str, ParseRe
         if found is None:
             raise
         raise EngineParseError(
-            f"{where} is a {found[0].NAME} result page, not a {engine.NAME} one: leave out --engine "
+            f"{where} is a {found[0].NAME} result page, not a {engine.NAME} one: "
+            "leave out --engine "
             f"(saved pages are recognised) or give --engine {found[0].NAME}"
         ) from None
 

@@ -73,7 +73,8 @@ def _rg_meta_page(base: str, links: list[str]) -> str:
         }
         tiles.append(
             f'<div class="rg_bx rg_di rg_el"><a class="rg_l" href="#"><img class="rg_ic rg_i"></a>'
-            f'<div class="rg_meta notranslate">{html.escape(json.dumps(meta), quote=False)}</div></div>'
+            '<div class="rg_meta notranslate">'
+            f"{html.escape(json.dumps(meta), quote=False)}</div></div>"
         )
     return "<!doctype html><html><head><title>Google Search</title></head><body><div id='rg_s'>" + (
         "\n".join(tiles) + "</div>" + "<p>" + "padding " * 300 + "</p></body></html>"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from imagegen import image_bytes
 from typer.testing import CliRunner
 
 from crawler.cli import app as crawl_app
@@ -110,6 +111,7 @@ def test_bad_input_is_a_clear_error_with_exit_1(tmp_path, write_image, args, mes
     assert not (tmp_path / "nope").exists()
 
 
+@pytest.mark.slow  # real images from ../shared
 def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
     db = str(tmp_path / "s10.db")
     result = runner.invoke(
@@ -122,8 +124,35 @@ def test_curate_import_shared_sneakers10(tmp_path, shared_dir):
     assert {r["class"]: r["pending"] for r in stats["classes"]}["Yeezy_500"] == 30
 
 
-def test_cli_runs_without_keras_home_in_the_user_home():
-    assert os.environ["KERAS_HOME"].endswith("keras")
+@pytest.mark.slow  # imports TensorFlow in a child process
+@pytest.mark.parametrize("keras_home", ["set", "unset"])
+def test_cli_runs_without_keras_home_in_the_user_home(tmp_path, catalog_path, keras_home):
+    """Where `train` lets Keras write, in a child whose HOME is an empty folder: into $KERAS_HOME
+    when it is set, and then nothing into ~/.keras; into ~/.keras only when it is not set.
+
+    The child's environment is built here, so KERAS_HOME in the outer one plays no part (this
+    test used to check only what conftest.py sets, and failed when KERAS_HOME was set: issue 17).
+    """
+    home, chosen = tmp_path / "home", tmp_path / "keras-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"} | {"HOME": str(home)}
+    if keras_home == "set":
+        env["KERAS_HOME"] = str(chosen)
+    image = tmp_path / "shoe.jpg"
+    image.write_bytes(image_bytes(1, (64, 64)))
+    train = [sys.executable, "-c", "from trainer.cli import app; app()"]  # the console script
+    result = subprocess.run(
+        [*train, "predict", str(image), "--catalog", str(catalog_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 1 and "no finished run" in result.stderr, result.stderr
+    if keras_home == "set":
+        assert (chosen / "keras.json").is_file() and not (home / ".keras").exists()
+    else:
+        assert (home / ".keras" / "keras.json").is_file() and not chosen.exists()
 
 
 def test_curate_check_reports_then_fixes(tmp_path, write_image):

@@ -1,9 +1,11 @@
-"""Text from pages, file names and users is printed as plain text by every CLI (issue 13, item 8)."""
+"""Text from pages, file names and users is printed as plain text by every CLI (issue 13,
+item 8)."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from typer.testing import CliRunner
 
 from clikit.text import plain
@@ -58,6 +60,7 @@ def test_class_query_and_split_names_print_plain(catalog_path):
     assert f"Odd_1\t{MARKUP} \\x1b[2J" in listed.output
 
 
+@pytest.mark.slow  # imports Keras
 def test_predict_errors_print_names_plain(monkeypatch, tmp_path, catalog_path):
     from trainer import predict
     from trainer.predict import ImagePrediction

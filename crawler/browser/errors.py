@@ -27,7 +27,8 @@ class BrowserBlockedError(BlockedError):
         self.engine, self.why, self.hits = ENGINE, why, list(hits or [])
         CrawlerError.__init__(
             self,
-            f"{ENGINE} was stopped by {why} after {len(self.hits)} results. Google limits automated "
+            f"{ENGINE} was stopped by {why} after {len(self.hits)} results. "
+            "Google limits automated "
             "searches: wait an hour or more and run the same crawl again (URLs already tried are "
             "skipped), or use --engine bing or --engine duckduckgo",
         )

@@ -211,7 +211,8 @@ def _merge(
     max_clicks: int,  # noqa: ANN001
     timeout_ms: int,
 ) -> list[ImageHit]:
-    """Hits in tile order: a tile's script data, else its own link, else its preview, else its thumbnail."""
+    """Hits in tile order: a tile's script data, else its own link, else its preview, else its
+    thumbnail."""
     index: dict[str, ImageHit] = {}
     for hit in script_hits:
         for key in (hit.url, hit.page_url, hit.thumbnail_url):

@@ -83,9 +83,9 @@ def find_browser(browser_path: str | Path | None = None) -> str | None:
         if found:
             return found
     for known in INSTALLED_BROWSERS:
-        path = Path(os.path.expandvars(known))
-        if "%" not in str(path) and path.is_file():
-            return str(path)
+        installed = Path(os.path.expandvars(known))
+        if "%" not in str(installed) and installed.is_file():
+            return str(installed)
     return None
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from ..engines.common import is_http_url, split_url
+from ..engines.common import first_param, is_http_url, split_url
 from .errors import BrowserBlockedError
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ PREVIEW_IMAGE_SELECTORS = [
 MORE_BUTTON_CSS = "input.mye4qd, input[value='Show more results']"
 MORE_BUTTON_NAME = re.compile(r"^\s*(show )?more results\s*$", re.I)
 ACCEPT_BUTTON_NAME = re.compile(
-    r"^\s*(accept all|i agree|agree|accept|alle akzeptieren|tout accepter|aceptar todo|accetta tutto)\s*$",
+    r"^\s*(accept all|i agree|agree|accept|alle akzeptieren|tout accepter|aceptar todo"
+    r"|accetta tutto)\s*$",
     re.I,
 )
 
@@ -113,7 +114,8 @@ class Tile:
 
     @classmethod
     def from_info(cls, info: dict, host: str) -> Tile:
-        """A tile from `_TILES_JS` output; links to `host` (the result page's) are not landing pages."""
+        """A tile from `_TILES_JS` output; links to `host` (the result page's) are not landing
+        pages."""
         src, data_src = info.get("src"), info.get("data_src")
         remote = data_src if is_http_url(data_src) else src if is_http_url(src) else None
         original, page = None, info.get("lpage")
@@ -122,9 +124,9 @@ class Tile:
             if parts is None:
                 continue
             query = parse_qs(parts.query)
-            if "imgres" in parts.path and is_http_url((query.get("imgurl") or [None])[0]):
+            if "imgres" in parts.path and is_http_url(first_param(query, "imgurl")):
                 original = query["imgurl"][0]
-                page = page or (query.get("imgrefurl") or [None])[0]
+                page = page or first_param(query, "imgrefurl")
             elif is_http_url(link) and parts.hostname != host:
                 page = page or link
         return cls(

@@ -35,4 +35,5 @@ def result_pages(
 
 def _describe(hits: list[ImageHit]) -> str:
     originals = sum(hit.url is not None for hit in hits)
-    return f"{len(hits)} hits, {originals} with an original URL, {len(hits) - originals} thumbnails only"
+    thumbnails_only = len(hits) - originals
+    return f"{len(hits)} hits, {originals} with an original URL, {thumbnails_only} thumbnails only"

@@ -43,7 +43,8 @@ def read_results(
     tried = ", ".join(result.counts) or "none"
     where = f" at {url}" if url else ""
     raise EngineParseError(
-        f"{engine.NAME}: the result page{where} ({len(text)} characters) has no image results in any "
+        f"{engine.NAME}: the result page{where} ({len(text)} characters) has no image results "
+        "in any "
         f"known format (tried: {tried}). The markup may have changed: save the page and report it, "
         "or try --engine google-browser (renders the page in a headless Chromium) or another engine"
     )

@@ -65,7 +65,7 @@ def _thumbnail(anchor: Tag, meta: dict) -> dict:
 
 def parse_page(text: str) -> ParseResult:
     """Hits from every `<a class="iusc" m='{...}'>` tile."""
-    hits = []
+    hits: list[ImageHit] = []
     if "iusc" in text:
         for anchor in parse_html(text).select("a.iusc[m]"):
             try:

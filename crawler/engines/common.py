@@ -7,14 +7,13 @@ import binascii
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import SplitResult, urlsplit
 
 from bs4 import BeautifulSoup
-from bs4.builder import HTMLParserTreeBuilder
-from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser, HTMLParserTreeBuilder
 
 from ..errors import BlockedError
 
@@ -92,6 +91,12 @@ def to_int(value: object) -> int | None:
     return None
 
 
+def first_param(query: Mapping[str, list[str]], key: str) -> str | None:
+    """The first value of `key` in a `parse_qs` result, or None when it is absent."""
+    values = query.get(key)
+    return values[0] if values else None
+
+
 def split_url(value: object) -> SplitResult | None:
     """`urlsplit(value)`, or None for a value that is not a string or not a well-formed URL.
 
@@ -118,7 +123,7 @@ _MAX_DROPPED = 10_000  # distinct URLs remembered per page; more are not counted
 
 
 def is_http_url(value: object) -> bool:
-    """True for a well-formed http(s) URL with a host; the rest is counted as dropped (see below)."""
+    """True for a well-formed http(s) URL with a host; the rest is counted as dropped (below)."""
     parts = split_url(value)
     if parts is not None and parts.scheme in ("http", "https") and parts.hostname:
         return True

@@ -68,12 +68,13 @@ def build_search_url(
 
 
 def parse_page(text: str) -> ParseResult:
-    """Hits from the `{"results": [{"image", "thumbnail", "url", "title", "width", "height"}]}` JSON."""
+    """Hits from the JSON `{"results": [{"image", "thumbnail", "url", "title", "width",
+    "height"}]}`."""
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         data = {}
-    hits = []
+    hits: list[ImageHit] = []
     results = data.get("results") if isinstance(data, dict) else None
     for item in results if isinstance(results, list) else []:
         if not isinstance(item, dict) or not is_http_url(item.get("image")):

@@ -118,7 +118,8 @@ def check_filters(engine: str, table: FilterTable, filters: Mapping[str, str] | 
             )
         if value not in table[name]:
             raise InvalidFilterError(
-                f"{engine} filter {name}={value!r} is not valid; choose one of: {', '.join(table[name])}"
+                f"{engine} filter {name}={value!r} is not valid; "
+                f"choose one of: {', '.join(table[name])}"
             )
     return [table[name][filters[name]] for name in table if name in filters]
 

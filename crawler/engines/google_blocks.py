@@ -11,7 +11,7 @@ from __future__ import annotations
 from bs4 import Tag
 
 from ..hits import ImageHit
-from .common import is_http_url, to_int
+from .common import first_param, is_http_url, to_int
 from .google_page import Page, make_hit, tile_thumbnail
 from .images import landing_page, link_query, small_image_size
 
@@ -63,9 +63,9 @@ def _links_around(img: Tag, stop: Tag | None) -> tuple[str | None, str | None]:
     for link in [a for a in img.find_parents("a") if a.get("href")][:2]:
         href = str(link["href"])
         query = link_query(href) if "imgres?" in href else {}
-        if is_http_url((query.get("imgurl") or [None])[0]):
+        if is_http_url(first_param(query, "imgurl")):
             original = original or query["imgurl"][0]
-            page_url = page_url or landing_page((query.get("imgrefurl") or [None])[0])
+            page_url = page_url or landing_page(first_param(query, "imgrefurl"))
         page_url = page_url or landing_page(href)
         if link is stop:
             break
@@ -108,10 +108,11 @@ def _image_hit(
 
 def parse_data_lpage(page: Page) -> list[ImageHit]:
     """Tiles carrying `data-lpage` (the landing page) and a thumbnail: rendered Images-tab
-    grids and the images strip of "All" result pages. No original URL: the thumbnails are the hits."""
+    grids and the images strip of "All" result pages. No original URL: the thumbnails are the
+    hits."""
     if "data-lpage" not in page.text:
         return []
-    hits = []
+    hits: list[ImageHit] = []
     for tile in page.soup.select("[data-lpage]"):
         hit = next(
             (
@@ -145,16 +146,19 @@ def _is_image_block(tag: Tag) -> bool:
 def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
     """(img, the item or block that holds it), in page order, each img once."""
     found: dict[int, tuple[Tag, Tag]] = {}
-    for block in page.soup.find_all(attrs={"data-attrid": True}):
+    for block in page.soup.select("[data-attrid]"):
         if _is_image_block(block):
             for img in block.find_all("img"):
                 found.setdefault(id(img), (img, block))
-    # Knowledge-graph entity links (?stick=): carousel items; a film's image may sit beside its link.
+    # Knowledge-graph entity links (?stick=): carousel items; a film's image may sit beside its
+    # link.
     for link in page.soup.select('a[href*="stick="]'):
         if any(_about_others(block) for block in link.find_parents(attrs={"data-attrid": True})):
             continue
         item = link if link.find("img") else link.parent
-        for img in item.find_all("img") if isinstance(item, Tag) else []:
+        if not isinstance(item, Tag):
+            continue
+        for img in item.find_all("img"):
             found.setdefault(id(img), (img, item))
     ordered = sorted(found.values(), key=lambda pair: pair[0].sourceline or 0)
     return [

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 from ..hits import ImageHit
-from .common import is_http_url, js_string, to_int
+from .common import first_param, is_http_url, js_string, to_int
 from .google_blocks import parse_data_lpage, parse_image_blocks
 from .google_page import Page, make_hit, tile_thumbnail
 from .images import host_of, is_placeholder_data, link_query
@@ -24,7 +25,7 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
     """2019-2020 pages: a hidden `rg_meta` JSON object per tile (ou, ow, oh, pt, ru, tu)."""
     if "rg_meta" not in page.text:
         return []
-    hits = []
+    hits: list[ImageHit] = []
     for meta in page.soup.select("div.rg_meta"):
         try:
             data = json.loads(meta.get_text())
@@ -74,7 +75,7 @@ def _is_thumbnail(url: str) -> bool:
 
 def _tile_hit(tile: list, rank: int) -> ImageHit | None:
     """The hit of one tile array, if it holds a thumbnail triple followed by an original."""
-    for first, second in zip(tile, tile[1:]):
+    for first, second in pairwise(tile):
         thumb, orig = _triple(first), _triple(second)
         if thumb and orig and _is_thumbnail(thumb[0]) and not _is_thumbnail(orig[0]):
             landing, title = _info_2003(tile)
@@ -163,7 +164,8 @@ def _af_spans(text: str) -> list[tuple[int, int]]:
 
 def parse_inline_arrays(page: Page) -> list[ImageHit]:
     """2023-2025 pages: one inline array per tile outside AF_initDataCallback scripts."""
-    text, hits = page.text, []
+    text = page.text
+    hits: list[ImageHit] = []
     spans = _af_spans(text)
     matches = [
         m for m in _INLINE_TILE.finditer(text) if not any(a <= m.start() < b for a, b in spans)
@@ -197,7 +199,7 @@ def parse_ischj(page: Page) -> list[ImageHit]:
         data, _ = json.JSONDecoder().raw_decode(page.text, start)
     except (json.JSONDecodeError, RecursionError):  # hostile nesting too
         return []
-    hits = []
+    hits: list[ImageHit] = []
     for item in _as_list(_as_dict(_as_dict(data).get("ischj")).get("metadata")):
         original = _as_dict(_as_dict(item).get("original_image"))
         if not is_http_url(original.get("url")):
@@ -233,19 +235,19 @@ def parse_imgres(page: Page) -> list[ImageHit]:
     """Tiles whose link is `/imgres?imgurl=...&imgrefurl=...&w=...&h=...`."""
     if "imgres?" not in page.text:
         return []
-    hits = []
+    hits: list[ImageHit] = []
     for link in page.soup.select('a[href*="imgres?"]'):
         query = link_query(str(link["href"]))
-        url = (query.get("imgurl") or [None])[0]
+        url = first_param(query, "imgurl")
         if not is_http_url(url):
             continue
         img = link.find("img")
         hits.append(
             make_hit(
                 url=url,
-                page_url=(query.get("imgrefurl") or [None])[0],
-                width=to_int((query.get("w") or [None])[0]),
-                height=to_int((query.get("h") or [None])[0]),
+                page_url=first_param(query, "imgrefurl"),
+                width=to_int(first_param(query, "w")),
+                height=to_int(first_param(query, "h")),
                 title=str(img.get("alt")) if img and img.get("alt") else None,
                 rank=len(hits) + 1,
                 **tile_thumbnail(img, page),

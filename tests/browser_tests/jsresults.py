@@ -82,9 +82,12 @@ async function preview(id, thumb) {
   const pane = document.getElementById("preview"), img = document.getElementById("preview-img");
   pane.hidden = false; img.src = thumb;  // like Google: the thumbnail first, then the original
   const info = await (await fetch(`/async/preview?id=${id}&q=${encodeURIComponent(q)}`)).json();
-  setTimeout(() => { img.src = info.url; document.getElementById("preview-link").href = info.page; }, 50);
+  setTimeout(() => {
+    img.src = info.url; document.getElementById("preview-link").href = info.page;
+  }, 50);
 }
-document.getElementById("accept")?.addEventListener("click", () => document.getElementById("consent").remove());
+document.getElementById("accept")?.addEventListener(
+  "click", () => document.getElementById("consent").remove());
 more.addEventListener("click", load);
 addEventListener("scroll", () => {
   if (batches < %(auto)d && innerHeight + scrollY >= document.body.scrollHeight - 10) load();

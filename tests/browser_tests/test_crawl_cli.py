@@ -1,4 +1,5 @@
-"""`crawl --engine google-browser` end to end: the JavaScript-only page into the catalog (issue 7)."""
+"""`crawl --engine google-browser` end to end: the JavaScript-only page into the catalog
+(issue 7)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from catalog import iter_images, open_catalog
 from crawler.cli import app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a Chromium per crawl
 
 runner = CliRunner()
 

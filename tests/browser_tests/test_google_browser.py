@@ -10,6 +10,8 @@ from crawler.browser.google import collect_from_context
 from crawler.browser.page import Tile
 from crawler.errors import BlockedError, EngineParseError
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium (~30 s in all)
+
 NEED_PREVIEW = [i for i in range(TOTAL) if not has_original(i)]
 
 
@@ -100,7 +102,10 @@ def test_tile_linking_to_imgres_carries_its_original_and_landing_page():
 
 
 def test_captcha_redirect_stops_the_crawl(browser, site):
-    stopped = r"^google-browser was stopped by a captcha page at 127\.0\.0\.1:\d+/sorry/index after 0 results"
+    stopped = (
+        r"^google-browser was stopped by a captcha page at 127\.0\.0\.1:\d+/sorry/index "
+        r"after 0 results"
+    )
     with pytest.raises(BlockedError, match=stopped):
         collect(browser, site, "captcha")
     assert asked(site, "/async/tiles") == []

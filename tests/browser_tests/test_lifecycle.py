@@ -22,6 +22,8 @@ from crawler.browser import (
 )
 from crawler.errors import BlockedError
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium processes started and killed
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,10 +67,12 @@ def test_result_pages_hands_over_the_hits_before_a_captcha_then_raises(own_tmp, 
 
 @pytest.mark.parametrize("whole_group", [True, False], ids=["terminal-ctrl-c", "sigint-to-python"])
 def test_no_browser_left_after_ctrl_c(tmp_path, chromium, site, whole_group):
-    """Ctrl-C in a terminal reaches Python and Playwright's driver at once; both must end Chromium."""
+    """Ctrl-C in a terminal reaches Python and Playwright's driver at once; both must end
+    Chromium."""
     script = (
         "from crawler.browser import collect_hits\n"
-        f"collect_hits('hang', limit=5, search_url={site.search_url()!r}, browser_path={chromium!r})\n"
+        f"collect_hits('hang', limit=5, search_url={site.search_url()!r}, "
+        f"browser_path={chromium!r})\n"
     )
     site.requests.clear()
     env = {**os.environ, "TMPDIR": str(tmp_path)}

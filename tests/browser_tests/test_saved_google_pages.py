@@ -11,9 +11,12 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from shared_data import SHARED
 
 from crawler.browser.google import collect_from_context
 from crawler.engines import google
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # real pages from ../shared
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -23,8 +26,6 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def saved_pages_url():
-    from conftest import SHARED
-
     folder = SHARED / "fixtures" / "google-2019"
     if not folder.is_dir():
         pytest.skip(

@@ -32,7 +32,8 @@ def _add(cat, seeds):
 
 
 def test_check_fix_keeps_the_files_of_another_catalog_in_the_same_folder(tmp_path):
-    """Issue 13, item 1: two catalogs in one folder share images/; fixing one deleted the other's."""
+    """Issue 13, item 1: two catalogs in one folder share images/; fixing one deleted the
+    other's."""
     with open_catalog(tmp_path / "a.db") as a, open_catalog(tmp_path / "b.db") as b:
         _add(a, range(3))
         theirs = [image_file(b, img) for img in _add(b, range(10, 16))]
@@ -43,7 +44,8 @@ def test_check_fix_keeps_the_files_of_another_catalog_in_the_same_folder(tmp_pat
 
 
 def test_a_sibling_catalog_made_before_the_registry_still_protects_its_files(tmp_path):
-    """Issue 13, item 1: a catalog that never registered is found as an SQLite file in the folder."""
+    """Issue 13, item 1: a catalog that never registered is found as an SQLite file in the
+    folder."""
     with open_catalog(tmp_path / "a.db") as a, open_catalog(tmp_path / "old.db") as old:
         theirs = [image_file(old, img) for img in _add(old, range(2))]
         (tmp_path / REGISTRY_NAME).unlink()
@@ -52,7 +54,8 @@ def test_a_sibling_catalog_made_before_the_registry_still_protects_its_files(tmp
 
 
 def test_check_fix_leaves_alone_a_file_this_catalog_did_not_create(cat):
-    """Issue 13, item 1: a file without a row that nobody proves is an orphan is reported, never removed."""
+    """Issue 13, item 1: a file without a row that nobody proves is an orphan is reported,
+    never removed."""
     foreign = cat.store_dir / "ab" / ("ab" + "0" * 62 + ".jpg")
     foreign.parent.mkdir(parents=True)
     foreign.write_bytes(image_bytes(5))
@@ -75,7 +78,8 @@ def test_check_fix_removes_an_orphan_this_catalog_created(cat):
 
 
 def test_check_fix_unreadable_sibling_means_nothing_is_removed(cat):
-    """Issue 13, item 1: a catalog that cannot be read may own the file: nothing is provably an orphan."""
+    """Issue 13, item 1: a catalog that cannot be read may own the file: nothing is provably
+    an orphan."""
     data = image_bytes(8)
     rel, _ = put_file(cat, data, sha256_of(data), "jpg")
     (cat.root / "broken.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
@@ -85,7 +89,8 @@ def test_check_fix_unreadable_sibling_means_nothing_is_removed(cat):
 
 
 def test_check_fix_waits_for_a_writer_between_file_and_row(catalog_path):
-    """Issue 13, item 2: check --fix read the rows, then listed the store, and deleted files in flight."""
+    """Issue 13, item 2: check --fix read the rows, then listed the store, and deleted files
+    in flight."""
     with open_catalog(catalog_path) as cat:
         data = image_bytes(9)
         with cat.writing():
@@ -150,7 +155,8 @@ def test_a_class_name_with_a_trailing_newline_is_refused():
 
 
 def test_replacing_predictions_is_all_or_nothing(cat):
-    """Issue 13, item 16: `with conn:` opened no transaction, so a failed insert left no predictions."""
+    """Issue 13, item 16: `with conn:` opened no transaction, so a failed insert left no
+    predictions."""
     image = _add(cat, [1])[0]
     run = start_run(cat, "vgg16", "default", "none", {})
     save_predictions(cat, run["id"], [Prediction(image["id"], "Yeezy_350", [("Yeezy_350", 0.9)])])

@@ -78,7 +78,8 @@ def _mpo(size: tuple[int, int] = (64, 48)) -> bytes:
 
 
 def test_multi_picture_jpeg_is_accepted_as_jpeg(cat):
-    """Issue 13: multi-picture JPEGs (Pillow format MPO, from phones) were refused as unsupported."""
+    """Issue 13: multi-picture JPEGs (Pillow format MPO, from phones) were refused as
+    unsupported."""
     from catalog import Provenance, add_image
 
     data = _mpo()

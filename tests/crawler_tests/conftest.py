@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from crawler_tests.crawlserver import Server, fault_routes, make_fetcher
+from crawler_tests.crawlserver import Server, make_fetcher, serving_faults
 
 from crawler.fetch import Fetcher
 
@@ -14,17 +13,8 @@ from crawler.fetch import Fetcher
 @pytest.fixture
 def http_server() -> Iterator[Server]:
     """A ThreadingHTTPServer on 127.0.0.1, port 0, serving `fault_routes` (tests add more)."""
-    server = Server()
-    server.routes.update(fault_routes(server))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving_faults() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -174,6 +176,22 @@ def fault_routes(server: Server) -> dict[str, Route]:
     }
 
 
+@contextmanager
+def serving_faults() -> Iterator[Server]:
+    """A running `Server` on 127.0.0.1, port 0, serving `fault_routes` (tests add more)."""
+    server = Server()
+    server.routes.update(fault_routes(server))
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def offline_dns(host: str, port: int) -> list[str]:
     """Resolve nothing: tests never reach the internet, even on a machine that could."""
     raise Refused("dns", f"cannot resolve {host}: offline test resolver")
@@ -225,6 +243,7 @@ def google_page(tiles: list[Tile]) -> bytes:
             **tile.extra,
         }
         divs.append(
-            f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:"><div class="rg_meta">{json.dumps(meta)}</div></div>'
+            f'<div class="rg_bx" data-ri="{i}"><img id="t{i}:">'
+            f'<div class="rg_meta">{json.dumps(meta)}</div></div>'
         )
     return f"<html><body>{''.join(divs)}</body></html>".encode()

@@ -1,19 +1,17 @@
 """Small Google pages in the shapes real ones have (issue 12): an "All" page with its images
 strip, knowledge-graph carousels, thumbnails put in by `_setImagesSrc` and `google.ldi`.
 
-Run as a script to rewrite the fixtures built from them:
-    PYTHONPATH=. python tests/crawler_tests/googlepages.py
+Run as a script to rewrite the fixtures built from them (from the repository root):
+    PYTHONPATH=.:tests python -m crawler_tests.googlepages
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-from imagegen import image_bytes  # noqa: E402
+from imagegen import image_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 # The 1x1 GIF Google puts in every <img> until a script sets the real thumbnail.
@@ -47,16 +45,20 @@ def all_page(strip: int = 4, small_strip_item: bool = True) -> str:
     landing pages, one 40x40 tile when `small_strip_item`, one tile whose thumbnail is a
     lazy `google.ldi` URL."""
     results = (
-        f'<div class="g"><a href="https://shop.example.com/yeezy-350"><img src="{data_uri(900, (16, 16))}" '
+        '<div class="g"><a href="https://shop.example.com/yeezy-350">'
+        f'<img src="{data_uri(900, (16, 16))}" '
         'width="16" height="16"><h3>Yeezy 350 at the shop</h3></a>'
-        f'<img id="dimg_book" src="{data_uri(901, (38, 56))}"><span>A book about sneakers</span></div>'
+        f'<img id="dimg_book" src="{data_uri(901, (38, 56))}">'
+        "<span>A book about sneakers</span></div>"
     )
     tiles, scripts = [], []
     sizes = [(120, 90)] * strip + ([(40, 40)] if small_strip_item else [])
     for i, size in enumerate(sizes):
         tiles.append(
-            f'<div jsname="dTDiAc" class="eA0Zlc" data-lpage="https://site{i}.example.com/yeezy" data-docid="d{i}">'
-            f'<a href="/search?q=yeezy&amp;tbm=isch&amp;imgrc=x{i}"><g-img><img id="dimg_{i}" src="{PLACEHOLDER}" '
+            '<div jsname="dTDiAc" class="eA0Zlc" '
+            f'data-lpage="https://site{i}.example.com/yeezy" data-docid="d{i}">'
+            f'<a href="/search?q=yeezy&amp;tbm=isch&amp;imgrc=x{i}">'
+            f'<g-img><img id="dimg_{i}" src="{PLACEHOLDER}" '
             f'data-deferred="1" alt=""></g-img></a><div class="toI8Rb">Yeezy 350 photo {i}</div>'
             f'<a href="https://site{i}.example.com/yeezy"><span>site{i}.example.com</span></a></div>'
         )
@@ -89,18 +91,22 @@ def carousel_page() -> str:
         items.append(
             f'<a href="/search?q={html.escape(album)}&amp;stick=H4sIAAAA{i}&amp;sa=X"><div><g-img>'
             f'<img id="kimg_{i}" src="{PLACEHOLDER}" data-deferred="1"></g-img></div>'
-            f'<div class="pgNMRc">{html.escape(album)}</div><div class="cxzHyb">20{10 + i}</div></a>'
+            f'<div class="pgNMRc">{html.escape(album)}</div>'
+            f'<div class="cxzHyb">20{10 + i}</div></a>'
         )
         scripts.append(set_images_src([f"kimg_{i}"], data_uri(600 + i, (100, 100))))
     films = []
     for i, (film, year) in enumerate(FILMS):
         films.append(
-            f'<div class="film"><a href="/search?q=film&amp;stick=H4sIF{i}" aria-labelledby="ft{i} fy{i}"></a>'
-            f'<img id="fimg_{i}" src="{PLACEHOLDER}"><span id="ft{i}">{film}</span><span id="fy{i}">{year}</span></div>'
+            f'<div class="film"><a href="/search?q=film&amp;stick=H4sIF{i}" '
+            f'aria-labelledby="ft{i} fy{i}"></a>'
+            f'<img id="fimg_{i}" src="{PLACEHOLDER}"><span id="ft{i}">{film}</span>'
+            f'<span id="fy{i}">{year}</span></div>'
         )
         scripts.append(set_images_src([f"fimg_{i}"], data_uri(700 + i, (80, 120))))
     klitems = (
-        f'<g-scrolling-carousel><a class="klitem" aria-label="Old Album" href="/search?q=old&amp;stick=H4sIOLD">'
+        '<g-scrolling-carousel><a class="klitem" aria-label="Old Album" '
+        'href="/search?q=old&amp;stick=H4sIOLD">'
         f'<img id="kximg0" src="{data_uri(800, (90, 90))}"></a></g-scrolling-carousel>'
     )
     body = (

@@ -138,7 +138,8 @@ def test_all_classes(http_server, catalog_path):
         (["--all", "--query", "shoes"], "--page and --query go with one --class, not with --all"),
         (
             ["--class", "Yeezy_350", "--engine", "altavista"],
-            "unknown engine 'altavista'; choose one of: auto, google, google-browser, bing, duckduckgo",
+            "unknown engine 'altavista'; choose one of: "
+            "auto, google, google-browser, bing, duckduckgo",
         ),
         (["--class", "Yeezy_350", "--filter", "size=huge"], "choose one of: large, medium, icon"),
         (
@@ -179,8 +180,10 @@ def test_blocked_search_suggests_other_engines(http_server, catalog_path):
     )
 
 
+@pytest.mark.slow  # a real page from ../shared
 def test_real_saved_page_offline(shared_dir, tmp_path):
-    """crawl --class Yeezy_350 --page ../shared/fixtures/google-2019/Yeezy_350.html with no network."""
+    """`crawl --class Yeezy_350 --page ../shared/fixtures/google-2019/Yeezy_350.html` with no
+    network."""
     db = tmp_path / "c.db"
     args = [
         "--class",

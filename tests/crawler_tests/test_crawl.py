@@ -285,6 +285,7 @@ def test_saved_page_that_is_not_a_result_page(fetcher, cat, tmp_path):
         crawl_class(cat, "Yeezy_350", CrawlOptions(pages=[page]), fetcher)
 
 
+@pytest.mark.slow  # a real page from ../shared
 def test_real_saved_page_offline(shared_dir, fetcher, cat):
     """The Done-when case: Yeezy_350.html with no network stores its inline thumbnails, once."""
     page = shared_dir / "fixtures" / "google-2019" / "Yeezy_350.html"

@@ -152,7 +152,8 @@ def test_bing_saved_page_uses_the_thumbnails_saved_beside_it(fetcher, cat, tmp_p
 
 def _bing_page(server, n: int) -> bytes:
     tiles = [
-        f"<a class=\"iusc\" m='{json.dumps({'murl': server.url(f'/img/{i}.jpg'), 't': f'b{i}'})}'></a>"
+        f"<a class=\"iusc\" m='{json.dumps({'murl': server.url(f'/img/{i}.jpg'), 't': f'b{i}'})}'"
+        "></a>"
         for i in range(n)
     ]
     return ("<html><body>" + "".join(tiles) + "</body></html>").encode()
@@ -223,8 +224,8 @@ def test_nothing_stored_exits_non_zero_with_a_reason(tmp_path, catalog_path):
     )
     assert result.exit_code == 1
     assert (
-        "Yeezy_350: nothing stored and no image of the class in the catalog: 1 hits tried, none stored (dns 1)"
-        in result.output
+        "Yeezy_350: nothing stored and no image of the class in the catalog: "
+        "1 hits tried, none stored (dns 1)" in result.output
     )
 
 

@@ -213,7 +213,8 @@ def test_hostile_pages_parse_to_nothing_without_crashing(engine, text):
 
 def test_wrong_json_types_become_none():
     (hit,) = duckduckgo.parse_results(
-        '{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], "width": "640"}]}'
+        '{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], '
+        '"width": "640"}]}'
     )
     assert (hit.url, hit.title, hit.page_url, hit.width) == (
         "https://a.example/1.jpg",

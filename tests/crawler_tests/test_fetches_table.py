@@ -95,7 +95,8 @@ def test_report_summary():
     report.failures.update({"dns": 80})
     report.thumbnail_fallbacks.update({"dns": 20})
     assert report.summary().splitlines() == [
-        "Yeezy_350: 100 hits parsed (0 already tried), 100 tried, 0 fetched, 20 stored (20 as thumbnails), "
+        "Yeezy_350: 100 hits parsed (0 already tried), 100 tried, 0 fetched, "
+        "20 stored (20 as thumbnails), "
         "0 already in the catalog, 0 label conflicts",
         "  page p.html: format rg_meta",
         "  failures: dns 80",

@@ -179,6 +179,7 @@ def test_page_without_results_is_an_error_naming_the_formats_tried():
     )
 
 
+@pytest.mark.slow  # real pages from ../shared
 def test_real_2019_pages_parse_to_their_rg_meta_count(shared_dir):
     """Each saved page in ../shared/fixtures/google-2019 gives one hit per rg_meta object."""
     pages = sorted((shared_dir / "fixtures" / "google-2019").glob("*.html"))

@@ -70,7 +70,8 @@ def test_set_images_src_thumbnails_reach_data_lpage_tiles():
     """Issue 12: the reader of _setImagesSrc scripts was used only for rg_meta pages."""
     uri = googlepages.data_uri(3, (64, 64))
     page = (
-        f'<div data-lpage="https://shop.example.com/a"><img id="dimg_7" src="{googlepages.PLACEHOLDER}"></div>'
+        '<div data-lpage="https://shop.example.com/a">'
+        f'<img id="dimg_7" src="{googlepages.PLACEHOLDER}"></div>'
         + googlepages.set_images_src(["dimg_7"], uri)
         + " " * 3000
     )
@@ -147,7 +148,10 @@ def _png(w: int, h: int) -> bytes:
 
 
 def _bing_tile(meta: dict, img: str) -> str:
-    return f'<div class="imgpt"><a class="iusc" m=\'{json.dumps(meta)}\' href="/images/search">{img}</a></div>'
+    return (
+        f'<div class="imgpt"><a class="iusc" m=\'{json.dumps(meta)}\' href="/images/search">'
+        f"{img}</a></div>"
+    )
 
 
 def test_bing_thumbnail_from_mimg_when_turl_is_empty():
@@ -174,9 +178,13 @@ def test_bing_thumbnail_from_mimg_when_turl_is_empty():
 
 def test_icons_and_other_entities_in_a_knowledge_panel_are_no_hits():
     """A favicon without declared size, and "people also search for" entities, are not results."""
-    icon = f'<div data-attrid="kc:/x:y"><img src="{googlepages.data_uri(7, (18, 18))}"><span>Wikipedia</span></div>'
+    icon = (
+        f'<div data-attrid="kc:/x:y"><img src="{googlepages.data_uri(7, (18, 18))}">'
+        "<span>Wikipedia</span></div>"
+    )
     others = (
-        f'<div data-attrid="kc:/people/person:people also search for"><a href="/search?q=o&amp;stick=H">'
+        '<div data-attrid="kc:/people/person:people also search for">'
+        '<a href="/search?q=o&amp;stick=H">'
         f'<img src="{googlepages.data_uri(8, (90, 90))}"><div>Someone else</div></a></div>'
     )
     assert google.parse_page(icon + others + " " * 3000).hits == []
@@ -186,7 +194,8 @@ def test_inline_array_hits_borrow_the_script_thumbnail_not_the_placeholder():
     """Issue 12: on 2024 inline-array pages the tile's 1x1 GIF was attached as the thumbnail."""
     arrays = (FIXTURES / "google" / "inline_arrays.html").read_text()
     tile = (
-        f'<div data-lpage="https://shop.example.com/aj1-chicago"><img id="dimg_c" src="{googlepages.PLACEHOLDER}"></div>'
+        '<div data-lpage="https://shop.example.com/aj1-chicago">'
+        f'<img id="dimg_c" src="{googlepages.PLACEHOLDER}"></div>'
         + googlepages.set_images_src(["dimg_c"], googlepages.data_uri(9, (70, 50)))
     )
     result = google.parse_page(arrays + tile)
@@ -216,7 +225,8 @@ def test_images_block_without_data_lpage_items_gives_titles_per_item():
             googlepages.set_images_src([f"dimg_u{i}"], googlepages.data_uri(20 + i, (90, 60)))
         )
     page = (
-        f'<div data-attrid="images universal"><h3>Images</h3>{"".join(items)}</div>{"".join(scripts)}'
+        f'<div data-attrid="images universal"><h3>Images</h3>{"".join(items)}</div>'
+        + "".join(scripts)
         + " " * 3000
     )
     result = google.parse_page(page)

@@ -1,4 +1,5 @@
-"""The crawler stores files under the store's writer lock, so `check --fix` cannot race it (issue 13)."""
+"""The crawler stores files under the store's writer lock, so `check --fix` cannot race it
+(issue 13)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from crawler.crawl import CrawlOptions, crawl_class
 
 
 def test_a_crawl_stores_nothing_while_check_fix_holds_the_store(http_server, fetcher, cat):
-    """Issue 13, item 2: a crawl's files landed while `check --fix` listed the store, and were deleted."""
+    """Issue 13, item 2: a crawl's files landed while `check --fix` listed the store, and were
+    deleted."""
     tiles = [Tile(http_server.url(f"/img/{i}.jpg")) for i in range(1, 4)]
     http_server.routes["/search"] = lambda h, q: h.reply(
         200,

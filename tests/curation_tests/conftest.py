@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# Helpers shared by these tests (nearcopies.py) import by name, like tests/imagegen.py.
-# Appended, not prepended: this folder's conftest must not shadow tests/conftest.py.
-sys.path.append(str(Path(__file__).parent))
-
-from nearcopies import add_generated  # noqa: E402
+from curation_tests.nearcopies import add_generated
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from curation_tests.nearcopies import TRANSFORMS, add_generated, encode
 from imagegen import make_image
-from nearcopies import TRANSFORMS, add_generated, encode
 from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, get_image, open_catalog
@@ -126,7 +126,8 @@ def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
 
 
 def test_sheet_names_classes_and_what_each_duplicate_repeats(catalog_path, tmp_path):
-    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their target."""
+    """Issue 16: the sheet showed 385 thumbnails without a class name, duplicates without their
+    target."""
     seeded(catalog_path)
     assert run(catalog_path, "dedup").exit_code == 0
     result = run(catalog_path, "sheet", str(tmp_path / "all.html"))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from curation_tests.nearcopies import TRANSFORMS, add_generated, encode
 from imagegen import make_image
-from nearcopies import TRANSFORMS, add_generated, encode
 from PIL import Image, ImageDraw
 
 from catalog import Provenance, add_image, get_image, image_file

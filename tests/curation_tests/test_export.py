@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from nearcopies import add_generated
+from curation_tests.nearcopies import add_generated
 
 from catalog import CatalogError
 from catalog import splits as catalog_splits
@@ -82,6 +82,7 @@ def test_refuses_a_foreign_folder_and_bad_arguments(split_cat, tmp_path):
         export_split(split_cat, tmp_path / "x", split="nope")
 
 
+@pytest.mark.slow  # imports Keras
 def test_keras_loads_the_same_counts(split_cat, tmp_path):
     keras = pytest.importorskip("keras")
     out = tmp_path / "out"

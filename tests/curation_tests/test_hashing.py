@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from curation_tests.nearcopies import encode
 from imagegen import make_image
-from nearcopies import encode
 
 from catalog import Provenance, add_image, get_image, image_file
 from curation.hashing import hash_catalog, hash_file, hash_files, hash_image, open_reduced

@@ -135,6 +135,7 @@ def test_files_outside_class_folders_are_listed_as_ignored(cat, tmp_path, write_
     assert [p.name for p in report.ignored] == ["stray.jpg"] and report.added == 1
 
 
+@pytest.mark.slow  # real images from ../shared
 def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
     report = _import(cat, shared_dir / "data" / "sneakers10")
     assert (report.found, report.added, len(report.conflicts), report.failures) == (387, 385, 2, [])
@@ -148,7 +149,8 @@ def test_shared_sneakers10_imports_385_images_and_2_conflicts(cat, shared_dir):
 def test_a_file_name_that_is_not_utf8_is_imported_without_a_crash_or_orphan(
     cat, tmp_path, write_image
 ):
-    """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan file."""
+    """Issue 13, item 5: a non-UTF-8 name reached SQLite as surrogates: a crash and an orphan
+    file."""
     import os
 
     from catalog.integrity import check_catalog

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from nearcopies import add_generated
+from curation_tests.nearcopies import add_generated
 from typer.testing import CliRunner
 
 from catalog import image_file, iter_images, open_catalog

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nearcopies import TRANSFORMS, encode
+from curation_tests.nearcopies import TRANSFORMS, encode
 from PIL import Image, ImageDraw
 
 from catalog import Provenance, add_image
@@ -163,7 +163,8 @@ def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
 
 
 def test_wide_candidates_need_a_larger_share_of_inliers():
-    """Issue 14: the tolerant source brings more different pictures; 32 of 100 keypoints is not enough there."""
+    """Issue 14: the tolerant source brings more different pictures; 32 of 100 keypoints is not
+    enough there."""
     m = Measure(overlap=0.9, keypoints=100, matches=60, inliers=32, agreement=0.95)
     assert judge(m).same
     assert (

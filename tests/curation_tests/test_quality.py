@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from curation_tests.nearcopies import encode
 from imagegen import make_image
-from nearcopies import encode
 from PIL import Image, ImageDraw, ImageFilter
 
 from catalog import Provenance, add_image, get_image, image_flags

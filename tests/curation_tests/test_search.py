@@ -30,7 +30,8 @@ def test_ints_and_empty_input():
 def test_distances_are_reported():
     codes = np.array([0, 0b111, 0b1], dtype=np.uint64)
     i, j, d = near_pairs(codes, 3)
-    assert list(zip(i.tolist(), j.tolist(), d.tolist())) == [(0, 1, 3), (0, 2, 1), (1, 2, 2)]
+    pairs = zip(i.tolist(), j.tolist(), d.tolist(), strict=True)
+    assert list(pairs) == [(0, 1, 3), (0, 2, 1), (1, 2, 2)]
 
 
 @pytest.mark.parametrize("max_distance", [0, 3, 7, 10])
@@ -44,7 +45,7 @@ def test_index_finds_exactly_what_brute_force_finds(max_distance):
         codes[1000 + k] = codes[k] ^ np.uint64(sum(1 << int(b) for b in bits))
     brute = near_pairs(codes, max_distance, method="brute")
     index = near_pairs(codes, max_distance, method="index")
-    for a, b in zip(brute, index):
+    for a, b in zip(brute, index, strict=True):
         assert a.tolist() == b.tolist()
     if max_distance >= 4:
         assert len(brute[0]) >= 300

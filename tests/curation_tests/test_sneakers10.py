@@ -10,11 +10,15 @@ for the Air Max on another background), every lace and stitch in place, checked 
 
 from __future__ import annotations
 
+import pytest
+
 from catalog import open_catalog
 from catalog.conflicts import open_conflicts
 from curation.dedup import dedup
 from curation.importer import import_plan, plan_import
 from curation.split import leaks, split_catalog
+
+pytestmark = pytest.mark.slow  # the real sneakers10 images from ../shared
 
 
 def test_sneakers10(shared_dir, catalog_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from curation_tests.nearcopies import TRANSFORMS, add_generated, encode
 from imagegen import make_image
-from nearcopies import TRANSFORMS, add_generated, encode
 
 from catalog import CatalogError, Provenance, add_image, open_catalog
 from catalog import splits as catalog_splits

@@ -3,7 +3,7 @@ has a title and its keys (issue 16, item 3)."""
 
 from __future__ import annotations
 
-from nearcopies import add_generated
+from curation_tests.nearcopies import add_generated
 from textual.widgets import Static
 from textual_image.widget import HalfcellImage
 
@@ -54,8 +54,8 @@ async def test_relabel_popup_has_a_title_and_its_keys(review_cat):
 
 
 def _look_alikes(cat, second_class: str) -> tuple[int, int]:
+    from curation_tests.nearcopies import TRANSFORMS, encode
     from imagegen import make_image
-    from nearcopies import TRANSFORMS, encode
 
     from catalog import Provenance, add_image
     from curation.dedup import dedup

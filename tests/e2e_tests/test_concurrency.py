@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fakegoogle import DISTINCT, serve_google
+
+pytestmark = pytest.mark.slow  # three console scripts at once (~45 s)
 
 BIN = Path(sys.executable).parent
 
@@ -74,7 +77,7 @@ def test_two_crawls_and_a_review_at_once(tmp_path):
         )
         outputs = [proc.communicate(timeout=300) for proc in procs]
 
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out + err
         assert "locked" not in (out + err).lower()
     with sqlite3.connect(db) as conn:

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -24,6 +25,8 @@ from catalog.runs import start_run
 from curation.cli import app as curate
 from trainer.cli import app as train_app
 from trainer.config import TrainConfig
+
+pytestmark = pytest.mark.slow  # trains a Keras model
 
 MESSY = [
     "nike_air_max_plus_(tn)",

@@ -39,7 +39,8 @@ class _Server(BaseHTTPRequestHandler):
                 "text/html",
             )
         elif path.startswith("/bad/") and path[5:] in CASES:
-            # Every body claims to be a JPEG: the crawler must decide by decoding, not by the header.
+            # Every body claims to be a JPEG: the crawler must decide by decoding, not by the
+            # header.
             body, ctype = CASES[path[5:]].data, "image/jpeg"
         else:
             self.send_error(404)

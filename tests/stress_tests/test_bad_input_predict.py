@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from badcorpus import write_corpus
 from imagegen import image_bytes
 from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, open_catalog, splits
 from trainer.cli import app as train_app
+
+pytestmark = pytest.mark.slow  # trains and predicts with Keras
 
 
 def test_predict_classifies_good_files_and_names_each_bad_one(tmp_path):
@@ -51,7 +54,7 @@ def test_predict_classifies_good_files_and_names_each_bad_one(tmp_path):
     assert "Traceback" not in result.output
     lines = {line.split("\t")[0]: line for line in result.stdout.splitlines() if "\t" in line}
     errors = " ".join(result.stderr.split())
-    for case, path in zip(cases, files):
+    for case, path in zip(cases, files, strict=True):
         if case.outcome in ("ok", "too-small", "unsupported-format"):
             # Classifiable: a small image or a TIFF still decodes; each gets its top 2 classes.
             if case.outcome == "unsupported-format":

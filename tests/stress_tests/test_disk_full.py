@@ -10,8 +10,7 @@ import errno
 import sqlite3
 
 import pytest
-from crawler_tests.conftest import http_server  # noqa: F401 - the fixture
-from crawler_tests.crawlserver import Tile, google_page, offline_dns
+from crawler_tests.crawlserver import Tile, google_page, offline_dns, serving_faults
 from typer.testing import CliRunner
 
 from catalog import iter_images, open_catalog
@@ -90,6 +89,13 @@ def test_dedup_and_split_on_a_full_disk(tmp_path, catalog_path, write_image, mon
     monkeypatch.setattr("curation.hashing.set_hashes", _sqlite_full)  # what curation calls
     line = _one_line_error(runner.invoke(curate_app, [command, "--catalog", str(catalog_path)]))
     assert f"{LINE} {catalog_path}: freed nothing" in line
+
+
+@pytest.fixture
+def http_server():
+    """The crawler tests' fault server (their conftest's fixture is not visible from here)."""
+    with serving_faults() as server:
+        yield server
 
 
 def test_crawl_on_a_full_disk(http_server, catalog_path, monkeypatch):

@@ -22,6 +22,8 @@ from imagegen import image_bytes, make_image
 from catalog import Provenance, add_image, open_catalog
 from catalog.integrity import check_catalog
 
+pytestmark = pytest.mark.slow  # kill loops, ~30 s each
+
 CURATE = str(Path(sys.executable).parent / "curate")
 N_SEEDS = 90
 

@@ -10,10 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from imagegen import image_bytes
 
 from catalog import iter_images, open_catalog
 from catalog.integrity import check_catalog
+
+pytestmark = pytest.mark.slow  # a kill loop
 
 N_IMAGES = 300
 

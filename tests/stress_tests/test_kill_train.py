@@ -15,9 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from imagegen import image_bytes
 
 from catalog import Provenance, add_image, open_catalog, splits
+
+pytestmark = pytest.mark.slow  # kills and resumes a Keras training run
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

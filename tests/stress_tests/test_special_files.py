@@ -1,4 +1,5 @@
-"""FIFOs, devices, links and huge files given to import, crawl --page and predict (issue 13, items 12 and 15)."""
+"""FIFOs, devices, links and huge files given to import, crawl --page and predict (issue 13,
+items 12 and 15)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def test_read_input_file_refuses_at_once(tmp_path, fifo, name, reason):
 
 
 def test_import_lists_special_files_with_a_reason(tmp_path, catalog_path, write_image):
-    """Issue 13: import skipped FIFOs, dangling links and loops without a word; it read huge files whole."""
+    """Issue 13: import skipped FIFOs, dangling links and loops without a word; it read huge
+    files whole."""
     folder = tmp_path / "ds" / "Yeezy_350"
     write_image(folder / "good.jpg", 1)
     os.mkfifo(folder / "pipe.jpg")
@@ -124,6 +126,7 @@ def test_crawl_page_refuses_special_and_huge_files(
     assert ("too-large" if which == "big" else "not-a-regular-file") in result.output
 
 
+@pytest.mark.slow  # imports Keras
 def test_predict_refuses_fifo_and_dev_zero(tmp_path, fifo, catalog_path, monkeypatch):
     """Issue 13: `train predict` on a FIFO hung, on /dev/zero it read until the OOM killer came."""
     from trainer import predict

@@ -3,6 +3,7 @@ and `--backbone all` that trains every backbone it can and reports each failure 
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from catalog import open_catalog
@@ -19,8 +20,8 @@ def test_scratch_warning_only_for_random_weights_on_a_small_split(small_catalog,
         warning = advice.scratch_warning(cat, "vgg16", "none", None)
         assert warning is not None
         assert (
-            f"vgg16 would train from random weights (--weights none) on {len(ids['train'])} training images"
-            in warning
+            "vgg16 would train from random weights (--weights none) "
+            f"on {len(ids['train'])} training images" in warning
         )
         assert "`train --backbone efficientnet_lite0`" in warning
         assert advice.scratch_warning(cat, "vgg16", "imagenet", None) is None
@@ -48,6 +49,7 @@ def _fake_train(cat, cfg, **kwargs):
     }
 
 
+@pytest.mark.slow  # imports Keras (trainer.train)
 def test_backbone_all_trains_the_others_and_reports_each_failure_at_the_end(
     small_catalog, monkeypatch
 ):
@@ -71,6 +73,7 @@ def test_backbone_all_trains_the_others_and_reports_each_failure_at_the_end(
     assert "warning:" not in result.output  # ImageNet weights: no advice needed
 
 
+@pytest.mark.slow  # imports Keras (trainer.train)
 def test_train_weights_none_warns_before_training_starts(small_catalog, monkeypatch):
     """Issue 16: `--weights none` cost 14 minutes for top-1 0.12 (chance 0.10) without a word."""
     import trainer.train

@@ -25,6 +25,8 @@ from trainer.audit import find_flags
 from trainer.cli import app
 from trainer.data import load_split
 
+pytestmark = pytest.mark.slow  # imports Keras (trainer.data) and trains
+
 CLASSES = ("Air_Max_90", "Yeezy_350", "Air_Force_1")
 COLOURS = ((220, 30, 30), (30, 200, 30), (30, 30, 220))
 PER_CLASS = 12  # 9 train + 3 test
@@ -63,7 +65,8 @@ def _png(img: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    """(catalog path, {"flipped": {id: true class}, "off_topic": id}, the JSON of `train audit --json`)."""
+    """(catalog path, {"flipped": {id: true class}, "off_topic": id}, the JSON of
+    `train audit --json`)."""
     path = tmp_path_factory.mktemp("audit") / "catalog.db"
     truth: dict = {"flipped": {}}
     with open_catalog(path) as cat:

@@ -25,6 +25,8 @@ from trainer.backbones import (
 from trainer.errors import TrainerError, WeightsError
 from trainer.layers import Preprocess
 
+pytestmark = pytest.mark.slow  # builds every Keras backbone
+
 # 64 px keeps CPU time small; InceptionV3 needs at least 75.
 TINY_SIZES = {
     "resnet50": 64,
@@ -53,7 +55,8 @@ def test_registry_lists_the_seven_backbones_with_their_input_sizes():
 def test_unknown_backbone_names_the_known_ones():
     with pytest.raises(
         TrainerError,
-        match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all",
+        match="use one of resnet50, vgg16, inception_v3, mobilenet_v2, "
+        "efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, all",
     ):
         get_backbone("alexnet")
 

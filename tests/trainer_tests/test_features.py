@@ -1,4 +1,5 @@
-"""Cached features on disk at any dataset size (issue 10): bounded memory, right rows, reuse, cleanup."""
+"""Cached features on disk at any dataset size (issue 10): bounded memory, right rows, reuse,
+cleanup."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from trainer.data import Example, cache_dir, features_dir, fill_cache
 from trainer.features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
 from trainer.train import TrainConfig, work_plan
 
+pytestmark = pytest.mark.slow  # imports Keras; runs small models
+
 SIZE, BATCH = 32, 8
 
 
@@ -36,7 +39,8 @@ def _examples(folder: Path, count: int, offset: int = 0) -> list[Example]:
 
 
 def _member() -> Member:
-    """A small bottom (pixels -> 16x16x64 maps) and top (maps -> 8x8x32), as a backbone cut in two."""
+    """A small bottom (pixels -> 16x16x64 maps) and top (maps -> 8x8x32), as a backbone cut in
+    two."""
     keras.utils.set_random_seed(0)
     pixels = keras.Input((SIZE, SIZE, 3))
     bottom = keras.Model(pixels, keras.layers.Conv2D(64, 3, strides=2, padding="same")(pixels))

@@ -1,4 +1,5 @@
-"""Figures readable at 50+ classes: normalised confusion matrix, confused pairs, sampled predictions (issue 18)."""
+"""Figures readable at 50+ classes: normalised confusion matrix, confused pairs, sampled
+predictions (issue 18)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_confused_pairs_are_ordered_by_count_then_share():
 
 
 def test_confusion_png_at_50_classes_is_capped_in_size(tmp_path):
-    """Issue 18: the 50-class matrix was a 3,700x3,150 px image, unreadable unless viewed at 100%."""
+    """Issue 18: the 50-class matrix was a 3,700x3,150 px image, unreadable unless viewed at
+    100%."""
     path = confusion_png(_confusion(50), tmp_path / "confusion.png", title="run 1")
     with Image.open(path) as im:
         width, height = im.size

@@ -1,4 +1,5 @@
-"""Which run answers `train predict`, `train use RUN`, and failed runs with their reason (issue 16, item 6)."""
+"""Which run answers `train predict`, `train use RUN`, and failed runs with their reason
+(issue 16, item 6)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from catalog.runs import start_run, update_run
 from trainer import predict
 from trainer.cli import app
 
+pytestmark = pytest.mark.slow  # imports Keras (trainer.predict)
+
 runner = CliRunner()
 FOUR_CLASSES = {name: {"precision": 1.0, "recall": 1.0, "support": 2} for name in "abcd"}
 
@@ -28,7 +31,8 @@ def _run(cat, status: str, top1: float | None = None, error: str | None = None) 
 
 
 def test_predict_skips_a_newest_run_at_chance_and_says_so(cat):
-    """Issue 16: predict without --run used the newest finished run even when it scored at chance."""
+    """Issue 16: predict without --run used the newest finished run even when it scored at
+    chance."""
     good = _run(cat, "finished", top1=0.9)
     _run(cat, "finished", top1=0.25)  # four classes: 0.25 is chance
     _run(cat, "failed", error="boom")

@@ -1,4 +1,5 @@
-"""Runs whose process is gone show as `died`; heartbeats; `train runs` table and --json (issue 18)."""
+"""Runs whose process is gone show as `died`; heartbeats; `train runs` table and --json
+(issue 18)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _run(cat, **changes) -> int:
 
 
 def test_run_killed_by_the_kernel_shows_as_died_with_the_reason(cat):
-    """Issue 18: a run the kernel killed (out of memory) stayed `running` in `train runs` forever."""
+    """Issue 18: a run the kernel killed (out of memory) stayed `running` in `train runs`
+    forever."""
     dead = _run(cat, pid=_dead_pid())
     alive = _run(cat)  # this test's own process
     shown = {r["id"]: r for r in list_runs(cat)}
@@ -108,10 +110,11 @@ def test_train_runs_table_stays_aligned_and_json_lists_the_runs(catalog_path):
     result = CliRunner().invoke(app, ["runs", "--catalog", str(catalog_path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    header, rows = lines[1], [l for l in lines[2:] if "died:" not in l]
+    header, rows = lines[1], [line for line in lines[2:] if "died:" not in line]
     assert len(rows) == 2
     for col in ("split", "weights", "status"):
-        assert {r.index(v) for r, v in zip(rows, _values(rows, header, col))} == {header.index(col)}
+        starts = {r.index(v) for r, v in zip(rows, _values(rows, header, col), strict=True)}
+        assert starts == {header.index(col)}
     assert "died: process" in result.output and f"train --resume {long_id}" in result.output
     as_json = CliRunner().invoke(app, ["runs", "--json", "--catalog", str(catalog_path)])
     assert as_json.exit_code == 0, as_json.output
@@ -126,7 +129,8 @@ def _values(rows: list[str], header: str, col: str) -> list[str]:
 
 
 def test_a_sigkilled_training_process_leaves_a_run_shown_as_died(catalog_path):
-    """Issue 18: the kernel's SIGKILL gives the run no chance to close; its row must not say running."""
+    """Issue 18: the kernel's SIGKILL gives the run no chance to close; its row must not say
+    running."""
     code = (
         "import sys, time\n"
         "from catalog import open_catalog\n"

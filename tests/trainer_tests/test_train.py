@@ -21,6 +21,8 @@ from trainer.features import pooled_file
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # trains real Keras models
+
 TINY = dict(
     weights="none",
     epochs=1,
