@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("crawler", "curation", "trainer")
 CATALOG = "catalog"
@@ -156,15 +154,8 @@ def test_the_walk_sees_every_package_and_its_imports():
         assert any(_package(i.importer) == stage and i.target == CATALOG for i in IMPORTS), stage
 
 
-# curation.cli and curation.commands import each other today; issue 17 item 2 removes this
-# cycle on another branch. Delete KNOWN_CYCLES once that is merged.
-KNOWN_CYCLES = [["curation.cli", "curation.commands", "curation.cli"]]
-
-
 def test_no_import_cycles_between_modules():
     cycles = _cycles(IMPORTS)
-    if cycles and cycles == KNOWN_CYCLES:
-        pytest.xfail("issue 17 item 2: curation.cli <-> curation.commands, fixed on another branch")
     assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
@@ -178,10 +169,6 @@ def test_no_stage_imports_another_and_the_catalog_imports_no_stage():
     assert crossing == [], _describe(crossing)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 17 item 1: stages still import catalog submodules (fixed on another branch)",
-)
 def test_stages_use_only_the_catalogs_public_api():
     """A stage imports `from catalog import ...`, never a catalog submodule."""
     deep = [
