@@ -18,6 +18,7 @@ from .images import (
     iter_images,
     update_image,
 )
+from .runs import get_run, update_run
 from .validate import ImageInfo, validate_image
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "default_catalog_path",
     "get_by_sha",
     "get_image",
+    "get_run",
     "image_file",
     "image_flags",
     "iter_images",
@@ -44,5 +46,6 @@ __all__ = [
     "open_catalog",
     "require_class",
     "update_image",
+    "update_run",
     "validate_image",
 ]
