@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from trainer_tests.traingen import class_image
 from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, get_run, image_file, open_catalog
@@ -53,14 +54,6 @@ def _png(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").save(buf, "PNG")
     return buf.getvalue()
-
-
-def class_image(label: int, seed: int, size: int = 40) -> bytes:
-    """A noisy picture whose dominant colour channel is the class."""
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 90, size=(size, size, 3))
-    arr[..., label] += 160
-    return _png(arr)
 
 
 def far_images(folder: Path) -> list[Path]:
