@@ -50,8 +50,8 @@ def far_files(folder: Path) -> list[Path]:
         if photo.suffix == ".txt":
             continue
         out.append(photo)
-        with Image.open(photo) as img:
-            img = img.convert("RGB")
+        with Image.open(photo) as opened:
+            img = opened.convert("RGB")
             w, h = img.size
             cw, ch = int(w * 0.6), int(h * 0.6)
             corners = [
@@ -75,7 +75,9 @@ def near_files(count: int, seed: int = 0) -> list[Path]:
 
 def synthetic_files(folder: Path) -> list[Path]:
     rng = np.random.default_rng(3)
-    arrays = [np.repeat(rng.integers(0, 256, (160, 160, 1)), 3, 2) for _ in range(3)]
+    arrays: list[np.ndarray] = [
+        np.repeat(rng.integers(0, 256, (160, 160, 1)), 3, 2) for _ in range(3)
+    ]
     arrays += [np.full((160, 160, 3), c) for c in ((0, 0, 0), (255, 255, 255), (40, 120, 200))]
     stripes = np.zeros((160, 160, 3))
     stripes[::8] = 255
