@@ -290,15 +290,15 @@ def predict(
             )
     why = f": {used['chosen']}" if used.get("chosen") else ""
     say(f"answered by run {used['id']} ({used['backbone']}){why}", console=err_console)
-    if unknown and used["unknown_rule"] is None:
+    if unknown and used.get("unknown_rule") is None:
         say(_no_rule_note(used), console=err_console)
-    if used["unknown_rule"] is not None:
+    if used.get("unknown_rule") is not None:
         say(_unknown_summary(results, used), console=err_console)
     for item in results:
         if item.error:
             say(("error:", "red"), f" {item.path}: {item.error}", console=err_console)
             continue
-        typer.echo(_prediction_line(item, used["unknown_rule"]))  # tab-separated for scripts
+        typer.echo(_prediction_line(item, used.get("unknown_rule")))  # tab-separated for scripts
     if any(item.error for item in results):
         raise typer.Exit(code=1)  # the readable files were still classified above
 
