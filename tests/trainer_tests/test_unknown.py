@@ -34,6 +34,7 @@ from trainer.unknown import (
     normalise,
 )
 
+pytestmark = pytest.mark.slow  # imports Keras and trains (main's fast run leaves it out)
 runner = CliRunner()
 CLASSES = ("Air_Max_90", "Yeezy_350", "Air_Force_1")
 TRAIN, TEST = 24, 4  # per class: enough validation images (20%) to calibrate on
