@@ -171,6 +171,8 @@ def main(
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
     for run in runs:
         say(_where(catalog, run))
+        if run["metrics"].get("unknown"):
+            say(f"run {run['id']}: {_unknown_line(run['metrics']['unknown'])}")
     for failure in failures:
         say(("failed:", "red"), f" {failure.backbone}: {failure.error}", console=err_console)
     if failures:
@@ -244,9 +246,12 @@ def evaluate(
     """
     with catalog_for_cli(catalog) as cat:
         import_keras()
+        from catalog import get_run
+
         from .evaluate import evaluate_run
 
         metrics = evaluate_run(cat, run)
+        unknown = get_run(cat, run)["metrics"].get("unknown")  # kept from training
     say(
         f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on "
         f"{metrics['test_images']} test images"
@@ -258,6 +263,8 @@ def evaluate(
             f"n={m['support']}"
         )
     typer.echo(plain(_pairs_table(metrics["confused_pairs"]), MESSAGE_LIMIT, newlines=True))
+    if unknown:
+        say(f"run {run}: {_unknown_line(unknown)}")
 
 
 @app.command()
@@ -273,28 +280,93 @@ def predict(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
+    unknown: Annotated[
+        bool,
+        typer.Option(
+            help="Answer `unknown` for an image far from every class (the run's stored threshold)."
+        ),
+    ] = True,
+    unknown_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=2.0,
+            help="Unknown above this cosine distance to the nearest training image "
+            "(default: the run's).",
+        ),
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
-    """Classify image files with a trained run's saved model.
+    """Classify image files with a trained run's saved model; `unknown` when far from every class.
 
-    Example: train predict shoe1.jpg shoe2.png --run 3 --top 3
+    Example: train predict shoe1.jpg shoe2.png --run 3 --top 3 --unknown-threshold 0.3
     """
     with catalog_for_cli(catalog) as cat:
         import_keras()
         from .predict import predict_files
 
         with _progress(len(images)) as advance:
-            used, results = predict_files(cat, images, run_id=run, top=top, on_progress=advance)
+            used, results = predict_files(
+                cat,
+                images,
+                run_id=run,
+                top=top,
+                on_progress=advance,
+                unknown=unknown,
+                unknown_threshold=unknown_threshold,
+            )
     why = f": {used['chosen']}" if used.get("chosen") else ""
     say(f"answered by run {used['id']} ({used['backbone']}){why}", console=err_console)
+    if unknown and used.get("unknown_rule") is None:
+        say(_no_rule_note(used), console=err_console)
+    if used.get("unknown_rule") is not None:
+        say(_unknown_summary(results, used), console=err_console)
     for item in results:
         if item.error:
             say(("error:", "red"), f" {item.path}: {item.error}", console=err_console)
             continue
-        ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
-        typer.echo(f"{plain(item.path)}\t{ranked}")  # tab-separated for scripts
+        typer.echo(_prediction_line(item, used.get("unknown_rule")))  # tab-separated for scripts
     if any(item.error for item in results):
         raise typer.Exit(code=1)  # the readable files were still classified above
+
+
+def _prediction_line(item, threshold: float | None) -> str:
+    """`PATH<tab>CLASS p  CLASS p ...`, or `PATH<tab>unknown<tab>why; the closest classes`."""
+    ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
+    if not item.unknown:
+        return f"{plain(item.path)}\t{ranked}"
+    why = f"distance {item.distance:.3f} > threshold {threshold:.3f}"
+    return f"{plain(item.path)}\tunknown\t{why}; closest classes: {ranked}"
+
+
+def _unknown_line(summary: dict) -> str:
+    """One line for people: the rule a run answers `unknown` with, and how it was chosen."""
+    line = (
+        "unknown when the nearest training image is at cosine distance > "
+        f"{summary['threshold']:.3f} (chosen on {summary['source']}, so that about "
+        f"{summary['expected_share']:.0%} of real images of the classes would be unknown)"
+    )
+    for part in ("val", "test"):
+        unknown, scored = summary.get(f"{part}_unknown") or (0, 0)
+        if scored:
+            line += f"; {part} images called unknown: {unknown} of {scored}"
+    return line
+
+
+def _no_rule_note(run: dict) -> str:
+    return (
+        f"note: run {run['id']} has no `unknown` threshold (trained before issue 16 added it): "
+        "every image gets a class; train again to have far-off images answered `unknown`"
+    )
+
+
+def _unknown_summary(results: list, run: dict) -> str:
+    scored = [r for r in results if r.distance is not None]
+    unknown = sum(r.unknown for r in scored)
+    return (
+        f"unknown: {unknown} of {len(scored)} images, far from every class of run {run['id']} "
+        f"(cosine distance to the nearest training image > {run['unknown_rule']:.3f})"
+    )
 
 
 @app.command()
@@ -430,9 +502,10 @@ def _runs_table(rows: list[dict], title: str) -> str:
         "top-3",
         "test",
         "secs",
+        "unknown>",
         "reason",
     )
-    right = {"run", "top-1", "top-3", "test", "secs"}
+    right = {"run", "top-1", "top-3", "test", "secs", "unknown>"}
     cells = [_run_cells(r) for r in rows]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(header)]
 
@@ -470,6 +543,7 @@ def _run_cells(r: dict) -> tuple[str, ...]:
         score("top3"),
         str(m.get("test_images", "-")),
         f"{secs:.0f}" if secs else "-",
+        f"{m['unknown']['threshold']:.3f}" if m.get("unknown") else "-",
         r.get("reason") or "",
     )
 

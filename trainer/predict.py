@@ -24,6 +24,7 @@ from catalog import (
 from .data import decode
 from .errors import TrainerError
 from .evaluate import load_run_model, top_k
+from .unknown import UnknownRule, feature_model, load_rule
 
 CHUNK = 64  # files decoded and classified at a time: memory stays flat, progress moves
 
@@ -35,6 +36,9 @@ class ImagePrediction:
     path: Path
     top_k: list[tuple[str, float]]
     error: str | None = None
+    # Cosine distance to the nearest training image, when the run has an unknown rule.
+    distance: float | None = None
+    unknown: bool = False
 
 
 def predict_files(
@@ -44,11 +48,16 @@ def predict_files(
     run_id: int | None = None,
     top: int = 3,
     on_progress: Callable[[int], object] | None = None,
+    unknown: bool = True,
+    unknown_threshold: float | None = None,
 ) -> tuple[dict, list[ImagePrediction]]:
     """Predict each file with run `run_id` (default: see `choose_run`); the run says why in
     `chosen`.
 
     `on_progress(n)` is called as each chunk of `n` files is done (checked or classified).
+    With `unknown` (issue 16), an image far from every class of the run is marked `unknown`
+    by the run's stored rule, its threshold replaced by `unknown_threshold` when given; the
+    returned run's `unknown_rule` is the threshold used, or None (off, or a run without one).
 
     Example:
         >>> run, preds = predict_files(cat, [Path("shoe.jpg")], top=3)
@@ -60,13 +69,15 @@ def predict_files(
     run = choose_run(cat, run_id)
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
+    rule = load_rule(cat, run, unknown_threshold) if unknown else None
+    net = feature_model(model)[0] if rule else model
     results = [ImagePrediction(p, []) for p in paths]
     for start in range(0, len(results), CHUNK):
         chunk = results[start : start + CHUNK]
-        _predict_chunk(model, classes, size, chunk, min(top, len(classes)))
+        _predict_chunk(net, rule, classes, size, chunk, min(top, len(classes)))
         if on_progress:
             on_progress(len(chunk))
-    return run, results
+    return {**run, "unknown_rule": rule.threshold if rule else None}, results
 
 
 def choose_run(cat: Catalog, run_id: int | None = None) -> dict:
@@ -106,16 +117,28 @@ def chance_of(run: dict) -> float:
 
 
 def _predict_chunk(
-    model, classes: list[str], size: int, chunk: list[ImagePrediction], k: int
+    net,
+    rule: UnknownRule | None,
+    classes: list[str],
+    size: int,
+    chunk: list[ImagePrediction],
+    k: int,
 ) -> None:
+    """Classify the readable files of `chunk`; `net` also gives features when there is a `rule`."""
     for result in chunk:
         result.error = _unreadable(result.path)
     readable = [r for r in chunk if r.error is None]
-    if readable:
-        images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
-        probs = model.predict(images, batch_size=32, verbose=0)
-        for result, best in zip(readable, top_k(probs, classes, k), strict=True):
-            result.top_k = best
+    if not readable:
+        return
+    images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
+    out = net.predict(images, batch_size=32, verbose=0)
+    probs = out[0] if rule else out
+    for result, best in zip(readable, top_k(probs, classes, k), strict=True):
+        result.top_k = best
+    if rule:
+        for result, distance in zip(readable, rule.distances(out[1]), strict=True):
+            result.distance = float(distance)
+            result.unknown = bool(distance > rule.threshold)
 
 
 def _unreadable(path: Path) -> str | None:

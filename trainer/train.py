@@ -51,6 +51,7 @@ from .model import (
     top_classifier,
     unfreeze,
 )
+from .unknown import calibrate_run
 
 MODEL_FILE, LABELS_FILE, FEATURES_FILE = "model.keras", "labels.json", "features.json"
 # Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
@@ -129,6 +130,7 @@ def train(
             raise
         update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
         evaluate_run(cat, run["id"])
+        calibrate_run(cat, run["id"], data)  # the `unknown` threshold (issue 16)
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
