@@ -1,13 +1,15 @@
 """Label audit benchmark (issue 15): inject label noise into sneakers41, audit, score the audit.
 
-    python bench/audit.py [--flip 0.1] [--off-topic 0.03] [--folds 5]
-        [--backbone efficientnet_lite0] [--workdir DIR] [--out audit.json]
+    python bench/audit.py [--flip 0.1] [--off-topic 0.03] [--outsiders sneakers10|generated]
+        [--folds 5] [--backbone SPEC] [--workdir DIR] [--out audit.json]
 
 1. Import ../shared/data/sneakers41 (folder = class) into a fresh catalog and make the
    80/20 `default` split with seed 42, as a user would (`curate import`, `curate split`).
 2. Into a copy of that catalog, flip `--flip` of the train part's labels to random other
-   classes and add `--off-topic` (share of the train part) sneakers10 images, each labelled
-   with a random sneakers41 class, to the train part. The test part stays clean.
+   classes and add `--off-topic` (share of the train part) outsiders, each labelled with a
+   random sneakers41 class, to the train part: sneakers10 photos (other sneaker models,
+   some close to sneakers41 classes) or, with `--outsiders generated`, images that are no
+   sneaker at all (`generated_outsiders`). The test part stays clean.
 3. `train audit` (the library call), timed. Precision and recall of the flagged train images
    against the injected truth (flips + off-topic), and the off-topic recall.
 4. Test accuracy of a classifier trained on (a) the noisy labels, (b) the noisy labels less
@@ -22,6 +24,7 @@ run's audit time is the cold one: every image goes through the backbone).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import shutil
@@ -38,7 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from catalog import Provenance, add_image, open_catalog, update_image  # noqa: E402
 from catalog.splits import assign, split_images  # noqa: E402
-from trainer.audit import AuditConfig, head_classifier, run_audit, split_features  # noqa: E402
+from trainer.audit import (  # noqa: E402
+    DEFAULT_AUDIT_BACKBONE,
+    AuditConfig,
+    combine,
+    head_classifier,
+    run_audit,
+    split_features,
+)
 
 SHARED = ROOT.parent / "shared"
 SEED = 42
@@ -60,7 +70,7 @@ def prepare(base: Path) -> None:
 
 
 def inject(
-    cat, flip: float, off_topic: float, rng: random.Random
+    cat, flip: float, off_topic: float, rng: random.Random, outsiders: str = "sneakers10"
 ) -> tuple[dict[int, str], set[int], set[int]]:
     """(clean class of every train image, flipped ids, off-topic ids), after injecting."""
     train = split_images(cat, "default", "train")
@@ -71,14 +81,65 @@ def inject(
         update_image(
             cat, image_id, **{"class": rng.choice([c for c in classes if c != clean[image_id]])}
         )
-    files = sorted(p for p in (SHARED / "data" / "sneakers10").rglob("*") if p.is_file())
-    outsiders: set[int] = set()
-    for path in rng.sample(files, min(len(files), round(off_topic * len(clean)))):
-        added = add_image(cat, path.read_bytes(), rng.choice(classes), Provenance("import"))
+    count = round(off_topic * len(clean))
+    if outsiders == "generated":
+        images = generated_outsiders(count, random.Random(SEED + 1))
+    else:
+        files = sorted(p for p in (SHARED / "data" / "sneakers10").rglob("*") if p.is_file())
+        images = [path.read_bytes() for path in rng.sample(files, min(len(files), count))]
+    added_ids: set[int] = set()
+    for data in images:
+        added = add_image(cat, data, rng.choice(classes), Provenance("import"))
         if added.created:
-            outsiders.add(added.image["id"])
-    assign(cat, "default", [(i, "train") for i in sorted(outsiders)], seed=SEED)
-    return clean, flipped, outsiders
+            added_ids.add(added.image["id"])
+    assign(cat, "default", [(i, "train") for i in sorted(added_ids)], seed=SEED)
+    return clean, flipped, added_ids
+
+
+def generated_outsiders(count: int, rng: random.Random) -> list[bytes]:
+    """`count` JPEGs that are no sneaker at all: crops of scikit-learn's two sample photos
+    (a temple, a flower), printed labels and signs, shapes and textures; seeded.
+
+    A stand-in for the truly off-topic crawl results (logos, boxes, people) that this
+    offline machine has no photos of; easier than real ones, so reported apart.
+    """
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+    from sklearn.datasets import load_sample_images
+
+    photos = [Image.fromarray(a) for a in load_sample_images().images]
+    words = ["SALE", "NEW", "50% OFF", "FREE SHIPPING", "SIZE GUIDE", "LOGO", "BOX", "STORE"]
+    out = []
+    for i in range(count):
+        kind = i % 4
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        if kind == 0:  # a random crop of a photo, maybe mirrored and rotated
+            photo = rng.choice(photos)
+            w, h = photo.size
+            side = rng.randint(min(w, h) // 4, min(w, h))
+            x, y = rng.randint(0, w - side), rng.randint(0, h - side)
+            img = photo.crop((x, y, x + side, y + side)).rotate(rng.uniform(-30, 30))
+        elif kind == 1:  # a sign or a label: words on a plain background
+            img = Image.new("RGB", (320, 320), colour)
+            draw = ImageDraw.Draw(img)
+            for line in range(rng.randint(1, 4)):
+                font = ImageFont.load_default(size=rng.randint(24, 64))
+                ink = tuple(255 - c for c in colour)
+                draw.text((rng.randint(0, 120), 20 + 70 * line), rng.choice(words), ink, font=font)
+        elif kind == 2:  # flat shapes
+            img = Image.new("RGB", (320, 320), colour)
+            draw = ImageDraw.Draw(img)
+            for _ in range(rng.randint(2, 8)):
+                a, b = sorted(rng.sample(range(320), 2)), sorted(rng.sample(range(320), 2))
+                fill = tuple(rng.randrange(256) for _ in range(3))
+                [draw.ellipse, draw.rectangle][rng.randrange(2)]((a[0], b[0], a[1], b[1]), fill)
+        else:  # a blurred noise texture
+            noise = np.random.default_rng(rng.randrange(2**32)).integers(0, 256, (80, 80, 3))
+            img = Image.fromarray(noise.astype(np.uint8)).resize((320, 320))
+            img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0, 6)))
+        buf = io.BytesIO()
+        img.convert("RGB").resize((320, 320)).save(buf, "JPEG", quality=90)
+        out.append(buf.getvalue())
+    return out
 
 
 def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
@@ -97,10 +158,11 @@ def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
 def accuracies(
     cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]
 ) -> dict:
-    """Quick test top-1 of the frozen-feature head trained on noisy, noisy-less-flagged and clean
-    labels."""
+    """Quick test top-1 of the audit's own classifier on its frozen features, trained on the
+    noisy labels, on the noisy labels less the flagged images, and on the clean labels."""
     rows = split_images(cat, "default")
-    features, kept, _ = split_features(cat, rows, cfg, 224, None)
+    views, kept, _ = split_features(cat, rows, cfg)
+    features = combine(views)
     classes = sorted({r["class"] for r in kept})
     idx = {name: i for i, name in enumerate(classes)}
     train = [i for i, r in enumerate(kept) if r["subset"] == "train"]
@@ -132,11 +194,20 @@ def main() -> int:
         default=0.03,
         help="sneakers10 images added, as a share of the train part",
     )
+    parser.add_argument(
+        "--outsiders",
+        choices=("sneakers10", "generated"),
+        default="sneakers10",
+        help="what the off-topic images are: other sneakers, or no sneaker at all",
+    )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--backbone", default=DEFAULT_AUDIT_BACKBONE)
     parser.add_argument("--weights", default="imagenet")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--no-accuracy", action="store_true", help="skip the (a)/(b)/(c) test accuracies"
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))
     base = work / "base"
@@ -153,9 +224,11 @@ def main() -> int:
         split="default", folds=args.folds, backbone=args.backbone, weights=args.weights, seed=SEED
     )
     with open_catalog(run_dir / "catalog.db") as cat:
-        clean, flipped, outsiders = inject(cat, args.flip, args.off_topic, random.Random(SEED))
+        clean, flipped, outsiders = inject(
+            cat, args.flip, args.off_topic, random.Random(SEED), args.outsiders
+        )
         print(
-            f"injected {len(flipped)} flips and {len(outsiders)} off-topic images "
+            f"injected {len(flipped)} flips and {len(outsiders)} {args.outsiders} images "
             f"into {len(clean)} train images",
             flush=True,
         )
@@ -173,6 +246,8 @@ def main() -> int:
         flagged = {f["image_id"] for f in result.flags if f["image_id"] in train_ids}
         report = {
             "flip": args.flip,
+            "outsiders": args.outsiders,
+            "backbone": args.backbone,
             "images": result.images,
             "audit_seconds": round(seconds, 1),
             "feature_seconds": round(result.seconds["features"], 1),
@@ -180,7 +255,8 @@ def main() -> int:
             "off_topic_kind": sum(f["kind"] == "off_topic" for f in result.flags),
             **scores(flagged, flipped, outsiders),
         }
-        report["accuracy_quick"] = accuracies(cat, cfg, clean, outsiders, flagged)
+        if not args.no_accuracy:
+            report["accuracy_quick"] = accuracies(cat, cfg, clean, outsiders, flagged)
     print(json.dumps(report, indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))

@@ -1,15 +1,17 @@
 """Label audit (issue 15): find mislabelled and off-topic images of a split.
 
 1. Features: every usable image of the split (train and test) goes once, with its mirror
-   image, through the frozen backbone; the two pooled feature vectors are averaged and
-   kept as float16 under `cache/audit/` beside the catalog, one file per image, so a
-   second audit decodes nothing. Images stream through in batches: memory holds one
-   batch of pixels and the (N, F) features, never all pixels.
+   image, through each frozen backbone of the spec (`a+b`); the pooled vectors of both
+   views are kept as float16 under `cache/audit/` beside the catalog, one file per image
+   and backbone, so a second audit decodes nothing. Images stream through in batches:
+   memory holds one batch of pixels and the (N, 2, F) features, never all pixels. Per
+   backbone the two views are averaged and scaled to unit length; backbones concatenated.
 2. Out-of-fold probabilities: K-fold logistic regression on those features (scikit-learn),
    so each image is scored by a model that never saw its label.
-3. Confident learning: `cleanlab.filter.find_label_issues` flags the label errors and
-   `cleanlab.rank.get_label_quality_scores` ranks them; cleanlab's `OutOfDistribution`
-   (kNN distance on the features) finds images unlike any class: off-topic.
+3. Confident learning: `cleanlab.filter.find_label_issues` estimates how many labels are
+   wrong and flags that many, lowest self-confidence first, and
+   `cleanlab.rank.get_label_quality_scores` ranks them; images far from every class
+   centroid in feature space are off-topic.
 
 Nothing here changes an image: the findings go to `audits`/`audit_flags` and review
 turns them into decisions.
@@ -35,18 +37,23 @@ from catalog import (
     split_images,
 )
 
-from .backbones import get_backbone, parse_weights
+from .backbones import get_backbone, members, parse_weights
 from .errors import TrainerError
 
 Progress = Callable[[int, int], None]
+# Lite0 alone: a cold sneakers41 audit takes ~8 min here (the 10-minute goal). Adding
+# mobilenet_v2 (`--backbone efficientnet_lite0+mobilenet_v2`) gives 0.658 out-of-fold top-1
+# against 0.629 and flagged precision 0.70 against 0.65 (bench/audit_levers.py), but doubles
+# the cold feature pass (~17 min) and needs the MobileNetV2 weights in the Keras cache.
 DEFAULT_AUDIT_BACKBONE = "efficientnet_lite0"
-# Off-topic: a kNN distance this many robust standard deviations (MAD) above the median;
-# high, so only images unlike the whole set count (a small set has a noisy MAD).
-OFF_TOPIC_Z = 5.0
-# Label errors: cleanlab's label quality (the out-of-fold probability of the given label)
-# below this. On the noisy sneakers41 bench it was more precise and found more than
-# find_label_issues' own estimate of how many labels are wrong (see README).
-MAX_QUALITY = 0.02
+# Off-topic: a distance to the nearest class centroid this many robust standard
+# deviations (MAD) above the median: the usual outlier cut-off (2.5-3).
+OFF_TOPIC_Z = 3.0
+# Label errors: by default (0) cleanlab estimates how many labels are wrong (its confident
+# joint) and flags that many, lowest self-confidence first: a rule that needs no threshold
+# chosen on a benchmark. A positive value flags label quality below it instead.
+MAX_QUALITY = 0.0
+FILTER_BY = "low_self_confidence"
 
 
 @dataclass
@@ -61,7 +68,7 @@ class AuditConfig:
     batch_size: int = 32
     seed: int = 0
     off_topic_z: float = OFF_TOPIC_Z
-    max_quality: float | None = MAX_QUALITY  # None: cleanlab's find_label_issues decides
+    max_quality: float | None = None  # None: cleanlab's find_label_issues decides
 
 
 @dataclass
@@ -88,16 +95,16 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
 
     started = time.perf_counter()
     split = resolve_split(cat, cfg.split)
-    entry = get_backbone(cfg.backbone)
-    size = cfg.size or entry.input_size
+    members(cfg.backbone, cfg.weights)  # a bad spec fails before any work
     rows = split_images(cat, split, statuses=USABLE_STATUSES)
     classes = [name for name in class_names(cat) if any(r["class"] == name for r in rows)]
     if len(classes) < 2:
         raise TrainerError(
-            f"split {split!r} has {len(classes)} class(es) with usable images; an audit needs at "
-            "least 2"
+            f"split {split!r} has {len(classes)} class(es) with usable images; "
+            "an audit needs at least 2"
         )
-    features, kept, unreadable = split_features(cat, rows, cfg, size, on_progress)
+    views, kept, unreadable = split_features(cat, rows, cfg, on_progress)
+    features = combine(views)
     t_features = time.perf_counter() - started
     labels = np.array([classes.index(r["class"]) for r in kept])
     probs = out_of_fold_probabilities(features, labels, cfg.folds, cfg.seed)
@@ -109,7 +116,7 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
     params = {
         **asdict(cfg),
         "split": split,
-        "size": size,
+        "sizes": {m.name: m.size for m in audit_members(cat, cfg)},
         "images": len(kept),
         "unreadable": unreadable,
     }
@@ -138,10 +145,12 @@ def per_class_counts(rows: list[dict], flags: list[Flag]) -> dict[str, dict[str,
 
 # --- 1. features -------------------------------------------------------------------------
 
+VIEWS = 2  # the image and its mirror: cached apart, so a classifier can train on both
+
 
 def feature_extractor(backbone: str, weights: str, size: int):
-    """Raw pixels -> the frozen backbone's pooled features, averaged over the image and its
-    mirror."""
+    """Raw pixels -> (batch, VIEWS, F): the frozen backbone's pooled features of the image
+    and of its mirror."""
     import keras
 
     from .backbones import build_backbone
@@ -153,73 +162,125 @@ def feature_extractor(backbone: str, weights: str, size: int):
     prepare = Preprocess(get_backbone(backbone).preprocess, name="preprocess")
     pool = keras.layers.GlobalAveragePooling2D(name="gap")
     views = [inputs, HorizontalFlip(name="mirror")(inputs)]
-    pooled = [pool(base(prepare(view), training=False)) for view in views]
+    pooled = [keras.layers.Reshape((1, -1))(pool(base(prepare(v), training=False))) for v in views]
     return keras.Model(
         inputs,
-        keras.layers.Average(dtype="float32", name="features")(pooled),
+        keras.layers.Concatenate(axis=1, dtype="float32", name="features")(pooled),
         name="audit_features",
     )
 
 
 def feature_cache(cat: Catalog, backbone: str, weights: str, size: int) -> Path | None:
-    """Where an image's features are kept; None for random weights (not reproducible)."""
+    """Where an image's (VIEWS, F) features are kept; None for random weights (not reproducible)."""
     if weights == "none":
         return None
     tag = weights if weights == "imagenet" else Path(weights).stem
-    return cat.root / "cache" / "audit" / f"{backbone}-{tag}-{size}"
+    return cat.root / "cache" / "audit" / f"{backbone}-{tag}-{size}-views"
+
+
+@dataclass
+class Member:
+    """One backbone of the audit's spec, its weights, input size and cache folder."""
+
+    name: str
+    weights: str
+    size: int
+    folder: Path | None
+
+
+def audit_members(cat: Catalog, cfg: AuditConfig) -> list[Member]:
+    """The spec's backbones (`a+b`: features concatenated), each at `cfg.size` or its own size."""
+    found = []
+    for entry, weights in members(cfg.backbone, cfg.weights):
+        size = cfg.size or entry.input_size
+        found.append(
+            Member(entry.name, weights, size, feature_cache(cat, entry.name, weights, size))
+        )
+    return found
 
 
 def split_features(
-    cat: Catalog, rows: list[dict], cfg: AuditConfig, size: int, on_progress: Progress | None
+    cat: Catalog,
+    rows: list[dict],
+    cfg: AuditConfig,
+    on_progress: Progress | None = None,
 ):
-    """((N, F) float32 features, the rows they belong to, ids of unreadable images).
+    """({backbone: (N, VIEWS, F) float32}, the rows they belong to, ids of unreadable images).
 
-    Cached images are read back; the rest stream through the backbone `batch_size` at a
-    time. An unreadable image is skipped and reported, the others go on.
+    Cached images are read back; the rest stream through each backbone `batch_size` at a
+    time, decoded once per input size. An unreadable image is skipped and reported.
     """
-    from .data import decode
-
-    folder = feature_cache(cat, cfg.backbone, cfg.weights, size)
-    found: dict[int, np.ndarray] = {}
+    parts = audit_members(cat, cfg)
+    found: dict[str, dict[int, np.ndarray]] = {m.name: {} for m in parts}
     todo = []
     for r in rows:
-        cached = _read(folder, r["sha256"]) if folder else None
-        if cached is None:
+        missing = False
+        for m in parts:
+            cached = _read(m.folder, r["sha256"]) if m.folder else None
+            if cached is None or cached.shape[0] != VIEWS:
+                missing = True
+            else:
+                found[m.name][r["id"]] = cached
+        if missing:
             todo.append(r)
-        else:
-            found[r["id"]] = cached
-    done = len(found)
+    done = len(rows) - len(todo)
     if on_progress:
         on_progress(done, len(rows))
     unreadable: list[int] = []
-    model = feature_extractor(cfg.backbone, cfg.weights, size) if todo else None
+    models = {m.name: feature_extractor(m.name, m.weights, m.size) for m in parts} if todo else {}
     for start in range(0, len(todo), cfg.batch_size):
-        batch, pixels = [], []
-        for r in todo[start : start + cfg.batch_size]:
-            try:
-                pixels.append(decode(image_file(cat, r), size))
-                batch.append(r)
-            except TrainerError:
-                unreadable.append(r["id"])
-        if batch:
-            assert model is not None  # built above whenever there is anything to do
-            out = np.asarray(model.predict_on_batch(np.stack(pixels).astype(np.float32))).astype(
-                np.float16
-            )
-            for r, vector in zip(batch, out, strict=True):
-                found[r["id"]] = vector
-                if folder:
-                    _write(folder, r["sha256"], vector)
-        done += len(todo[start : start + cfg.batch_size])
+        batch = todo[start : start + cfg.batch_size]
+        unreadable += _extract_batch(cat, batch, parts, models, found)
+        done += len(batch)
         if on_progress:
             on_progress(done, len(rows))
-    kept = [r for r in rows if r["id"] in found]
-    features = (
-        np.stack([found[r["id"]] for r in kept]).astype(np.float32)
-        if kept
-        else np.zeros((0, 0), np.float32)
+    kept = [r for r in rows if all(r["id"] in found[m.name] for m in parts)]
+    return (
+        {m.name: _stack([found[m.name][r["id"]] for r in kept]) for m in parts},
+        kept,
+        unreadable,
     )
-    return features, kept, unreadable
+
+
+def _extract_batch(cat, batch, parts, models, found) -> list[int]:
+    """Features of `batch` for every member lacking them, written to the cache; unreadable ids."""
+    from .data import decode
+
+    pixels: dict[int, tuple[list[dict], list[np.ndarray]]] = {}
+    unreadable: list[int] = []
+    for size in sorted({m.size for m in parts}):
+        ok, arrays = [], []
+        for r in batch:
+            try:
+                arrays.append(decode(image_file(cat, r), size))
+                ok.append(r)
+            except TrainerError:
+                if r["id"] not in unreadable:
+                    unreadable.append(r["id"])
+        pixels[size] = (ok, arrays)
+    for m in parts:
+        ok, arrays = pixels[m.size]
+        need = [i for i, r in enumerate(ok) if r["id"] not in found[m.name]]
+        if not need:
+            continue
+        out = models[m.name].predict_on_batch(np.stack([arrays[i] for i in need]).astype("float32"))
+        for i, vector in zip(need, np.asarray(out).astype(np.float16), strict=True):
+            found[m.name][ok[i]["id"]] = vector
+            if m.folder:
+                _write(m.folder, ok[i]["sha256"], vector)
+    return unreadable
+
+
+def _stack(vectors: list[np.ndarray]) -> np.ndarray:
+    return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, VIEWS, 0), np.float32)
+
+
+def combine(views: dict[str, np.ndarray], average: bool = True) -> np.ndarray:
+    """(N, D): per backbone, the views averaged (or the first view alone) and scaled to unit
+    length, then the backbones concatenated, so each backbone weighs the same."""
+    return np.concatenate(
+        [_unit(v.mean(axis=1) if average else v[:, 0]) for v in views.values()], axis=1
+    )
 
 
 def _path(folder: Path, sha256: str) -> Path:
@@ -288,25 +349,28 @@ def find_flags(
     labels: np.ndarray,
     probs: np.ndarray,
     off_topic_z: float = OFF_TOPIC_Z,
-    max_quality: float | None = MAX_QUALITY,
+    max_quality: float | None = None,
 ):
     """[(index, suggested label or None, score, kind)] for the flagged images.
 
-    kind `off_topic`: the features are far from every other image (cleanlab's kNN
-    OutOfDistribution score, a robust outlier below the median); no class is suggested.
-    kind `label`: the label quality is below `max_quality`, or with `max_quality=None`
-    cleanlab's confident learning (`find_label_issues`) says the label is wrong; the most
-    probable other class is suggested. `score` is cleanlab's label quality (0..1, low is bad).
+    kind `off_topic`: the features are far from every class centroid (`off_topic_mask`)
+    and the out-of-fold model does not put the image in its given class; no class is
+    suggested. kind `label`: with `max_quality=None` cleanlab's confident
+    learning (`find_label_issues`, filter_by `FILTER_BY`) says the label is wrong, else the
+    label quality is below `max_quality`; the most probable other class is suggested.
+    `score` is cleanlab's label quality (0..1, low is bad).
     """
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     quality = get_label_quality_scores(labels, probs)
     if max_quality is None:
-        issues = find_label_issues(labels, probs, filter_by="both")
+        issues = find_label_issues(labels, probs, filter_by=FILTER_BY, n_jobs=1)
     else:
         issues = quality < max_quality
-    off_topic = off_topic_mask(features, off_topic_z)
+    # An image the fold model (which never saw it) puts in its given class resembles that
+    # class: not off-topic, however far it is from the centroids (small sets, odd angles).
+    off_topic = off_topic_mask(features, labels, off_topic_z) & (probs.argmax(axis=1) != labels)
     flags: list[tuple[int, int | None, float, str]] = []
     for i in np.flatnonzero(issues | off_topic):
         if off_topic[i]:
@@ -317,17 +381,20 @@ def find_flags(
     return flags
 
 
-def off_topic_mask(features: np.ndarray, z: float) -> np.ndarray:
-    """Images far from their nearest neighbours: cleanlab's kNN out-of-distribution score
-    turned back into a distance (-log), more than `z` robust deviations (1.4826 MAD) above
-    the median distance."""
-    from cleanlab.outlier import OutOfDistribution
+def off_topic_mask(features: np.ndarray, labels: np.ndarray, z: float) -> np.ndarray:
+    """Images unlike every class: the cosine distance to the nearest class centroid (the
+    mean direction of the images labelled so) more than `z` robust deviations (1.4826 MAD)
+    above the median.
 
+    Centroids rather than nearest neighbours: off-topic images often look like each other
+    (plain-colour boxes, logos), so their nearest neighbours are close while every class
+    is far. Labels barely move a centroid unless a class is mostly wrong.
+    """
     if len(features) < 3:
         return np.zeros(len(features), dtype=bool)
-    k = min(10, len(features) - 1)
-    scores = OutOfDistribution(params={"k": k}).fit_score(features=_unit(features), verbose=False)
-    distance = -np.log(np.maximum(scores, 1e-300))
+    unit = _unit(features)
+    centroids = _unit(np.stack([unit[labels == k].mean(axis=0) for k in np.unique(labels)]))
+    distance = 1.0 - (unit @ centroids.T).max(axis=1)
     median = float(np.median(distance))
     spread = 1.4826 * float(np.median(np.abs(distance - median))) or 1e-12
     return (distance - median) / spread > z

@@ -21,7 +21,7 @@ from catalog import Provenance, add_image, get_image, open_catalog, update_image
 from catalog.audits import get_audit, latest_open_flags
 from catalog.splits import assign
 from curation.review import relabel
-from trainer.audit import find_flags
+from trainer.audit import find_flags, off_topic_mask
 from trainer.cli import app
 from trainer.data import load_split
 
@@ -94,6 +94,8 @@ def audited(tmp_path_factory):
         "audit",
         "--split",
         "default",
+        "--backbone",
+        "efficientnet_lite0",
         "--folds",
         "3",
         "--size",
@@ -147,13 +149,13 @@ def test_audit_records_flags_worst_first_and_changes_no_image(audited):
 def test_audit_keeps_float16_features_in_the_cache_and_reuses_them(audited):
     path, _, report = audited
     files = sorted(
-        (path.parent / "cache" / "audit" / "efficientnet_lite0-imagenet-64").rglob("*.npy")
+        (path.parent / "cache" / "audit" / "efficientnet_lite0-imagenet-64-views").rglob("*.npy")
     )
     assert len(files) == 3 * PER_CLASS + 1
-    assert np.load(files[0]).dtype == np.float16 and np.load(files[0]).shape == (1280,)
-    result = runner.invoke(
-        app, ["audit", "--folds", "3", "--size", "64", "--max-quality", "0", "--catalog", str(path)]
-    )
+    # the image and its mirror, kept apart
+    assert np.load(files[0]).dtype == np.float16 and np.load(files[0]).shape == (2, 1280)
+    args = ["audit", "--backbone", "efficientnet_lite0", "--folds", "3", "--size", "64"]
+    result = runner.invoke(app, [*args, "--max-quality", "0", "--catalog", str(path)])
     assert result.exit_code == 0, result.output
     assert (
         f"audit {report['audit'] + 1}: {len(report['flags'])} of {3 * PER_CLASS + 1} images flagged"
@@ -205,7 +207,7 @@ def test_find_flags_on_known_features():
     given[[0, 31]] = [1, 2]
     features = np.vstack([features, np.full((1, 16), -40.0)])
     given = np.append(given, 0)
-    probs = np.vstack([np.eye(3)[labels] * 0.9 + 0.1 / 3, [[0.34, 0.33, 0.33]]])
+    probs = np.vstack([np.eye(3)[labels] * 0.9 + 0.1 / 3, [[0.30, 0.35, 0.35]]])
     probs[[0, 31]] = [[0.96, 0.02, 0.02], [0.02, 0.96, 0.02]]  # the fold models saw the true class
     expected = {0: (0, "label"), 31: (1, "label"), 90: (None, "off_topic")}
     for max_quality in (None, 0.1):  # cleanlab's find_label_issues, then a quality threshold
@@ -214,3 +216,32 @@ def test_find_flags_on_known_features():
             for i, s, _, kind in find_flags(features, given, probs, max_quality=max_quality)
         }
         assert flags == expected
+
+
+def test_off_topic_images_that_look_like_each_other_are_still_found():
+    """Issue 15: cleanlab's kNN out-of-distribution score missed every generated non-sneaker
+    image on the bench, because off-topic images (signs, textures) are each other's near
+    neighbours; the distance to the nearest class centroid finds them."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 40)
+    features = np.eye(3, 16)[labels] * 10 + rng.normal(0, 0.5, (120, 16))
+    # a tight group of 12: more than the 10 neighbours the kNN score looked at
+    outsiders = -np.eye(1, 16, 5) * 10 + rng.normal(0, 0.1, (12, 16))
+    features = np.vstack([features, outsiders])
+    given = np.append(labels, np.arange(12) % 3)
+    probs = np.vstack([np.eye(3)[labels] * 0.9 + 0.1 / 3, np.full((12, 3), 0.2)])
+    probs[np.arange(120, 132), (np.arange(12) + 1) % 3] = 0.6  # the fold models disagree
+    flags = find_flags(features, given, probs, max_quality=0.1)
+    assert {i for i, _, _, kind in flags if kind == "off_topic"} == set(range(120, 132))
+
+
+def test_an_image_its_fold_model_puts_in_its_class_is_not_off_topic():
+    """Issue 15: on 37 generated shapes one ordinary square sat 3 robust deviations from the
+    centroids; an image the out-of-fold model assigns to its given class is on-topic."""
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 30)
+    features = np.eye(3, 16)[labels] * 10 + rng.normal(0, 0.5, (90, 16))
+    features[5] = np.eye(1, 16, 0)[0] * 10 + np.eye(1, 16, 7)[0] * 8  # odd, but class 0
+    probs = np.eye(3)[labels] * 0.9 + 0.1 / 3
+    assert not [f for f in find_flags(features, labels, probs, max_quality=0.1) if f[0] == 5]
+    assert off_topic_mask(features, labels, 3.0)[5]  # far from the centroids all the same
