@@ -15,7 +15,7 @@ from rich.text import Text
 from catalog import add_class, list_classes
 from catalog.cli import DEFAULT_CATALOG_PATH, CatalogOption, catalog_for_cli, say
 from catalog.files import IMAGE_MAX_BYTES, MB
-from catalog.integrity import check_catalog
+from catalog.integrity import cache_note, check_catalog
 from catalog.text import plain
 
 from .classmap import describe, map_classes, parse_map_option, read_map_file
@@ -196,6 +196,8 @@ def check(
         f"checked {report.images_checked} images and {report.files_checked} files: "
         f"{'ok' if report.ok else 'problems found (run with --fix)'}"
     )
+    if report.caches:
+        say(cache_note(report.caches))
     if not report.ok:
         raise typer.Exit(code=1)
 

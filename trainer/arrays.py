@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import PARTIAL_PREFIX, temp_prefix
+
 
 class NpyWriter:
     """Append rows to a new .npy file of a known shape; it appears under `path` only when complete.
@@ -30,7 +32,10 @@ class NpyWriter:
             np.dtype(dtype),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".partial-", suffix=".npy")
+        # The pid in the name lets a later run remove what a killed writer left (`cache`).
+        fd, self._tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=temp_prefix(PARTIAL_PREFIX), suffix=".npy"
+        )
         self._fh = os.fdopen(fd, "wb")
         header = {
             "descr": np.lib.format.dtype_to_descr(self.dtype),

@@ -25,7 +25,14 @@ from catalog.audits import without_flagged
 from catalog.schema import USABLE_STATUSES
 from catalog.splits import require_split, split_images, split_names
 
-from .cache import cache_dir, features_dir  # noqa: F401  (where the trainer's caches live)
+from .cache import (  # noqa: F401  (cache_dir, features_dir: where the trainer's caches live)
+    PIXEL_TEMP_PREFIX,
+    cache_dir,
+    features_dir,
+    stale_pixel_temps,
+    sweep,
+    temp_prefix,
+)
 from .errors import TrainerError
 from .progress import bar
 
@@ -178,6 +185,7 @@ def fill_cache(
     """
     if folder is None:
         return 0
+    sweep(stale_pixel_temps(folder))  # what a killed run was writing
     missing = [ex for ex in examples if not _cache_path(ex, size, folder).exists()]
     with (
         bar(f"{what} {size} px", len(missing)) as advance,
@@ -233,7 +241,9 @@ def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
             pass  # a damaged cache file is rebuilt below
     arr = decode(ex.path, size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=temp_prefix(PIXEL_TEMP_PREFIX), suffix=".npy"
+    )
     with os.fdopen(fd, "wb") as fh:
         np.save(fh, arr)
     os.replace(tmp, path)  # atomic: two runs may fill the cache at once

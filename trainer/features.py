@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from .arrays import NpyRows, NpyWriter
-from .cache import KEY_FILE
+from .cache import KEY_FILE, stale_features_partials, sweep
 from .data import Example, augmenter, image_batches
 from .progress import bar
 
@@ -95,6 +95,7 @@ def feature_pass(
     ensemble's features describe the same views. Augmentation runs per batch as Keras
     layers (on the accelerator when there is one), on uint8 batches cast there.
     """
+    sweep(stale_features_partials(root))  # what a killed run was writing
     paths = map_files(root, members, examples, pass_seed)
     todo = [(m, p) for m, p in zip(members, paths) if not p.exists()]
     if not todo:
