@@ -2,14 +2,16 @@
 
 `python -m trainer_tests.featgen DIR` runs every phase of the feature cache on 64 and on
 256 images in a fresh process and prints the traced peak of each as JSON. A fresh process,
-because tracemalloc counts every allocation of every thread: in a long pytest process,
-what earlier tests left running or collectable lands in whichever measurement it
-overlaps (issue 10: 1.9 MB at 64 images against 9.6 MB at 256 after the curation and
-stress tests, none of it from the feature cache).
+because tracemalloc counts every allocation of the process: measured inside a long pytest
+process the test failed depending on which tests ran before it (issue 10: 1.9 MB at 64
+images against 9.6 MB at 256 after the curation, catalog and stress tests). What those
+tests leave is not pinned down (no thread of theirs was alive at that point, and many
+long-lived objects alone did not change the figures); here nothing ran before.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import sys
@@ -74,6 +76,7 @@ def peaks(folder: Path) -> dict[int, int]:
     out = {}
     for n in SIZES:
         images = examples(folder / f"img{n}", n, offset=1000 * n)
+        gc.collect()  # the previous size's garbage is not this one's peak
         tracemalloc.start()
         all_phases(part, images, folder / f"cache{n}")
         out[n] = tracemalloc.get_traced_memory()[1]

@@ -34,8 +34,8 @@ def test_feature_memory_does_not_grow_with_the_number_of_images(tmp_path):
 
     Four times the images must not take more memory at peak; the old code's
     (passes, N, 16, 16, 64) float32 array alone is 3 x 256 x 64 KB = 48 MB here. Measured
-    in a fresh process (`featgen`): in this one, what earlier tests left behind was traced
-    too and made the test fail depending on the order (1.9 MB at 64 images, 9.6 MB at 256).
+    in a fresh process (`featgen`): inside the pytest process the figures depended on which
+    tests ran before (failed at 1.9 MB for 64 images against 9.6 MB for 256).
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
