@@ -71,12 +71,21 @@ def build_dataset(folder: Path, n_train: int, seed: int = 0) -> dict[str, int]:
     train_items = [it for it in items if it[1] not in test_originals]
     test_items = [it for it in items if it[1] in test_originals]
     n_test = round(n_train * TEST_SHARE / (1 - TEST_SHARE))
-    jobs = []
-    for subset, pool, n in (("train", train_items, n_train), ("test", test_items, n_test)):
+    jobs: list[tuple[Path, Path, int]] = []
+    trained: set[str] = set()
+    for offset, (subset, pool, n) in enumerate(
+        (("train", train_items, n_train), ("test", test_items, n_test))
+    ):
+        # Shuffled, so that a small N still spans the classes; every original is used once
+        # before any is used twice; a test image only of a class with train images. Variant
+        # seeds are plain numbers: `hash()` of a string changes from one process to the next.
+        pool = sorted(it for it in pool if subset == "train" or it[0] in trained)
+        rng.shuffle(pool)
         for k in range(n):
             cls, src = pool[k % len(pool)]
+            trained.add(cls)
             jobs.append(
-                (src, folder / subset / cls / f"{k:06d}.jpg", hash((seed, subset, k)) & 0xFFFFFFFF)
+                (src, folder / subset / cls / f"{k:06d}.jpg", seed * 10**7 + offset * 10**6 + k)
             )
     started = time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count() or 2) as workers:
