@@ -7,8 +7,10 @@ Imports Keras: `bench/train.py` imports this module only when a baseline runs.
   augmentation and preprocessing inside the model, the ImageNet base frozen and called with
   `training=False`, GlobalAveragePooling → Dropout(0.2) → Dense(softmax) trained with
   Adam(1e-3); then the base unfrozen from layer 100 on (the tutorial's `fine_tune_at`) and
-  everything recompiled and fitted again at 1e-5. BatchNorm stays in inference mode
-  (`training=False`).
+  everything recompiled and fitted again at 1e-5. BatchNorm layers stay frozen: with them
+  unfrozen, `base(x, training=False)` did not keep this Keras in inference mode during
+  `fit` (sneakers10: the fine-tune phase's training loss jumped to ln(10) at once, uniform
+  predictions, test top-1 0.095).
 - `original`: the original project's recipe: the whole MobileNetV2 fine-tuned (BatchNorm
   frozen) with the original head at 1e-4.
 
@@ -137,6 +139,9 @@ def two_phase(
     base.trainable = True
     for layer in base.layers[:FINE_TUNE_AT]:
         layer.trainable = False
+    for layer in base.layers:  # BatchNorm frozen: see the module's docstring
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
     _compile(model, 1e-5)
     each = [clock.callback(epochs[0])] if curves else []
     model.fit(train, epochs=epochs[1], verbose=0, callbacks=each)
