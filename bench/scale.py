@@ -46,11 +46,10 @@ def originals() -> dict[str, list[Path]]:
 
 
 def variant(src: Path, dest: Path, seed: int) -> None:
-    """A random crop (70-100% of each side), maybe mirrored, with brightness/contrast/colour
-    changed."""
+    """A random crop (70-100% of each side), maybe mirrored, brightness/contrast/colour changed."""
     rng = random.Random(seed)
-    with Image.open(src) as img:
-        img = ImageOps.exif_transpose(img).convert("RGB")
+    with Image.open(src) as opened:
+        img: Image.Image = ImageOps.exif_transpose(opened).convert("RGB")
         w, h = img.size
         cw, ch = int(w * rng.uniform(0.7, 1.0)), int(h * rng.uniform(0.7, 1.0))
         x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
@@ -72,12 +71,21 @@ def build_dataset(folder: Path, n_train: int, seed: int = 0) -> dict[str, int]:
     train_items = [it for it in items if it[1] not in test_originals]
     test_items = [it for it in items if it[1] in test_originals]
     n_test = round(n_train * TEST_SHARE / (1 - TEST_SHARE))
-    jobs = []
-    for subset, pool, n in (("train", train_items, n_train), ("test", test_items, n_test)):
+    jobs: list[tuple[Path, Path, int]] = []
+    trained: set[str] = set()
+    for offset, (subset, pool, n) in enumerate(
+        (("train", train_items, n_train), ("test", test_items, n_test))
+    ):
+        # Shuffled, so that a small N still spans the classes; every original is used once
+        # before any is used twice; a test image only of a class with train images. Variant
+        # seeds are plain numbers: `hash()` of a string changes from one process to the next.
+        pool = sorted(it for it in pool if subset == "train" or it[0] in trained)
+        rng.shuffle(pool)
         for k in range(n):
             cls, src = pool[k % len(pool)]
+            trained.add(cls)
             jobs.append(
-                (src, folder / subset / cls / f"{k:06d}.jpg", hash((seed, subset, k)) & 0xFFFFFFFF)
+                (src, folder / subset / cls / f"{k:06d}.jpg", seed * 10**7 + offset * 10**6 + k)
             )
     started = time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count() or 2) as workers:
@@ -114,23 +122,19 @@ def rss_mb(pid: int) -> float | None:
 
 
 def train_measured(
-    catalog: Path, backbone: str | None, extra: list[str], time_limit: float | None, log: Path
+    catalog: Path,
+    options: list[str],
+    time_limit: float | None,
+    log: Path,
+    env: dict[str, str] | None = None,
 ) -> dict:
-    """`train` in a child process: its own peak RSS (wait4), an RSS sample every 5 s, its wall
-    time."""
-    cmd = [
-        str(BIN / "train"),
-        *(["--backbone", backbone] if backbone else []),
-        "--split",
-        "imported",
-        "--catalog",
-        str(catalog),
-        *extra,
-    ]
+    """`train [options]` in a child process: its own peak RSS (wait4), an RSS sample every 5 s,
+    its wall time. Its output goes to `log`."""
+    cmd = [str(BIN / "train"), *options, "--catalog", str(catalog)]
     samples: list[tuple[float, float]] = []
     started = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or ENV)
         stop = threading.Event()
 
         def sample() -> None:
@@ -157,9 +161,12 @@ def train_measured(
 
 
 def run_metrics(catalog: Path) -> dict:
+    """The newest run's status, backbone and metrics, read straight from the catalog."""
     with sqlite3.connect(catalog) as conn:
-        row = conn.execute("SELECT status, metrics FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    return {"status": row[0], **json.loads(row[1] or "{}")} if row else {}
+        row = conn.execute(
+            "SELECT status, backbone, metrics FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return {"status": row[0], "backbone": row[1], **json.loads(row[2] or "{}")} if row else {}
 
 
 def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
@@ -171,18 +178,15 @@ def one_size(n: int, args: argparse.Namespace, work: Path) -> None:
     if not catalog.exists():
         print(f"  curate import: {import_catalog(folder, catalog):.0f} s", flush=True)
     load = os.getloadavg()
+    options = [*(["--backbone", args.backbone] if args.backbone else []), "--split", "imported"]
     result = train_measured(
-        catalog,
-        args.backbone,
-        args.train_args.split(),
-        args.time_limit,
-        work / f"{n}" / "train.log",
+        catalog, [*options, *args.train_args.split()], args.time_limit, work / f"{n}" / "train.log"
     )
     m = run_metrics(catalog)
     print(
         f"  train ({result['cmd']}): exit {result['rc']}, wall {result['wall']:.0f} s, "
-        f"peak RSS {result['peak_rss_mb']:.0f} MB; load average before {load[0]:.1f}, "
-        f"after {os.getloadavg()[0]:.1f}",
+        f"peak RSS {result['peak_rss_mb']:.0f} MB; "
+        f"load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     trace = result["samples"][:: max(1, len(result["samples"]) // 24)]

@@ -37,7 +37,7 @@ from .images import (
     iter_images,
     update_image,
 )
-from .integrity import IntegrityReport, Problem, check_catalog
+from .integrity import IntegrityReport, Problem, cache_note, check_catalog
 from .reviews import conflicted_ids, last_review, record_review, reviewed_ids, undo_review
 from .runs import (
     HEARTBEAT_EVERY_S,
@@ -104,6 +104,7 @@ __all__ = [
     "assign_split",
     "atomic_write",
     "audit_flags",
+    "cache_note",
     "check_catalog",
     "check_class_name",
     "choose_split",

@@ -25,6 +25,9 @@ from .store import TEMP_PREFIX, sha256_of_file, stale_temp_files
 from .storelock import exclusive
 
 MISSING_REASON = "file missing from the store"
+# Derived data beside the catalog (the trainer's decoded pixels and backbone features, the
+# audit's vectors): rebuilt when missing, so never a problem, but it can grow to gigabytes.
+CACHE_DIR = "cache"
 
 
 @dataclass
@@ -38,11 +41,21 @@ class Problem:
 
 
 @dataclass
+class CacheSize:
+    """One folder of `cache/` beside the catalog: how many files, how many bytes."""
+
+    folder: str  # relative to the catalog's folder
+    files: int
+    bytes: int
+
+
+@dataclass
 class IntegrityReport:
     images_checked: int = 0
     files_checked: int = 0
     shared_files: int = 0  # files of other catalogs in the same folder
     problems: list[Problem] = field(default_factory=list)
+    caches: list[CacheSize] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,7 +87,31 @@ def check_catalog(cat: Catalog, *, fix: bool = False) -> IntegrityReport:
         _check_store_files(cat, known, report, fix)
     _check_dangling_rows(cat, report)
     _check_run_artifacts(cat, report)
+    report.caches = cache_sizes(cat)
     return report
+
+
+def cache_sizes(cat: Catalog) -> list[CacheSize]:
+    """Files and bytes in each folder of `cache/` beside the catalog (no links followed)."""
+    root = cat.root / CACHE_DIR
+    if not root.is_dir():
+        return []
+    sizes = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+        if files:  # an emptied cache is not worth a word
+            total = sum(p.stat().st_size for p in files)
+            sizes.append(CacheSize(folder.relative_to(cat.root).as_posix(), len(files), total))
+    return sizes
+
+
+def cache_note(sizes: list[CacheSize]) -> str:
+    """One line for `curate check`: the caches' sizes and how to remove them."""
+    parts = ", ".join(f"{c.folder} {c.bytes / 1e6:,.1f} MB in {c.files:,} files" for c in sizes)
+    return (
+        f"caches beside the catalog (derived data, rebuilt when needed): {parts}; "
+        "`train cache` shows the trainer's, `train cache --clear` removes them"
+    )
 
 
 def _check_image_files(cat: Catalog, report: IntegrityReport, fix: bool) -> None:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from catalog import IMAGE_MAX_BYTES, MB, add_class, check_catalog, list_classes
+from catalog import IMAGE_MAX_BYTES, MB, add_class, cache_note, check_catalog, list_classes
 from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, plain, say
 
 from .classmap import describe, map_classes, parse_map_option, read_map_file
@@ -199,6 +199,8 @@ def check(
         f"checked {report.images_checked} images and {report.files_checked} files: "
         f"{'ok' if report.ok else 'problems found (run with --fix)'}"
     )
+    if report.caches:
+        say(cache_note(report.caches))
     if not report.ok:
         raise typer.Exit(code=1)
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from catalog import AtomicFile
 
+from .cache import PARTIAL_PREFIX
+
 
 class NpyWriter:
     """Append rows to a new .npy file of a known shape; it appears under `path` only when complete.
@@ -31,7 +33,8 @@ class NpyWriter:
             np.dtype(dtype),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._out = AtomicFile(self.path, prefix=".partial-", suffix=".npy")
+        # The pid in the name lets a later run remove what a killed writer left (`cache`).
+        self._out = AtomicFile(self.path, prefix=PARTIAL_PREFIX, suffix=".npy")
         self._fh = self._out.file
         header = {
             "descr": np.lib.format.dtype_to_descr(self.dtype),

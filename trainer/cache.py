@@ -14,6 +14,7 @@ and reported.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from pathlib import Path
 from catalog import Catalog
 
 KEY_FILE = "key.json"  # written first into each features folder: the mark that the trainer made it
+# Files being written carry the writer's pid: `<prefix><pid>-<random>.npy`. A killed run
+# leaves them behind; the next run removes those whose writer is gone (`sweep_stale_*`).
+PARTIAL_PREFIX = ".partial-"  # arrays.NpyWriter, in a features folder
+PIXEL_TEMP_PREFIX = "tmp"  # data._cached, in a pixels folder
 
 _PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
 _FEATURE_FILE = re.compile(
@@ -82,6 +87,54 @@ def clear_cache(cat: Catalog) -> list[CacheUsage]:
     return usages
 
 
+def stale_features_partials(root: Path) -> list[Path]:
+    """`.partial-<pid>-*.npy` files in the trainer's features folders whose writer is gone."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path
+        for path in root.glob(f"*/{PARTIAL_PREFIX}*.npy")
+        if (path.parent / KEY_FILE).is_file() and _writer_gone(path.name, PARTIAL_PREFIX)
+    )
+
+
+def stale_pixel_temps(root: Path) -> list[Path]:
+    """`<size>/<aa>/tmp<pid>-*.npy` files in the decoded-pixels cache whose writer is gone."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path
+        for path in root.glob(f"[0-9]*/[0-9a-f][0-9a-f]/{PIXEL_TEMP_PREFIX}*.npy")
+        if path.parent.parent.name.isdigit() and _writer_gone(path.name, PIXEL_TEMP_PREFIX)
+    )
+
+
+def sweep(paths: list[Path]) -> int:
+    """Remove the given stale temporary files; how many went."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
+
+
+def _writer_gone(name: str, prefix: str) -> bool:
+    """True only when the name carries a pid (ours) and no process has that pid now.
+
+    A name without a pid (written before pids were recorded) proves nothing and is kept,
+    as is a file whose pid is alive, even if the pid was reused: `train cache --clear`
+    removes those.
+    """
+    match = re.fullmatch(rf"{re.escape(prefix)}(\d+)-[\w]+\.npy", name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False  # alive under another user, or not a pid at all
+    return False
+
+
 def _pixels(root: Path) -> CacheUsage:
     def owned(
         rel: tuple[str, ...],
@@ -117,15 +170,4 @@ def _walk(name: str, root: Path, owned: Callable[[tuple[str, ...]], bool]) -> Ca
         for path in root.rglob("*"):
             if path.is_file():
                 usage.add(path, owned(path.relative_to(root).parts))
-    return usage
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(root).parts
-        owned = (
-            len(rel) == 2
-            and (root / rel[0] / KEY_FILE).is_file()
-            and _FEATURE_FILE.match(rel[1]) is not None
-        )
-        usage.add(path, owned)
     return usage

@@ -30,7 +30,13 @@ from catalog import (
     without_flagged,
 )
 
-from .cache import cache_dir, features_dir  # noqa: F401  (where the trainer's caches live)
+from .cache import (  # noqa: F401  (cache_dir, features_dir: where the trainer's caches live)
+    PIXEL_TEMP_PREFIX,
+    cache_dir,
+    features_dir,
+    stale_pixel_temps,
+    sweep,
+)
 from .errors import TrainerError
 from .progress import bar
 
@@ -183,6 +189,7 @@ def fill_cache(
     """
     if folder is None:
         return 0
+    sweep(stale_pixel_temps(folder))  # what a killed run was writing
     missing = [ex for ex in examples if not _cache_path(ex, size, folder).exists()]
     with (
         bar(f"{what} {size} px", len(missing)) as advance,
@@ -239,7 +246,7 @@ def _cached(ex: Example, size: int, folder: Path) -> np.ndarray:
     arr = decode(ex.path, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     # atomic: two runs may fill the cache at once; `cache` knows the temporary name
-    with atomic_write(path, prefix="tmp", suffix=".npy") as fh:
+    with atomic_write(path, prefix=PIXEL_TEMP_PREFIX, suffix=".npy") as fh:
         np.save(fh, arr)
     return arr
 

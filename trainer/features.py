@@ -27,7 +27,7 @@ import numpy as np
 from catalog import write_text_atomic
 
 from .arrays import NpyRows, NpyWriter
-from .cache import KEY_FILE
+from .cache import KEY_FILE, stale_features_partials, sweep
 from .data import Example, augmenter, image_batches
 from .progress import bar
 
@@ -97,6 +97,7 @@ def feature_pass(
     ensemble's features describe the same views. Augmentation runs per batch as Keras
     layers (on the accelerator when there is one), on uint8 batches cast there.
     """
+    sweep(stale_features_partials(root))  # what a killed run was writing
     paths = map_files(root, members, examples, pass_seed)
     todo = [(m, p) for m, p in zip(members, paths, strict=True) if not p.exists()]
     if not todo:
