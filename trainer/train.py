@@ -214,11 +214,12 @@ def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
 
     Time grows with passes x images (every pass runs the backbone over every image, and
     each fine-tune epoch runs the top forward and backward over every pass of every
-    image). Up to `image_pass_budget` image-passes per backbone the configured passes
-    run in full, as on sneakers10 (~280 train images: 5 passes); above it fewer passes
-    (at least the plain one), and each fine-tune epoch draws at most
-    `fine_tune_samples` (per backbone) fresh random samples, so 5,000 images train in
-    about 15 minutes on 2 CPU cores. A budget of 0 turns the limit off.
+    image). Up to `image_pass_budget` image-passes (images x passes x backbones) the
+    configured passes run in full, as on sneakers10 (~280 train images: 5 passes); above
+    it fewer passes (at least the plain one), and each fine-tune epoch draws at most
+    `fine_tune_samples` (shared by the backbones) fresh random samples, so 5,000 images
+    train within 20 minutes on 2 CPU cores (bench/train.py --scale). A budget of 0 turns
+    the limit off.
     """
     work = max(1, n_train * n_members)
     passes = (

@@ -104,8 +104,9 @@ def test_work_plan_keeps_small_sets_whole_and_bounds_large_ones():
         "fine_tune_samples": 5 * 280,
     }  # sneakers10: as before
     assert work_plan(cfg, 280, 2) == {"augment_passes": 5, "fine_tune_samples": 5 * 280}
-    assert work_plan(cfg, 4500, 1) == {"augment_passes": 2, "fine_tune_samples": 6000}
-    assert work_plan(cfg, 50_000, 1) == {"augment_passes": 1, "fine_tune_samples": 6000}
+    assert work_plan(cfg, 4500, 1) == {"augment_passes": 4, "fine_tune_samples": 9000}
+    assert work_plan(cfg, 4500, 2) == {"augment_passes": 2, "fine_tune_samples": 4500}
+    assert work_plan(cfg, 50_000, 1) == {"augment_passes": 1, "fine_tune_samples": 9000}
     unbounded = TrainConfig("efficientnet_lite0", image_pass_budget=0, fine_tune_samples=0)
     assert work_plan(unbounded, 50_000, 1) == {"augment_passes": 5, "fine_tune_samples": 250_000}
 
