@@ -4,7 +4,8 @@ imagededup imports PyTorch even for its hash methods, so it lives in its own vir
 environment and runs here as a subprocess on the same files and hashes (see
 ../shared/README.md):
 
-    python3 -m venv /tmp/idd && /tmp/idd/bin/pip install torch==2.14.1 torchvision==0.29.1 imagededup
+    python3 -m venv /tmp/idd
+    /tmp/idd/bin/pip install torch==2.14.1 torchvision==0.29.1 imagededup
     python bench/dedup.py --peer-python /tmp/idd/bin/python
 
 Figures, each with its ratio to the peer measured in the same run:
@@ -90,10 +91,18 @@ if task["kind"] == "encode":
     print(json.dumps({"seconds": time.perf_counter() - t, "count": len(enc)}))
 elif task["kind"] == "search":
     enc = json.load(open(task["file"]))
-    dup = ph.find_duplicates(encoding_map=enc, max_distance_threshold=task["d"], num_dist_workers=2)
-    print(json.dumps({"seconds": time.perf_counter() - t, "pairs": sum(len(v) for v in dup.values()) // 2}))
+    dup = ph.find_duplicates(
+        encoding_map=enc, max_distance_threshold=task["d"], num_dist_workers=2
+    )
+    pairs = sum(len(v) for v in dup.values()) // 2
+    print(json.dumps({"seconds": time.perf_counter() - t, "pairs": pairs}))
 else:
-    dup = ph.find_duplicates(image_dir=task["dir"], max_distance_threshold=task["d"], num_enc_workers=2, num_dist_workers=2)
+    dup = ph.find_duplicates(
+        image_dir=task["dir"],
+        max_distance_threshold=task["d"],
+        num_enc_workers=2,
+        num_dist_workers=2,
+    )
     pairs = sorted({tuple(sorted((a, b))) for a, v in dup.items() for b in v})
     print(json.dumps({"seconds": time.perf_counter() - t, "pairs": pairs}))
 """
@@ -147,8 +156,10 @@ def bench_hashing(work: Path, python: str | None, count: int) -> None:
         if theirs:
             theirs_rate = max(theirs_rate or 0.0, count / theirs["seconds"])
     print(
-        f"(a) hashing {count} JPEGs of 800x600: {ours:.0f} images/s (pHash+dHash+pixel+signature); "
-        f"imagededup PHash {theirs_rate or 0:.0f} images/s -> {ratio(ours, theirs_rate)} (best of 5 each)"
+        f"(a) hashing {count} JPEGs of 800x600: {ours:.0f} images/s "
+        "(pHash+dHash+pixel+signature); "
+        f"imagededup PHash {theirs_rate or 0:.0f} images/s -> {ratio(ours, theirs_rate)} "
+        "(best of 5 each)"
     )
 
 
@@ -181,8 +192,9 @@ def bench_search(work: Path, python: str | None, sizes: list[int], peer_max: int
             else f"imagededup not run above {peer_max:,}"
         )
         print(
-            f"(b) search {n:,} hashes within {DEFAULT_MAX_DISTANCE} bits: {ours:.2f} s, {len(groups):,} groups; "
-            f"{peer_text} -> {ratio(ours, theirs['seconds'] if theirs else None, higher_is_better=False)}"
+            f"(b) search {n:,} hashes within {DEFAULT_MAX_DISTANCE} bits: {ours:.2f} s, "
+            f"{len(groups):,} groups; {peer_text} -> "
+            f"{ratio(ours, theirs['seconds'] if theirs else None, higher_is_better=False)}"
         )
 
 
@@ -201,8 +213,10 @@ def make_pairs(folder: Path) -> dict[str, str]:
     return source_of
 
 
-def same_source(source_of: dict[str, str]) -> set[tuple[str, str]]:
-    alias = {b: a for a, b in SAME_PHOTO}
+def same_source(
+    source_of: dict[str, str], same_photo: list[tuple[str, str]] = SAME_PHOTO
+) -> set[tuple[str, str]]:
+    alias = {b: a for a, b in same_photo}
     by_source: dict[str, list[str]] = {}
     for name, src in source_of.items():
         by_source.setdefault(alias.get(src, src), []).append(name)
@@ -244,15 +258,17 @@ def bench_accuracy(work: Path, python: str | None) -> None:
     ours = {tuple(sorted((titles[e.a], titles[e.b]))) for e in edges}
     p, r = score(ours, truth)
     print(
-        f"(c) {len(source_of)} images from {len(set(source_of.values()))} real thumbnails, {len(truth)} same-source pairs:"
+        f"(c) {len(source_of)} images from {len(set(source_of.values()))} real thumbnails, "
+        f"{len(truth)} same-source pairs:"
     )
     print(f"    ours: precision {p:.3f}, recall {r:.3f} ({len(ours)} pairs, {seconds:.1f} s)")
     theirs = peer(python, {"kind": "accuracy", "dir": str(folder), "d": DEFAULT_MAX_DISTANCE})
     if theirs:
         tp, tr = score({tuple(x) for x in theirs["pairs"]}, truth)
         print(
-            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.3f}, recall {tr:.3f} "
-            f"({len(theirs['pairs'])} pairs, {theirs['seconds']:.1f} s) -> precision {p / max(tp, 1e-9):.2f}x, recall {r / max(tr, 1e-9):.2f}x the peer"
+            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.3f}, "
+            f"recall {tr:.3f} ({len(theirs['pairs'])} pairs, {theirs['seconds']:.1f} s) -> "
+            f"precision {p / max(tp, 1e-9):.2f}x, recall {r / max(tr, 1e-9):.2f}x the peer"
         )
 
 
@@ -290,10 +306,11 @@ def bench_nearset(work: Path, python: str | None, baseline: str | None) -> None:
         return
     truth = nearset.build(work / "nearset")
     source_of, folder = truth["source_of"], work / "nearset" / "images"
-    pairs = same_source(source_of)
+    pairs = same_source(source_of, nearset.SAME_PHOTO)
     print(
         f"(d) nearset: {len(source_of)} images, {len(pairs)} same-source pairs, "
-        f"{len(truth['lookalikes'])} look-alike pairs of different models within {nearset.LOOKALIKE_BITS} pHash bits "
+        f"{len(truth['lookalikes'])} look-alike pairs of different models within "
+        f"{nearset.LOOKALIKE_BITS} pHash bits "
         f"(digest {nearset.digest(work / 'nearset')})"
     )
     nearset_catalog(folder, work / "near.db", source_of)
@@ -316,21 +333,35 @@ def bench_nearset(work: Path, python: str | None, baseline: str | None) -> None:
         titles = {r["id"]: r["title"] for r in cat.table("images").rows}
     named = [[titles[i] for i in g] for g in found]
     ours = {tuple(sorted(p)) for g in named for p in itertools.combinations(g, 2)}
-    mixed = [g for g in named if len({n.split("__")[0] for n in g}) > 1]
+    # A group of two models is mixed unless its pictures are one photo filed twice
+    # (nearset.SAME_PHOTO): that is a label conflict in the source data, shown apart.
+    alias = {b: a for a, b in nearset.SAME_PHOTO}
+    models = [{n.split("__")[0] for n in g} for g in named]
+    sources = [{alias.get(source_of[n], source_of[n]) for n in g} for g in named]
+    mixed = [
+        g
+        for g, m, s in zip(named, models, sources, strict=True)
+        if len(m) > 1 and len({x.split("/")[0] for x in s}) > 1
+    ]
+    conflicts = [g for g, m in zip(named, models, strict=True) if len(m) > 1 and g not in mixed]
     p, r = score(ours, pairs)
     timing = f"{seconds:.1f} s" + (
         f", main {before:.1f} s -> {seconds / before:.2f}x" if before else ""
     )
     print(
-        f"    ours: precision {p:.4f}, recall {r:.4f}, {len(found)} groups, {len(mixed)} holding two models; hash + dedup {timing}"
+        f"    ours: precision {p:.4f}, recall {r:.4f}, {len(found)} groups, "
+        f"{len(mixed)} holding two models; hash + dedup {timing}"
     )
     for g in mixed[:5]:
         print(f"      mixed: {g}")
+    for g in conflicts:
+        print(f"      one photo under two models (nearset.SAME_PHOTO, a label conflict): {g}")
     theirs = peer(python, {"kind": "accuracy", "dir": str(folder), "d": DEFAULT_MAX_DISTANCE})
     if theirs:
         tp, tr = score({tuple(x) for x in theirs["pairs"]}, pairs)
         print(
-            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.4f}, recall {tr:.4f} ({theirs['seconds']:.1f} s)"
+            f"    imagededup PHash (threshold {DEFAULT_MAX_DISTANCE}): precision {tp:.4f}, "
+            f"recall {tr:.4f} ({theirs['seconds']:.1f} s)"
         )
 
 

@@ -39,6 +39,12 @@ sys.path[:0] = [str(ROOT)]
 
 from curation.search import near_pairs, to_codes  # noqa: E402
 
+# Photos of sneakers41 that are one picture under two models, which drop_twins misses (the
+# background was replaced and the picture reframed), checked by eye: scored as one source,
+# so grouping them is right and dedup reports the pair as a label conflict (issue 14).
+SAME_PHOTO = [
+    ("converse_chuck_taylor_all_star_low/0036.jpg", "converse_chuck_70_low/0108.jpg"),
+]
 LOOKALIKE_BITS = 6
 TWIN_BITS = 10
 TWIN_GREY_DIFF = 4.0
@@ -142,7 +148,7 @@ def lookalikes(items: list[tuple[str, Image.Image]]) -> list[tuple[str, str, int
     model = [name.split("/")[0] for name, _ in items]
     return [
         (items[a][0], items[b][0], int(x))
-        for a, b, x in zip(i.tolist(), j.tolist(), d.tolist())
+        for a, b, x in zip(i.tolist(), j.tolist(), d.tolist(), strict=True)
         if model[a] != model[b]
     ]
 
@@ -197,7 +203,8 @@ def main() -> None:
     args = parser.parse_args()
     truth = build(args.dest, sources=args.sources, seed=args.seed)
     print(
-        f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs within {LOOKALIKE_BITS} pHash bits, "
+        f"{len(truth['source_of'])} images, {len(truth['lookalikes'])} look-alike pairs "
+        f"within {LOOKALIKE_BITS} pHash bits, "
         f"{truth['twins_dropped']} twins dropped, digest {digest(args.dest)}"
     )
 
