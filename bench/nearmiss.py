@@ -35,6 +35,9 @@ from curation import neardup  # noqa: E402
 from curation.hashing import hash_catalog  # noqa: E402
 from curation.search import to_codes  # noqa: E402
 
+# Bumped whenever neardup.Features changes: the cache of an older one is not read.
+FEATURES_VERSION = 2
+
 
 def half(source: str) -> str:
     """'tune' or 'held', fixed by the source's name."""
@@ -64,7 +67,7 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
         rows = {r["id"]: r for r in hashed_images(cat)}
         titles = {r["id"]: r["title"] for r in cat.table("images").rows}
         confirmer = neardup.Confirmer(cat, rows)
-        cache = dest / "features.pkl"
+        cache = dest / f"features-{FEATURES_VERSION}.pkl"
         if cache.exists():
             confirmer._features = pickle.loads(cache.read_bytes())
         else:
@@ -83,6 +86,7 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
     rows, titles, ctx = catalog_of(dest)
     truth, confirmer = ctx["truth"], ctx["confirmer"]
     source_of = truth["source_of"]
+    alias = {b: a for a, b in nearset.SAME_PHOTO}  # one photo filed under two models
     by_title = {t: i for i, t in titles.items()}
     ids = list(rows)
     pos = {i: k for k, i in enumerate(ids)}
@@ -97,7 +101,9 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
         pairs.update(tuple(sorted(p)) for p in itertools.combinations(members, 2))
     candidate = {
         (min(e.a, e.b), max(e.a, e.b))
-        for e in neardup.candidates(rows, neardup.DEFAULT_MAX_DISTANCE, squares=False)
+        for e in neardup.candidates(
+            rows, neardup.DEFAULT_MAX_DISTANCE, squares=False, windows=confirmer.windows()
+        )
     }
     # --radius widens what is measured beyond the candidates, the wide source included.
     wide = {
@@ -106,15 +112,15 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
     }
     pairs |= wide
     print(
-        f"{len(pairs)} pairs to measure ({len(candidate)} candidates at "
-        f"{neardup.DEFAULT_MAX_DISTANCE} bits, {len(wide)} at {radius})"
+        f"{len(pairs)} pairs to measure ({len(candidate)} candidates, "
+        f"{len(wide)} within {radius} bits)"
     )
     table = []
     t = time.perf_counter()
     for a, b in sorted(pairs):
         fa, fb = confirmer.features(a), confirmer.features(b)
         m = neardup.measure(fa, fb, full=True)
-        sa, sb = source_of[titles[a]], source_of[titles[b]]
+        sa, sb = (alias.get(source_of[titles[x]], source_of[titles[x]]) for x in (a, b))
         table.append(
             {
                 "a": titles[a],
@@ -154,19 +160,23 @@ def report(table: list[dict], which: str = "all") -> None:
             miss[(v.reason, kind(p["a"]) + "/" + kind(p["b"]))] += 1
     false = [p for p in rows if not p["same"] and p["candidate"] and verdict(p).same]
     hits = sum(1 for p in same if p["candidate"] and verdict(p).same)
+    different = sum(1 for p in rows if not p["same"] and p["candidate"])
+    # Groups never chain, so a copy joins its group only when confirmed against the kept
+    # image, the original: these pairs decide dedup's recall.
+    kept = [p for p in same if "original" in (kind(p["a"]), kind(p["b"]))]
+    kept_hits = sum(1 for p in kept if p["candidate"] and verdict(p).same)
     print(
         f"[{which}] same-source pairs {len(same)}, confirmed {hits} "
-        f"(pair recall {hits / max(1, len(same)):.4f}); "
-        f"false accepts {len(false)} of "
-        f"{sum(1 for p in rows if not p['same'] and p['candidate'])} different candidates"
+        f"(pair recall {hits / max(1, len(same)):.4f}; original/copy {kept_hits} of {len(kept)}); "
+        f"false accepts {len(false)} of {different} different candidates"
     )
     for (reason, kinds), n in miss.most_common(25):
         print(f"  miss {n:5d}  {reason:18s} {kinds}")
     for p in false[:40]:
         print(
             f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} "
-            f"inliers {p['inliers']}/{p['keypoints']} "
-            f"scale {p['scale']:.2f} rot {p['rotation']:.1f} agree {p['agreement']:.2f} "
+            f"inliers {p['inliers']}/{p['keypoints']} scale {p['scale']:.2f} "
+            f"rot {p['rotation']:.1f} agree {p['agreement']:.2f} edges {p['gradient']:.2f} "
             f"overlap {p['overlap']:.2f} tex {p['textureless']}"
         )
 

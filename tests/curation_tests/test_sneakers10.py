@@ -5,7 +5,9 @@ chips cut from results 91, 231 and 260; 210 (Air_Max_1) is the same Off-White Ai
 photo as 261 (Air_Max_90). The closest distinct sneakers (pHash 0-2 apart: 216/262,
 249/256) stay apart. Structural confirmation (issue 14) also finds Air_Jordan_1_015 and
 Air_Max_1_015: the same product photos as Air_Jordan_1_039 and Air_Max_1_031, reframed (and
-for the Air Max on another background), every lace and stitch in place, checked by eye.
+for the Air Max on another background), every lace and stitch in place, checked by eye. The
+window candidates (issue 14) add Adidas_Ultra_Boost_4_028: the photo of _021 cut to a wider
+frame, the same pair, laces and shadow, checked by eye.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def test_sneakers10(shared_dir, catalog_path):
             "Air_Max_90_027.jpg": ["Air_Max_90_008.jpg"],
             "Air_Jordan_1_039.jpg": ["Air_Jordan_1_015.webp"],
             "Air_Max_1_031.jpg": ["Air_Max_1_015.webp"],
+            "Adidas_Ultra_Boost_4_021.jpg": ["Adidas_Ultra_Boost_4_028.jpg"],
         }
         assert {(titles[k], c) for k, c, _ in result.conflicts} == {
             ("Air_Max_1_018.webp", "Air_Max_90"),
