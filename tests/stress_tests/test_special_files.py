@@ -132,7 +132,8 @@ def test_predict_refuses_fifo_and_dev_zero(tmp_path, fifo, catalog_path, monkeyp
     from trainer import predict
     from trainer.cli import app as train_app
 
-    monkeypatch.setattr(predict, "latest_finished_run", lambda cat: {"id": 1, "backbone": "b"})
+    run = {"id": 1, "backbone": "b", "metrics": {}, "artifacts": {}}  # a run row's keys
+    monkeypatch.setattr(predict, "latest_finished_run", lambda cat: run)
     monkeypatch.setattr(
         predict,
         "load_run_model",
