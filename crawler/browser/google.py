@@ -9,12 +9,8 @@ number of times.
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..engines.common import decode_data_uri, is_http_url
@@ -83,43 +79,10 @@ def collect_hits(
     if limit < 1:
         raise CrawlerError(f"limit must be at least 1. Received: limit={limit}")
     url = search_page_url(query, search_url)
-    with _ctrl_c_wins(), open_browser(browser_path) as context:
+    with open_browser(browser_path) as context:
         return collect_from_context(
             context, url, limit=limit, max_preview_clicks=max_preview_clicks, timeout_s=timeout_s
         )
-
-
-@contextmanager
-def _ctrl_c_wins() -> Iterator[None]:
-    """Ctrl-C during the block ends in KeyboardInterrupt, whatever Playwright made of it.
-
-    A SIGINT that lands while Playwright's sync API waits on its driver can come out as
-    "Target page, context or browser has been closed" or as an empty page (seen on a loaded
-    CI machine), and the crawl would report a browser failure instead of stopping. The
-    signal is remembered here and re-raised once the browser is closed (the `with` inside
-    this one exits first). Only the main thread can install a handler; elsewhere, nothing.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield  # another thread, or SIGINT ignored / left to the OS: nothing to keep
-        return
-    pressed: list[int] = []
-
-    def remember(signum: int, frame: FrameType | None) -> None:
-        pressed.append(signum)
-        previous(signum, frame)  # the default handler raises KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, remember)
-    try:
-        yield
-    except BaseException:
-        if pressed:
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def collect_from_context(
