@@ -94,6 +94,18 @@ CANDIDATES: dict[str, dict] = {
         "fine_tune_learning_rate": 3e-4,
         "image_pass_budget": 20_000,
     },
+    # Session 4: label smoothing and a cosine fine-tune rate; each member cut one stage deeper.
+    "ls-cos": {"label_smoothing": 0.1, "fine_tune_schedule": "cosine"},
+    "ls-cos-lr6e-4": {
+        "label_smoothing": 0.1,
+        "fine_tune_schedule": "cosine",
+        "fine_tune_learning_rate": 6e-4,
+    },
+    "deep-ls-cos": {
+        "label_smoothing": 0.1,
+        "fine_tune_schedule": "cosine",
+        "fine_tune_from": "block_9_add,block7_add",
+    },
     "mnv2": {"backbone": "mobilenet_v2"},
     "l2": {"backbone": "efficientnet_lite2"},
 }

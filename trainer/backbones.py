@@ -210,6 +210,26 @@ def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
     return list(zip(entries, values, strict=True))
 
 
+def member_cuts(backbone: str, fine_tune_from: str | None) -> list[str]:
+    """The layer each member is cut after: `--fine-tune-from` names one layer per member,
+    joined by commas like `--weights` (an empty item keeps that member's default cut).
+
+    Example:
+        >>> member_cuts("mobilenet_v2+efficientnet_lite0", "block_9_add,")
+        ['block_9_add', 'block10_add']
+    """
+    entries = [entry for entry, _ in members(backbone, "none")]
+    if not fine_tune_from:
+        return [entry.cut for entry in entries]
+    values = [v.strip() for v in fine_tune_from.split(",")]
+    if len(values) != len(entries):
+        raise TrainerError(
+            "--fine-tune-from names one layer per backbone, separated by commas. Received: "
+            f"backbone={backbone!r}, fine_tune_from={fine_tune_from!r}"
+        )
+    return [v or entry.cut for v, entry in zip(values, entries, strict=True)]
+
+
 def default_size(backbone: str) -> int:
     """A spec's input size: the largest member's, since every member sees the same pixels."""
     return max(entry.input_size for entry, _ in members(backbone, "none"))

@@ -75,7 +75,12 @@ def main(
     ] = DEFAULTS["fine_tune_epochs"],
     fine_tune_from: Annotated[
         str | None,
-        typer.Option(help="Layer after which the backbone is fine-tuned (default: per backbone)."),
+        typer.Option(
+            help=(
+                "Layer after which the backbone is fine-tuned (default: per backbone); "
+                "for an ensemble one per backbone, joined by commas."
+            )
+        ),
     ] = DEFAULTS["fine_tune_from"],
     split: Annotated[
         str | None, typer.Option(help="The split (default: `default`, else the newest).")
@@ -138,6 +143,13 @@ def main(
             )
         ),
     ] = DEFAULTS["exclude_flagged"],
+    label_smoothing: Annotated[
+        float, typer.Option(help="Label smoothing of the training loss (0: none).")
+    ] = DEFAULTS["label_smoothing"],
+    fine_tune_schedule: Annotated[
+        str,
+        typer.Option(help="The fine-tune learning rate over its epochs: constant or cosine."),
+    ] = DEFAULTS["fine_tune_schedule"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:

@@ -39,6 +39,8 @@ class TrainConfig:
     image_pass_budget: int = 20_000
     fine_tune_samples: int = 9_000
     exclude_flagged: bool = False
+    label_smoothing: float = 0.0
+    fine_tune_schedule: str = "constant"
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:

@@ -50,3 +50,34 @@ class HorizontalFlip(keras.layers.Layer):
 
     def call(self, x):
         return ops.flip(x, axis=2)
+
+
+@keras.saving.register_keras_serializable(package="trainer")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of integer labels with label smoothing.
+
+    Keras' SparseCategoricalCrossentropy has no `label_smoothing` and the cached-row
+    datasets yield integer labels, so the labels are one-hot encoded here for Keras'
+    CategoricalCrossentropy, which has it. Only the training models are compiled with
+    it, but a compiled head inside the saved classifier keeps its compile config, so the
+    loss is registered here, where loading the model finds it.
+    """
+
+    def __init__(self, n_classes: int, label_smoothing: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_classes = n_classes
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        one_hot = keras.ops.one_hot(labels, self.n_classes, dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "n_classes": self.n_classes,
+            "label_smoothing": self.label_smoothing,
+        }

@@ -27,7 +27,15 @@ import numpy as np
 from catalog import Catalog, get_run, start_run, update_run, write_text_atomic
 
 from . import backend
-from .backbones import Backbone, build_backbone, default_size, members, parse_weights, run_specs
+from .backbones import (
+    Backbone,
+    build_backbone,
+    default_size,
+    member_cuts,
+    members,
+    parse_weights,
+    run_specs,
+)
 from .config import TrainConfig
 from .data import (
     SplitData,
@@ -42,6 +50,7 @@ from .errors import TrainerError
 from .evaluate import evaluate_run
 from .features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
 from .heartbeat import beating
+from .layers import SmoothedSparseCrossentropy
 from .model import (
     HeadConfig,
     build_classifier,
@@ -59,6 +68,7 @@ MODEL_FILE, LABELS_FILE, FEATURES_FILE = "model.keras", "labels.json", "features
 # against time in a benchmark; what it returns is ignored and nothing it does reaches training.
 Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
+SCHEDULES = ("constant", "cosine")  # the fine-tune learning rate over its epochs
 
 
 def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
@@ -95,10 +105,11 @@ def train(
             raise TrainerError(f"run {resume} already finished; nothing to resume")
         cfg = TrainConfig.from_params(run["params"])
     parts = members(cfg.backbone, cfg.weights)
-    if cfg.fine_tune_from and len(parts) > 1:
+    member_cuts(cfg.backbone, cfg.fine_tune_from)  # checked before anything starts
+    if cfg.fine_tune_schedule not in SCHEDULES:
         raise TrainerError(
-            "--fine-tune-from names a layer of one backbone; "
-            "an ensemble fine-tunes each member from its default cut"
+            f"fine-tune schedule is one of {', '.join(SCHEDULES)}. "
+            f"Received: {cfg.fine_tune_schedule!r}"
         )
     # The run's own copy, completed: the caller's config is left as it was.
     cfg = replace(cfg, size=cfg.size or default_size(cfg.backbone))
@@ -238,10 +249,10 @@ def _build_members(
 ) -> tuple[list[keras.Model], list[Member]]:
     """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
     bases, parts = [], []
-    for i, (entry, w) in enumerate(zip(entries, weights, strict=True)):
+    cuts = member_cuts(cfg.backbone, cfg.fine_tune_from)
+    for i, (entry, w, cut) in enumerate(zip(entries, weights, cuts, strict=True)):
         base = build_backbone(entry.name, w, size)
         freeze(base)
-        cut = (cfg.fine_tune_from if len(entries) == 1 else None) or entry.cut
         bottom, top = split_backbone(base, entry.preprocess, size, cut, tag=f"_{i}" if i else "")
         key = {
             "backbone": entry.name,
@@ -339,7 +350,7 @@ def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
         if val_f
         else None
     )
-    _compile(head, cfg.learning_rate, n_classes)
+    _compile(head, cfg.learning_rate, n_classes, cfg.label_smoothing)
     head.fit(
         train_ds,
         epochs=cfg.epochs,
@@ -381,7 +392,12 @@ def _phase_top(
         if inputs.val_maps
         else None
     )
-    _compile(model, cfg.fine_tune_learning_rate, n_classes)
+    rate = cfg.fine_tune_learning_rate
+    if cfg.fine_tune_schedule == "cosine":
+        # Decays to 0 over the planned steps; BackupAndRestore restores the optimizer's step
+        # count, so a resumed run continues on the same curve.
+        rate = keras.optimizers.schedules.CosineDecay(rate, cfg.fine_tune_epochs * len(train_ds))
+    _compile(model, rate, n_classes, cfg.label_smoothing)
     backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
@@ -392,10 +408,10 @@ def _phase_top(
     )
 
 
-def _compile(model: keras.Model, lr: float, n_classes: int) -> None:
+def _compile(model: keras.Model, lr, n_classes: int, label_smoothing: float = 0.0) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
-        loss="sparse_categorical_crossentropy",
+        loss=SmoothedSparseCrossentropy(n_classes, label_smoothing),
         metrics=[
             "accuracy",
             keras.metrics.SparseTopKCategoricalAccuracy(min(3, n_classes), name="top3"),

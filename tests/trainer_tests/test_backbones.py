@@ -18,6 +18,7 @@ from trainer.backbones import (
     default_size,
     get_backbone,
     keras_models_dir,
+    member_cuts,
     members,
     parse_weights,
     run_specs,
@@ -77,6 +78,16 @@ def test_specs_are_parsed_in_one_place_for_the_cli_and_the_library():
         run_specs("mobilenet_v2+efficientnet_lite0", "none,none,none")
     with pytest.raises(TrainerError, match="one per backbone"):
         run_specs("all", "none,none")
+
+
+def test_fine_tune_from_names_one_layer_per_member_or_keeps_the_defaults():
+    ensemble = "mobilenet_v2+efficientnet_lite0"
+    assert member_cuts(ensemble, None) == ["block_12_add", "block10_add"]
+    assert member_cuts(ensemble, "block_9_add, block7_add") == ["block_9_add", "block7_add"]
+    assert member_cuts(ensemble, ",block7_add") == ["block_12_add", "block7_add"]
+    assert member_cuts("vgg16", "block3_pool") == ["block3_pool"]
+    with pytest.raises(TrainerError, match="one layer per backbone"):
+        member_cuts(ensemble, "block_9_add")
 
 
 def test_an_ensemble_of_different_input_sizes_takes_the_largest():

@@ -18,6 +18,7 @@ from trainer.data import carve_validation, class_weights, load_split
 from trainer.errors import TrainerError
 from trainer.evaluate import evaluate_run, metrics_from
 from trainer.features import pooled_file
+from trainer.layers import SmoothedSparseCrossentropy
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
 
@@ -88,6 +89,49 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
         [c for c, _ in s.top_k[:3]] for s in stored
     ]
     assert stages == [("head", (None, 64, 64, 3)), ("fine-tune 1", (None, 64, 64, 3))]
+
+
+def test_each_ensemble_member_is_cut_where_fine_tune_from_says(small_catalog):
+    """Issue 11: `--fine-tune-from a,b` cuts each member (an empty item: its default cut),
+    and a run with label smoothing and a cosine fine-tune rate trains and records them."""
+    path, _ = small_catalog
+    cfg = TrainConfig(
+        "mobilenet_v2+efficientnet_lite0",
+        **{**TINY, "fine_tune_from": "block_9_add,", "fine_tune_schedule": "cosine"},
+        label_smoothing=0.1,
+    )
+    with open_catalog(path) as cat:
+        run = train(cat, cfg)
+        record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
+    channels = [np.load(p, mmap_mode="r").shape[-1] for p in record["train"][0]]
+    assert channels == [64, 112]  # block_9_add's 64 channels; Lite0's default block10_add
+    assert run["status"] == "finished"
+    assert run["params"]["label_smoothing"] == 0.1
+    assert run["params"]["fine_tune_schedule"] == "cosine"
+
+
+def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
+    path, _ = small_catalog
+    with open_catalog(path) as cat:
+        for overrides, message in [
+            ({"fine_tune_from": "block_9_add"}, "one layer per backbone"),
+            ({"fine_tune_schedule": "linear"}, "constant, cosine"),
+        ]:
+            with pytest.raises(TrainerError, match=message):
+                train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, **overrides}))
+        assert cat.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_smoothed_loss_is_keras_crossentropy_of_the_smoothed_one_hot_labels():
+    y_true = np.array([[0], [2]])
+    y_pred = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32)
+    plain = SmoothedSparseCrossentropy(3)(y_true, y_pred)
+    expected_plain = -np.mean(np.log([0.7, 0.6]))
+    assert float(plain) == pytest.approx(expected_plain, rel=1e-5)
+    smoothed = SmoothedSparseCrossentropy(3, 0.3)(y_true, y_pred)
+    target = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    expected = -np.mean(np.sum(target * np.log(y_pred), axis=1))
+    assert float(smoothed) == pytest.approx(expected, rel=1e-5)
 
 
 def test_ensemble_weights_need_one_value_or_one_per_backbone(small_catalog):
