@@ -219,11 +219,8 @@ def _calibrate(
     def unit(part: str, examples: list[Example], rows: np.ndarray) -> np.ndarray:
         """From the run's cached plain maps when they are all still on disk (issue 10), else
         from pixels (the cache was cleared, or holds other images)."""
-        maps = recorded_plain_maps(run_dir, features_dir(cat), examples, part)
-        tops = top_feature_models(model, [key.get("cut", "") for _, key in maps]) if maps else None
-        if maps and tops:
-            features = embed_maps(tops, [path for path, _ in maps], rows, batch_size, part)
-        else:
+        features = _from_maps(cat, run_dir, model, part, examples, rows, batch_size)
+        if features is None:
             chosen = [examples[i] for i in rows]
             size = int(model.input_shape[1])
             features = embed(net, chosen, size, cache_dir(cat), batch_size, part)[1]
@@ -243,6 +240,28 @@ def _calibrate(
     summary = _summary(threshold, expected, len(reference), loo, val, test)
     update_run(cat, run["id"], metrics={"unknown": summary}, artifacts={"unknown": rel.as_posix()})
     return summary
+
+
+def _from_maps(
+    cat: Catalog,
+    run_dir: Path,
+    model: keras.Model,
+    part: str,
+    examples: list[Example],
+    rows: np.ndarray,
+    batch_size: int,
+) -> np.ndarray | None:
+    """The pooled features of `examples[rows]` from the run's cached plain maps; None when
+    they are gone or do not fit the model (the caller then runs the model on pixels: a
+    finished run is not failed over a cache)."""
+    maps = recorded_plain_maps(run_dir, features_dir(cat), examples, part)
+    tops = top_feature_models(model, [key.get("cut", "") for _, key in maps]) if maps else None
+    if not maps or not tops:
+        return None
+    try:
+        return embed_maps(tops, [path for path, _ in maps], rows, batch_size, part)
+    except (OSError, ValueError):  # a truncated file, maps of another shape
+        return None
 
 
 def top_feature_models(model: keras.Model, cuts: list[str]) -> list[keras.Model] | None:

@@ -7,6 +7,7 @@ The model gave a hot dog 0.92 and a cat a confident sneaker label: softmax canno
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -244,6 +245,19 @@ def test_a_run_whose_cached_maps_were_removed_still_calibrates(fine_tuned, tmp_p
         assert summary["threshold"] == pytest.approx(stored["threshold"], abs=1e-4)
         assert reference.shape[0] == summary["reference_images"] == stored["reference_images"]
         assert load_rule(cat, get_run(cat, 1)) is not None
+
+
+def test_a_truncated_maps_file_falls_back_to_pixels(fine_tuned, tmp_path, monkeypatch):
+    """Issue 10: a damaged cache file must not fail a run at its very end."""
+    shutil.copytree(fine_tuned.parent, tmp_path / "copy")
+    with open_catalog(tmp_path / "copy" / "catalog.db") as cat:
+        stored = get_run(cat, 1)["metrics"]["unknown"]
+        maps = next(features_dir(cat).glob("*/maps-plain.npy"))
+        size = maps.stat().st_size
+        os.truncate(maps, size - (size - 128) // 2)  # the header stays, half the rows go
+        summary, _, used = _calibrate_with(monkeypatch, cat, 1)
+    assert "pixels train" in used or "pixels val" in used, used
+    assert summary["threshold"] == pytest.approx(stored["threshold"], abs=1e-4)
 
 
 def test_images_of_the_classes_are_known_and_far_images_unknown(trained, tmp_path):
