@@ -12,10 +12,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from catalog import Catalog, Prediction, get_run, save_predictions, update_run
+from catalog import (
+    Catalog,
+    Prediction,
+    get_run,
+    save_predictions,
+    update_run,
+    write_text_atomic,
+)
 
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
-from .data import cache_dir, fill_cache, image_batches, pixels, test_examples
+from .data import Example, cache_dir, fill_cache, image_batches, pixels, test_examples
 from .errors import TrainerError
 from .progress import bar
 from .report import (
@@ -84,22 +91,47 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     """
     run = get_run(cat, run_id)
     model, classes = load_run_model(cat, run)
-    size = int(model.input_shape[1])
-    examples = test_examples(
+    examples = run_test_examples(cat, run, classes)
+    return evaluate_model(cat, run, model, classes, examples, batch_size=batch_size)[0]
+
+
+def run_test_examples(cat: Catalog, run: dict, classes: list[str]) -> list[Example]:
+    """The test images a run is scored on (its split's, of the classes it knows)."""
+    return test_examples(
         cat, run["split"], classes, accepted_only=run["params"].get("accepted_only", False)
     )
+
+
+def evaluate_model(
+    cat: Catalog,
+    run: dict,
+    model: keras.Model,
+    classes: list[str],
+    examples: list[Example],
+    *,
+    batch_size: int = 32,
+    keep: np.ndarray | None = None,
+) -> tuple[dict, np.ndarray | None]:
+    """Score `model` (the run's, loaded) on `examples` and record the results; (metrics, features).
+
+    `model` gives probabilities, or (probabilities, pooled features) as
+    `unknown.feature_model` builds it: then the features of the rows `keep` (sorted
+    indices) come back too, so the end of a run scores and calibrates in one pass over
+    the test images (issue 10). Otherwise the features are None.
+    """
     if not examples:
         raise TrainerError(
-            f"split {run['split']!r} has no usable test images to evaluate run {run_id} on"
+            f"split {run['split']!r} has no usable test images to evaluate run {run['id']} on"
         )
-    probs = _predict_streamed(model, examples, size, cache_dir(cat), batch_size)
+    size = int(model.input_shape[1])
+    probs, features = _predict_streamed(model, examples, size, cache_dir(cat), batch_size, keep)
     true = np.array([e.label for e in examples])
     metrics = metrics_from(true, probs, classes)
     metrics["confused_pairs"] = confused_pairs(metrics["confusion"], CONFUSED_PAIRS)
     best = top_k(probs, classes, min(STORED_TOP_K, len(classes)))
     save_predictions(
         cat,
-        run_id,
+        run["id"],
         [Prediction(e.image_id, e.class_name, b) for e, b in zip(examples, best, strict=True)],
     )
     rel = Path(run["artifacts"]["model"]).parent
@@ -110,24 +142,38 @@ def evaluate_run(cat: Catalog, run_id: int, *, batch_size: int = 32) -> dict:
     _predictions_figure(examples, best, size, cache_dir(cat), run_dir / "predictions.png")
     names = ("confusion.json", "confusion.png", "per_class.png", "predictions.png")
     artifacts = {name.replace(".", "_"): (rel / name).as_posix() for name in names}
-    update_run(cat, run_id, metrics=metrics, artifacts=artifacts)
-    return metrics
+    update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
+    return metrics, features
 
 
 def _predict_streamed(
-    model: keras.Model, examples: list, size: int, folder: Path, batch_size: int
-) -> np.ndarray:
+    model: keras.Model,
+    examples: list[Example],
+    size: int,
+    folder: Path,
+    batch_size: int,
+    keep: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Probabilities for every example, batch by batch (a large test subset never sits in memory
-    whole, issue 10)."""
+    whole, issue 10); with a two-output model, the features of rows `keep` as well."""
     fill_cache(examples, size, folder)
-    probs = []
+    probs, kept = [], []
+    wanted = np.zeros(len(examples), bool)
+    if keep is not None:
+        wanted[keep] = True
+    start = 0
     with bar("evaluate", len(examples)) as advance:
         for batch in image_batches(examples, size, folder, batch_size):
-            probs.append(
-                np.asarray(model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32)
-            )
+            out = model.predict_on_batch(batch.astype(np.float32))
+            p, f = out if isinstance(out, (list, tuple)) else (out, None)
+            probs.append(np.asarray(p, dtype=np.float32))
+            rows = wanted[start : start + len(batch)]
+            if f is not None and rows.any():
+                kept.append(np.asarray(f, dtype=np.float32)[rows])
+            start += len(batch)
             advance(len(batch))
-    return np.concatenate(probs)
+    features = np.concatenate(kept) if kept else None
+    return np.concatenate(probs), features
 
 
 def _predictions_figure(examples: list, best: list, size: int, folder: Path, path: Path) -> None:
@@ -147,4 +193,4 @@ def _title(run: dict, metrics: dict) -> str:
 
 
 def _write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, indent=1))
+    write_text_atomic(path, json.dumps(data, indent=1))

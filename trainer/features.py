@@ -31,6 +31,7 @@ from .cache import KEY_FILE, stale_features_partials, sweep
 from .data import Example, augmenter, image_batches
 from .progress import bar
 
+FEATURES_FILE = "features.json"  # in a run's folder: which cache files it trained on
 MAPS_DTYPE = np.float16  # half the disk and reads of float32; the top computes in float32
 FORMAT = 1  # bump when what a cached file means changes (augmentations, layout)
 
@@ -80,6 +81,35 @@ def map_files(
     root: Path, members: list[Member], examples: list[Example], pass_seed: int | None
 ) -> list[Path]:
     return [cache_folder(root, m, examples) / f"maps-{pass_tag(pass_seed)}.npy" for m in members]
+
+
+def recorded_plain_maps(
+    run_dir: Path, root: Path, examples: list[Example], part: str
+) -> list[tuple[Path, dict]] | None:
+    """(maps file, cache key) of each member's plain-pass maps of `examples` as run_dir's
+    record names them (`part`: train or val); None when there is no record, or a file is
+    gone or holds other images.
+
+    The files are looked up under `root` (the record's absolute paths break when the
+    catalog folder moves), and their folder's key must name exactly these images.
+    """
+    try:
+        record = json.loads((run_dir / FEATURES_FILE).read_text())
+        recorded = record["train"][0] if part == "train" else record["val"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    found = []
+    for name in recorded:
+        path = root / Path(name).parent.name / Path(name).name
+        try:
+            key = json.loads((path.parent / KEY_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        same = (key.get("images"), key.get("count")) == (images_digest(examples), len(examples))
+        if path.name != f"maps-{pass_tag(None)}.npy" or not same or not path.is_file():
+            return None
+        found.append((path, key))
+    return found or None
 
 
 def feature_pass(

@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from catalog import atomic_write  # noqa: E402
+
 MAX_FIGURE_IMAGES = 24
 MAX_LABELLED_CLASSES = 60  # beyond this, tick labels no longer fit: draw the most confused ones
 ANNOTATE_UP_TO = 20  # cell values are written only while they fit
@@ -104,8 +106,7 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
             )
     ax.set_title(title, fontsize=9)
     _pairs_panel(side_ax, confused_pairs(confusion, FIGURE_PAIRS))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path, 100)
     return path
 
 
@@ -135,8 +136,7 @@ def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") ->
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside upper right", ncols=2, fontsize=9)  # outside: never over a bar
     ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path, 100)
     return path
 
 
@@ -216,6 +216,15 @@ def predictions_png(
     ]
     fig.legend(handles=handles, loc="upper center", ncols=3, fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save(fig, path, 80)
     return path
+
+
+def _save(fig: plt.Figure, path: Path, dpi: int) -> None:
+    """Write the figure as a PNG through a temporary file and close it: a reader never sees
+    half a figure."""
+    try:
+        with atomic_write(path) as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)

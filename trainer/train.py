@@ -47,8 +47,14 @@ from .data import (
     load_split,
 )
 from .errors import TrainerError
-from .evaluate import evaluate_run
-from .features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
+from .features import (
+    FEATURES_FILE,
+    CachedRows,
+    Member,
+    feature_pass,
+    pass_seeds,
+    pooled_pass,
+)
 from .heartbeat import beating
 from .layers import SmoothedSparseCrossentropy
 from .model import (
@@ -60,9 +66,9 @@ from .model import (
     top_classifier,
     unfreeze,
 )
-from .unknown import calibrate_run
+from .unknown import evaluate_and_calibrate
 
-MODEL_FILE, LABELS_FILE, FEATURES_FILE = "model.keras", "labels.json", "features.json"
+MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 # Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
 # classifier takes raw pixels, as the saved model will. For measuring, e.g. accuracy
 # against time in a benchmark; what it returns is ignored and nothing it does reaches training.
@@ -140,8 +146,8 @@ def train(
             )
             raise
         update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
-        evaluate_run(cat, run["id"])
-        calibrate_run(cat, run["id"], data)  # the `unknown` threshold (issue 16)
+        # The test metrics and the `unknown` threshold (issue 16), in one pass (issue 10).
+        evaluate_and_calibrate(cat, run["id"], data)
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
@@ -205,8 +211,8 @@ def _train_in(
             freeze(base)
         model = build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta)
     model.save(run_dir / MODEL_FILE)
-    (run_dir / LABELS_FILE).write_text(
-        json.dumps({"classes": data.classes, "input_size": size}, indent=1)
+    write_text_atomic(
+        run_dir / LABELS_FILE, json.dumps({"classes": data.classes, "input_size": size}, indent=1)
     )
     timings["total"] = _lap(started)
     metrics = {

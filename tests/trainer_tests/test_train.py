@@ -274,8 +274,7 @@ def test_train_leaves_the_callers_config_as_it_was(small_catalog, monkeypatch):
         return {}, {}
 
     monkeypatch.setattr(train_module, "_train_in", fake_train_in)
-    monkeypatch.setattr(train_module, "evaluate_run", lambda cat, run_id: None)
-    monkeypatch.setattr(train_module, "calibrate_run", lambda cat, run_id, data: None)
+    monkeypatch.setattr(train_module, "evaluate_and_calibrate", lambda cat, run_id, data: None)
     path, _ = small_catalog
     cfg = TrainConfig("mobilenet_v2", weights="none")
     before = replace(cfg)

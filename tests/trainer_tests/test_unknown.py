@@ -7,6 +7,7 @@ The model gave a hot dog 0.92 and a cat a confident sneaker label: softmax canno
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -19,19 +20,23 @@ from typer.testing import CliRunner
 
 from catalog import Provenance, add_image, get_run, image_file, open_catalog
 from catalog.splits import assign
+from trainer import unknown as unknown_module
 from trainer.backbones import BACKBONES, build_backbone
 from trainer.cli import app
+from trainer.data import features_dir, load_split
 from trainer.layers import Preprocess
-from trainer.model import build_classifier, build_head
+from trainer.model import build_classifier, build_head, split_backbone
 from trainer.predict import predict_files
 from trainer.train import TrainConfig, train
 from trainer.unknown import (
     REFERENCE_FILE,
+    calibrate_run,
     conformal_threshold,
     feature_model,
     load_rule,
     nearest_distance,
     normalise,
+    top_feature_models,
 )
 
 pytestmark = pytest.mark.slow  # imports Keras and trains (main's fast run leaves it out)
@@ -136,6 +141,123 @@ def test_features_are_the_plain_views_of_a_saved_flip_ensemble(tmp_path):
     mirror = normalise(net.predict(x[:, :, ::-1], verbose=0)[1], widths)
     assert np.abs(unit - mirror).max() > 1e-2
     assert probs == pytest.approx(model.predict(x, verbose=0), abs=1e-5)
+
+
+def test_the_tops_over_bottom_maps_give_the_pixel_features_of_a_saved_ensemble(tmp_path):
+    """Issue 10: calibration runs each member's top over its cached bottom maps; with the
+    same (float32) maps that must be exactly the saved model's plain-view features."""
+    names = ("mobilenet_v2", "efficientnet_lite0")
+    bases = [build_backbone(name, None, 32) for name in names]
+    bottoms = [
+        split_backbone(base, BACKBONES[n].preprocess, 32, BACKBONES[n].cut, tag=f"_{i}")[0]
+        for i, (base, n) in enumerate(zip(bases, names, strict=True))
+    ]
+    modes = [BACKBONES[name].preprocess for name in names]
+    build_classifier(bases, build_head(2560, 3), modes, 32, flip_tta=True).save(
+        tmp_path / "m.keras"
+    )
+    model = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    net, widths = feature_model(model)
+    tops = top_feature_models(model, [BACKBONES[name].cut for name in names])
+    assert tops is not None, "the members' tops were not found: calibration would use pixels"
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    pooled = [
+        top.predict(bottom.predict(x, verbose=0), verbose=0)
+        for top, bottom in zip(tops, bottoms, strict=True)
+    ]
+    assert [p.shape[1] for p in pooled] == widths
+    # Random weights give tiny activations: compare directions (what the distance uses).
+    assert normalise(np.concatenate(pooled, axis=1), widths) == pytest.approx(
+        normalise(net.predict(x, verbose=0)[1], widths), abs=1e-5
+    )
+    assert top_feature_models(model, ["no_such_layer", BACKBONES[names[1]].cut]) is None
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(tmp_path_factory) -> Path:
+    """A fine-tuned efficientnet_lite0 run on the small generated catalog (ImageNet weights:
+    random ones give maps too small for float16, ~1e-8 at 32 px)."""
+    from trainer_tests.traingen import build_catalog
+
+    path = tmp_path_factory.mktemp("calibrate") / "catalog.db"
+    build_catalog(path)
+    cfg = TrainConfig(
+        "efficientnet_lite0",
+        **{**TINY, "epochs": 1, "fine_tune_epochs": 1, "val_fraction": 0.2, "augment_passes": 2},
+    )
+    with open_catalog(path) as cat:
+        train(cat, cfg)
+    return path
+
+
+def _calibrate_with(monkeypatch, cat, run_id: int) -> tuple[dict, np.ndarray, list[str]]:
+    """calibrate_run's summary and reference; which paths made the train/val features."""
+    used = []
+    real_maps, real_embed = unknown_module.embed_maps, unknown_module.embed
+
+    def maps(*args, **kwargs):
+        used.append("maps")
+        return real_maps(*args, **kwargs)
+
+    def pixels(net, examples, size, folder, batch, what="images"):
+        used.append(f"pixels {what}")
+        return real_embed(net, examples, size, folder, batch, what)
+
+    monkeypatch.setattr(unknown_module, "embed_maps", maps)
+    monkeypatch.setattr(unknown_module, "embed", pixels)
+    run = get_run(cat, run_id)
+    data = load_split(cat, run["split"], val_fraction=run["params"]["val_fraction"])
+    summary = calibrate_run(cat, run_id, data)
+    with np.load(cat.root / get_run(cat, run_id)["artifacts"]["unknown"]) as saved:
+        reference = saved["reference"].astype(np.float32)
+    monkeypatch.undo()
+    return summary, reference, used
+
+
+def test_cached_maps_and_pixels_give_the_same_threshold(fine_tuned, monkeypatch):
+    """Issue 10: the end of a run takes train/val features from the cached float16 maps
+    through the fine-tuned tops instead of running the whole model from pixels again."""
+    with open_catalog(fine_tuned) as cat:
+        run = get_run(cat, 1)
+        assert {"evaluate", "unknown"} <= set(run["metrics"]["seconds"])
+        by_maps, ref_maps, used = _calibrate_with(monkeypatch, cat, 1)
+        assert used == ["pixels test", "maps", "maps"]  # test from pixels; train, val from maps
+        assert by_maps == run["metrics"]["unknown"]  # what the run stored at its end
+        monkeypatch.setattr(unknown_module, "recorded_plain_maps", lambda *args: None)
+        by_pixels, ref_pixels, used = _calibrate_with(monkeypatch, cat, 1)
+    assert used == ["pixels test", "pixels train", "pixels val"]
+    # float16 maps: the features differ by rounding only. Measured here: unit features at
+    # most 1.2e-4 apart (the stored reference is float16 too), thresholds 0.065146 / 0.065141.
+    assert np.abs(ref_maps - ref_pixels).max() < 1e-3
+    assert by_maps["threshold"] == pytest.approx(by_pixels["threshold"], abs=1e-4)
+    same = {k: v for k, v in by_maps.items() if k != "threshold"}
+    assert same == {k: v for k, v in by_pixels.items() if k != "threshold"}
+
+
+def test_a_run_whose_cached_maps_were_removed_still_calibrates(fine_tuned, tmp_path, monkeypatch):
+    """Issue 10: with the feature cache cleared, calibration falls back to pixels."""
+    shutil.copytree(fine_tuned.parent, tmp_path / "copy")
+    with open_catalog(tmp_path / "copy" / "catalog.db") as cat:
+        stored = get_run(cat, 1)["metrics"]["unknown"]
+        shutil.rmtree(features_dir(cat))
+        summary, reference, used = _calibrate_with(monkeypatch, cat, 1)
+        assert used == ["pixels test", "pixels train", "pixels val"]
+        assert summary["threshold"] == pytest.approx(stored["threshold"], abs=1e-4)
+        assert reference.shape[0] == summary["reference_images"] == stored["reference_images"]
+        assert load_rule(cat, get_run(cat, 1)) is not None
+
+
+def test_a_truncated_maps_file_falls_back_to_pixels(fine_tuned, tmp_path, monkeypatch):
+    """Issue 10: a damaged cache file must not fail a run at its very end."""
+    shutil.copytree(fine_tuned.parent, tmp_path / "copy")
+    with open_catalog(tmp_path / "copy" / "catalog.db") as cat:
+        stored = get_run(cat, 1)["metrics"]["unknown"]
+        maps = next(features_dir(cat).glob("*/maps-plain.npy"))
+        size = maps.stat().st_size
+        os.truncate(maps, size - (size - 128) // 2)  # the header stays, half the rows go
+        summary, _, used = _calibrate_with(monkeypatch, cat, 1)
+    assert "pixels train" in used or "pixels val" in used, used
+    assert summary["threshold"] == pytest.approx(stored["threshold"], abs=1e-4)
 
 
 def test_images_of_the_classes_are_known_and_far_images_unknown(trained, tmp_path):
