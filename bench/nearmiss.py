@@ -110,7 +110,9 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
         (min(e.a, e.b), max(e.a, e.b))
         for e in neardup.candidates(rows, radius, squares=False, wide=None)
     }
-    pairs |= wide
+    # Every candidate is measured, the wide and window sources included: their false
+    # accepts count as much as the hash neighbours'.
+    pairs |= wide | candidate
     print(
         f"{len(pairs)} pairs to measure ({len(candidate)} candidates, "
         f"{len(wide)} within {radius} bits)"
