@@ -4,8 +4,8 @@
 
 Every same-source pair and every candidate pair (hash neighbours within `--radius`) is
 measured once (`neardup.measure(full=True)`, all figures even past the first rejection)
-and written to pairs.json beside the set, so thresholds can be tuned without decoding
-again (`--tune`). Sources are split in two halves by a hash of their name: thresholds are
+and written to pairs-RADIUS-mVERSION.json beside the set, so thresholds can be tuned
+without decoding again. Sources are split in two halves by a hash of their name: thresholds are
 chosen on the `tune` half and reported on the `held` half.
 """
 
@@ -37,6 +37,8 @@ from curation.search import to_codes  # noqa: E402
 
 # Bumped whenever neardup.Features changes: the cache of an older one is not read.
 FEATURES_VERSION = 2
+# Bumped whenever neardup.Measure gains a figure (3: chroma): an older table is measured again.
+MEASURE_VERSION = 3
 
 
 def half(source: str) -> str:
@@ -80,7 +82,7 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
 
 
 def pair_table(dest: Path, radius: int) -> list[dict]:
-    path = dest / f"pairs-{radius}.json"
+    path = dest / f"pairs-{radius}-m{MEASURE_VERSION}.json"
     if path.exists():
         return json.loads(path.read_text())
     rows, titles, ctx = catalog_of(dest)
@@ -179,7 +181,7 @@ def report(table: list[dict], which: str = "all") -> None:
             f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} "
             f"inliers {p['inliers']}/{p['keypoints']} scale {p['scale']:.2f} "
             f"rot {p['rotation']:.1f} agree {p['agreement']:.2f} edges {p['gradient']:.2f} "
-            f"overlap {p['overlap']:.2f} tex {p['textureless']}"
+            f"overlap {p['overlap']:.2f} chroma {p['chroma']:.2f} tex {p['textureless']}"
         )
 
 

@@ -105,6 +105,23 @@ MAX_ROTATION = 8.0  # degrees
 BACKGROUND_DIFF = 30  # a pixel this far from the border's median colour is foreground
 COLOUR_TOLERANCE = 40
 MIN_FOREGROUND_AGREEMENT = 0.7
+# Shops make colourways from one template photo (a blue and a green New Balance 550, a navy
+# and a black Gazelle): the same edges, nearly the same grey levels, another *hue* on part
+# of the shoe, which the grey-fitted agreement above lets through. Where both pictures are
+# foreground, a pixel changed colour when its Lab hue turns by more than MAX_HUE_TURN
+# degrees (both at a chroma of CHROMATIC or more), or when it is coloured (chroma >=
+# COLOURED) in one picture and grey (< CHROMATIC) in the other. Hue rather than a*b*
+# distance: colour jitter (brightness, contrast and saturation 0.8-1.2 at once) scales a
+# chroma by up to half, which a distance took for a colourway on 3 jittered copies, but
+# hardly turns it. More than MAX_CHROMA_CHANGE of such pixels is another colourway.
+# Chosen on the tune half of bench/nearset.py (bench/nearmiss.py) among chromas 6-10 and
+# 15-25, turns of 35 or 60 degrees, shares 0.06-0.12: its accepted copies reach 0.052 and
+# 14 different pairs that passed every other check lie above 0.07; held half: 1 copy of
+# 2,515 above the line (0.095), and 3 different pairs.
+CHROMATIC = 8.0
+MAX_HUE_TURN = 60.0
+COLOURED = 25.0
+MAX_CHROMA_CHANGE = 0.065
 # Fewer keypoints than this (a smooth, textureless picture) and local features say
 # nothing; such a pair is judged by the aligned thumbnails of `verify` instead.
 MIN_KEYPOINTS = 50
@@ -233,6 +250,7 @@ class Measure:
     agreement: float = 0.0
     textureless: bool | None = None  # judged by thumbnails: their verdict
     gradient: float = 0.0  # aligned grey gradient correlation (computed when it can decide)
+    chroma: float = 0.0  # share of the shared foreground whose hue changed (colourways)
 
 
 def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
@@ -277,11 +295,17 @@ def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
         return Measure(overlap, keypoints, len(matches), count, scale, rotation)
     aligned = _Aligned(a, b, M)
     agreement = aligned.foreground_agreement()
-    gradient = 0.0
-    if full or (count < STRONG_SHARE * keypoints and agreement >= MIN_FOREGROUND_AGREEMENT):
+    gradient = chroma = 0.0
+    if full or agreement >= MIN_FOREGROUND_AGREEMENT:
+        chroma = aligned.chroma_change()
+    if full or (
+        count < STRONG_SHARE * keypoints
+        and agreement >= MIN_FOREGROUND_AGREEMENT
+        and chroma <= MAX_CHROMA_CHANGE
+    ):
         gradient = aligned.gradient_correlation()
     return Measure(
-        overlap, keypoints, len(matches), count, scale, rotation, agreement, None, gradient
+        overlap, keypoints, len(matches), count, scale, rotation, agreement, None, gradient, chroma
     )
 
 
@@ -303,6 +327,8 @@ def judge(m: Measure, strong_share: float = STRONG_SHARE) -> Verdict:
         return Verdict(False, m.inliers, reason="transform")
     if m.agreement < MIN_FOREGROUND_AGREEMENT:
         return Verdict(False, m.inliers, m.agreement, "pixels")
+    if m.chroma > MAX_CHROMA_CHANGE:
+        return Verdict(False, m.inliers, m.agreement, "colourway")
     if m.inliers < strong_share * m.keypoints and m.gradient < MIN_GRADIENT_CORRELATION:
         return Verdict(False, m.inliers, m.agreement, "edges")
     return Verdict(True, m.inliers, m.agreement)
@@ -324,6 +350,12 @@ class _Aligned:
             cv2.warpAffine(np.ones(b.rgb.shape[:2], np.uint8), M, (w, h), flags=cv2.INTER_NEAREST)
             > 0
         )
+        # A light blur of both: resampling and JPEG blocks move sharp edges by a pixel.
+        self.blurred = [cv2.GaussianBlur(x, (5, 5), 0) for x in (a.rgb, self.warped)]
+        self.foreground = [
+            np.abs(x.astype(np.float32) - a.background).max(axis=2) > BACKGROUND_DIFF
+            for x in self.blurred
+        ]
 
     def foreground_agreement(self) -> float:
         """Share of foreground pixels whose colours agree.
@@ -331,14 +363,8 @@ class _Aligned:
         One gain and offset (fitted on grey) absorb a brightness/contrast change; a
         different colourway in the same pose disagrees on most of the shoe.
         """
-        a = self.a
-        # A light blur of both: resampling and JPEG blocks move sharp edges by a pixel.
-        warped = cv2.GaussianBlur(self.warped, (5, 5), 0).astype(np.float32)
-        A = cv2.GaussianBlur(a.rgb, (5, 5), 0).astype(np.float32)
-        fg = self.valid & (
-            (np.abs(A - a.background).max(axis=2) > BACKGROUND_DIFF)
-            | (np.abs(warped - a.background).max(axis=2) > BACKGROUND_DIFF)
-        )
+        A, warped = (x.astype(np.float32) for x in self.blurred)
+        fg = self.valid & (self.foreground[0] | self.foreground[1])
         if fg.sum() < 50:
             return 0.0
         # The gain and offset are fitted on the whole overlap, background included: a
@@ -349,6 +375,27 @@ class _Aligned:
         offset = float(ga.mean() - gain * gb.mean())
         fa, fb = A[fg], warped[fg]
         return float((np.abs(fa - (fb * gain + offset)).max(axis=1) < COLOUR_TOLERANCE).mean())
+
+    def chroma_change(self) -> float:
+        """Share of the foreground both pictures have whose hue changed (another colourway).
+
+        Only where both are foreground: text laid over the background of a copy is left out.
+        """
+        both = self.valid & self.foreground[0] & self.foreground[1]
+        if both.sum() < 50:
+            return 0.0
+        ab = [
+            cv2.cvtColor(x, cv2.COLOR_RGB2LAB)[both][:, 1:].astype(np.float32) - 128
+            for x in self.blurred
+        ]
+        chroma = [np.hypot(x[:, 0], x[:, 1]) for x in ab]
+        hue = [np.degrees(np.arctan2(x[:, 1], x[:, 0])) for x in ab]
+        turn = np.abs((hue[0] - hue[1] + 180) % 360 - 180)
+        low, high = np.minimum(*chroma), np.maximum(*chroma)
+        changed = ((low >= CHROMATIC) & (turn > MAX_HUE_TURN)) | (
+            (high >= COLOURED) & (low < CHROMATIC)
+        )
+        return float(changed.mean())
 
     def gradient_correlation(self) -> float:
         """Correlation of both pictures' grey gradients over the overlap (less its rim).
