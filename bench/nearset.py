@@ -109,7 +109,7 @@ def watermark(img: Image.Image, rng: random.Random) -> Image.Image:
     alpha = rng.randint(140, 230)
     out = _stamp(img, text, font, (x, y), (*colour, alpha))
     if out.tobytes() == img.tobytes():
-        box = img.crop(tuple(round(v) for v in (x, y, x + x1 - x0, y + y1)))
+        box = img.crop((round(x), round(y), round(x + x1 - x0), round(y + y1)))
         under = np.asarray(box, np.float32).reshape(-1, 3).mean(axis=0)
         colour = max(COLOURS, key=lambda c: float(np.abs(np.array(c) - under).max()))
         out = _stamp(img, text, font, (x, y), (*colour, alpha))
