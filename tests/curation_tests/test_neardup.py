@@ -206,15 +206,15 @@ def hashed(image_id: int, phash: int, dhash: int) -> dict:
 
 def test_pairs_past_both_radii_but_close_in_both_hashes_are_wide_candidates():
     """Issue 14: 3-10% crops and small rotations moved pHash and dHash past 10 bits each."""
-    twelve, sixteen = (1 << 12) - 1, (1 << 16) - 1
+    twelve, eighteen = (1 << 12) - 1, (1 << 18) - 1
     rows = {
         1: hashed(1, 0, 0),
         2: hashed(2, twelve, twelve << 20),
-        3: hashed(3, sixteen << 40, twelve << 40),
+        3: hashed(3, eighteen << 40, twelve << 40),
     }
     edges = {(e.a, e.b): e.method for e in candidates(rows, 10, squares=False)}
-    assert edges == {(1, 2): "phash+dhash"}  # 3 is 16 pHash bits from both
-    assert WIDE_DISTANCE >= 12
+    assert edges == {(1, 2): "phash+dhash"}  # 3 is 18 pHash bits from both
+    assert 12 <= WIDE_DISTANCE < 18
     assert list(candidates(rows, 10, squares=False, wide=None)) == []
 
 
