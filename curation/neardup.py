@@ -13,7 +13,9 @@
    identity transform (a 3-10% crop, a small rotation, a resize); then the second image is
    warped onto the first and the *foreground* pixels (those that differ from the
    background colour) must agree in colour after one brightness/contrast fit, so the same
-   model in another colourway, photographed in the same pose, stays apart. A pair whose
+   model in another colourway, photographed in the same pose, stays apart; where both
+   are foreground, few pixels may change hue (`MAX_CHROMA_CHANGE`): a shop's colourways
+   made from one template photo differ only on the heel or the logo. A pair whose
    inliers are under `STRONG_SHARE` of the keypoints must also have the same *edges*
    after alignment (grey gradient correlation >= `MIN_GRADIENT_CORRELATION`): photos from
    one shoot (the same legs, floor and room, another shoe) fit a third of their keypoints
