@@ -9,9 +9,8 @@ for the Air Max on another background), every lace and stitch in place, checked 
 window candidates (issue 14) add Adidas_Ultra_Boost_4_028: the photo of _021 cut to a wider
 frame, the same pair, laces and shadow, checked by eye. The pHash+dHash candidates
 within 16 bits (issue 14, second pass) add Yeezy_500_022 (pHash 14 bits away, half its
-keypoints fit): the photo of _012 on a
-square canvas with an "AuKick.com" watermark on the heel, every panel and the lace pull
-in place, checked by eye.
+keypoints fit): the photo of _012 on a square canvas with an "AuKick.com" watermark on the
+heel, every panel and the lace pull in place, checked by eye.
 """
 
 from __future__ import annotations
