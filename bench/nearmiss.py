@@ -4,8 +4,8 @@
 
 Every same-source pair and every candidate pair (hash neighbours within `--radius`) is
 measured once (`neardup.measure(full=True)`, all figures even past the first rejection)
-and written to pairs.json beside the set, so thresholds can be tuned without decoding
-again (`--tune`). Sources are split in two halves by a hash of their name: thresholds are
+and written to pairs-RADIUS-mVERSION.json beside the set, so thresholds can be tuned
+without decoding again. Sources are split in two halves by a hash of their name: thresholds are
 chosen on the `tune` half and reported on the `held` half.
 """
 
@@ -37,6 +37,8 @@ from curation.search import to_codes  # noqa: E402
 
 # Bumped whenever neardup.Features changes: the cache of an older one is not read.
 FEATURES_VERSION = 2
+# Bumped whenever neardup.Measure gains a figure (3: chroma): an older table is measured again.
+MEASURE_VERSION = 3
 
 
 def half(source: str) -> str:
@@ -80,7 +82,7 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
 
 
 def pair_table(dest: Path, radius: int) -> list[dict]:
-    path = dest / f"pairs-{radius}.json"
+    path = dest / f"pairs-{radius}-m{MEASURE_VERSION}.json"
     if path.exists():
         return json.loads(path.read_text())
     rows, titles, ctx = catalog_of(dest)
@@ -98,7 +100,7 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
             continue
         by_source.setdefault(src, []).append(by_title[name])
     for members in by_source.values():
-        pairs.update(tuple(sorted(p)) for p in itertools.combinations(members, 2))
+        pairs.update((min(p), max(p)) for p in itertools.combinations(members, 2))
     candidate = {
         (min(e.a, e.b), max(e.a, e.b))
         for e in neardup.candidates(
@@ -110,7 +112,9 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
         (min(e.a, e.b), max(e.a, e.b))
         for e in neardup.candidates(rows, radius, squares=False, wide=None)
     }
-    pairs |= wide
+    # Every candidate is measured, the wide and window sources included: their false
+    # accepts count as much as the hash neighbours'.
+    pairs |= wide | candidate
     print(
         f"{len(pairs)} pairs to measure ({len(candidate)} candidates, "
         f"{len(wide)} within {radius} bits)"
@@ -151,7 +155,7 @@ def verdict(p: dict) -> neardup.Verdict:
 def report(table: list[dict], which: str = "all") -> None:
     rows = [p for p in table if which == "all" or p["half"] == which]
     same = [p for p in rows if p["same"]]
-    miss = Counter()
+    miss: Counter[tuple[str, str]] = Counter()
     for p in same:
         v = verdict(p)
         if not p["candidate"]:
@@ -177,7 +181,50 @@ def report(table: list[dict], which: str = "all") -> None:
             f"  FALSE {p['a']} ~ {p['b']}: phash {p['phash']} dhash {p['dhash']} "
             f"inliers {p['inliers']}/{p['keypoints']} scale {p['scale']:.2f} "
             f"rot {p['rotation']:.1f} agree {p['agreement']:.2f} edges {p['gradient']:.2f} "
-            f"overlap {p['overlap']:.2f} tex {p['textureless']}"
+            f"overlap {p['overlap']:.2f} chroma {p['chroma']:.2f} tex {p['textureless']}"
+        )
+
+
+def group_report(dest: Path, table: list[dict]) -> None:
+    """What bench/dedup.py scores, from the table: the pairs that share a group.
+
+    The confirmed candidates are grouped as dedup groups them (no chaining, keep order);
+    a half counts the pairs with a member from its sources, and its groups of two models.
+    """
+    with open_catalog(dest / "catalog" / "near.db") as cat:
+        rows = {r["id"]: r for r in hashed_images(cat)}
+        titles = {r["id"]: r["title"] for r in cat.table("images").rows}
+    by_title = {t: i for i, t in titles.items()}
+    source_of = json.loads((dest / "truth.json").read_text())["source_of"]
+    alias = {b: a for a, b in nearset.SAME_PHOTO}
+    source = {t: alias.get(source_of[t], source_of[t]) for t in titles.values()}
+    edges = [
+        neardup.Edge(by_title[p["a"]], by_title[p["b"]], 0, "table")
+        for p in table
+        if p["candidate"] and verdict(p).same
+    ]
+    named = [[titles[i] for i in g] for g in neardup.groups(rows, edges)]
+    members: dict[str, list[str]] = {}
+    for t in titles.values():
+        members.setdefault(source[t], []).append(t)
+    for which in ("tune", "held", "all"):
+
+        def mine(names: list[str] | tuple[str, ...], which: str = which) -> bool:
+            return which == "all" or any(half(source[n]) == which for n in names)
+
+        truth = {
+            tuple(sorted(q))
+            for names in members.values()
+            if mine(names)
+            for q in itertools.combinations(names, 2)
+        }
+        ours = {tuple(sorted(q)) for g in named for q in itertools.combinations(g, 2) if mine(q)}
+        mixed = sum(1 for g in named if mine(g) and len({source[n].split("/")[0] for n in g}) > 1)
+        hits = len(ours & truth)
+        print(
+            f"[{which}] grouped: precision {hits / max(1, len(ours)):.4f}, recall "
+            f"{hits / max(1, len(truth)):.4f} ({len(ours) - hits} pairs wrongly grouped, "
+            f"{len(truth) - hits} missed), {mixed} groups of two models"
         )
 
 
@@ -196,6 +243,7 @@ def main() -> None:
     table = pair_table(args.dest, args.radius)
     for which in ("tune", "held"):
         report(table, which)
+    group_report(args.dest, table)
 
 
 if __name__ == "__main__":

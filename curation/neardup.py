@@ -13,7 +13,9 @@
    identity transform (a 3-10% crop, a small rotation, a resize); then the second image is
    warped onto the first and the *foreground* pixels (those that differ from the
    background colour) must agree in colour after one brightness/contrast fit, so the same
-   model in another colourway, photographed in the same pose, stays apart. A pair whose
+   model in another colourway, photographed in the same pose, stays apart; where both
+   are foreground, few pixels may change hue (`MAX_CHROMA_CHANGE`): a shop's colourways
+   made from one template photo differ only on the heel or the logo. A pair whose
    inliers are under `STRONG_SHARE` of the keypoints must also have the same *edges*
    after alignment (grey gradient correlation >= `MIN_GRADIENT_CORRELATION`): photos from
    one shoot (the same legs, floor and room, another shoe) fit a third of their keypoints
@@ -64,9 +66,11 @@ __all__ = [
 
 DEFAULT_MAX_DISTANCE = 10
 # The second, tolerant source: pHash *and* dHash both within this many bits. On
-# bench/nearset.py it adds 35k pairs to 150k (23 s of checks) and confirms 401 of the 1,247
-# same-source pairs that neither hash alone finds within 10 bits, against 4 false accepts.
-WIDE_DISTANCE = 14
+# bench/nearset.py 14 bits added 35k pairs to 150k (23 s of checks) and confirmed 401 of the
+# 1,247 same-source pairs that neither hash alone finds within 10 bits, against 4 false
+# accepts; 16 bits (with the edge check at 0.94) add 83k more pairs, rotated copies mostly:
+# see bench/dedup.py for the figures.
+WIDE_DISTANCE = 16
 # Square thumbnails this much smaller (by area) than another image may be a chip of it.
 SQUARE_AREA_RATIO = 0.8
 
@@ -88,16 +92,19 @@ MIN_INLIERS = 15
 # MIN_INLIER_SHARE up, the aligned edges must also agree. Photos of one shoot with another
 # shoe fit 0.27-0.36 of their keypoints on the legs and room, so STRONG_SHARE sits above
 # them; a watermark over the shoe takes keypoints and leaves a copy at 0.2-0.35, which
-# the edge check lets through. Chosen on the tune half of bench/nearset.py's sources
-# (bench/nearmiss.py), held half: see bench/dedup.py.
-MIN_INLIER_SHARE = 0.15
+# the edge check lets through (with a 0.12 floor, one at 26 of 183 keypoints). Chosen on the
+# tune half of bench/nearset.py's sources (bench/nearmiss.py), held half: see bench/dedup.py.
+MIN_INLIER_SHARE = 0.12
 STRONG_SHARE = 0.4
 # Correlation of the grey gradients (Sobel on a 1 px blur) of both pictures once aligned,
 # over their overlap less the cells only one of them has edges in (see
 # `_Aligned.gradient_correlation`). Chosen on the tune half among 0.88-0.92 and imbalance
 # 3, 4 or 6 (bench/nearset.py pairs that pass the fit): tune half 26 copies lost and 31
 # different pairs accepted, held half 10 and 24; without leaving cells out, 43/53 and 26/31.
-MIN_GRADIENT_CORRELATION = 0.92
+# With the colourway check and the wider candidates, 0.92-0.95 on the tune half: 0.94 keeps
+# the recall of 0.92 (0.9852 of its same-source pairs grouped) and drops 22 of its 35
+# wrongly grouped pairs, and the one group of two models that 0.92 made there.
+MIN_GRADIENT_CORRELATION = 0.94
 GRADIENT_CELL = 16
 GRADIENT_IMBALANCE = 6.0
 MAX_SCALE = 1.25  # a 10% crop seen at the same long side is 1.11x; search chips reframe more
@@ -105,16 +112,35 @@ MAX_ROTATION = 8.0  # degrees
 BACKGROUND_DIFF = 30  # a pixel this far from the border's median colour is foreground
 COLOUR_TOLERANCE = 40
 MIN_FOREGROUND_AGREEMENT = 0.7
+# Shops make colourways from one template photo (a blue and a green New Balance 550, a navy
+# and a black Gazelle): the same edges, nearly the same grey levels, another *hue* on part
+# of the shoe, which the grey-fitted agreement above lets through. Where both pictures are
+# foreground, a pixel changed colour when its Lab hue turns by more than MAX_HUE_TURN
+# degrees (both at a chroma of CHROMATIC or more), or when it is coloured (chroma >=
+# COLOURED) in one picture and grey (< CHROMATIC) in the other. Hue rather than a*b*
+# distance: colour jitter (brightness, contrast and saturation 0.8-1.2 at once) scales a
+# chroma by up to half, which a distance took for a colourway on 3 jittered copies, but
+# hardly turns it. More than MAX_CHROMA_CHANGE of such pixels is another colourway.
+# Chosen on the tune half of bench/nearset.py (bench/nearmiss.py) among chromas 6-10 and
+# 15-25, turns of 35 or 60 degrees, shares 0.06-0.12: its accepted copies reach 0.052 and
+# 14 different pairs that passed every other check lie above 0.07; held half: 1 copy of
+# 2,515 above the line (0.095), and 3 different pairs.
+CHROMATIC = 8.0
+MAX_HUE_TURN = 60.0
+COLOURED = 25.0
+MAX_CHROMA_CHANGE = 0.065
 # Fewer keypoints than this (a smooth, textureless picture) and local features say
 # nothing; such a pair is judged by the aligned thumbnails of `verify` instead.
 MIN_KEYPOINTS = 50
 # Windows whose hashes are compared with every other picture's whole: the four corners and
 # the centre at WINDOW of each side. Within WINDOW_PHASH bits of pHash and WINDOW_DHASH of
-# dHash (the same window): on bench/nearset.py they find 76 of the 87 original/crop pairs
-# that no other source finds, for about 7,000 more pairs to check.
+# dHash (the same window): on bench/nearset.py 8 and 10 bits found 76 of the 87
+# original/crop pairs that no other source finds, for about 7,000 more pairs to check; 10
+# and 12 bits add 17,000 pairs and raise the tune half's grouped same-source pairs from
+# 0.9777 to 0.9852 at no cost in precision (held half 0.9740 to 0.9762).
 WINDOW = 0.94
-WINDOW_PHASH = 8
-WINDOW_DHASH = 10
+WINDOW_PHASH = 10
+WINDOW_DHASH = 12
 
 _ORB = None
 
@@ -233,6 +259,7 @@ class Measure:
     agreement: float = 0.0
     textureless: bool | None = None  # judged by thumbnails: their verdict
     gradient: float = 0.0  # aligned grey gradient correlation (computed when it can decide)
+    chroma: float = 0.0  # share of the shared foreground whose hue changed (colourways)
 
 
 def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
@@ -277,11 +304,17 @@ def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
         return Measure(overlap, keypoints, len(matches), count, scale, rotation)
     aligned = _Aligned(a, b, M)
     agreement = aligned.foreground_agreement()
-    gradient = 0.0
-    if full or (count < STRONG_SHARE * keypoints and agreement >= MIN_FOREGROUND_AGREEMENT):
+    gradient = chroma = 0.0
+    if full or agreement >= MIN_FOREGROUND_AGREEMENT:
+        chroma = aligned.chroma_change()
+    if full or (
+        count < STRONG_SHARE * keypoints
+        and agreement >= MIN_FOREGROUND_AGREEMENT
+        and chroma <= MAX_CHROMA_CHANGE
+    ):
         gradient = aligned.gradient_correlation()
     return Measure(
-        overlap, keypoints, len(matches), count, scale, rotation, agreement, None, gradient
+        overlap, keypoints, len(matches), count, scale, rotation, agreement, None, gradient, chroma
     )
 
 
@@ -303,6 +336,8 @@ def judge(m: Measure, strong_share: float = STRONG_SHARE) -> Verdict:
         return Verdict(False, m.inliers, reason="transform")
     if m.agreement < MIN_FOREGROUND_AGREEMENT:
         return Verdict(False, m.inliers, m.agreement, "pixels")
+    if m.chroma > MAX_CHROMA_CHANGE:
+        return Verdict(False, m.inliers, m.agreement, "colourway")
     if m.inliers < strong_share * m.keypoints and m.gradient < MIN_GRADIENT_CORRELATION:
         return Verdict(False, m.inliers, m.agreement, "edges")
     return Verdict(True, m.inliers, m.agreement)
@@ -324,6 +359,12 @@ class _Aligned:
             cv2.warpAffine(np.ones(b.rgb.shape[:2], np.uint8), M, (w, h), flags=cv2.INTER_NEAREST)
             > 0
         )
+        # A light blur of both: resampling and JPEG blocks move sharp edges by a pixel.
+        self.blurred = [cv2.GaussianBlur(x, (5, 5), 0) for x in (a.rgb, self.warped)]
+        self.foreground = [
+            np.abs(x.astype(np.float32) - a.background).max(axis=2) > BACKGROUND_DIFF
+            for x in self.blurred
+        ]
 
     def foreground_agreement(self) -> float:
         """Share of foreground pixels whose colours agree.
@@ -331,14 +372,8 @@ class _Aligned:
         One gain and offset (fitted on grey) absorb a brightness/contrast change; a
         different colourway in the same pose disagrees on most of the shoe.
         """
-        a = self.a
-        # A light blur of both: resampling and JPEG blocks move sharp edges by a pixel.
-        warped = cv2.GaussianBlur(self.warped, (5, 5), 0).astype(np.float32)
-        A = cv2.GaussianBlur(a.rgb, (5, 5), 0).astype(np.float32)
-        fg = self.valid & (
-            (np.abs(A - a.background).max(axis=2) > BACKGROUND_DIFF)
-            | (np.abs(warped - a.background).max(axis=2) > BACKGROUND_DIFF)
-        )
+        A, warped = (x.astype(np.float32) for x in self.blurred)
+        fg = self.valid & (self.foreground[0] | self.foreground[1])
         if fg.sum() < 50:
             return 0.0
         # The gain and offset are fitted on the whole overlap, background included: a
@@ -349,6 +384,27 @@ class _Aligned:
         offset = float(ga.mean() - gain * gb.mean())
         fa, fb = A[fg], warped[fg]
         return float((np.abs(fa - (fb * gain + offset)).max(axis=1) < COLOUR_TOLERANCE).mean())
+
+    def chroma_change(self) -> float:
+        """Share of the foreground both pictures have whose hue changed (another colourway).
+
+        Only where both are foreground: text laid over the background of a copy is left out.
+        """
+        both = self.valid & self.foreground[0] & self.foreground[1]
+        if both.sum() < 50:
+            return 0.0
+        ab = [
+            cv2.cvtColor(x, cv2.COLOR_RGB2LAB)[both][:, 1:].astype(np.float32) - 128
+            for x in self.blurred
+        ]
+        chroma = [np.hypot(x[:, 0], x[:, 1]) for x in ab]
+        hue = [np.degrees(np.arctan2(x[:, 1], x[:, 0])) for x in ab]
+        turn = np.abs((hue[0] - hue[1] + 180) % 360 - 180)
+        low, high = np.minimum(*chroma), np.maximum(*chroma)
+        changed = ((low >= CHROMATIC) & (turn > MAX_HUE_TURN)) | (
+            (high >= COLOURED) & (low < CHROMATIC)
+        )
+        return float(changed.mean())
 
     def gradient_correlation(self) -> float:
         """Correlation of both pictures' grey gradients over the overlap (less its rim).

@@ -7,7 +7,10 @@ photo as 261 (Air_Max_90). The closest distinct sneakers (pHash 0-2 apart: 216/2
 Air_Max_1_015: the same product photos as Air_Jordan_1_039 and Air_Max_1_031, reframed (and
 for the Air Max on another background), every lace and stitch in place, checked by eye. The
 window candidates (issue 14) add Adidas_Ultra_Boost_4_028: the photo of _021 cut to a wider
-frame, the same pair, laces and shadow, checked by eye.
+frame, the same pair, laces and shadow, checked by eye. The pHash+dHash candidates
+within 16 bits (issue 14, second pass) add Yeezy_500_022 (pHash 14 bits away, half its
+keypoints fit): the photo of _012 on a square canvas with an "AuKick.com" watermark on the
+heel, every panel and the lace pull in place, checked by eye.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def test_sneakers10(shared_dir, catalog_path):
             "Air_Jordan_1_039.jpg": ["Air_Jordan_1_015.webp"],
             "Air_Max_1_031.jpg": ["Air_Max_1_015.webp"],
             "Adidas_Ultra_Boost_4_021.jpg": ["Adidas_Ultra_Boost_4_028.jpg"],
+            "Yeezy_500_022.jpg": ["Yeezy_500_012.webp"],
         }
         assert {(titles[k], c) for k, c, _ in result.conflicts} == {
             ("Air_Max_1_018.webp", "Air_Max_90"),
