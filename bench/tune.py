@@ -101,6 +101,9 @@ CANDIDATES: dict[str, dict] = {
         "fine_tune_schedule": "cosine",
         "fine_tune_learning_rate": 6e-4,
     },
+    "deep": {"fine_tune_from": "block_9_add,block7_add"},
+    "lr6e-4": {"fine_tune_learning_rate": 6e-4},
+    "deep-lr6e-4": {"fine_tune_from": "block_9_add,block7_add", "fine_tune_learning_rate": 6e-4},
     "deep-ls-cos": {
         "label_smoothing": 0.1,
         "fine_tune_schedule": "cosine",

@@ -31,6 +31,7 @@ class Backbone:
     no-top weights file Keras fetches for `weights="imagenet"` (None: not from Keras).
     `cut` is the layer whose output is cached: everything after it is the "top" that
     phase 2 fine-tunes (chosen at a block boundary no residual connection crosses).
+    `deep_cut`, where given, is one stage earlier: what a deep fine-tune starts after.
     """
 
     name: str
@@ -41,6 +42,7 @@ class Backbone:
     imagenet_file: str | None
     imagenet_url: str | None
     cut: str
+    deep_cut: str | None = None
 
 
 def _lite(name: str) -> Callable[..., keras.Model]:
@@ -79,6 +81,8 @@ def _keras_app(factory: str, **extra) -> Callable[..., keras.Model]:
 
 # cut: the end of the last stage before the final downsampling, like mobilenet_v2's
 # block_12_add (for EfficientNet-Lite: the last block of the 112-channel stage, scaled).
+# deep_cut (the recommended ensemble's members): the end of the stage before, at the same
+# 14x14 (mobilenet_v2's 64-channel stage, Lite0's 80-channel one); see train.DEEP_PER_CLASS.
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in [
@@ -121,6 +125,7 @@ BACKBONES: dict[str, Backbone] = {
             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
             KERAS_BASE + "mobilenet_v2/",
             "block_12_add",
+            "block_9_add",
         ),
         Backbone(
             "efficientnet_lite0",
@@ -131,6 +136,7 @@ BACKBONES: dict[str, Backbone] = {
             None,
             None,
             "block10_add",
+            "block7_add",
         ),
         Backbone(
             "efficientnet_lite1",
@@ -210,24 +216,26 @@ def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
     return list(zip(entries, values, strict=True))
 
 
-def member_cuts(backbone: str, fine_tune_from: str | None) -> list[str]:
+def member_cuts(backbone: str, fine_tune_from: str | None, *, deep: bool = False) -> list[str]:
     """The layer each member is cut after: `--fine-tune-from` names one layer per member,
-    joined by commas like `--weights` (an empty item keeps that member's default cut).
+    joined by commas like `--weights` (an empty item keeps that member's default cut, which
+    is its `deep_cut` when `deep` and it has one).
 
     Example:
         >>> member_cuts("mobilenet_v2+efficientnet_lite0", "block_9_add,")
         ['block_9_add', 'block10_add']
     """
     entries = [entry for entry, _ in members(backbone, "none")]
+    defaults = [(deep and entry.deep_cut) or entry.cut for entry in entries]
     if not fine_tune_from:
-        return [entry.cut for entry in entries]
+        return defaults
     values = [v.strip() for v in fine_tune_from.split(",")]
     if len(values) != len(entries):
         raise TrainerError(
             "--fine-tune-from names one layer per backbone, separated by commas. Received: "
             f"backbone={backbone!r}, fine_tune_from={fine_tune_from!r}"
         )
-    return [v or entry.cut for v, entry in zip(values, entries, strict=True)]
+    return [v or default for v, default in zip(values, defaults, strict=True)]
 
 
 def default_size(backbone: str) -> int:

@@ -93,8 +93,23 @@ def main(
     learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS[
         "learning_rate"
     ],
+    fine_tune_depth: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "standard, deep (one stage more of each backbone) or auto: deep from 50 "
+                "training images per class."
+            )
+        ),
+    ] = DEFAULTS["fine_tune_depth"],
     fine_tune_learning_rate: Annotated[
-        float, typer.Option(help="Learning rate while the top of the backbone is unfrozen.")
+        float | None,
+        typer.Option(
+            help=(
+                "Learning rate while the top of the backbone is unfrozen "
+                "(default: 3e-4 standard, 6e-4 deep)."
+            )
+        ),
     ] = DEFAULTS["fine_tune_learning_rate"],
     patience: Annotated[
         int, typer.Option(help="Early stopping: epochs without a better validation loss.")

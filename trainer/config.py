@@ -23,9 +23,14 @@ class TrainConfig:
     # and 9,000 samples per epoch beat 4 epochs at 1e-4 with 10,000 / 6,000 on both.
     fine_tune_epochs: int = 6
     fine_tune_from: str | None = None
+    # auto: `deep` (each member cut at its registry `deep_cut`, one stage earlier) when the
+    # split has at least train.DEEP_PER_CLASS training images per class, else `standard`;
+    # the learning rate left at None follows the depth (train.FINE_TUNE_RATES). The run
+    # stores the resolved values.
+    fine_tune_depth: str = "auto"
     batch_size: int = 32
     learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 3e-4
+    fine_tune_learning_rate: float | None = None
     val_fraction: float = 0.1
     patience: int = 8
     head_width: int = 64

@@ -75,6 +75,13 @@ MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
 SCHEDULES = ("constant", "cosine")  # the fine-tune learning rate over its epochs
+DEPTHS = ("auto", "standard", "deep")
+# A deep fine-tune (one stage more, at twice the rate) needs data: on a sneakers41 CV fold
+# (~64 training images per class) it raised top-1 from 0.744 to 0.807, on sneakers10's
+# 3 folds (~18 per class) it lowered it (bench/tune.py, issue 11). The line between them is
+# not measured more finely than that; 50 sits between the two.
+DEEP_PER_CLASS = 50
+FINE_TUNE_RATES = {"standard": 3e-4, "deep": 6e-4}
 
 
 def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
@@ -112,6 +119,10 @@ def train(
         cfg = TrainConfig.from_params(run["params"])
     parts = members(cfg.backbone, cfg.weights)
     member_cuts(cfg.backbone, cfg.fine_tune_from)  # checked before anything starts
+    if cfg.fine_tune_depth not in DEPTHS:
+        raise TrainerError(
+            f"fine-tune depth is one of {', '.join(DEPTHS)}. Received: {cfg.fine_tune_depth!r}"
+        )
     if cfg.fine_tune_schedule not in SCHEDULES:
         raise TrainerError(
             f"fine-tune schedule is one of {', '.join(SCHEDULES)}. "
@@ -128,7 +139,7 @@ def train(
         seed=cfg.seed,
         exclude_flagged=cfg.exclude_flagged,
     )
-    cfg = replace(cfg, split=data.split)
+    cfg = resolve_depth(replace(cfg, split=data.split), len(data.train), len(data.classes))
     if resume is None:
         run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
     run_dir = cat.root / RUNS_DIR / str(run["id"])
@@ -226,6 +237,16 @@ def _train_in(
     return metrics, artifacts
 
 
+def resolve_depth(cfg: TrainConfig, n_train: int, n_classes: int) -> TrainConfig:
+    """`cfg` with `fine_tune_depth` auto resolved by images per class, and the fine-tune
+    learning rate of that depth where none was given."""
+    depth = cfg.fine_tune_depth
+    if depth == "auto":
+        depth = "deep" if n_train >= DEEP_PER_CLASS * max(1, n_classes) else "standard"
+    rate = cfg.fine_tune_learning_rate or FINE_TUNE_RATES[depth]
+    return replace(cfg, fine_tune_depth=depth, fine_tune_learning_rate=rate)
+
+
 def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
     """How many augment passes and fine-tune samples per epoch this run does (issue 10).
 
@@ -255,7 +276,7 @@ def _build_members(
 ) -> tuple[list[keras.Model], list[Member]]:
     """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
     bases, parts = [], []
-    cuts = member_cuts(cfg.backbone, cfg.fine_tune_from)
+    cuts = member_cuts(cfg.backbone, cfg.fine_tune_from, deep=cfg.fine_tune_depth == "deep")
     for i, (entry, w, cut) in enumerate(zip(entries, weights, cuts, strict=True)):
         base = build_backbone(entry.name, w, size)
         freeze(base)
@@ -398,7 +419,8 @@ def _phase_top(
         if inputs.val_maps
         else None
     )
-    rate = cfg.fine_tune_learning_rate
+    assert cfg.fine_tune_learning_rate is not None, "train() resolves it (resolve_depth)"
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = cfg.fine_tune_learning_rate
     if cfg.fine_tune_schedule == "cosine":
         # Decays to 0 over the planned steps; BackupAndRestore restores the optimizer's step
         # count, so a resumed run continues on the same curve.

@@ -86,6 +86,9 @@ def test_fine_tune_from_names_one_layer_per_member_or_keeps_the_defaults():
     assert member_cuts(ensemble, "block_9_add, block7_add") == ["block_9_add", "block7_add"]
     assert member_cuts(ensemble, ",block7_add") == ["block_12_add", "block7_add"]
     assert member_cuts("vgg16", "block3_pool") == ["block3_pool"]
+    assert member_cuts(ensemble, None, deep=True) == ["block_9_add", "block7_add"]
+    assert member_cuts(ensemble, "block_12_add,", deep=True) == ["block_12_add", "block7_add"]
+    assert member_cuts("vgg16", None, deep=True) == ["block4_pool"]  # no deep cut: its cut
     with pytest.raises(TrainerError, match="one layer per backbone"):
         member_cuts(ensemble, "block_9_add")
 

@@ -92,22 +92,25 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
 
 
 def test_each_ensemble_member_is_cut_where_fine_tune_from_says(small_catalog):
-    """Issue 11: `--fine-tune-from a,b` cuts each member (an empty item: its default cut),
-    and a run with label smoothing and a cosine fine-tune rate trains and records them."""
+    """Issue 11: `--fine-tune-from a,b` cuts each member (an empty item: its default cut,
+    here the deep one), and a run with label smoothing and a cosine fine-tune rate trains
+    and records what it resolved."""
     path, _ = small_catalog
     cfg = TrainConfig(
         "mobilenet_v2+efficientnet_lite0",
-        **{**TINY, "fine_tune_from": "block_9_add,", "fine_tune_schedule": "cosine"},
+        **{**TINY, "fine_tune_from": "block_12_add,", "fine_tune_schedule": "cosine"},
+        fine_tune_depth="deep",
         label_smoothing=0.1,
     )
     with open_catalog(path) as cat:
         run = train(cat, cfg)
         record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
     channels = [np.load(p, mmap_mode="r").shape[-1] for p in record["train"][0]]
-    assert channels == [64, 112]  # block_9_add's 64 channels; Lite0's default block10_add
+    assert channels == [96, 80]  # block_12_add's 96 channels; Lite0's deep cut block7_add
     assert run["status"] == "finished"
-    assert run["params"]["label_smoothing"] == 0.1
-    assert run["params"]["fine_tune_schedule"] == "cosine"
+    params = run["params"]
+    assert (params["fine_tune_depth"], params["fine_tune_learning_rate"]) == ("deep", 6e-4)
+    assert (params["label_smoothing"], params["fine_tune_schedule"]) == (0.1, "cosine")
 
 
 def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
@@ -116,6 +119,7 @@ def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
         for overrides, message in [
             ({"fine_tune_from": "block_9_add"}, "one layer per backbone"),
             ({"fine_tune_schedule": "linear"}, "constant, cosine"),
+            ({"fine_tune_depth": "deeper"}, "auto, standard, deep"),
         ]:
             with pytest.raises(TrainerError, match=message):
                 train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, **overrides}))
