@@ -82,7 +82,7 @@ def _keras_app(factory: str, **extra) -> Callable[..., keras.Model]:
 # cut: the end of the last stage before the final downsampling, like mobilenet_v2's
 # block_12_add (for EfficientNet-Lite: the last block of the 112-channel stage, scaled).
 # deep_cut (the recommended ensemble's members): the end of the stage before, at the same
-# 14x14 (mobilenet_v2's 64-channel stage, Lite0's 80-channel one); see train.DEEP_PER_CLASS.
+# 14x14 (mobilenet_v2's 64-channel stage, Lite0's 80-channel one); see plan.DEEP_PER_CLASS.
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in [

@@ -24,8 +24,8 @@ class TrainConfig:
     fine_tune_epochs: int = 6
     fine_tune_from: str | None = None
     # auto: `deep` (each member cut at its registry `deep_cut`, one stage earlier) when the
-    # split has at least train.DEEP_PER_CLASS training images per class, else `standard`;
-    # the learning rate left at None follows the depth (train.FINE_TUNE_RATES). The run
+    # split has at least plan.DEEP_PER_CLASS training images per class, else `standard`;
+    # the learning rate left at None follows the depth (plan.FINE_TUNE_RATES). The run
     # stores the resolved values.
     fine_tune_depth: str = "auto"
     batch_size: int = 32
@@ -40,7 +40,7 @@ class TrainConfig:
     size: int | None = None
     seed: int = 0
     accepted_only: bool = False
-    # See `train.work_plan`: fewer passes and fine-tune samples per epoch for large sets.
+    # See `plan.work_plan`: fewer passes and fine-tune samples per epoch for large sets.
     image_pass_budget: int = 20_000
     fine_tune_samples: int = 9_000
     exclude_flagged: bool = False

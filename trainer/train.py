@@ -66,6 +66,7 @@ from .model import (
     top_classifier,
     unfreeze,
 )
+from .plan import DEPTHS, SCHEDULES, resolve_depth, work_plan
 from .unknown import evaluate_and_calibrate
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
@@ -74,14 +75,6 @@ MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 # against time in a benchmark; what it returns is ignored and nothing it does reaches training.
 Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
-SCHEDULES = ("constant", "cosine")  # the fine-tune learning rate over its epochs
-DEPTHS = ("auto", "standard", "deep")
-# A deep fine-tune (one stage more, at twice the rate) needs data: on a sneakers41 CV fold
-# (~64 training images per class) it raised top-1 from 0.744 to 0.807, on sneakers10's
-# 3 folds (~18 per class) it lowered it (bench/tune.py, issue 11). The line between them is
-# not measured more finely than that; 50 sits between the two.
-DEEP_PER_CLASS = 50
-FINE_TUNE_RATES = {"standard": 3e-4, "deep": 6e-4}
 
 
 def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
@@ -235,40 +228,6 @@ def _train_in(
     rel = run_dir.relative_to(cat.root).as_posix()
     artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
     return metrics, artifacts
-
-
-def resolve_depth(cfg: TrainConfig, n_train: int, n_classes: int) -> TrainConfig:
-    """`cfg` with `fine_tune_depth` auto resolved by images per class, and the fine-tune
-    learning rate of that depth where none was given."""
-    depth = cfg.fine_tune_depth
-    if depth == "auto":
-        depth = "deep" if n_train >= DEEP_PER_CLASS * max(1, n_classes) else "standard"
-    rate = cfg.fine_tune_learning_rate or FINE_TUNE_RATES[depth]
-    return replace(cfg, fine_tune_depth=depth, fine_tune_learning_rate=rate)
-
-
-def work_plan(cfg: TrainConfig, n_train: int, n_members: int) -> dict:
-    """How many augment passes and fine-tune samples per epoch this run does (issue 10).
-
-    Time grows with passes x images (every pass runs the backbone over every image, and
-    each fine-tune epoch runs the top forward and backward over every pass of every
-    image). Up to `image_pass_budget` image-passes (images x passes x backbones) the
-    configured passes run in full, as on sneakers10 (~280 train images: 5 passes); above
-    it fewer passes (at least the plain one), and each fine-tune epoch draws at most
-    `fine_tune_samples` (shared by the backbones) fresh random samples, so 5,000 images
-    train within 20 minutes on 2 CPU cores (bench/train.py --scale). A budget of 0 turns
-    the limit off.
-    """
-    work = max(1, n_train * n_members)
-    passes = (
-        cfg.augment_passes
-        if cfg.image_pass_budget <= 0
-        else max(1, min(cfg.augment_passes, cfg.image_pass_budget // work))
-    )
-    samples = passes * n_train
-    if cfg.fine_tune_samples > 0:
-        samples = min(samples, max(cfg.batch_size, cfg.fine_tune_samples // n_members))
-    return {"augment_passes": passes, "fine_tune_samples": samples}
 
 
 def _build_members(

@@ -23,7 +23,8 @@ from trainer.features import (
     feature_pass,
     map_files,
 )
-from trainer.train import DEEP_PER_CLASS, TrainConfig, resolve_depth, work_plan
+
+pytestmark = pytest.mark.slow  # trainer.data and trainer.features import Keras
 
 SIZE, BATCH = featgen.SIZE, featgen.BATCH
 _examples, _member = featgen.examples, featgen.member
@@ -95,34 +96,6 @@ def test_a_second_pass_over_the_same_images_reuses_the_cached_files(tmp_path):
     assert first.stat().st_mtime_ns == stamp
     other = feature_pass([member], examples[:-1], SIZE, None, tmp_path / "f", None, BATCH)[0]
     assert other.parent != first.parent  # another image list is another cache key
-
-
-def test_auto_depth_goes_deep_from_enough_images_per_class_and_keeps_what_was_given():
-    """Issue 11: the deep fine-tune helped sneakers41 (~64 images per class) and hurt
-    sneakers10 (~18 per class), so `auto` decides by images per class."""
-    cfg = TrainConfig()
-    small = resolve_depth(cfg, DEEP_PER_CLASS * 10 - 1, 10)
-    big = resolve_depth(cfg, DEEP_PER_CLASS * 10, 10)
-    assert (small.fine_tune_depth, small.fine_tune_learning_rate) == ("standard", 3e-4)
-    assert (big.fine_tune_depth, big.fine_tune_learning_rate) == ("deep", 6e-4)
-    assert cfg.fine_tune_depth == "auto" and cfg.fine_tune_learning_rate is None
-    given = TrainConfig(fine_tune_depth="standard", fine_tune_learning_rate=1e-4)
-    kept = resolve_depth(given, 100_000, 10)
-    assert (kept.fine_tune_depth, kept.fine_tune_learning_rate) == ("standard", 1e-4)
-
-
-def test_work_plan_keeps_small_sets_whole_and_bounds_large_ones():
-    cfg = TrainConfig("efficientnet_lite0")
-    assert work_plan(cfg, 280, 1) == {
-        "augment_passes": 5,
-        "fine_tune_samples": 5 * 280,
-    }  # sneakers10: as before
-    assert work_plan(cfg, 280, 2) == {"augment_passes": 5, "fine_tune_samples": 5 * 280}
-    assert work_plan(cfg, 4500, 1) == {"augment_passes": 4, "fine_tune_samples": 9000}
-    assert work_plan(cfg, 4500, 2) == {"augment_passes": 2, "fine_tune_samples": 4500}
-    assert work_plan(cfg, 50_000, 1) == {"augment_passes": 1, "fine_tune_samples": 9000}
-    unbounded = TrainConfig("efficientnet_lite0", image_pass_budget=0, fine_tune_samples=0)
-    assert work_plan(unbounded, 50_000, 1) == {"augment_passes": 5, "fine_tune_samples": 250_000}
 
 
 def test_train_cache_shows_and_clears_only_the_trainers_files(catalog_path):
