@@ -97,8 +97,8 @@ def main(
         str,
         typer.Option(
             help=(
-                "standard, deep (one stage more of each backbone) or auto: deep from 50 "
-                "training images per class."
+                "standard, deep (one stage more of mobilenet_v2 and efficientnet_lite0) "
+                "or auto: deep from 50 training images per class."
             )
         ),
     ] = DEFAULTS["fine_tune_depth"],
