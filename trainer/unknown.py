@@ -156,7 +156,7 @@ def calibrate_run(cat: Catalog, run_id: int, data: SplitData, *, batch_size: int
     size, folder = int(model.input_shape[1]), cache_dir(cat)
     chosen = [tests[i] for i in picks.test]
     test = embed(net, chosen, size, folder, batch_size, "test")[1] if chosen else None
-    return _calibrate(cat, run, model, data, picks, test, batch_size)
+    return _calibrate(cat, run, model, (net, widths), data, picks, test, batch_size)
 
 
 def evaluate_and_calibrate(
@@ -170,12 +170,12 @@ def evaluate_and_calibrate(
     started = time.perf_counter()
     run = get_run(cat, run_id)
     model, classes = load_run_model(cat, run)
-    net, _ = feature_model(model)
+    net, widths = feature_model(model)
     tests = run_test_examples(cat, run, classes)
     picks = _picks(run, data, tests)
     _, test = evaluate_model(cat, run, net, classes, tests, batch_size=batch_size, keep=picks.test)
     evaluated = time.perf_counter()
-    _calibrate(cat, run, model, data, picks, test, batch_size)
+    _calibrate(cat, run, model, (net, widths), data, picks, test, batch_size)
     seconds = {
         **get_run(cat, run_id)["metrics"].get("seconds", {}),
         "evaluate": round(evaluated - started, 2),
@@ -206,14 +206,17 @@ def _calibrate(
     cat: Catalog,
     run: dict,
     model: keras.Model,
+    features: tuple[keras.Model, list[int]],
     data: SplitData,
     picks: _Picks,
     test_features: np.ndarray | None,
     batch_size: int,
 ) -> dict:
     """The threshold from the picked train and validation images, checked on the test
-    features given; stored with the reference features. Returns the summary."""
-    net, widths = feature_model(model)
+    features given; stored with the reference features. Returns the summary.
+
+    `features` is `feature_model(model)`, which the caller has already built."""
+    net, widths = features
     run_dir = cat.root / Path(run["artifacts"]["model"]).parent
 
     def unit(part: str, examples: list[Example], rows: np.ndarray) -> np.ndarray:
