@@ -17,6 +17,12 @@
    classifier is the audit's own head (logistic regression on the cached frozen features),
    not a fine-tuned network, so the three numbers compare labels, not training recipes.
 
+`--with-run` first trains the default recipe on the noisy labels (the `train` command in a
+child process) and audits with that run (`train audit --run ID`: its fine-tuned features
+joined with the frozen ones); `--real-accuracy` then gives (a)/(b)/(c) by the real trainer:
+that run, `train --exclude-flagged`, and `train` on the clean catalog (about 15 minutes
+each on 2 CPU cores). `--save-probs F.npz` keeps the out-of-fold probabilities and the truth.
+
 `--workdir` keeps the imported catalog and the feature cache between runs (the first
 run's audit time is the cold one: every image goes through the backbone).
 """
@@ -28,10 +34,12 @@ import io
 import json
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catalog import Provenance, add_image, open_catalog, update_image  # noqa: E402
+from catalog import Provenance, add_image, class_names, open_catalog, update_image  # noqa: E402
 from catalog.splits import assign, split_images  # noqa: E402
 from trainer.audit import (  # noqa: E402
     DEFAULT_AUDIT_BACKBONE,
@@ -155,6 +163,48 @@ def scores(flagged: set[int], flipped: set[int], outsiders: set[int]) -> dict:
     }
 
 
+def trained(catalog: Path, extra: list[str], work: Path, what: str) -> dict:
+    """`train --split default [extra]` as a user runs it (bench/train.py's child process);
+    its run id, test top-1 / top-3, training images and wall time."""
+    from train import keras_env, ours  # bench/train.py, beside this file
+
+    t = time.perf_counter()
+    print(f"training on the {what} labels ...", flush=True)
+    result = ours(catalog, ["--split", "default", *extra], keras_env(work), work / f"{what}.log")
+    if not result:
+        raise SystemExit(f"`train` on the {what} labels failed; see {work / what}.log")
+    with sqlite3.connect(catalog) as conn:
+        run_id, metrics = conn.execute(
+            "SELECT id, metrics FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    counts = json.loads(metrics).get("counts", {})
+    row = {
+        "run": run_id,
+        "top1": round(result["top1"], 4),
+        "top3": round(result["top3"], 4),
+        "train_images": counts.get("train"),
+        "seconds": round(time.perf_counter() - t, 1),
+    }
+    print(f"  {what}: {row}", flush=True)
+    return row
+
+
+def save_probs(path: Path, cat, result, train_ids, flipped, outsiders) -> None:
+    """The audit's out-of-fold probabilities with the given labels and the injected truth."""
+    ids = np.array(result.image_ids)
+    given = {r["id"]: r["class"] for r in split_images(cat, "default")}
+    names = [n for n in class_names(cat) if n in set(given.values())]  # the audit's order
+    np.savez(
+        path,
+        ids=ids,
+        y=np.array([names.index(given[i]) for i in ids]),
+        probs=result.probs,
+        train=np.array([i in train_ids for i in ids]),
+        flipped=np.array([i in flipped for i in ids]),
+        outsider=np.array([i in outsiders for i in ids]),
+    )
+
+
 def accuracies(
     cat, cfg: AuditConfig, clean: dict[int, str], outsiders: set[int], flagged: set[int]
 ) -> dict:
@@ -203,10 +253,29 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--backbone", default=DEFAULT_AUDIT_BACKBONE)
     parser.add_argument("--weights", default="imagenet")
+    parser.add_argument(
+        "--save-probs", type=Path, default=None, help="write ids, labels, probs and truth (.npz)"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--no-accuracy", action="store_true", help="skip the (a)/(b)/(c) test accuracies"
+    )
+    parser.add_argument(
+        "--with-run",
+        action="store_true",
+        help=(
+            "train the default recipe on the noisy labels first (`train`, a child process) "
+            "and audit with that run's features (`train audit --run`)"
+        ),
+    )
+    parser.add_argument(
+        "--real-accuracy",
+        action="store_true",
+        help=(
+            "with --with-run: (a)/(b)/(c) by the real trainer: the noisy run, "
+            "`train --exclude-flagged`, and `train` on the clean catalog"
+        ),
     )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))
@@ -221,7 +290,11 @@ def main() -> int:
     (work / "cache").mkdir(exist_ok=True)
     (run_dir / "cache").symlink_to(work / "cache")  # features are keyed by sha256: shared by runs
     cfg = AuditConfig(
-        split="default", folds=args.folds, backbone=args.backbone, weights=args.weights, seed=SEED
+        split="default",
+        folds=args.folds,
+        backbone=args.backbone,
+        weights=args.weights,
+        seed=SEED,
     )
     with open_catalog(run_dir / "catalog.db") as cat:
         clean, flipped, outsiders = inject(
@@ -232,6 +305,11 @@ def main() -> int:
             f"into {len(clean)} train images",
             flush=True,
         )
+    real: dict = {}
+    if args.with_run:
+        real["noisy"] = trained(run_dir / "catalog.db", [], work, "noisy")
+        cfg.run = real["noisy"]["run"]
+    with open_catalog(run_dir / "catalog.db") as cat:
         t = time.perf_counter()
         last = [0.0]
 
@@ -248,6 +326,7 @@ def main() -> int:
             "flip": args.flip,
             "outsiders": args.outsiders,
             "backbone": args.backbone,
+            "folds": args.folds,
             "images": result.images,
             "audit_seconds": round(seconds, 1),
             "feature_seconds": round(result.seconds["features"], 1),
@@ -255,8 +334,16 @@ def main() -> int:
             "off_topic_kind": sum(f["kind"] == "off_topic" for f in result.flags),
             **scores(flagged, flipped, outsiders),
         }
+        if args.save_probs:
+            save_probs(args.save_probs, cat, result, train_ids, flipped, outsiders)
         if not args.no_accuracy:
-            report["accuracy_quick"] = accuracies(cat, cfg, clean, outsiders, flagged)
+            frozen = replace(cfg, run=None)
+            report["accuracy_quick"] = accuracies(cat, frozen, clean, outsiders, flagged)
+    if args.with_run and args.real_accuracy:
+        real["excluded"] = trained(run_dir / "catalog.db", ["--exclude-flagged"], work, "excluded")
+        real["clean"] = trained(base / "catalog.db", [], work, "clean")
+    if real:
+        report["accuracy_trainer"] = real
     print(json.dumps(report, indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))

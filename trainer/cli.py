@@ -30,7 +30,11 @@ from clikit import (
 )
 
 from .advice import scratch_warning, train_each
-from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
+from .audit import (
+    DEFAULT_AUDIT_BACKBONE,
+    MAX_QUALITY,
+    AuditConfig,
+)
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
 from .errors import TrainerError
@@ -418,6 +422,15 @@ def audit(
             )
         ),
     ] = MAX_QUALITY,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Also use this finished run's fine-tuned features (see `train runs`): "
+                "fewer, far more certain flags."
+            )
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print every flagged image as JSON for scripts.")
     ] = False,
@@ -436,6 +449,7 @@ def audit(
         weights=weights,
         size=size,
         max_quality=max_quality or None,
+        run=run,
     )
     with catalog_for_cli(catalog) as cat:
         import_keras()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from catalog import Provenance, add_image, get_image, open_catalog, update_image
 from catalog.audits import get_audit, latest_open_flags
 from catalog.splits import assign
 from curation.review import relabel
-from trainer.audit import find_flags, off_topic_mask
+from trainer.audit import find_flags, off_topic_mask, product_of_experts
 from trainer.cli import app
 from trainer.data import load_split
 
@@ -111,6 +112,72 @@ def audited(tmp_path_factory):
     return path, truth, json.loads(result.stdout)
 
 
+@pytest.fixture(scope="module")
+def run_audited(audited, tmp_path_factory):
+    """(catalog copy, truth, run id, `train audit --run ID --json`): a Lite0 run trained on
+    the noisy labels, then the audit on its features."""
+    path, truth, _ = audited
+    folder = tmp_path_factory.mktemp("run") / "copy"
+    shutil.copytree(path.parent, folder, ignore=shutil.ignore_patterns("cache"))
+    copy = folder / path.name
+    args = ["--backbone", "efficientnet_lite0", "--size", "64", "--epochs", "20"]
+    trained = runner.invoke(app, [*args, "--fine-tune-epochs", "1", "--catalog", str(copy)])
+    assert trained.exit_code == 0, trained.output
+    with open_catalog(copy) as cat:
+        run_id = cat.db.execute("SELECT max(id) FROM runs").fetchone()[0]
+    audit = ["audit", "--run", str(run_id), "--folds", "3", "--max-quality", "0", "--json"]
+    result = runner.invoke(app, [*audit, "--catalog", str(copy)])
+    assert result.exit_code == 0, result.output
+    return copy, truth, run_id, json.loads(result.stdout)
+
+
+def test_audit_with_a_run_finds_the_flips_in_its_fine_tuned_features(run_audited):
+    path, truth, run_id, report = run_audited
+    flagged = {f["image_id"]: f for f in report["flags"]}
+    assert set(truth["flipped"]) | {truth["off_topic"]} <= set(flagged)
+    assert len(flagged) <= len(truth["flipped"]) + 3
+    with open_catalog(path) as cat:
+        audit = get_audit(cat, report["audit"])
+        after = cat.db.execute("SELECT id, class, status FROM images ORDER BY id").fetchall()
+    assert audit["backbone"] == f"run {run_id} (efficientnet_lite0)"
+    assert audit["params"]["run"] == run_id and after == truth["before"]
+
+
+def test_audit_with_a_run_keeps_its_features_per_model_and_reuses_them(run_audited):
+    path, _, run_id, report = run_audited
+    folders = list((path.parent / "cache" / "audit").glob(f"run{run_id}-*"))
+    files = sorted(folders[0].rglob("*.npy")) if len(folders) == 1 else []
+    assert len(files) == 3 * PER_CLASS + 1
+    vector = np.load(files[0])
+    assert vector.dtype == np.float16 and vector.shape == (1280,)
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = runner.invoke(app, ["audit", "--run", str(run_id), "--catalog", str(path)])
+    assert again.exit_code == 0, again.output
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert f"run {run_id} (efficientnet_lite0)" not in again.output  # the table names classes
+    assert f"audit {report['audit'] + 1}:" in again.output
+
+
+def test_audit_with_a_run_of_another_split_or_an_unfinished_run_is_refused(run_audited):
+    path, _, run_id, _ = run_audited
+    with open_catalog(path) as cat:
+        ids = [i for i, _ in _subsets(cat)]
+        assign(cat, "other", [(i, "train" if k % 4 else "test") for k, i in enumerate(ids)], seed=1)
+        cat.db.execute(
+            "INSERT INTO runs (backbone, split, weights, params, status, metrics, artifacts, "
+            "started_at) SELECT backbone, split, weights, params, 'running', '{}', '{}', "
+            "started_at FROM runs WHERE id = ?",
+            [run_id],
+        )
+        running = cat.db.execute("SELECT max(id) FROM runs").fetchone()[0]
+    other = runner.invoke(
+        app, ["audit", "--run", str(run_id), "--split", "other", "--catalog", str(path)]
+    )
+    assert other.exit_code == 1 and "trained on split 'default', not 'other'" in other.output
+    busy = runner.invoke(app, ["audit", "--run", str(running), "--catalog", str(path)])
+    assert busy.exit_code == 1 and f"run {running} is running" in busy.output
+
+
 def test_audit_flags_every_flipped_image_and_suggests_its_true_class(audited):
     _, truth, report = audited
     label_flags = {f["image_id"]: f for f in report["flags"] if f["kind"] == "label"}
@@ -195,6 +262,17 @@ def test_exclude_flagged_without_an_audit_is_a_clear_error(small_catalog):
     )
     assert result.exit_code == 1
     assert "has no audit" in result.output
+
+
+def test_product_of_experts_doubts_a_label_that_either_model_doubts():
+    frozen = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    tuned = np.array([[0.5, 0.5], [0.99, 0.01], [0.0, 1.0]])  # a hard zero stays finite
+    joint = product_of_experts(frozen, tuned)
+    np.testing.assert_allclose(joint.sum(axis=1), 1.0)
+    expected = np.sqrt(0.2 * 0.99) / (np.sqrt(0.2 * 0.99) + np.sqrt(0.8 * 0.01))
+    assert joint[1, 0] == pytest.approx(expected)
+    assert joint[0, 0] == pytest.approx(0.75)  # sqrt(.45) : sqrt(.05) = 3 : 1
+    assert joint[2, 1] > 0.999
 
 
 def test_find_flags_on_known_features():
