@@ -113,6 +113,9 @@ CANDIDATES: dict[str, dict] = {
     "deep": {"fine_tune_depth": "deep", "fine_tune_learning_rate": 3e-4},
     "lr6e-4": {"fine_tune_depth": "standard", "fine_tune_learning_rate": 6e-4},
     "deep-lr6e-4": {"fine_tune_depth": "deep"},
+    # Session 5: a moving average of the fine-tuned weights (the validation accuracy of a
+    # deep fine-tune swung by 0.2 between epochs on bench/audit.py's noisy catalog).
+    "ema": {"fine_tune_ema": 0.99},
     "mnv2": {"backbone": "mobilenet_v2"},
     "l2": {"backbone": "efficientnet_lite2"},
 }

@@ -169,6 +169,12 @@ def main(
         str,
         typer.Option(help="The fine-tune learning rate over its epochs: constant or cosine."),
     ] = DEFAULTS["fine_tune_schedule"],
+    fine_tune_ema: Annotated[
+        float,
+        typer.Option(
+            help="Keep a moving average of the fine-tuned weights with this momentum (0: off)."
+        ),
+    ] = DEFAULTS["fine_tune_ema"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:

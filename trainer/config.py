@@ -46,6 +46,9 @@ class TrainConfig:
     exclude_flagged: bool = False
     label_smoothing: float = 0.0
     fine_tune_schedule: str = "constant"
+    # Phase 2 keeps an exponential moving average of the weights with this momentum and
+    # the run keeps the average (Keras' optimizer EMA); 0: the last step's weights.
+    fine_tune_ema: float = 0.0
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:

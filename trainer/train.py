@@ -116,6 +116,10 @@ def train(
         raise TrainerError(
             f"fine-tune depth is one of {', '.join(DEPTHS)}. Received: {cfg.fine_tune_depth!r}"
         )
+    if not 0 <= cfg.fine_tune_ema < 1:
+        raise TrainerError(
+            f"the fine-tune EMA momentum is in [0, 1). Received: {cfg.fine_tune_ema!r}"
+        )
     if cfg.fine_tune_schedule not in SCHEDULES:
         raise TrainerError(
             f"fine-tune schedule is one of {', '.join(SCHEDULES)}. "
@@ -384,20 +388,27 @@ def _phase_top(
         # Decays to 0 over the planned steps; BackupAndRestore restores the optimizer's step
         # count, so a resumed run continues on the same curve.
         rate = keras.optimizers.schedules.CosineDecay(rate, cfg.fine_tune_epochs * len(train_ds))
-    _compile(model, rate, n_classes, cfg.label_smoothing)
+    _compile(model, rate, n_classes, cfg.label_smoothing, ema=cfg.fine_tune_ema)
     backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
         epochs=cfg.fine_tune_epochs,
         verbose=inputs.verbose,
         validation_data=val_ds,
-        callbacks=[*_callbacks(cfg, backup, val_ds is not None), *extra],
+        callbacks=[
+            *_callbacks(cfg, backup, val_ds is not None, restore_best=not cfg.fine_tune_ema),
+            *extra,
+        ],
     )
 
 
-def _compile(model: keras.Model, lr, n_classes: int, label_smoothing: float = 0.0) -> None:
+def _compile(
+    model: keras.Model, lr, n_classes: int, label_smoothing: float = 0.0, *, ema: float = 0.0
+) -> None:
+    # With `ema`, fit() ends by writing the weights' moving average into the model.
+    optimizer = keras.optimizers.Adam(lr, use_ema=ema > 0, ema_momentum=ema or 0.99)
     model.compile(
-        optimizer=keras.optimizers.Adam(lr),
+        optimizer=optimizer,
         loss=SmoothedSparseCrossentropy(n_classes, label_smoothing),
         metrics=[
             "accuracy",
@@ -406,12 +417,17 @@ def _compile(model: keras.Model, lr, n_classes: int, label_smoothing: float = 0.
     )
 
 
-def _callbacks(cfg: TrainConfig, backup: Path, has_val: bool) -> list[keras.callbacks.Callback]:
-    # BackupAndRestore is the resume mechanism: it restores weights, optimizer and epoch.
+def _callbacks(
+    cfg: TrainConfig, backup: Path, has_val: bool, *, restore_best: bool = True
+) -> list[keras.callbacks.Callback]:
+    """BackupAndRestore (the resume mechanism: weights, optimizer and epoch) and early
+    stopping. `restore_best`: end with the best epoch's weights (Keras restores them at the
+    end of training even when it did not stop early); off when an EMA of the weights is kept,
+    which EarlyStopping would overwrite with one epoch's raw weights."""
     monitor = "val_loss" if has_val else "loss"
     return [
         keras.callbacks.BackupAndRestore(str(backup)),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=cfg.patience, restore_best_weights=True
+            monitor=monitor, patience=cfg.patience, restore_best_weights=restore_best
         ),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from trainer_tests.traingen import CLASSES, TEST_PER_CLASS, TRAIN_PER_CLASS
@@ -20,7 +21,7 @@ from trainer.evaluate import evaluate_run, metrics_from
 from trainer.features import pooled_file
 from trainer.layers import SmoothedSparseCrossentropy
 from trainer.predict import predict_files
-from trainer.train import TrainConfig, train
+from trainer.train import TrainConfig, _callbacks, _compile, train
 
 pytestmark = pytest.mark.slow  # trains real Keras models
 
@@ -101,6 +102,7 @@ def test_each_ensemble_member_is_cut_where_fine_tune_from_says(small_catalog):
         **{**TINY, "fine_tune_from": "block_12_add,", "fine_tune_schedule": "cosine"},
         fine_tune_depth="deep",
         label_smoothing=0.1,
+        fine_tune_ema=0.9,
     )
     with open_catalog(path) as cat:
         run = train(cat, cfg)
@@ -111,6 +113,7 @@ def test_each_ensemble_member_is_cut_where_fine_tune_from_says(small_catalog):
     params = run["params"]
     assert (params["fine_tune_depth"], params["fine_tune_learning_rate"]) == ("deep", 6e-4)
     assert (params["label_smoothing"], params["fine_tune_schedule"]) == (0.1, "cosine")
+    assert params["fine_tune_ema"] == 0.9
 
 
 def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
@@ -120,10 +123,37 @@ def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
             ({"fine_tune_from": "block_9_add"}, "one layer per backbone"),
             ({"fine_tune_schedule": "linear"}, "constant, cosine"),
             ({"fine_tune_depth": "deeper"}, "auto, standard, deep"),
+            ({"fine_tune_ema": 1.0}, "EMA momentum is in"),
         ]:
             with pytest.raises(TrainerError, match=message):
                 train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, **overrides}))
         assert cat.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_fine_tune_ema_leaves_the_moving_average_of_the_weights_in_the_model(tmp_path):
+    """With an EMA the model ends with the average, which a momentum near 1 keeps near the
+    start; EarlyStopping must not put one epoch's raw weights back over it."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    moved = {}
+    for ema in (0.0, 0.999):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        start = model.get_weights()[0].copy()
+        _compile(model, 0.1, 3, ema=ema)
+        cfg = TrainConfig("vgg16", fine_tune_ema=ema)
+        backup = tmp_path / f"backup-{ema}"
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            callbacks=_callbacks(cfg, backup, False, restore_best=not ema),
+        )
+        moved[ema] = float(np.abs(model.get_weights()[0] - start).max())
+    # Keras warms the momentum up over the first steps, so the average still moves a little
+    assert moved[0.0] > 0.1 and moved[0.999] < moved[0.0] / 4, moved
 
 
 def test_smoothed_loss_is_keras_crossentropy_of_the_smoothed_one_hot_labels():
