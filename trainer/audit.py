@@ -138,11 +138,12 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
     params = {
         **asdict(cfg),
         "split": split,
-        "sizes": {} if run else {m.name: m.size for m in audit_members(cat, cfg)},
+        "sizes": {m.name: m.size for m in audit_members(cat, cfg)},
         "images": len(kept),
         "unreadable": unreadable,
     }
-    source = f"run {run['id']} ({run['backbone']})" if run else cfg.backbone
+    # what the features came from: the frozen backbone, and the run when one was used
+    source = f"{cfg.backbone} + run {run['id']} ({run['backbone']})" if run else cfg.backbone
     audit_id = record_audit(cat, split, source, params, records)
     by_id = {r["id"]: r for r in kept}
     listed = [
