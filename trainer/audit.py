@@ -33,7 +33,6 @@ from catalog import (
     Flag,
     class_names,
     get_run,
-    image_file,
     record_audit,
     split_images,
 )
@@ -288,19 +287,13 @@ def split_features(
 
 def _extract_batch(cat, batch, parts, models, found) -> list[int]:
     """Features of `batch` for every member lacking them, written to the cache; unreadable ids."""
-    from .data import decode
+    from .data import decode_rows
 
     pixels: dict[int, tuple[list[dict], list[np.ndarray]]] = {}
     unreadable: list[int] = []
     for size in sorted({m.size for m in parts}):
-        ok, arrays = [], []
-        for r in batch:
-            try:
-                arrays.append(decode(image_file(cat, r), size))
-                ok.append(r)
-            except TrainerError:
-                if r["id"] not in unreadable:
-                    unreadable.append(r["id"])
+        ok, arrays, bad = decode_rows(cat, batch, size)
+        unreadable += [i for i in bad if i not in unreadable]
         pixels[size] = (ok, arrays)
     for m in parts:
         ok, arrays = pixels[m.size]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import Catalog, image_file
+from catalog import Catalog
 
 from .errors import TrainerError
 from .vectors import read_vector, write_vector
@@ -57,7 +57,7 @@ def run_features(
 
     The run must know exactly `classes`, the split's classes now.
     """
-    from .data import decode
+    from .data import decode_rows
     from .evaluate import load_run_model
     from .unknown import feature_model, normalise
 
@@ -76,13 +76,8 @@ def run_features(
         on_progress(done, len(rows))
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
-        batch, pixels = [], []
-        for r in chunk:
-            try:
-                pixels.append(decode(image_file(cat, r), size))
-                batch.append(r)
-            except TrainerError:
-                unreadable.append(r["id"])
+        batch, pixels, bad = decode_rows(cat, chunk, size)
+        unreadable += bad
         if batch:
             _, features = net.predict_on_batch(np.stack(pixels).astype(np.float32))
             for r, vector in zip(batch, np.asarray(features).astype(np.float16), strict=True):

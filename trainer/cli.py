@@ -30,11 +30,7 @@ from clikit import (
 )
 
 from .advice import scratch_warning, train_each
-from .audit import (
-    DEFAULT_AUDIT_BACKBONE,
-    MAX_QUALITY,
-    AuditConfig,
-)
+from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
 from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
 from .config import TrainConfig
 from .errors import TrainerError

@@ -47,7 +47,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     fine_tune_schedule: str = "constant"
     # Phase 2 keeps an exponential moving average of the weights with this momentum and
-    # the run keeps the average (Keras' optimizer EMA); 0: the last step's weights.
+    # the run keeps the average (Keras' optimizer EMA); 0: the weights of the epoch with the
+    # best validation loss.
     fine_tune_ema: float = 0.0
 
     @classmethod

@@ -154,6 +154,20 @@ def decode(path: Path, size: int) -> np.ndarray:
         raise TrainerError(f"cannot read image {path}: {exc}") from exc
 
 
+def decode_rows(
+    cat: Catalog, rows: list[dict], size: int
+) -> tuple[list[dict], list[np.ndarray], list[int]]:
+    """(the rows whose image decodes, their (size, size, 3) pixels, ids of the others)."""
+    ok, arrays, unreadable = [], [], []
+    for r in rows:
+        try:
+            arrays.append(decode(image_file(cat, r), size))
+            ok.append(r)
+        except TrainerError:
+            unreadable.append(r["id"])
+    return ok, arrays, unreadable
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         # convert("RGB") would clip 16-bit values at 255 and give a white image.
