@@ -87,7 +87,10 @@ def main(
     ] = DEFAULTS["split"],
     size: Annotated[
         int | None,
-        typer.Option(help="Input size in px (default: the backbone's; an ensemble's largest)."),
+        typer.Option(
+            help="Input size in px (default: the backbone's, an ensemble's largest; 288 for "
+            "a deep fine-tune of the recommended ensemble)."
+        ),
     ] = DEFAULTS["size"],
     batch_size: Annotated[int, typer.Option()] = DEFAULTS["batch_size"],
     learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS[

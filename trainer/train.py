@@ -30,7 +30,6 @@ from . import backend
 from .backbones import (
     Backbone,
     build_backbone,
-    default_size,
     member_cuts,
     members,
     parse_weights,
@@ -66,7 +65,7 @@ from .model import (
     top_classifier,
     unfreeze,
 )
-from .plan import DEPTHS, SCHEDULES, resolve_depth, work_plan
+from .plan import DEPTHS, SCHEDULES, resolve_depth, resolve_size, work_plan
 from .unknown import evaluate_and_calibrate
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
@@ -125,8 +124,6 @@ def train(
             f"fine-tune schedule is one of {', '.join(SCHEDULES)}. "
             f"Received: {cfg.fine_tune_schedule!r}"
         )
-    # The run's own copy, completed: the caller's config is left as it was.
-    cfg = replace(cfg, size=cfg.size or default_size(cfg.backbone))
     weights = [parse_weights(w) for _, w in parts]
     data = load_split(
         cat,
@@ -136,7 +133,9 @@ def train(
         seed=cfg.seed,
         exclude_flagged=cfg.exclude_flagged,
     )
+    # The run's own copy, completed: the caller's config is left as it was.
     cfg = resolve_depth(replace(cfg, split=data.split), len(data.train), len(data.classes))
+    cfg = resolve_size(cfg)
     if resume is None:
         run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
     run_dir = cat.root / RUNS_DIR / str(run["id"])

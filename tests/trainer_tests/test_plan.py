@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainer.config import TrainConfig
-from trainer.plan import DEEP_PER_CLASS, resolve_depth, work_plan
+from trainer.plan import DEEP_PER_CLASS, DEEP_SIZE, resolve_depth, resolve_size, work_plan
 
 
 def test_auto_depth_goes_deep_from_enough_images_per_class_and_keeps_what_was_given():
@@ -18,6 +18,18 @@ def test_auto_depth_goes_deep_from_enough_images_per_class_and_keeps_what_was_gi
     given = TrainConfig(fine_tune_depth="standard", fine_tune_learning_rate=1e-4)
     kept = resolve_depth(given, 100_000, 10)
     assert (kept.fine_tune_depth, kept.fine_tune_learning_rate) == ("standard", 1e-4)
+
+
+def test_a_deep_fine_tune_of_the_recommended_ensemble_upscales_and_nothing_else_does():
+    """Session 6: 288 px helped sneakers41 (deep) and not sneakers10 (standard)."""
+    big, small = DEEP_PER_CLASS * 10, DEEP_PER_CLASS * 10 - 1
+    assert resolve_size(resolve_depth(TrainConfig(), big, 10)).size == DEEP_SIZE == 288
+    assert resolve_size(resolve_depth(TrainConfig(), small, 10)).size == 224
+    lite2 = TrainConfig("efficientnet_lite2")
+    assert resolve_size(resolve_depth(lite2, big, 10)).size == 260  # only the recommended one
+    given = TrainConfig(size=160)
+    assert resolve_size(resolve_depth(given, big, 10)).size == 160  # what was given stays
+    assert TrainConfig().size is None  # the caller's config is not changed
 
 
 def test_work_plan_keeps_small_sets_whole_and_bounds_large_ones():
