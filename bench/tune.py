@@ -137,7 +137,8 @@ CANDIDATES: dict[str, dict] = {
     # depth 0.848 / 0.967 (224: 0.865 / 0.950): now the default for deep (plan.DEEP_SIZE).
     "deep-s288": {"fine_tune_depth": "deep", "size": 288},
     "s288": {"size": 288},
-    "deep-s320": {"fine_tune_depth": "deep", "size": 320},  # does the trend go on?
+    # Does the trend go on? No: 0.820 / 0.918 on the sneakers41 fold, in 1.5x 288's time.
+    "deep-s320": {"fine_tune_depth": "deep", "size": 320},
     # The head is 64 units wide for 41 classes, and a third of them were dead (never
     # positive on 160 test images) after a deep fine-tune: is it a bottleneck? No: 0.751.
     "deep-head256": {"fine_tune_depth": "deep", "head_width": 256, "dropout": 0.3},
