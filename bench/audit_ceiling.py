@@ -15,9 +15,8 @@ the cut chosen with the truth, so an upper bound on what any threshold rule coul
 that source, with the precision at recall 0.85. Sources:
 
 - frozen: the default `train audit`'s out-of-fold probabilities (frozen Lite0 features);
-- run features: a K-fold logistic regression on run 1's pooled features (`--run` alone);
 - frozen x run features: what `train audit --run 1` flags on;
-- held-out run: run 2's own predictions (with the mirror image) on the train images it
+- held-out run: run 2's own predictions (its saved model's) on the train images it
   never trained on (the frozen audit's flags it excluded), joined with the frozen
   probabilities; the images it trained on keep the `--run 1` score. This is a fine-tuned
   model's honest opinion of exactly the images in doubt.
@@ -79,7 +78,8 @@ def excluded_by(cat, run: dict) -> set[int]:
 
 
 def run_predictions(cat, run: dict, rows: list[dict], classes: list[str]) -> np.ndarray:
-    """(N, K) the run's softmax for `rows` in `classes` order, averaged with the mirror's."""
+    """(N, K) the run's softmax for `rows` in `classes` order, as its saved model gives it
+    (which already averages the image and its mirror when the run used flip TTA, the default)."""
     from trainer.data import decode_rows
     from trainer.evaluate import load_run_model
 
@@ -93,10 +93,7 @@ def run_predictions(cat, run: dict, rows: list[dict], classes: list[str]) -> np.
         if bad:
             raise SystemExit(f"unreadable images {bad}")
         x = np.stack(pixels).astype(np.float32)
-        p = np.asarray(model.predict_on_batch(x)) + np.asarray(
-            model.predict_on_batch(x[:, :, ::-1])
-        )
-        out[start : start + len(ok)] = p[:, order] / 2
+        out[start : start + len(ok)] = np.asarray(model.predict_on_batch(x))[:, order]
         done = start + len(ok)
         print(
             f"\r  run {run['id']}: {done}/{len(rows)} ({time.perf_counter() - started:.0f} s)",
