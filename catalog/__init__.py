@@ -23,7 +23,14 @@ from .diskfull import DiskFullError, disk_full
 from .duplicates import DuplicateMark, duplicate_group, duplicate_marks, mark_duplicates
 from .errors import CatalogError, InvalidClassName, InvalidImage, UnknownClassError
 from .fetches import FetchRecord, record_fetches, tried_urls
-from .files import IMAGE_MAX_BYTES, MB, PAGE_MAX_BYTES, InputFileError, read_input_file
+from .files import (
+    IMAGE_MAX_BYTES,
+    MB,
+    PAGE_MAX_BYTES,
+    TEXT_MAX_BYTES,
+    InputFileError,
+    read_input_file,
+)
 from .hashes import count_hashed, hashed_images, set_hashes, unhashed_images
 from .images import (
     AddResult,
@@ -80,6 +87,7 @@ __all__ = [
     "IMAGE_STATUSES",
     "MB",
     "PAGE_MAX_BYTES",
+    "TEXT_MAX_BYTES",
     "SUBSETS",
     "USABLE_STATUSES",
     "AddResult",

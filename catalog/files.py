@@ -19,6 +19,8 @@ MB = 1024 * 1024
 IMAGE_MAX_BYTES = 50 * MB
 # A saved result page is a few MB; bigger ones only make the parsers slow.
 PAGE_MAX_BYTES = 20 * MB
+# A class map or list of names: thousands of short lines at most.
+TEXT_MAX_BYTES = 4 * MB
 
 
 class InputFileError(CatalogError):

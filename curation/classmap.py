@@ -24,7 +24,13 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from catalog import InvalidClassName, check_class_name
+from catalog import (
+    TEXT_MAX_BYTES,
+    InputFileError,
+    InvalidClassName,
+    check_class_name,
+    read_input_file,
+)
 
 from .errors import CurationError
 from .importer import ImportPlan
@@ -96,9 +102,12 @@ def read_map_file(path: Path) -> dict[str, str]:
     Blank lines and lines starting with `#` are skipped.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CurationError(f"cannot read map file {path}: {exc}") from exc
+        # a FIFO or /dev/zero is refused before it is opened, a huge file before it is read
+        text = read_input_file(path, TEXT_MAX_BYTES).decode("utf-8")
+    except InputFileError as exc:
+        raise CurationError(f"cannot read map file {path}: {exc.detail}") from exc
+    except UnicodeDecodeError as exc:
+        raise CurationError(f"cannot read map file {path}: not UTF-8 text ({exc.reason})") from exc
     lines = [
         (n, line)
         for n, line in enumerate(text.splitlines(), 1)

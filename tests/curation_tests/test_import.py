@@ -264,3 +264,31 @@ def test_near_duplicate_names_among_new_folders_are_reported():
     assert [(m.folder, m.class_name, m.similar_to) for m in class_map.near_duplicates] == [
         ("air_max_97", "air_max_97", "Air_Max_97"),
     ]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "too-large", "not-utf8"])
+def test_a_map_file_that_is_no_text_file_is_one_line_and_never_blocks(tmp_path, kind):
+    """Issue 27: `--map-file /dev/zero` read until memory ran out; a FIFO hung."""
+    import os
+    from pathlib import Path
+
+    from catalog import TEXT_MAX_BYTES
+    from curation.classmap import read_map_file
+    from curation.errors import CurationError
+
+    path = tmp_path / "map.txt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "too-large":
+        path.write_bytes(b"a=b\n" * (TEXT_MAX_BYTES // 4 + 1))
+    else:
+        path.write_bytes(b"caf\xe9=Cafe\n")
+    with pytest.raises(CurationError) as caught:
+        read_map_file(path)
+    message = str(caught.value)
+    assert message.startswith(f"cannot read map file {path}: ") and "\n" not in message
+    expected = {"fifo": "not a regular file", "dev-zero": "not a regular file"}
+    expected |= {"too-large": "over the", "not-utf8": "not UTF-8"}
+    assert expected[kind] in message, message
