@@ -28,6 +28,7 @@ from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl
 from .engines.filters import parse_filter_args
 from .errors import CrawlerError
 from .fetch import Fetcher
+from .netguard import parse_allowed_host
 from .report import CrawlReport
 from .search import ENGINES, parse_search_urls
 
@@ -118,6 +119,10 @@ def crawl(
     """
     if (class_name is None) == (not all_classes):
         raise fail("give exactly one of --class NAME or --all")
+    try:
+        allow_private = [parse_allowed_host(host) for host in allow_private or []]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     fetcher = Fetcher(
         requests.Session(),
         max_workers=workers,

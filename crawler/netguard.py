@@ -10,6 +10,7 @@ resolves differently the second time (DNS rebinding) is caught too.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -127,6 +128,31 @@ def _address_set(allow_private: bool | Collection[str]) -> set[str]:
         except ValueError:
             continue
     return allowed
+
+
+# A DNS host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def parse_allowed_host(value: str) -> str:
+    """`value` as `--allow-private` takes it: an IP address (IPv6 with or without brackets)
+    or a host name, returned as given without brackets.
+
+    A URL, a port or an empty value would allow nothing while looking like it allowed
+    something, so each is refused with the form expected.
+    """
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text.strip("[]") if text.startswith("[") else text))
+    except ValueError:
+        pass
+    name = text.rstrip(".")
+    if 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return name
+    raise ValueError(
+        f"--allow-private takes an IP address or a host name (e.g. 127.0.0.1, ::1, "
+        f"localhost), without scheme, port or path. Received: {value!r}"
+    )
 
 
 def allowed_addresses(hosts: Collection[str], resolver: Resolver = resolve) -> frozenset[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.netguard import CachingResolver, Refused, check_url, is_public
+from crawler.netguard import CachingResolver, Refused, check_url, is_public, parse_allowed_host
 
 
 @pytest.mark.parametrize(
@@ -148,3 +148,32 @@ def test_malformed_urls_are_refused_not_raised(url):
     with pytest.raises(Refused) as info:
         check_url(url, allow_private=True)
     assert info.value.reason == "bad-url"
+
+
+@pytest.mark.parametrize(
+    "given", ["http://127.0.0.1:8080", "127.0.0.1:8080", "", " ", "[::1]:80", "host/path", "a..b"]
+)
+def test_allow_private_refuses_what_would_allow_nothing(given):
+    """Issue 27: a URL, a port or '' were accepted and allowed nothing; the crawl then
+    advised the option the user had just given."""
+    with pytest.raises(ValueError, match="an IP address or a host name"):
+        parse_allowed_host(given)
+
+
+def test_allow_private_takes_addresses_and_host_names():
+    assert parse_allowed_host("127.0.0.1") == "127.0.0.1"
+    assert parse_allowed_host("[::1]") == "::1" and parse_allowed_host("::1") == "::1"
+    assert parse_allowed_host("localhost") == "localhost"
+    assert parse_allowed_host("test-host.lan.") == "test-host.lan"
+
+
+def test_crawl_refuses_a_bad_allow_private_before_fetching(tmp_path):
+    from typer.testing import CliRunner
+
+    from crawler.cli import app
+
+    args = ["--class", "Air_Max_1", "--allow-private", "http://127.0.0.1:8080"]
+    result = CliRunner().invoke(app, [*args, "--catalog", str(tmp_path / "c.db")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "--allow-private takes an IP address or a host name" in result.output
+    assert not (tmp_path / "c.db").exists()  # refused before the catalog was opened
