@@ -4,10 +4,15 @@ The folders are derived data: every export removes the files it wrote before and
 them again from the split's usable images, so the tree always matches `curate stats`. A
 manifest CSV records what went where.
 
-Export deletes only what an earlier export wrote (issue 13): `.imageset-export.json` lists
-every file it wrote with its link target or sha256. Before anything is removed, every file
+Export deletes only what an earlier export wrote: `.imageset-export.json` lists every file
+it wrote with its sha256 (and a link's target). Before anything is removed, every file
 under DIR/train and DIR/test must be listed there and unchanged; anything else (a user's
 own dataset, a linked folder, an edited file) stops the export with nothing deleted.
+
+Each file is written under a temporary name of this tool's own (`TEMP_PREFIX`) and renamed,
+so a kill, a crash or a full disk never leaves half a file under a listed name. The files
+are listed as `pending` before they are written; a re-run after an export that was cut off
+replaces the pending files and removes its own temporary files.
 
 Example:
     >>> export_split(cat, Path("dataset"), split="default", mode="link")   # doctest: +SKIP
@@ -16,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -43,6 +49,7 @@ MANIFEST = "manifest.csv"
 MARKER = ".imageset-export.json"
 MARKER_TOOL = "imageset curate export"
 MODES = ("link", "copy")
+TEMP_PREFIX = ".imageset-export-tmp-"  # a file being written; only an export makes these
 KERAS_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
 FIELDS = ["image_id", "class", "subset", "file", "sha256", "width", "height", "source_url"]
 
@@ -81,7 +88,7 @@ def export_split(
     targets = [(row, *_target(cat, row, mode)) for row in rows]
     _remove_previous(dest, previous)
     # Listed before they are written: a crash midway leaves a folder the next export may clear.
-    _write_marker(dest, {rel: expected for _, rel, expected in targets})
+    _write_marker(dest, {rel: {**expected, "pending": True} for _, rel, expected in targets})
     report = ExportReport(dest, split)
     manifest, written = [], {}
     for row, rel, _ in targets:
@@ -99,30 +106,55 @@ def _target(cat: Catalog, row: dict, mode: str) -> tuple[str, dict]:
     keep_format = row["format"] in KERAS_FORMATS
     rel = f"{row['subset']}/{row['class']}/{row['id']}{src.suffix if keep_format else '.png'}"
     if keep_format and mode == "link":
-        return rel, {"link": str(src)}
+        return rel, {"link": str(src), "sha256": row["sha256"]}
     return rel, {
         "sha256": row["sha256"] if keep_format else None
     }  # a PNG's hash is known once written
 
 
 def _place(cat: Catalog, row: dict, target: Path, mode: str) -> dict:
-    """Write one file (never over an existing one) and return its marker entry."""
+    """Write one file (never over an existing one) under a temporary name, rename it into
+    place, and return its marker entry."""
     src = image_file(cat, row).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if row["format"] in KERAS_FORMATS and mode == "link":
-        os.symlink(src, target)
-        return {"link": str(src)}
-    if row["format"] in KERAS_FORMATS:
-        data = src.read_bytes()
-    else:
-        # Keras decodes only JPEG, PNG, GIF and BMP: a WebP is written as a lossless PNG.
-        buffer = io.BytesIO()
-        with Image.open(src) as img:
-            img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB").save(buffer, "PNG")
-        data = buffer.getvalue()
-    with target.open("xb") as fh:
-        fh.write(data)
-    return {"sha256": sha256_of(data)}
+    temp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "a file is already there", str(target))
+        if row["format"] in KERAS_FORMATS and mode == "link":
+            os.symlink(src, temp)
+            entry = {"link": str(src), "sha256": row["sha256"]}
+        else:
+            data = _file_bytes(src, row["format"])
+            with temp.open("xb") as fh:
+                fh.write(data)
+            entry = {"sha256": sha256_of(data)}
+        os.replace(temp, target)
+    except OSError as exc:
+        if os.path.lexists(temp):
+            temp.unlink()  # this call made it, under a name no other program uses
+        raise CurationError(write_error(target, exc)) from None
+    return entry
+
+
+def _file_bytes(src: Path, fmt: str) -> bytes:
+    if fmt in KERAS_FORMATS:
+        return src.read_bytes()
+    # Keras decodes only JPEG, PNG, GIF and BMP: a WebP is written as a lossless PNG.
+    buffer = io.BytesIO()
+    with Image.open(src) as img:
+        img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def write_error(path: Path, exc: OSError) -> str:
+    """One line naming the file that was being written and what stopped it."""
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file is larger than this file system or process allows",
+    }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return f"cannot write {path}: {why}; the export is incomplete, run it again once fixed"
 
 
 def _previous_export(dest: Path) -> dict[str, dict]:
@@ -149,7 +181,9 @@ def _previous_export(dest: Path) -> dict[str, dict]:
     listed = _read_marker(marker)
     for path in _exported_files(dest):
         rel = path.relative_to(dest).as_posix()
-        if rel not in listed or not _unchanged(path, listed[rel]):
+        if path.name.startswith(TEMP_PREFIX):
+            continue  # a file an export was writing when it was cut off
+        if rel not in listed or not (listed[rel].get("pending") or _unchanged(path, listed[rel])):
             raise CurationError(
                 f"{path} was not written by the last export, or was changed since: nothing was "
                 "deleted; "
@@ -212,13 +246,18 @@ def _read_marker(marker: Path) -> dict[str, dict]:
 
 
 def _write_marker(dest: Path, files: dict[str, dict]) -> None:
-    write_text_atomic(
-        dest / MARKER, json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0)
-    )
+    content = json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0)
+    try:
+        write_text_atomic(dest / MARKER, content)
+    except OSError as exc:
+        raise CurationError(write_error(dest / MARKER, exc)) from None
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
-    with atomic_write(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    try:
+        with atomic_write(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise CurationError(write_error(path, exc)) from None

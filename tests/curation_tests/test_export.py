@@ -155,3 +155,73 @@ def test_export_cli_refusal_is_one_line_and_exit_1(split_cat, tmp_path):
         and "nothing was deleted" in result.output
     )
     assert (theirs / "train" / "dogs" / "a.jpg").exists()
+
+
+def _marker(out):
+    import json
+
+    return json.loads((out / ".imageset-export.json").read_text())["files"]
+
+
+@pytest.mark.parametrize("mode", ["link", "copy"])
+def test_an_export_cut_off_midway_is_replaced_by_the_next_one(split_cat, tmp_path, mode):
+    """Issue 27: a kill inside a file left a partial file listed in the marker, and every
+    later export refused with a false message."""
+    from curation import export as export_module
+
+    out, real, calls = tmp_path / "out", export_module._place, []
+
+    def cut_off(cat, row, target, how):
+        calls.append(target)
+        if len(calls) == 4:  # killed while writing the fourth: its temporary file stays
+            temp = target.with_name(f"{export_module.TEMP_PREFIX}999-{target.name}")
+            temp.write_bytes(b"\xff\xd8 half a JPEG")
+            raise KeyboardInterrupt
+        return real(cat, row, target, how)
+
+    export_module._place = cut_off
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            export_split(split_cat, out, mode=mode)
+    finally:
+        export_module._place = real
+    assert any(p.name.startswith(export_module.TEMP_PREFIX) for p in out.rglob("*"))
+    assert all(entry.get("pending") for entry in _marker(out).values())
+
+    report = export_split(split_cat, out, mode=mode)
+    assert report.total == 6
+    assert not any(p.name.startswith(export_module.TEMP_PREFIX) for p in out.rglob("*"))
+    marker = _marker(out)
+    assert len(marker) == 6 and not any(entry.get("pending") for entry in marker.values())
+    from catalog import sha256_of_file
+
+    for rel, entry in marker.items():  # every entry has the written file's sha256
+        assert entry["sha256"] == sha256_of_file(out / rel), rel
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(28, "the disk is full"), (27, "the file is larger than this file system")]
+)
+def test_a_full_disk_or_file_size_limit_is_one_line_naming_the_file(
+    split_cat, tmp_path, monkeypatch, code, words
+):
+    import os
+
+    from curation import export as export_module
+
+    real = os.replace
+
+    def fail(src, dst, *args, **kwargs):
+        if "/test/" in str(dst) or "/train/" in str(dst):  # an image, not the marker
+            raise OSError(code, os.strerror(code))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(export_module.os, "replace", fail)
+    out = tmp_path / "out"
+    with pytest.raises(CurationError) as caught:
+        export_split(split_cat, out, mode="copy")
+    message = str(caught.value)
+    assert f"cannot write {out}/test/Yeezy_350/1.png: {words}" in message and "\n" not in message
+    assert not any(p.name.startswith(export_module.TEMP_PREFIX) for p in out.rglob("*"))
+    monkeypatch.undo()
+    assert export_split(split_cat, out, mode="copy").total == 6  # and the next one works
