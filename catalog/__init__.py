@@ -48,8 +48,10 @@ from .integrity import IntegrityReport, Problem, cache_note, check_catalog
 from .reviews import conflicted_ids, last_review, record_review, reviewed_ids, undo_review
 from .runs import (
     HEARTBEAT_EVERY_S,
+    RUNS_FOLDER,
     Prediction,
     default_run,
+    fail_run,
     finished_runs,
     get_run,
     heartbeat,
@@ -170,6 +172,8 @@ __all__ = [
     "unhashed_images",
     "update_image",
     "update_run",
+    "fail_run",
+    "RUNS_FOLDER",
     "validate_image",
     "without_flagged",
     "write_text_atomic",

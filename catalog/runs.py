@@ -8,6 +8,11 @@ the trainer refreshes while it works. A process the kernel killed cannot close i
 `list_runs` shows such a run as `died` (issue 18): its process is gone (same host) or its
 heartbeat is older than `STALE_AFTER_S`. The stored status stays `running`; `train --resume`
 continues it.
+
+A run that failed while its row could not be written (a full disk fails SQLite's write
+too) leaves its error in `RUN_ERROR_FILE` in its folder when that small write still goes
+through (`fail_run`); the next `list_runs` then closes the row as `failed` with that error
+instead of guessing why the process is gone.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ HEARTBEAT_EVERY_S = 30
 STALE_AFTER_S = 600  # 20 missed heartbeats: long enough for any single blocking step
 _JSON_COLUMNS = ("params", "metrics", "artifacts")
 DEFAULT_RUN_KEY = "default_run"  # in `settings`: the run `train predict` uses without --run
+RUNS_FOLDER = "runs"  # beside the catalog: runs/<id>/ holds a run's files
+RUN_ERROR_FILE = "error.txt"  # a run's last error, when its row could not take it
+MAX_ERROR_CHARS = 500
 
 
 @dataclass
@@ -76,11 +84,48 @@ def list_runs(cat: Catalog) -> list[dict]:
     A died run gets `died_reason`, e.g. "process 4242 on host gpu1 is gone".
     """
     rows = [_decode(r) for r in cat.table("runs").rows_where(order_by="id DESC")]
-    for row in rows:
+    for i, row in enumerate(rows):
         reason = death_reason(row)
-        if reason:
+        recorded = _recorded_error(cat, row["id"]) if reason else None
+        if recorded is not None:
+            rows[i] = _close_failed(cat, row["id"], recorded)
+        elif reason:
             row["status"], row["died_reason"] = DIED, reason
     return rows
+
+
+def fail_run(cat: Catalog, run_id: int, error: str) -> None:
+    """Close run `run_id` as `failed` with `error`; when the row cannot be written (a full
+    disk), leave the error in the run's folder for the next `list_runs`, as far as that goes.
+    Raises nothing: it runs while another error is on its way out."""
+    try:
+        update_run(
+            cat, run_id, status="failed", metrics={"error": error[:MAX_ERROR_CHARS]}, finished=True
+        )
+        return
+    except Exception:  # any: the error on its way out matters more than this one
+        pass
+    try:
+        path = cat.root / RUNS_FOLDER / str(run_id) / RUN_ERROR_FILE
+        path.write_text(error[:MAX_ERROR_CHARS], encoding="utf-8")
+    except OSError:
+        pass  # nothing can be written: `list_runs` will say the process is gone
+
+
+def _recorded_error(cat: Catalog, run_id: int) -> str | None:
+    path = cat.root / RUNS_FOLDER / str(run_id) / RUN_ERROR_FILE
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[:MAX_ERROR_CHARS] or None
+    except OSError:
+        return None
+
+
+def _close_failed(cat: Catalog, run_id: int, error: str) -> dict:
+    try:
+        return update_run(cat, run_id, status="failed", metrics={"error": error}, finished=True)
+    except Exception:  # any: still no space; show it failed, store it next time
+        row = get_run(cat, run_id)
+        return {**row, "status": "failed", "metrics": {**row["metrics"], "error": error}}
 
 
 def death_reason(run: dict, *, at: datetime | None = None) -> str | None:
