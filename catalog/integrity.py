@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Catalog
-from .owners import OwnershipUnknown, created_files, files_referenced_by, release, sibling_catalogs
+from .owners import (
+    OwnershipUnknown,
+    created_files,
+    deletion_doubt,
+    files_referenced_by,
+    release,
+    sibling_catalogs,
+)
 from .reviews import record_review
 from .store import TEMP_PREFIX, sha256_of_file, stale_temp_files
 from .storelock import exclusive
@@ -172,10 +179,16 @@ def _check_unknown_files(
             report.problems.append(Problem("orphan-file", str(path.relative_to(cat.root)), detail))
         return
     created = created_files(cat)
+    doubt = (
+        deletion_doubt(cat) if any(str(p.relative_to(cat.root)) in created for p in paths) else None
+    )
     for path in paths:
         rel = str(path.relative_to(cat.root))
         if path.resolve() in referenced:
             report.shared_files += 1
+        elif rel in created and doubt:
+            detail = f"no catalog found refers to it, but {doubt}: left alone"
+            report.problems.append(Problem("orphan-file", rel, detail))
         elif rel in created:
             problem = Problem(
                 "orphan-file", rel, "no catalog refers to it (this catalog created it)"

@@ -6,6 +6,13 @@ another's image. A file is an orphan only when the catalog that created it says 
 are those registered in `.images-catalogs` beside the store (each writes itself there
 before its first write) and every SQLite file in the folder beside `images/` (catalogs
 made before the registry existed).
+
+Deleting needs more than that: the registry must be whole. A catalog elsewhere can share
+the store through a link to its folder; only the registry knows it. So a file is removed
+only while the registry is there, was never lost (`LOST_NAME`: a registry rebuilt where
+`STORE_NAME` shows one existed), the store is where it was when it was first registered
+(`STORE_NAME` holds its real path) and this catalog does not reach it through a link.
+Otherwise the file is kept and the report says why (`deletion_doubt`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ if TYPE_CHECKING:
     from .db import Catalog
 
 REGISTRY_NAME = ".images-catalogs"
+STORE_NAME = ".images-store"  # the store's real path, written when it is first registered
+LOST_NAME = ".images-catalogs.lost"  # the registry was found missing and rebuilt
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -47,16 +56,48 @@ def created_files(cat: Catalog) -> set[str]:
 
 
 def register(store_dir: Path, catalog_path: Path) -> None:
-    """Add a catalog to the store's registry (once; safe between processes)."""
+    """Add a catalog to the registry of the store's real folder (once; safe between
+    processes); the first registration records where the store is, and a registry found
+    missing after that is marked as lost."""
     entry = str(catalog_path.resolve())
     with open(
         store_control(store_dir, REGISTRY_NAME), "a+", encoding="utf-8", errors="surrogateescape"
     ) as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.seek(0)
-        if entry not in fh.read().splitlines():
+        listed = fh.read().splitlines()
+        identity = store_control(store_dir, STORE_NAME)
+        if not listed and identity.exists():
+            store_control(store_dir, LOST_NAME).write_text(now() + "\n", encoding="utf-8")
+        if not identity.exists():
+            identity.write_text(str(store_dir.resolve()) + "\n", encoding="utf-8")
+        if entry not in listed:
             fh.write(entry + "\n")
             fh.flush()
+
+
+def deletion_doubt(cat: Catalog) -> str | None:
+    """Why no file of this catalog's store may be proved an orphan now, or None."""
+    store = cat.store_dir
+    if store.is_symlink() or store.resolve() != store.absolute():
+        return f"this catalog reaches its store {store} through a link"
+    registry = store_control(store, REGISTRY_NAME)
+    if not registry.is_file():
+        return f"the store's list of catalogs ({registry}) is missing"
+    lost = store_control(store, LOST_NAME)
+    if lost.exists():
+        return (
+            f"the store's list of catalogs was lost and rebuilt ({lost}): catalogs elsewhere "
+            "that share the store may be missing from it"
+        )
+    identity = store_control(store, STORE_NAME)
+    try:
+        recorded = identity.read_text(encoding="utf-8").strip() if identity.exists() else None
+    except OSError as exc:
+        return f"cannot read {identity}: {exc}"
+    if recorded is not None and recorded != str(store.resolve()):
+        return f"the store was moved from {recorded}: the catalogs listed may be stale"
+    return None
 
 
 def sibling_catalogs(cat: Catalog) -> list[Path]:

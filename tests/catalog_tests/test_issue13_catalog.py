@@ -68,7 +68,8 @@ def test_check_fix_leaves_alone_a_file_this_catalog_did_not_create(cat):
 def test_check_fix_removes_an_orphan_this_catalog_created(cat):
     """Issue 13, item 1: a file stored by a writer killed before its row is still fixed."""
     data = image_bytes(7)
-    rel, created = put_file(cat, data, sha256_of(data), "jpg")
+    with cat.writing():  # as every writer holds it (the first use registers the catalog)
+        rel, created = put_file(cat, data, sha256_of(data), "jpg")
     assert created
     report = check_catalog(cat, fix=True)
     assert [(p.kind, p.subject, p.fixed) for p in report.problems] == [
@@ -167,3 +168,65 @@ def test_replacing_predictions_is_all_or_nothing(cat):
     with pytest.raises(sqlite3.IntegrityError):
         save_predictions(cat, run["id"], bad)
     assert [p.predicted for p in run_predictions(cat, run["id"])] == ["Yeezy_350"]
+
+
+def _shared_through_a_link(tmp_path):
+    """Catalog A in a/, catalog B in b/ whose images/ is a link to a/images/; both hold the
+    same image, and A's row of it was lost in a crash (its file claim stays)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = open_catalog(tmp_path / "a" / "catalog.db")
+    (tmp_path / "a" / "images").mkdir(exist_ok=True)
+    (tmp_path / "b" / "images").symlink_to(tmp_path / "a" / "images")
+    b = open_catalog(tmp_path / "b" / "catalog.db")
+    (mine,) = _add(a, [21])
+    (theirs,) = _add(b, [21])
+    path = image_file(b, theirs)
+    assert path.resolve() == image_file(a, mine).resolve()
+    a.db.execute("DELETE FROM images WHERE id = ?", [mine["id"]])
+    return a, b, path
+
+
+def test_check_fix_keeps_a_file_a_linked_catalog_uses_when_the_registry_is_lost(tmp_path):
+    """Issue 27, item 1: with B sharing A's store through a link and the registry missing,
+    `check --fix` on A proved B's file an orphan and removed it."""
+    a, b, path = _shared_through_a_link(tmp_path)
+    registry = tmp_path / "a" / REGISTRY_NAME
+    assert str((tmp_path / "b" / "catalog.db").resolve()) in registry.read_text()
+    registry.unlink()
+    report = check_catalog(a, fix=True)
+    assert [(p.kind, p.fixed) for p in report.problems] == [("orphan-file", None)]
+    assert (
+        "list of catalogs" in report.problems[0].detail
+        and "is missing" in report.problems[0].detail
+    )
+    assert path.exists() and check_catalog(b).ok
+
+    with open_catalog(a.path) as later:  # a later command's write rebuilds the registry
+        _add(later, [22])  # with A alone: it is marked as lost
+    report = check_catalog(a, fix=True)
+    assert path.exists() and "was lost and rebuilt" in report.problems[0].detail
+    assert check_catalog(b).ok
+    a.close()
+    b.close()
+
+
+def test_check_fix_through_a_linked_store_removes_nothing(tmp_path):
+    a, b, path = _shared_through_a_link(tmp_path)
+    b.db.execute("DELETE FROM images")  # now nobody refers to it; B did not create it anyway
+    with b.writing():
+        rel, _ = put_file(b, image_bytes(23), sha256_of(image_bytes(23)), "jpg")
+    report = check_catalog(b, fix=True)
+    mine = [p for p in report.problems if p.subject == rel]
+    assert mine and mine[0].fixed is None and "through a link" in mine[0].detail
+    assert (b.root / rel).exists()
+    a.close()
+    b.close()
+
+
+def test_a_registered_linked_catalog_protects_its_files(tmp_path):
+    a, b, path = _shared_through_a_link(tmp_path)
+    report = check_catalog(a, fix=True)
+    assert report.ok and report.shared_files == 1 and path.exists()
+    a.close()
+    b.close()
