@@ -18,7 +18,14 @@ from .audits import (
 )
 from .classes import add_class, check_class_name, class_names, list_classes, require_class
 from .conflicts import open_conflicts, record_conflict
-from .db import CATALOG_ENV, DEFAULT_CATALOG, Catalog, default_catalog_path, open_catalog
+from .db import (
+    CATALOG_ENV,
+    DEFAULT_CATALOG,
+    Catalog,
+    ReadOnlyCatalog,
+    default_catalog_path,
+    open_catalog,
+)
 from .diskfull import DiskFullError, disk_full
 from .duplicates import DuplicateMark, duplicate_group, duplicate_marks, mark_duplicates
 from .errors import CatalogError, InvalidClassName, InvalidImage, UnknownClassError
@@ -97,6 +104,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "DiskFullError",
+    "ReadOnlyCatalog",
     "DuplicateMark",
     "FetchRecord",
     "Flag",

@@ -32,6 +32,9 @@ class Catalog:
     db: Database
     path: Path
     _writer: WriterLock | None = field(default=None, repr=False)
+    # Opened read-only: the file or its folder cannot be written (a read-only share, an
+    # archive). Reading works; `writing()` refuses, and SQLite refuses any other write.
+    read_only: bool = False
 
     @property
     def root(self) -> Path:
@@ -50,6 +53,8 @@ class Catalog:
         is still being written (issue 13). The first use registers this catalog in the
         store, so a sweep from a sibling catalog reads this one's rows.
         """
+        if self.read_only:
+            raise ReadOnlyCatalog(self.path)
         if self._writer is None:
             register(self.store_dir, self.path)
             self._writer = WriterLock(self.store_dir)
@@ -87,6 +92,8 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
         CatalogError: the folder is missing or not writable, or the file is not a catalog.
     """
     path = Path(path) if path is not None else default_catalog_path()
+    if _read_only(path):
+        return _open_read_only(path)
     _check_location(path)
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -109,6 +116,57 @@ def open_catalog(path: str | Path | None = None) -> Catalog:
     except OSError:
         pass  # a read-only store: leave them for `curate check`
     return cat
+
+
+class ReadOnlyCatalog(CatalogError):
+    """A command that writes was given a catalog that can only be read."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"catalog {path} is read-only (its file or folder cannot be written): this command "
+            "writes to it; commands that only read it work"
+        )
+
+
+def _read_only(path: Path) -> bool:
+    """An existing catalog whose file or folder this process cannot write."""
+    folder = path.parent if str(path.parent) else Path(".")
+    return (
+        path.is_file()
+        and folder.is_dir()
+        and not (os.access(path, os.W_OK) and os.access(folder, os.W_OK))
+    )
+
+
+def _open_read_only(path: Path) -> Catalog:
+    """Open without writing anything: SQLite's read-only mode, `immutable` where the folder
+    cannot take the WAL's shared-memory file (then nothing else may be writing it either).
+
+    A catalog whose schema is older than this code cannot be migrated here: that is an
+    error saying so, not a catalog read with the wrong schema.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    mode = "mode=ro" if os.access(folder, os.W_OK) else "immutable=1"
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?{mode}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+        )
+        db = Database(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        _refuse_foreign_or_newer(db, path)
+        pending = [m.name for m in migrations.pending(db)]
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"cannot open catalog {path} read-only: {exc}") from exc
+    if pending:
+        conn.close()
+        raise CatalogError(
+            f"catalog {path} is read-only and its schema is older than this imageset "
+            f"(step {pending[0]!r} is missing): open it once where it can be written"
+        )
+    return Catalog(db=db, path=path.resolve(), read_only=True)
 
 
 def _check_location(path: Path) -> None:

@@ -22,7 +22,15 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from catalog import CATALOG_ENV, DEFAULT_CATALOG, Catalog, CatalogError, disk_full, open_catalog
+from catalog import (
+    CATALOG_ENV,
+    DEFAULT_CATALOG,
+    Catalog,
+    CatalogError,
+    ReadOnlyCatalog,
+    disk_full,
+    open_catalog,
+)
 
 from .text import MESSAGE_LIMIT, VALUE_LIMIT, plain
 
@@ -76,6 +84,8 @@ def cli_errors(*known: type[Exception], writing: object = "the catalog") -> Iter
     except translated as exc:
         raise fail(str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "readonly database" in str(exc):
+            raise fail(str(ReadOnlyCatalog(Path(str(writing))))) from None
         full = disk_full(exc, writing)
         if full is None:
             raise
