@@ -207,6 +207,8 @@ def main(
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
     for run in runs:
         say(_where(catalog, run))
+        if run["metrics"].get("shipped"):
+            say(f"run {run['id']}: {_shipped_line(run['metrics']['shipped'])}")
         if run["metrics"].get("unknown"):
             say(f"run {run['id']}: {_unknown_line(run['metrics']['unknown'])}")
     for failure in failures:
@@ -288,10 +290,8 @@ def evaluate(
 
         metrics = evaluate_run(cat, run)
         unknown = get_run(cat, run)["metrics"].get("unknown")  # kept from training
-    say(
-        f"run {run}: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f} on "
-        f"{metrics['test_images']} test images"
-    )
+    top3 = f", top-3 {metrics['top3']:.3f}" if "top3" in metrics else ""
+    say(f"run {run}: top-1 {metrics['top1']:.3f}{top3} on {metrics['test_images']} test images")
     wide = max([5, *(len(name) for name in metrics["per_class"])])
     for name, m in metrics["per_class"].items():
         say(
@@ -375,8 +375,16 @@ def _prediction_line(item, threshold: float | None) -> str:
     return f"{plain(item.path)}\tunknown\t{why}; closest classes: {ranked}"
 
 
+def _shipped_line(shipped: dict) -> str:
+    """Which model the run saved, head only or fine-tuned, and why."""
+    model = "the head on the frozen backbone" if shipped["model"] == "head" else "the fine-tune"
+    return f"ships {model}: {shipped['why']}"
+
+
 def _unknown_line(summary: dict) -> str:
     """One line for people: the rule a run answers `unknown` with, and how it was chosen."""
+    if summary.get("usable") is False:
+        return f"no usable `unknown` rule: {summary.get('why', '')}; every image gets a class"
     line = (
         "unknown when the nearest training image is at cosine distance > "
         f"{summary['threshold']:.3f} (chosen on {summary['source']}, so that about "
@@ -390,6 +398,12 @@ def _unknown_line(summary: dict) -> str:
 
 
 def _no_rule_note(run: dict) -> str:
+    summary = run["metrics"].get("unknown") or {}
+    if summary.get("usable") is False:
+        return (
+            f"note: run {run['id']} has no usable `unknown` rule ({summary.get('why', '')}): "
+            "every image gets a class; --unknown-threshold sets one by hand"
+        )
     return (
         f"note: run {run['id']} has no `unknown` threshold (trained before issue 16 added it): "
         "every image gets a class; train again to have far-off images answered `unknown`"

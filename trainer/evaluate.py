@@ -59,10 +59,11 @@ def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list[tuple[str,
 
 
 def metrics_from(true: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict:
-    """top-1, top-3, per-class precision/recall/support and the confusion matrix (rows: true)."""
+    """top-1, top-3 (only with more than three classes: below that it is 1 by definition),
+    per-class precision/recall/support and the confusion matrix (rows: true)."""
     n = len(classes)
     predicted = probs.argmax(axis=1)
-    top3 = np.argsort(-probs, axis=1, kind="stable")[:, : min(3, n)]
+    top3 = np.argsort(-probs, axis=1, kind="stable")[:, :3]
     confusion = np.zeros((n, n), dtype=int)
     np.add.at(confusion, (true, predicted), 1)
     per_class = {}
@@ -73,9 +74,12 @@ def metrics_from(true: np.ndarray, probs: np.ndarray, classes: list[str]) -> dic
             "recall": round(float(tp / row), 4) if row else 0.0,
             "support": int(row),
         }
+    scores = {"top1": round(float((predicted == true).mean()), 4) if len(true) else 0.0}
+    if n > 3:
+        hit = (top3 == true[:, None]).any(axis=1)
+        scores["top3"] = round(float(hit.mean()), 4) if len(true) else 0.0
     return {
-        "top1": round(float((predicted == true).mean()), 4) if len(true) else 0.0,
-        "top3": round(float((top3 == true[:, None]).any(axis=1).mean()), 4) if len(true) else 0.0,
+        **scores,
         "test_images": int(len(true)),
         "per_class": per_class,
         "confusion": {"classes": classes, "matrix": confusion.tolist()},
@@ -186,9 +190,9 @@ def _predictions_figure(examples: list, best: list, size: int, folder: Path, pat
 
 
 def _title(run: dict, metrics: dict) -> str:
+    top3 = f", top-3 {metrics['top3']:.2f}" if "top3" in metrics else ""
     return (
-        f"run {run['id']}: {run['backbone']} on {run['split']}, top-1 {metrics['top1']:.2f}, top-3 "
-        f"{metrics['top3']:.2f}"
+        f"run {run['id']}: {run['backbone']} on {run['split']}, top-1 {metrics['top1']:.2f}{top3}"
     )
 
 

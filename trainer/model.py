@@ -122,6 +122,30 @@ def build_classifier(
     return keras.Model(inputs, outputs[0], name="classifier")
 
 
+def build_features(
+    backbone: keras.Model | list[keras.Model], preprocess: str | list[str], size: int
+) -> keras.Model:
+    """Raw 0-255 pixels -> pooled backbone features, named as in `build_classifier` (`gap`,
+    `gap_1`, ..., joined by `features`), so the `unknown` rule reads both alike."""
+    backbones = [backbone] if isinstance(backbone, keras.Model) else list(backbone)
+    modes = [preprocess] * len(backbones) if isinstance(preprocess, str) else list(preprocess)
+    inputs = keras.Input((size, size, 3), name="pixels")
+    pooled = [
+        keras.layers.GlobalAveragePooling2D(name=f"gap_{i}" if i else "gap")(
+            net(
+                Preprocess(mode, name=f"preprocess_{i}" if i else "preprocess")(inputs),
+                training=False,
+            )
+        )
+        for i, (net, mode) in enumerate(zip(backbones, modes, strict=True))
+    ]
+    if len(pooled) == 1:
+        return keras.Model(inputs, pooled[0], name="frozen_features")
+    return keras.Model(
+        inputs, keras.layers.Concatenate(name="features")(pooled), name="frozen_features"
+    )
+
+
 def freeze(backbone: keras.Model) -> None:
     backbone.trainable = False
 

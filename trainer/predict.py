@@ -24,7 +24,7 @@ from catalog import (
 from .data import decode
 from .errors import TrainerError
 from .evaluate import load_run_model, top_k
-from .unknown import UnknownRule, feature_model, load_rule
+from .unknown import UnknownRule, feature_model, features_source, load_rule
 
 CHUNK = 64  # files decoded and classified at a time: memory stays flat, progress moves
 
@@ -70,11 +70,11 @@ def predict_files(
     model, classes = load_run_model(cat, run)
     size = int(model.input_shape[1])
     rule = load_rule(cat, run, unknown_threshold) if unknown else None
-    net = feature_model(model)[0] if rule else model
+    nets = _networks(cat, run, model, rule is not None)
     results = [ImagePrediction(p, []) for p in paths]
     for start in range(0, len(results), CHUNK):
         chunk = results[start : start + CHUNK]
-        _predict_chunk(net, rule, classes, size, chunk, min(top, len(classes)))
+        _predict_chunk(nets, rule, classes, size, chunk, min(top, len(classes)))
         if on_progress:
             on_progress(len(chunk))
     return {**run, "unknown_rule": rule.threshold if rule else None}, results
@@ -116,27 +116,40 @@ def chance_of(run: dict) -> float:
     return 1 / len(classes) if classes else 0.0
 
 
+def _networks(cat: Catalog, run: dict, model, with_rule: bool) -> tuple:
+    """(classifier, features net or None): with a rule, the features come from the run's
+    frozen backbones where it kept them, else from the classifier's own second output."""
+    if not with_rule:
+        return model, None
+    source = features_source(cat, run, model)
+    if source is model:
+        return feature_model(model)[0], None
+    return model, feature_model(source)[0]
+
+
 def _predict_chunk(
-    net,
+    nets: tuple,
     rule: UnknownRule | None,
     classes: list[str],
     size: int,
     chunk: list[ImagePrediction],
     k: int,
 ) -> None:
-    """Classify the readable files of `chunk`; `net` also gives features when there is a `rule`."""
+    """Classify the readable files of `chunk`; with a `rule`, measure their distances too."""
     for result in chunk:
         result.error = _unreadable(result.path)
     readable = [r for r in chunk if r.error is None]
     if not readable:
         return
     images = np.stack([decode(r.path, size) for r in readable]).astype(np.float32)
+    net, features_net = nets
     out = net.predict(images, batch_size=32, verbose=0)
-    probs = out[0] if rule else out
+    probs = out[0] if rule and features_net is None else out
     for result, best in zip(readable, top_k(probs, classes, k), strict=True):
         result.top_k = best
     if rule:
-        for result, distance in zip(readable, rule.distances(out[1]), strict=True):
+        features = out[1] if features_net is None else features_net.predict(images, verbose=0)[1]
+        for result, distance in zip(readable, rule.distances(features), strict=True):
             result.distance = float(distance)
             result.unknown = bool(distance > rule.threshold)
 

@@ -8,6 +8,7 @@ listed beside it. The predictions grid samples across classes, mistakes first.
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
     fig, (ax, side_ax) = plt.subplots(
         1,
         2,
-        figsize=(side + 5, side + 1.5),
-        gridspec_kw={"width_ratios": [side, 4.5]},
+        figsize=(side + 6.5, side + 2.5),
+        gridspec_kw={"width_ratios": [side, 6.0]},  # the pairs list: 55 monospace characters
         layout="constrained",
     )
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
@@ -104,7 +105,8 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
                 fontsize=font,
                 color="white" if rates[i, j] > 0.5 else "black",
             )
-    ax.set_title(title, fontsize=9)
+    # A figure title, wrapped to the figure: an axes title wider than its axes is cut off.
+    fig.suptitle(_wrap(title, int((side + 6.5) * 11)), fontsize=9)
     _pairs_panel(side_ax, confused_pairs(confusion, FIGURE_PAIRS))
     _save(fig, path, 100)
     return path
@@ -135,7 +137,7 @@ def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") ->
     ax.set_xlabel("on the test subset (n = test images of the class)")
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside upper right", ncols=2, fontsize=9)  # outside: never over a bar
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_wrap(title, 60), fontsize=9)
     _save(fig, path, 100)
     return path
 
@@ -151,6 +153,13 @@ def _pairs_panel(ax, pairs: list[dict]) -> None:
         "\n".join(lines) if lines else "no mistakes"
     )
     ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
+
+
+def _wrap(text: str, chars: int) -> str:
+    """Each line of `text` wrapped at `chars` characters (a class or split name is not split)."""
+    return "\n".join(
+        textwrap.fill(line, chars, break_long_words=False) for line in text.split("\n")
+    )
 
 
 def _short_label(name: str, chars: int = LABEL_CHARS) -> str:
@@ -181,13 +190,24 @@ def figure_sample(
     return chosen
 
 
+def outcome_labels(top: list[list[tuple[str, float]]]) -> list[str]:
+    """The outcomes the predictions grid tells apart: with two classes the second guess is
+    always the other class, so "right in the top 2" says nothing and is left out."""
+    classes = {c for ranked in top for c, _ in ranked}
+    return [label for label in OUTCOME_LABELS if len(classes) > 2 or label != OUTCOME_LABELS[1]]
+
+
 def predictions_png(
     images: np.ndarray, truths: list[str], top: list[list[tuple[str, float]]], path: Path
 ) -> Path:
     """A grid of test images titled with their top-2 predictions, as the original notebook.
 
     A green title is a correct top-1, orange a correct top-2, red a miss; a legend says so.
+    With two classes the second guess is the other class: titles show the first only, and
+    a miss is a miss.
     """
+    labels = outcome_labels(top)
+    shown = 2 if OUTCOME_LABELS[1] in labels else 1
     chosen = figure_sample(truths, top)
     count = len(chosen)
     cols = min(6, count) or 1
@@ -199,8 +219,8 @@ def predictions_png(
         ax.imshow(images[i])
         (c1, p1), *rest = top[i]
         lines = [f"true: {_short_label(truths[i])}", f"1: {_short_label(c1)} {p1:.2f}"]
-        lines += [f"2: {_short_label(c)} {p:.2f}" for c, p in rest[:1]]
-        names = [c1] + [c for c, _ in rest[:1]]
+        lines += [f"2: {_short_label(c)} {p:.2f}" for c, p in rest[: shown - 1]]
+        names = [c1] + [c for c, _ in rest[: shown - 1]]
         color = (
             OUTCOME_COLOURS[0]
             if c1 == truths[i]
@@ -213,8 +233,9 @@ def predictions_png(
     handles = [
         Patch(color=c, label=label)
         for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS, strict=True)
+        if label in labels
     ]
-    fig.legend(handles=handles, loc="upper center", ncols=3, fontsize=10, frameon=False)
+    fig.legend(handles=handles, loc="upper center", ncols=len(handles), fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     _save(fig, path, 80)
     return path

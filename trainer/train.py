@@ -24,7 +24,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from catalog import Catalog, get_run, start_run, update_run, write_text_atomic
+from catalog import (
+    RUNS_FOLDER,
+    Catalog,
+    disk_full,
+    fail_run,
+    get_run,
+    start_run,
+    update_run,
+    write_text_atomic,
+)
 
 from . import backend
 from .backbones import (
@@ -34,6 +43,13 @@ from .backbones import (
     members,
     parse_weights,
     run_specs,
+)
+from .candidates import (
+    CollapseStop,
+    EpochProgress,
+    PreciseHeadStatistics,
+    choose,
+    validation_scores,
 )
 from .config import TrainConfig
 from .data import (
@@ -59,6 +75,7 @@ from .layers import SmoothedSparseCrossentropy
 from .model import (
     HeadConfig,
     build_classifier,
+    build_features,
     build_head,
     freeze,
     split_backbone,
@@ -69,11 +86,15 @@ from .plan import DEPTHS, SCHEDULES, resolve_depth, resolve_size, work_plan
 from .unknown import evaluate_and_calibrate
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
+# The frozen backbones as pixels -> pooled features, kept beside a fine-tuned model: the
+# `unknown` rule measures distances in these features (see `unknown`).
+FEATURES_MODEL_FILE = "unknown_features.keras"
+HEAD_STATISTICS_BATCHES = 16  # training batches the head's BatchNorm statistics are taken on
 # Called with (stage, classifier) after phase 1 and after each fine-tune epoch: the
 # classifier takes raw pixels, as the saved model will. For measuring, e.g. accuracy
 # against time in a benchmark; what it returns is ignored and nothing it does reaches training.
 Checkpoint = Callable[[str, keras.Model], object]
-RUNS_DIR = "runs"  # beside the catalog; artefact paths are stored relative to its folder
+RUNS_DIR = RUNS_FOLDER  # beside the catalog; artefact paths are stored relative to its folder
 
 
 def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
@@ -148,9 +169,10 @@ def train(
             update_run(cat, run["id"], status="interrupted")
             raise
         except BaseException as exc:
-            update_run(
-                cat, run["id"], status="failed", metrics={"error": str(exc)[:500]}, finished=True
-            )
+            full = disk_full(exc, f"run {run['id']}'s files in {run_dir} or the caches beside it")
+            fail_run(cat, run["id"], str(full or exc))
+            if full is not None:
+                raise full from None
             raise
         update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
         # The test metrics and the `unknown` threshold (issue 16), in one pass (issue 10).
@@ -207,17 +229,25 @@ def _train_in(
         )
         head = _phase_head(phases, timings)
         checkpoint("head")
+        shipped = {"model": "head", "why": "no fine-tune epochs were asked for"}
+        frozen: list[list] | None = None
         if cfg.fine_tune_epochs > 0:
             t = time.perf_counter()
             each_epoch = keras.callbacks.LambdaCallback(
                 on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}")
             )
-            _phase_top(phases, head, plan["fine_tune_samples"], [each_epoch])
+            shipped, frozen = _phase_top(phases, head, plan["fine_tune_samples"], [each_epoch])
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
         model = build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta)
-    model.save(run_dir / MODEL_FILE)
+        model.save(run_dir / MODEL_FILE)
+        rel = run_dir.relative_to(cat.root).as_posix()
+        artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
+        if frozen is not None and shipped["model"] == "fine-tune":
+            _restore_tops(parts, frozen)  # the saved model above keeps the fine-tuned weights
+            build_features(bases, modes, size).save(run_dir / FEATURES_MODEL_FILE)
+            artifacts["unknown_features"] = f"{rel}/{FEATURES_MODEL_FILE}"
     write_text_atomic(
         run_dir / LABELS_FILE, json.dumps({"classes": data.classes, "input_size": size}, indent=1)
     )
@@ -227,10 +257,14 @@ def _train_in(
         "counts": data.counts(),
         "device": info,
         "plan": plan,
+        "shipped": shipped,
     }
-    rel = run_dir.relative_to(cat.root).as_posix()
-    artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
     return metrics, artifacts
+
+
+def _restore_tops(parts: list[Member], weights: list[list]) -> None:
+    for member, values in zip(parts, weights, strict=True):
+        member.top.set_weights(values)
 
 
 def _build_members(
@@ -357,11 +391,15 @@ def _phase_top(
     head: keras.Model,
     samples: int,
     extra: Sequence[keras.callbacks.Callback] = (),
-) -> None:
+) -> tuple[dict, list[list]]:
     """Phase 2: the top of each backbone (BatchNorm excepted) and the head, on the cached maps.
 
     Batches of maps are read from disk and converted to float32 one at a time; each epoch
     draws at most `samples` of them, and `extra` callbacks run beside the run's own.
+
+    The head alone is scored on the validation images first and stays a candidate (see
+    `candidates`): when the fine-tune does not beat it, the tops and the head get their
+    phase-1 weights back. Returns the `shipped` record and the tops' phase-1 weights.
     """
     cfg, parts, n_classes, y_train = inputs.cfg, inputs.parts, inputs.n_classes, inputs.y_train
     for m in parts:
@@ -388,6 +426,12 @@ def _phase_top(
         # count, so a resumed run continues on the same curve.
         rate = keras.optimizers.schedules.CosineDecay(rate, cfg.fine_tune_epochs * len(train_ds))
     _compile(model, rate, n_classes, cfg.label_smoothing, ema=cfg.fine_tune_ema)
+    # Before fit: a resumed phase 2 restores its backup when fit starts, so these are the
+    # phase-1 weights on a first run and a resumed one alike.
+    frozen, head_weights = [m.top.get_weights() for m in parts], head.get_weights()
+    head_scores = validation_scores(model, val_ds) if val_ds is not None else None
+    stop = CollapseStop(head_scores.accuracy) if head_scores is not None else None
+    statistics = PreciseHeadStatistics(model, head, train_ds, HEAD_STATISTICS_BATCHES)
     backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
@@ -396,9 +440,22 @@ def _phase_top(
         validation_data=val_ds,
         callbacks=[
             *_callbacks(cfg, backup, val_ds is not None, restore_best=not cfg.fine_tune_ema),
+            *([stop] if stop else []),
+            statistics,
+            EpochProgress(
+                "fine-tune epoch", cfg.fine_tune_epochs, train_ds.samples, cfg.batch_size
+            ),
             *extra,
         ],
     )
+    if cfg.fine_tune_ema:  # the moving average of the weights came after the last update
+        statistics.update()
+    fine_scores = validation_scores(model, val_ds) if val_ds is not None else None
+    shipped = choose(head_scores, fine_scores, stop.reason if stop else None)
+    if shipped["model"] == "head":
+        _restore_tops(parts, frozen)
+        head.set_weights(head_weights)
+    return shipped, frozen
 
 
 def _compile(
@@ -409,9 +466,14 @@ def _compile(
     model.compile(
         optimizer=optimizer,
         loss=SmoothedSparseCrossentropy(n_classes, label_smoothing),
+        # top-3 only says something with more than three classes
         metrics=[
             "accuracy",
-            keras.metrics.SparseTopKCategoricalAccuracy(min(3, n_classes), name="top3"),
+            *(
+                [keras.metrics.SparseTopKCategoricalAccuracy(3, name="top3")]
+                if n_classes > 3
+                else []
+            ),
         ],
     )
 

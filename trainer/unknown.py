@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from catalog import Catalog, atomic_write, get_run, update_run
 
 from .arrays import NpyRows
 from .data import Example, SplitData, cache_dir, features_dir, fill_cache, image_batches
+from .errors import TrainerError
 from .evaluate import evaluate_model, load_run_model, run_test_examples
 from .features import recorded_plain_maps
 from .progress import bar
@@ -47,6 +49,15 @@ ALPHA = 0.05  # the share of real images of the classes that may be called unkno
 MAX_REFERENCE = 5000  # training images kept to measure against (memory and file size)
 MAX_SCORED = 2000  # held-out and test images scored at most (time stays bounded)
 REFERENCE_FILE = "unknown.npz"
+# When a calibrated rule is refused (see `degenerate`): features this alike have collapsed
+# (ImageNet features of one kind of product stay well below it), a threshold this small
+# calls any new picture unknown, a rule may call at most this share of validation photos
+# unknown (checked from this many), and must call at least this share of the generated
+# off-topic pictures unknown.
+COLLAPSED_SIMILARITY = 0.99
+MIN_THRESHOLD = 1e-3
+MAX_VAL_SHARE, MIN_VAL_CHECKED = 0.25, 20
+MIN_PROBE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -150,13 +161,12 @@ def calibrate_run(cat: Catalog, run_id: int, data: SplitData, *, batch_size: int
     """
     run = get_run(cat, run_id)
     model, classes = load_run_model(cat, run)
-    net, widths = feature_model(model)
+    source = features_source(cat, run, model)
+    net, widths = feature_model(source)
     tests = run_test_examples(cat, run, classes)
     picks = _picks(run, data, tests)
-    size, folder = int(model.input_shape[1]), cache_dir(cat)
-    chosen = [tests[i] for i in picks.test]
-    test = embed(net, chosen, size, folder, batch_size, "test")[1] if chosen else None
-    return _calibrate(cat, run, model, (net, widths), data, picks, test, batch_size)
+    test = _test_features(cat, net, source, tests, picks, batch_size)
+    return _calibrate(cat, run, source, (net, widths), data, picks, test, batch_size)
 
 
 def evaluate_and_calibrate(
@@ -170,18 +180,66 @@ def evaluate_and_calibrate(
     started = time.perf_counter()
     run = get_run(cat, run_id)
     model, classes = load_run_model(cat, run)
-    net, widths = feature_model(model)
+    source = features_source(cat, run, model)
+    net, widths = feature_model(source)
     tests = run_test_examples(cat, run, classes)
     picks = _picks(run, data, tests)
-    _, test = evaluate_model(cat, run, net, classes, tests, batch_size=batch_size, keep=picks.test)
+    if source is model:  # one pass over the test images gives probabilities and features
+        _, test = evaluate_model(
+            cat, run, net, classes, tests, batch_size=batch_size, keep=picks.test
+        )
+    else:
+        evaluate_model(cat, run, model, classes, tests, batch_size=batch_size)
     evaluated = time.perf_counter()
-    _calibrate(cat, run, model, (net, widths), data, picks, test, batch_size)
+    if source is not model:
+        test = _test_features(cat, net, source, tests, picks, batch_size)
+    _calibrate(cat, run, source, (net, widths), data, picks, test, batch_size)
     seconds = {
         **get_run(cat, run_id)["metrics"].get("seconds", {}),
         "evaluate": round(evaluated - started, 2),
         "unknown": round(time.perf_counter() - evaluated, 2),
     }
     return update_run(cat, run_id, metrics={"seconds": seconds})["metrics"]
+
+
+def features_source(cat: Catalog, run: dict, model: keras.Model) -> keras.Model:
+    """The model whose pooled features the rule measures: the frozen backbones a fine-tuned
+    run keeps beside its classifier, else the classifier itself (a head-only run, whose
+    backbones are the frozen ones, and runs from before the frozen copy was kept).
+
+    A fine-tune pulls the classes' features together and off-topic pictures in with them:
+    measured in fine-tuned features, the rule called a flat gradient a sneaker and more
+    real photos unknown than it was chosen for. The frozen ImageNet features did neither.
+    """
+    rel = run["artifacts"].get("unknown_features")
+    if not rel:
+        return model
+    path = cat.root / rel
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise TrainerError(_broken(run, path, "missing or damaged", exc)) from exc
+
+
+def _broken(run: dict, path: Path, what: str, exc: BaseException) -> str:
+    return (
+        f"run {run['id']}'s unknown rule file {path} is {what} ({type(exc).__name__}); "
+        "answer without it with --no-unknown, or train the run again"
+    )
+
+
+def _test_features(
+    cat: Catalog,
+    net: keras.Model,
+    source: keras.Model,
+    tests: list[Example],
+    picks: _Picks,
+    batch_size: int,
+) -> np.ndarray | None:
+    chosen = [tests[i] for i in picks.test]
+    if not chosen:
+        return None
+    return embed(net, chosen, int(source.input_shape[1]), cache_dir(cat), batch_size, "test")[1]
 
 
 @dataclass(frozen=True)
@@ -241,8 +299,72 @@ def _calibrate(
     rel = Path(run["artifacts"]["model"]).parent / REFERENCE_FILE
     _save_reference(cat.root / rel, reference, widths)
     summary = _summary(threshold, expected, len(reference), loo, val, test)
+    probes = nearest_distance(normalise(_probe_features(net, model), widths), reference)
+    summary["probes_unknown"] = [int((probes > threshold).sum()), len(probes)]
+    why = degenerate(reference, threshold, val, probes)
+    summary.update(usable=why is None, **({"why": why} if why else {}))
     update_run(cat, run["id"], metrics={"unknown": summary}, artifacts={"unknown": rel.as_posix()})
     return summary
+
+
+def degenerate(
+    reference: np.ndarray, threshold: float, val: np.ndarray, probes: np.ndarray
+) -> str | None:
+    """Why a calibrated rule cannot be used, or None when it can.
+
+    - the features collapsed: every image looks alike, so distances say nothing;
+    - the threshold is so small that any new picture is unknown;
+    - it calls most validation photos of the classes unknown;
+    - it calls most generated off-topic pictures (flat colours, noise, gradients) known.
+    """
+    similarity = mean_similarity(reference)
+    if similarity > COLLAPSED_SIMILARITY:
+        return (
+            f"the features collapsed (mean cosine similarity of the training images "
+            f"{similarity:.3f}): distances in them cannot tell a class from anything else"
+        )
+    if threshold < MIN_THRESHOLD:
+        return f"the threshold {threshold:.2e} is so small that nearly every picture is unknown"
+    if len(val) >= MIN_VAL_CHECKED and (val > threshold).mean() > MAX_VAL_SHARE:
+        return (
+            f"it calls {int((val > threshold).sum())} of {len(val)} validation photos of the "
+            "classes unknown"
+        )
+    if len(probes) and (probes > threshold).mean() < MIN_PROBE_SHARE:
+        return (
+            f"it calls {int((probes <= threshold).sum())} of {len(probes)} generated off-topic "
+            "pictures (flat colours, noise, gradients) known"
+        )
+    return None
+
+
+def mean_similarity(unit: np.ndarray) -> float:
+    """The mean cosine similarity over all pairs of distinct unit-length rows, in O(n):
+    |sum|^2 counts every ordered pair once and each row with itself once."""
+    n = len(unit)
+    if n < 2:
+        return 0.0
+    total = unit.astype(np.float64).sum(axis=0)
+    return float((total @ total - n) / (n * (n - 1)))
+
+
+def probe_images(size: int) -> np.ndarray:
+    """Generated pictures of nothing: flat colours, noise, gradients (0-255, NHWC)."""
+    rng = np.random.default_rng(11)
+    ramp = np.broadcast_to(np.linspace(0, 255, size, dtype=np.float32), (size, size))
+    flat = [np.full((size, size, 3), c, np.float32) for c in ((0, 0, 0), (255,) * 3, (128,) * 3)]
+    flat += [np.full((size, size, 3), (30, 60, 200), np.float32)]
+    noise = [
+        np.repeat(rng.integers(0, 256, (size, size, 1)), 3, axis=2).astype(np.float32),
+        rng.integers(0, 256, (size, size, 3)).astype(np.float32),
+    ]
+    gradients = [np.stack([ramp] * 3, -1), np.stack([ramp.T] * 3, -1)]
+    return np.stack(flat + noise + gradients)
+
+
+def _probe_features(net: keras.Model, model: keras.Model) -> np.ndarray:
+    out = net.predict_on_batch(probe_images(int(model.input_shape[1])))
+    return np.asarray(out[1], np.float32)
 
 
 def _from_maps(
@@ -320,11 +442,18 @@ def load_rule(cat: Catalog, run: dict, threshold: float | None = None) -> Unknow
     """The run's stored rule (`threshold` replaces its threshold), or None for a run without one."""
     stored = run["metrics"].get("unknown")
     rel = run["artifacts"].get("unknown")
-    if not stored or not rel or not (cat.root / rel).is_file():
+    if not stored or not rel:
         return None
-    with np.load(cat.root / rel) as saved:
-        reference = saved["reference"].astype(np.float32)
-        widths = [int(w) for w in saved["widths"]]
+    if threshold is None and stored.get("usable") is False:
+        return None  # predict says why; a threshold given by the user is used as given
+    try:
+        with np.load(cat.root / rel) as saved:
+            reference = saved["reference"].astype(np.float32)
+            widths = [int(w) for w in saved["widths"]]
+    except FileNotFoundError as exc:
+        raise TrainerError(_broken(run, cat.root / rel, "missing", exc)) from exc
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise TrainerError(_broken(run, cat.root / rel, "damaged", exc)) from exc
     return UnknownRule(reference, widths, stored["threshold"] if threshold is None else threshold)
 
 

@@ -49,7 +49,8 @@ def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
         m = run["metrics"]
         assert m["test_images"] == len(ids["test"]) == len(CLASSES) * TEST_PER_CLASS
         assert np.array(m["confusion"]["matrix"]).sum() == m["test_images"]
-        assert set(m["per_class"]) == set(CLASSES) and 0.0 <= m["top1"] <= m["top3"] <= 1.0
+        assert set(m["per_class"]) == set(CLASSES) and 0.0 <= m["top1"] <= 1.0
+        assert "top3" not in m  # three classes: top-3 is 1 by definition (issue 28)
         for rel in run["artifacts"].values():
             assert (cat.root / rel).stat().st_size > 0
         assert {"confusion_png", "per_class_png", "predictions_png"} <= set(
@@ -274,7 +275,7 @@ def test_class_weights_balance_unequal_classes():
 def test_metrics_from_a_known_confusion():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3], [0.5, 0.4, 0.1]])
     m = metrics_from(np.array([0, 1, 1, 2]), probs, ["a", "b", "c"])
-    assert m["top1"] == 0.5 and m["top3"] == 1.0
+    assert m["top1"] == 0.5 and "top3" not in m  # top-3 of three classes says nothing
     assert m["confusion"]["matrix"] == [[1, 0, 0], [0, 1, 1], [1, 0, 0]]
     assert m["per_class"]["b"] == {"precision": 1.0, "recall": 0.5, "support": 2}
     assert m["per_class"]["a"]["precision"] == 0.5

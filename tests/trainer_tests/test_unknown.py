@@ -32,8 +32,10 @@ from trainer.unknown import (
     REFERENCE_FILE,
     calibrate_run,
     conformal_threshold,
+    degenerate,
     feature_model,
     load_rule,
+    mean_similarity,
     nearest_distance,
     normalise,
     top_feature_models,
@@ -379,3 +381,75 @@ def test_real_check_photos_are_unknown_to_a_sneaker_model(sneakers, shared_dir):
     ]
     known = [not by_name[p.name].unknown for p in held_back]  # about 5% may be called unknown
     assert sum(known) >= len(known) - 2, [by_name[p.name].distance for p in held_back]
+
+
+def test_mean_similarity_is_the_mean_over_distinct_pairs():
+    rng = np.random.default_rng(0)
+    unit = normalise(rng.random((30, 8)), [8])
+    brute = unit @ unit.T
+    expected = (brute.sum() - np.trace(brute)) / (30 * 29)
+    assert mean_similarity(unit) == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_degenerate_rule_is_refused_with_the_reason():
+    """Issue 28: a collapsed fine-tune gave a threshold of 0.000486 and a hot dog came back
+    as a sneaker at 0.988; nothing warned."""
+    rng = np.random.default_rng(1)
+    spread = normalise(rng.random((40, 16)) - 0.5, [16])
+    val = np.full(25, 0.1, np.float32)
+    far = np.full(8, 0.9, np.float32)
+    assert degenerate(spread, 0.2, val, far) is None
+    collapsed = normalise(np.ones((40, 16)) + rng.random((40, 16)) * 1e-3, [16])
+    assert "collapsed" in degenerate(collapsed, 0.2, val, far)
+    assert "so small" in degenerate(spread, 4.86e-4, val, far)
+    assert "25 of 25 validation photos" in degenerate(spread, 0.05, val, far)
+    assert "8 of 8 generated off-topic pictures" in degenerate(spread, 0.95, val, far)
+
+
+def test_a_run_with_collapsed_features_has_no_silent_unknown_rule(tmp_path, monkeypatch):
+    """Features that all point one way make every picture near every class: the run says the
+    rule is unusable, in its row and its output, and predict answers with classes only."""
+    path = tmp_path / "catalog.db"
+    tests = colour_catalog(path)
+    real = unknown_module.normalise
+
+    def collapse(features, widths):
+        out = real(features, widths)
+        return np.ones_like(out) / np.sqrt(out.shape[1]) + out * 1e-4
+
+    monkeypatch.setattr(unknown_module, "normalise", collapse)
+    with open_catalog(path) as cat:
+        run = train(cat, TrainConfig("efficientnet_lite0", **TINY))
+    monkeypatch.undo()
+    stored = run["metrics"]["unknown"]
+    assert stored["usable"] is False and "collapsed" in stored["why"]
+    with open_catalog(path) as cat:
+        assert load_rule(cat, run) is None
+        used, answers = predict_files(cat, far_images(tmp_path), run_id=run["id"])
+    assert used["unknown_rule"] is None and not any(p.unknown for p in answers)
+    result = runner.invoke(app, ["predict", str(tests[0]), "--catalog", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "has no usable `unknown` rule (the features collapsed" in result.output
+    result = runner.invoke(app, ["runs", "--json", "--catalog", str(path)])
+    assert '"usable": false' in result.output
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_missing_or_damaged_rule_file_is_one_line_naming_it(trained, tmp_path, damage):
+    """Issue 27: without unknown.npz predict silently gave every image a class; a truncated
+    one ended in a BadZipFile traceback."""
+    shutil.copytree(trained[0].parent, tmp_path / "copy")
+    path, run = tmp_path / "copy" / "catalog.db", trained[2]
+    npz = path.parent / run["artifacts"]["unknown"]
+    if damage == "missing":
+        npz.unlink()
+    else:
+        os.truncate(npz, npz.stat().st_size // 2)
+    args = ["predict", str(trained[1][0]), "--run", str(run["id"]), "--catalog", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"unknown rule file {npz} is {'missing' if damage == 'missing' else 'damaged'}" in (
+        result.output.replace("\n", "")
+    )
+    assert "--no-unknown" in result.output and "train the run again" in result.output
+    assert runner.invoke(app, [*args, "--no-unknown"]).exit_code == 0
