@@ -136,6 +136,7 @@ def crawl_class(
     try:
         for source in _counting_dropped(_sources(fetcher, query, options, settings), report):
             report.add_page(source.engine, source.description, len(source.hits))
+            report.repeats += source.repeats
             started = time.perf_counter()
             _run(cat, fetcher, source, query, options, tried, report, progress)
             report.download_seconds += time.perf_counter() - started
@@ -247,7 +248,9 @@ def _saved_pages(options: CrawlOptions) -> Iterator[ResultPage]:
         except InputFileError as exc:
             raise CrawlerError(f"cannot read saved page {path}: {exc}") from exc
         name, result = engine.read_saved(text, str(path))
-        yield ResultPage(f"{path}: {result.describe()}", result.hits, name, path.parent)
+        yield ResultPage(
+            f"{path}: {result.describe()}", result.hits, name, path.parent, result.repeats
+        )
 
 
 def _run(

@@ -61,6 +61,7 @@ class ParseResult:
     hits: list[ImageHit]
     matched: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    repeats: int = 0  # results left out as the same image as an earlier one on the page
 
     def describe(self) -> str:
         """e.g. "rg_meta (100 hits); also found: imgres 20, none: af_init_data"."""

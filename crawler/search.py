@@ -37,6 +37,7 @@ class ResultPage:
     hits: list[ImageHit]
     engine: str
     page_dir: Path | None = None
+    repeats: int = 0  # results the parser left out as repeats of an image on the page
 
 
 @dataclass
@@ -97,7 +98,9 @@ class HttpEngine(Engine):
             if not fresh:
                 return
             seen.update(hit.key for hit in fresh)
-            yield ResultPage(f"{page + 1} ({url}): {result.describe()}", fresh, self.name)
+            yield ResultPage(
+                f"{page + 1} ({url}): {result.describe()}", fresh, self.name, None, result.repeats
+            )
 
     def read_saved(self, text: str, where: str) -> tuple[str, ParseResult]:
         return _read_saved(self.module, text, where)

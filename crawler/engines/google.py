@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from ..hits import ImageHit, ParseResult
+from ..hits import ImageHit, ParseResult, content_key
 from . import common, filters
 from .google_formats import FORMATS, PAGE_IMAGE_FORMATS, Page
 from .images import clean_hit
@@ -61,33 +61,44 @@ def parse_page(text: str) -> ParseResult:
     hits = list(found[matched]) if matched else []
     _borrow_thumbnails(hits, [h for name, other in found.items() if name != matched for h in other])
     grid_count = len(hits)
-    extra = [name for name in PAGE_IMAGE_FORMATS if _add_new(hits, found[name])]
+    # A rendered tile on the grid's landing page is the grid's own result drawn again.
+    grid_pages = {hit.page_url for hit in hits if hit.page_url}
+    added = {name: _add_new(hits, found[name], grid_pages) for name in PAGE_IMAGE_FORMATS}
+    extra = [name for name, (count, _) in added.items() if count]
     last = max((hit.rank or 0 for hit in hits[:grid_count]), default=0)
     for rank, hit in enumerate(hits[grid_count:], last + 1):
         hit.rank = rank
     name = "+".join(([matched] if matched else []) + extra) or None
-    return ParseResult(hits=hits, matched=name, counts=counts)
+    # The first page-image format's hits of the same image are in-page repeats; the later
+    # ones mostly re-read what the first read, and are not counted.
+    first = next((n for n in PAGE_IMAGE_FORMATS if found[n]), None)
+    repeats = added[first][1] if first and not matched else 0
+    return ParseResult(hits=hits, matched=name, counts=counts, repeats=repeats)
 
 
 def _clean(hits: list[ImageHit]) -> list[ImageHit]:
     return [hit for hit in map(clean_hit, hits) if hit is not None]
 
 
-def _add_new(hits: list[ImageHit], more: list[ImageHit]) -> bool:
-    """Append the hits of `more` that show no image, page or thumbnail of `hits`; True if any."""
+def _add_new(hits: list[ImageHit], more: list[ImageHit], grid_pages: set[str]) -> tuple[int, int]:
+    """Append the hits of `more` that show no image or thumbnail of `hits` and are not on a
+    grid result's landing page; (how many were added, how many were left out)."""
     seen = {value for hit in hits for value in _identities(hit)}
-    added = False
+    added = 0
     for hit in more:
         ids = _identities(hit)
-        if seen.isdisjoint(ids):
+        if seen.isdisjoint(ids) and hit.page_url not in grid_pages:
             hits.append(hit)
             seen.update(ids)
-            added = True
-    return added
+            added += 1
+    return added, len(more) - added
 
 
 def _identities(hit: ImageHit) -> set[str]:
-    return {v for v in (hit.url, hit.page_url, hit.thumbnail_url, hit.thumbnail_path, hit.key) if v}
+    """What makes two hits one image: the original, else the thumbnail. Never the landing
+    page alone: shops, blogs and stock sites show several photos on one page."""
+    ids = {v for v in (hit.url, hit.thumbnail_url, hit.thumbnail_path, hit.key) if v}
+    return ids | ({content_key(hit.thumbnail_data)} if hit.thumbnail_data else set())
 
 
 def _borrow_thumbnails(hits: list[ImageHit], others: list[ImageHit]) -> None:

@@ -234,3 +234,51 @@ def test_images_block_without_data_lpage_items_gives_titles_per_item():
     assert _sizes(result.hits) == [(90, 60)] * 3
     # The source link beside each image is its landing page; the /search link is not.
     assert [h.page_url for h in result.hits] == [f"https://site{i}.example.com/p" for i in range(3)]
+
+
+def _shared_landing_page_grid(tiles: int, per_page: int, repeated: int) -> str:
+    """An Images page of rendered tiles in the element shape of the committed
+    `data_lpage.html` fixture (`div[data-lpage][data-docid] > div > g-img > img[src=data:]`),
+    `per_page` tiles on each landing page, each a different photo; the last `repeated`
+    tiles show an earlier tile's photo again."""
+    out = ["<!doctype html><html><head><title>q - Google Search</title></head><body>"]
+    for i in range(tiles):
+        photo = i if i < tiles - repeated else i - (tiles - repeated)
+        buffer = io.BytesIO()
+        Image.new("RGB", (48, 40), (photo % 251, (7 * photo) % 253, (13 * photo) % 255)).save(
+            buffer, "JPEG", quality=95
+        )
+        data = base64.b64encode(buffer.getvalue()).decode()
+        out.append(
+            f'<div jsname="dTDiAc" class="eA0Zlc WghbWd" '
+            f'data-lpage="https://stock.example.com/set/{i // per_page}" data-docid="d{i}">'
+            f'<div class="czzyk"><g-img class="mNsIhb"><img class="YQ4gaf" '
+            f'src="data:image/jpeg;base64,{data}" alt="photo {i}"></g-img></div></div>'
+        )
+    return "".join(out) + "</body></html>"
+
+
+def test_tiles_that_share_a_landing_page_are_each_a_hit():
+    """Issue 26: on a 2025 Images page of 200 tiles, every tile after the first on a landing
+    page was dropped (176 kept): a hit is its image, never its landing page alone."""
+    result = google.parse_page(_shared_landing_page_grid(200, per_page=3, repeated=0))
+    assert result.matched == "data_lpage" and len(result.hits) == 200 and result.repeats == 0
+    assert len({h.key for h in result.hits}) == 200
+    twice = google.parse_page(_shared_landing_page_grid(200, per_page=3, repeated=5))
+    assert len(twice.hits) == 195 and twice.repeats == 5  # the same photo again is a repeat
+
+
+def test_crawl_page_stores_every_tile_and_names_the_repeats(tmp_path):
+    from typer.testing import CliRunner
+
+    from catalog import open_catalog
+    from crawler.cli import app
+
+    page = tmp_path / "page.html"
+    page.write_text(_shared_landing_page_grid(60, per_page=4, repeated=3), encoding="utf-8")
+    args = ["--class", "Yeezy_350", "--page", str(page), "--limit", "100"]
+    result = CliRunner().invoke(app, [*args, "--catalog", str(tmp_path / "catalog.db")])
+    assert result.exit_code == 0, result.output
+    assert "3 repeated in the results" in result.output.replace("\n", " ")
+    with open_catalog(tmp_path / "catalog.db") as cat:
+        assert cat.table("images").count == 57
