@@ -15,7 +15,7 @@ from itertools import pairwise
 from ..hits import ImageHit
 from .common import first_param, is_http_url, js_string, to_int
 from .google_blocks import parse_data_lpage, parse_image_blocks
-from .google_page import Page, make_hit, tile_thumbnail
+from .google_page import Page, json_title, make_hit, tile_thumbnail
 from .images import host_of, is_placeholder_data, link_query
 
 # ---- 2019-2020: <div class="rg_meta">{json}</div> in every tile -----------------------
@@ -48,7 +48,7 @@ def parse_rg_meta(page: Page) -> list[ImageHit]:
                 page_url=data.get("ru"),
                 width=to_int(data.get("ow")),
                 height=to_int(data.get("oh")),
-                title=data.get("pt"),
+                title=json_title(data.get("pt")),
                 rank=rank + 1 if rank is not None else len(hits) + 1,
                 **thumb,
             )
@@ -85,7 +85,7 @@ def _tile_hit(tile: list, rank: int) -> ImageHit | None:
                 width=orig[2],
                 thumbnail_url=thumb[0],
                 page_url=landing,
-                title=title,
+                title=json_title(title),
                 rank=rank,
             )
     return None
@@ -180,7 +180,7 @@ def parse_inline_arrays(page: Page) -> list[ImageHit]:
                 width=int(match.group(6)),
                 thumbnail_url=js_string(match.group(1)),
                 page_url=js_string(info.group(1)) if info else None,
-                title=js_string(info.group(2)) if info else None,
+                title=json_title(js_string(info.group(2))) if info else None,
                 rank=len(hits) + 1,
             )
         )
@@ -213,7 +213,9 @@ def parse_ischj(page: Page) -> list[ImageHit]:
                 thumbnail_url=thumb.get("url") if is_http_url(thumb.get("url")) else None,
                 page_url=result.get("referrer_url"),
                 rank=len(hits) + 1,
-                title=result.get("page_title") or _as_dict(item.get("text_in_grid")).get("snippet"),
+                title=json_title(
+                    result.get("page_title") or _as_dict(item.get("text_in_grid")).get("snippet")
+                ),
             )
         )
     return hits

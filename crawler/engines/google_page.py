@@ -40,10 +40,15 @@ class Page:
 
 
 def make_hit(**fields: object) -> ImageHit:
-    # Google HTML-escapes titles inside its JSON ("\u0026quot;Zebra\u0026quot;").
-    if isinstance(fields.get("title"), str):
-        fields["title"] = html.unescape(str(fields["title"]))
+    """A Google hit. A title read from the HTML (an attribute, an element's text) comes
+    unescaped from the HTML parser; one from Google's JSON goes through `json_title`."""
     return ImageHit(engine="google", **fields)  # type: ignore[arg-type]
+
+
+def json_title(value: object) -> str | None:
+    """A title from Google's JSON, which HTML-escapes it ("\u0026quot;Zebra\u0026quot;"):
+    unescaped once. Titles from the HTML must not be: `&amp;amp;` there means `&amp;`."""
+    return html.unescape(value) if isinstance(value, str) else None
 
 
 _SET_IMAGES_SRC = re.compile(

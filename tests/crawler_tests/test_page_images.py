@@ -282,3 +282,21 @@ def test_crawl_page_stores_every_tile_and_names_the_repeats(tmp_path):
     assert "3 repeated in the results" in result.output.replace("\n", " ")
     with open_catalog(tmp_path / "catalog.db") as cat:
         assert cat.table("images").count == 57
+
+
+def test_titles_are_unescaped_once_from_html_and_from_json():
+    """Issue 26: `2011 &amp;amp; 2012` in a tile's alt came out as `2011 & 2012`: the HTML
+    parser had unescaped it already, and the hit unescaped it again."""
+    html_page = _shared_landing_page_grid(1, per_page=1, repeated=0).replace(
+        'alt="photo 0"', 'alt="2011 &amp;amp; 2012"'
+    )
+    (hit,) = google.parse_page(html_page).hits
+    assert hit.title == "2011 &amp; 2012"
+    meta = {
+        "ou": "https://a.example.com/x.jpg",
+        "pt": "Zebra \\u0026amp; Co",
+        "ru": "https://a.example.com/",
+    }
+    rg = f'<div class="rg_meta">{json.dumps(meta).replace(chr(92) * 2, chr(92))}</div>'
+    (hit,) = google.parse_page(f"<html><body>{rg}</body></html>").hits
+    assert hit.title == "Zebra & Co"
