@@ -208,14 +208,18 @@ def _exit_now(code: int) -> None:
 @contextmanager
 def _progress() -> Iterator:
     """A callback that shows stored/limit for the class being crawled."""
+    console = Console(stderr=True)
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        # Off where stderr is no terminal: a log would get its redraws, and its closing
+        # newline put an empty line before every message.
+        disable=not console.is_terminal,
     )
     tasks: dict[str, TaskID] = {}
 

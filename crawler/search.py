@@ -18,6 +18,7 @@ from types import ModuleType
 
 from . import engines as parsers
 from .engines import detect_engine, read_results
+from .engines.kinds import page_kind
 from .errors import BlockedError, CrawlerError, EngineParseError, FetchError, UnknownEngineError
 from .fetch import MB, Fetcher
 from .hits import ImageHit, ParseResult
@@ -276,17 +277,28 @@ def _read_saved(engine: ModuleType, text: str, where: str) -> tuple[str, ParseRe
     """Parse a saved page with `engine`; the errors say what the page really is."""
     try:
         return engine.NAME, read_results(engine, text, where)
-    except BlockedError as exc:
+    except (BlockedError, EngineParseError) as exc:
+        kind = page_kind(text) if detect_engine(text) is None else None
+        if kind and " web " in kind:
+            raise EngineParseError(
+                f"{where} is {kind}, which lists pages, not images: open the engine's Images "
+                "tab, wait for the images, save that page and crawl it"
+            ) from None
+        if not isinstance(exc, BlockedError):
+            _raise_other_engine(engine, text, where)
+            raise
         raise CrawlerError(
             f"{where} is not a result page but {exc.why}: open the search in a browser, "
             "get past it "
             "(solve the captcha, accept the form), wait for the images, then save the page again "
             '("Web page, complete") and crawl that file'
         ) from None
-    except EngineParseError:
-        found = detect_engine(text)
-        if found is None:
-            raise
+
+
+def _raise_other_engine(engine: ModuleType, text: str, where: str) -> None:
+    """Raise when another engine's parser reads the page: it is that engine's page."""
+    found = detect_engine(text)
+    if found is not None:
         raise EngineParseError(
             f"{where} is a {found[0].NAME} result page, not a {engine.NAME} one: "
             "leave out --engine "

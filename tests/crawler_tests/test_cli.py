@@ -366,3 +366,45 @@ def test_error_hint_keeps_its_brackets(http_server, catalog_path):
     )
     assert result.exit_code == 1, result.output
     assert "imageset[browser]" in result.output
+
+
+def test_an_error_is_the_first_line_not_after_an_empty_one(tmp_path):
+    """Issue 26: every error began with an empty line (the progress bar's, off a terminal)."""
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>nothing here</p></body></html>")
+    args = ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(tmp_path / "c.db")]
+    done = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: "), repr(done.stderr[:80])
+
+
+def _duckduckgo_web_page(results: int) -> str:
+    """DuckDuckGo's HTML web results in the element shape of html.duckduckgo.com/html/
+    (`div.result.results_links.web-result > div.result__body > h2.result__title >
+    a.result__a`, then `a.result__snippet`), as public scrapers of that endpoint read it."""
+    rows = "".join(
+        f'<div class="result results_links results_links_deep web-result">'
+        f'<div class="links_main links_deep result__body"><h2 class="result__title">'
+        f'<a rel="nofollow" class="result__a" href="https://shop{i}.example.com/yeezy">'
+        f"Yeezy 350 at shop {i}</a></h2>"
+        f'<a class="result__snippet" href="https://shop{i}.example.com/yeezy">'
+        f"The Yeezy Boost 350 V2 in every colourway. " * 4 + "</a></div></div>"
+        for i in range(results)
+    )
+    return (
+        "<!DOCTYPE html><html><head><title>yeezy 350 at DuckDuckGo</title></head><body>"
+        f'<div id="links" class="results">{rows}</div></body></html>'
+    )
+
+
+def test_a_web_results_page_is_named_for_what_it_is(tmp_path):
+    """Issue 26: a DuckDuckGo web results page was reported as Google's page with no image
+    results in any known format."""
+    page = tmp_path / "ddg.html"
+    page.write_text(_duckduckgo_web_page(20))
+    args = ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(tmp_path / "c.db")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    out = result.output.replace("\n", " ")
+    assert "is a DuckDuckGo web results page, which lists pages, not images" in out, out
+    assert "google:" not in out
