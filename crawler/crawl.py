@@ -134,7 +134,8 @@ def crawl_class(
     settings = _settings(options, wanted=len(tried.before) + 2 * limit)
     report.notes = settings.notes
     try:
-        for source in _counting_dropped(_sources(fetcher, query, options, settings), report):
+        sources = _counting_dropped(_sources(fetcher, query, options, settings), report)
+        for source in sources:
             report.add_page(source.engine, source.description, len(source.hits))
             report.repeats += source.repeats
             started = time.perf_counter()
@@ -142,6 +143,8 @@ def crawl_class(
             report.download_seconds += time.perf_counter() - started
             if report.stored >= limit:
                 report.limit_reached = True
+                if not report.left:
+                    report.more_results = _more_results(sources, tried)
                 break
     except (CrawlerError, DiskFullError) as exc:
         if not report.pages:
@@ -198,6 +201,16 @@ def _settings(options: CrawlOptions, wanted: int) -> SearchSettings:
         browser_path=options.browser_path,
         wanted=wanted,
     )
+
+
+def _more_results(sources: Iterator[ResultPage], tried: _Tried) -> bool | None:
+    """Whether the results go on past the pages read with a hit not tried yet: the page a
+    re-run would read next, read now. None when that page cannot be had (a wall, no network)."""
+    try:
+        following = next(sources, None)
+    except CrawlerError:
+        return None
+    return following is not None and any(hit.key not in tried for hit in following.hits)
 
 
 def _counting_dropped(pages: Iterator[ResultPage], report: CrawlReport) -> Iterator[ResultPage]:

@@ -42,6 +42,9 @@ class CrawlReport:
     notes: list[str] = field(default_factory=list)
     repeats: int = 0
     left: int = 0
+    # After the limit with nothing left on the pages read: whether the results go on (None:
+    # not known).
+    more_results: bool | None = None
     limit_reached: bool = False
     in_catalog: int = 0
     interrupted: bool = False  # Ctrl-C: the crawl stopped, what finished is recorded
@@ -110,6 +113,12 @@ class CrawlReport:
         return "\n".join(lines)
 
     def _limit_line(self) -> str:
+        if not self.left and self.more_results is False:
+            return (
+                f"  stopped at the limit of {self.limit} new images, and every hit the results "
+                "held has been tried: a re-run finds nothing new (search again later, or with "
+                "another engine or query)"
+            )
         left = (
             f"{self.left} hits of the pages read were left untried"
             if self.left

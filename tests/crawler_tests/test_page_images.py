@@ -300,3 +300,24 @@ def test_titles_are_unescaped_once_from_html_and_from_json():
     rg = f'<div class="rg_meta">{json.dumps(meta).replace(chr(92) * 2, chr(92))}</div>'
     (hit,) = google.parse_page(f"<html><body>{rg}</body></html>").hits
     assert hit.title == "Zebra & Co"
+
+
+def test_no_run_again_when_every_hit_was_tried(tmp_path):
+    """Issue 26: after a crawl that tried every hit, the summary still said "stopped at the
+    limit ... run the same command again", and the next run found nothing new."""
+    from typer.testing import CliRunner
+
+    from crawler.cli import app
+
+    page = tmp_path / "page.html"
+    page.write_text(_shared_landing_page_grid(8, per_page=2, repeated=0), encoding="utf-8")
+    args = ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(tmp_path / "c.db")]
+    result = CliRunner().invoke(app, [*args, "--limit", "8"])
+    out = result.output.replace("\n", " ")
+    assert result.exit_code == 0 and "every hit the results held has been tried" in out, out
+    assert "run the same command again" not in out
+    fewer = CliRunner().invoke(
+        app, [*args[:-2], "--catalog", str(tmp_path / "d.db"), "--limit", "5"]
+    )
+    out = fewer.output.replace("\n", " ")
+    assert "3 hits of the pages read were left untried" in out and "run the same command" in out
