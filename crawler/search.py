@@ -120,7 +120,11 @@ class BrowserEngine(Engine):
         # A mirror (or test server) given for plain Google serves the browser too.
         base = settings.search_urls.get(self.name) or settings.search_urls.get("google")
         for description, hits in result_pages(
-            query, limit=settings.wanted, search_url=base, browser_path=settings.browser_path
+            query,
+            limit=settings.wanted,
+            search_url=base,
+            browser_path=settings.browser_path,
+            allow_private=fetcher.allow_private,
         ):
             yield ResultPage(description, hits, self.name)
 

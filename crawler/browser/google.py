@@ -9,6 +9,8 @@ number of times.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +21,7 @@ from ..errors import CrawlerError, EngineParseError
 from ..hits import ImageHit
 from . import page as pagelib
 from .errors import ENGINE, BrowserBlockedError
+from .guard import RequestGuard, check_search_url
 from .launch import open_browser
 from .page import PlaywrightError, Tile
 from .scriptdata import ScriptData
@@ -51,6 +54,7 @@ def collect_hits(
     browser_path: str | Path | None = None,
     max_preview_clicks: int = 20,
     timeout_s: float = 15.0,
+    allow_private: bool | Collection[str] = False,
 ) -> list[ImageHit]:
     """Open the result page in headless Chromium and return up to `limit` hits.
 
@@ -64,6 +68,8 @@ def collect_hits(
         browser_path: the Chromium to drive; default: one on PATH, else Playwright's.
         max_preview_clicks: at most this many tiles are clicked to read an original URL.
         timeout_s: the wait for one page action (a load, a click, new tiles).
+        allow_private: as the fetcher's: the private hosts the page and everything it
+            loads may reach (see `guard`); every other private address is refused.
 
     Returns:
         Hits in page order, `engine="google-browser"`, ranked from 1; a hit whose original
@@ -81,7 +87,12 @@ def collect_hits(
     url = search_page_url(query, search_url)
     with open_browser(browser_path) as context:
         return collect_from_context(
-            context, url, limit=limit, max_preview_clicks=max_preview_clicks, timeout_s=timeout_s
+            context,
+            url,
+            limit=limit,
+            max_preview_clicks=max_preview_clicks,
+            timeout_s=timeout_s,
+            allow_private=allow_private,
         )
 
 
@@ -92,10 +103,14 @@ def collect_from_context(
     limit: int,
     max_preview_clicks: int = 20,  # noqa: ANN001
     timeout_s: float = 15.0,
+    allow_private: bool | Collection[str] = False,
 ) -> list[ImageHit]:
-    """`collect_hits` in an open browser context (one page, closed afterwards)."""
+    """`collect_hits` in an open browser context (one page, closed afterwards); every
+    request the page makes goes through the address guard (`guard.RequestGuard`)."""
     timeout_ms = int(timeout_s * 1000)
+    check_search_url(url, allow_private)
     page = context.new_page()
+    page.route("**/*", RequestGuard(allow_private))
     page.set_default_timeout(timeout_ms)
     data = ScriptData(page)
     tiles: list[Tile] = []
@@ -120,6 +135,12 @@ def collect_from_context(
         raise BrowserBlockedError(exc.why, partial) from None
     except PlaywrightError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        network = re.search(r"net::(ERR_[A-Z_]+)", first)
+        if network:  # worded as the plain engines word a failed request
+            raise CrawlerError(
+                f"{ENGINE}: cannot open {url}: {network.group(1).lower()}. Check the network, "
+                "or crawl a result page saved from a browser with --page saved.html"
+            ) from None
         raise CrawlerError(f"{ENGINE}: the browser failed on {url}: {first}") from None
     finally:
         with suppress(Exception):

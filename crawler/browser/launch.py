@@ -127,6 +127,8 @@ def open_browser(
                         executable_path=executable,
                         headless=headless,
                         args=CHROMIUM_ARGS,
+                        # A service worker's requests bypass the address guard's routing.
+                        service_workers="block",
                     )
                 except PlaywrightError as exc:
                     first = (

@@ -7,7 +7,7 @@ raises, so the crawl stores them and reports why it stopped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from ..hits import ImageHit
@@ -16,7 +16,12 @@ from .google import collect_hits, search_page_url
 
 
 def result_pages(
-    query: str, *, limit: int, search_url: str | None = None, browser_path: str | Path | None = None
+    query: str,
+    *,
+    limit: int,
+    search_url: str | None = None,
+    browser_path: str | Path | None = None,
+    allow_private: bool | Collection[str] = False,
 ) -> Iterator[tuple[str, list[ImageHit]]]:
     """(description, hits) of the rendered result page; see `collect_hits` for the arguments.
 
@@ -25,7 +30,13 @@ def result_pages(
     """
     url = search_page_url(query, search_url)
     try:
-        hits = collect_hits(query, limit=limit, search_url=search_url, browser_path=browser_path)
+        hits = collect_hits(
+            query,
+            limit=limit,
+            search_url=search_url,
+            browser_path=browser_path,
+            allow_private=allow_private,
+        )
     except BrowserBlockedError as exc:
         if exc.hits:
             yield f"{url} (rendered, cut short by a captcha): {_describe(exc.hits)}", exc.hits

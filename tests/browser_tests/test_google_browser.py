@@ -19,6 +19,7 @@ def collect(browser, site, query: str, **options):
     site.requests.clear()
     options.setdefault("limit", 100)
     options.setdefault("timeout_s", 5)
+    options.setdefault("allow_private", {"127.0.0.1"})  # the local site
     return collect_from_context(browser, search_page_url(query, site.search_url()), **options)
 
 

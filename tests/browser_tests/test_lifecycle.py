@@ -41,7 +41,13 @@ def test_browser_runs_during_the_crawl_and_is_gone_after_it(own_tmp, chromium, s
 
 
 def test_no_browser_left_after_a_normal_crawl(own_tmp, chromium, site):
-    hits = collect_hits("sneakers", limit=5, search_url=site.search_url(), browser_path=chromium)
+    hits = collect_hits(
+        "sneakers",
+        limit=5,
+        search_url=site.search_url(),
+        browser_path=chromium,
+        allow_private={"127.0.0.1"},
+    )
 
     assert [h.url for h in hits] == site.originals()[:5]
     assert processes_naming(own_tmp) == []
@@ -49,13 +55,23 @@ def test_no_browser_left_after_a_normal_crawl(own_tmp, chromium, site):
 
 def test_no_browser_left_after_a_captcha(own_tmp, chromium, site):
     with pytest.raises(BlockedError):
-        collect_hits("captcha", limit=5, search_url=site.search_url(), browser_path=chromium)
+        collect_hits(
+            "captcha",
+            limit=5,
+            search_url=site.search_url(),
+            browser_path=chromium,
+            allow_private={"127.0.0.1"},
+        )
     assert processes_naming(own_tmp) == []
 
 
 def test_result_pages_hands_over_the_hits_before_a_captcha_then_raises(own_tmp, chromium, site):
     pages = result_pages(
-        "captcha-later", limit=100, search_url=site.search_url(), browser_path=chromium
+        "captcha-later",
+        limit=100,
+        search_url=site.search_url(),
+        browser_path=chromium,
+        allow_private={"127.0.0.1"},
     )
 
     description, hits = next(pages)
@@ -77,7 +93,7 @@ def test_no_browser_left_after_ctrl_c(tmp_path, chromium, site, whole_group):
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from crawler.browser import collect_hits\n"
         f"collect_hits('hang', limit=5, search_url={site.search_url()!r}, "
-        f"browser_path={chromium!r})\n"
+        f"allow_private={{'127.0.0.1'}}, browser_path={chromium!r})\n"
     )
     site.requests.clear()
     env = {**os.environ, "TMPDIR": str(tmp_path)}
