@@ -317,8 +317,8 @@ def test_google_browser_engine_is_wired_to_the_browser_package(
 
     calls = []
 
-    def fake_result_pages(query, *, limit, search_url=None, browser_path=None):
-        calls.append((query, limit, search_url, browser_path))
+    def fake_result_pages(query, *, limit, search_url=None, browser_path=None, allow_private=False):
+        calls.append((query, limit, search_url, browser_path, allow_private))
         yield (
             "rendered",
             [crawler.hits.ImageHit(url=http_server.url("/img/3.jpg"), engine="google-browser")],
@@ -341,7 +341,9 @@ def test_google_browser_engine_is_wired_to_the_browser_package(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert calls == [("Yeezy 500 sneaker", 6, None, None)] and "1 stored" in result.output
+    # The fetcher's allow list reaches the browser engine (issue 26): the same guard.
+    assert calls == [("Yeezy 500 sneaker", 6, None, None, frozenset({"127.0.0.1"}))]
+    assert "1 stored" in result.output
 
 
 def test_error_hint_keeps_its_brackets(http_server, catalog_path):
