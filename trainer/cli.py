@@ -398,7 +398,7 @@ def _unknown_line(summary: dict) -> str:
 
 
 def _no_rule_note(run: dict) -> str:
-    summary = run["metrics"].get("unknown") or {}
+    summary = (run.get("metrics") or {}).get("unknown") or {}
     if summary.get("usable") is False:
         return (
             f"note: run {run['id']} has no usable `unknown` rule ({summary.get('why', '')}): "

@@ -24,7 +24,7 @@ from catalog import atomic_write  # noqa: E402
 MAX_FIGURE_IMAGES = 24
 MAX_LABELLED_CLASSES = 60  # beyond this, tick labels no longer fit: draw the most confused ones
 ANNOTATE_UP_TO = 20  # cell values are written only while they fit
-MAX_MATRIX_INCHES = 11.0
+MAX_MATRIX_INCHES = 10.0
 FIGURE_PAIRS = 20
 LABEL_CHARS = 24
 OUTCOME_COLOURS = ("green", "darkorange", "red")
