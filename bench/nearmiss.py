@@ -104,7 +104,7 @@ def pair_table(dest: Path, radius: int) -> list[dict]:
     candidate = {
         (min(e.a, e.b), max(e.a, e.b))
         for e in neardup.candidates(
-            rows, neardup.DEFAULT_MAX_DISTANCE, squares=False, windows=confirmer.windows()
+            rows, neardup.DEFAULT_MAX_DISTANCE, windows=neardup.stored_windows(rows)[0]
         )
     }
     # --radius widens what is measured beyond the candidates, the wide source included.

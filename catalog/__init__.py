@@ -52,6 +52,7 @@ from .images import (
     update_image,
 )
 from .integrity import IntegrityReport, Problem, cache_note, check_catalog
+from .near import near_verdicts, record_near_verdicts
 from .reviews import conflicted_ids, last_review, record_review, reviewed_ids, undo_review
 from .runs import (
     HEARTBEAT_EVERY_S,
@@ -144,6 +145,8 @@ __all__ = [
     "get_image",
     "get_run",
     "hashed_images",
+    "near_verdicts",
+    "record_near_verdicts",
     "heartbeat",
     "image_file",
     "image_flags",

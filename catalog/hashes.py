@@ -1,4 +1,4 @@
-"""Stored image fingerprints: pHash, dHash, decoded-pixel hash and colour signature."""
+"""Stored image fingerprints: pHash, dHash, decoded-pixel hash, colour signature, windows."""
 
 from __future__ import annotations
 
@@ -8,23 +8,25 @@ from .db import Catalog
 from .sql import dict_rows, placeholders
 from .tx import transaction
 
-HASH_COLUMNS = ("phash", "dhash", "pixel_hash", "signature")
+HASH_COLUMNS = ("phash", "dhash", "pixel_hash", "signature", "windows")
+HASHED = "phash IS NOT NULL AND signature IS NOT NULL AND windows IS NOT NULL"
 
 
 def unhashed_images(cat: Catalog) -> list[dict]:
     """Rows (id, path) of images that have no hashes yet, in id order."""
-    sql = "SELECT id, path FROM images WHERE phash IS NULL OR signature IS NULL ORDER BY id"
+    sql = f"SELECT id, path FROM images WHERE NOT ({HASHED}) ORDER BY id"
     return [{"id": i, "path": p} for i, p in cat.db.execute(sql).fetchall()]
 
 
 def count_hashed(cat: Catalog) -> int:
-    sql = "SELECT count(*) FROM images WHERE phash IS NOT NULL AND signature IS NOT NULL"
+    sql = f"SELECT count(*) FROM images WHERE {HASHED}"
     return cat.db.execute(sql).fetchone()[0]
 
 
 def set_hashes(cat: Catalog, hashes: dict[int, dict[str, str]]) -> None:
     """Store fingerprints for many images in one transaction: {id: {column: hex}}."""
-    sql = "UPDATE images SET phash = ?, dhash = ?, pixel_hash = ?, signature = ? WHERE id = ?"
+    sets = ", ".join(f"{c} = ?" for c in HASH_COLUMNS)
+    sql = f"UPDATE images SET {sets} WHERE id = ?"
     with transaction(cat):
         for image_id, values in hashes.items():
             cat.db.execute(sql, [*(values[c] for c in HASH_COLUMNS), image_id])
@@ -33,8 +35,8 @@ def set_hashes(cat: Catalog, hashes: dict[int, dict[str, str]]) -> None:
 def hashed_images(cat: Catalog, statuses: Iterable[str] | None = None) -> list[dict]:
     """Hashed image rows with the fields dedup and split need, in id order."""
     sql = (
-        "SELECT id, class, status, path, width, height, sha256, phash, dhash, pixel_hash, signature"
-        " FROM images WHERE phash IS NOT NULL AND signature IS NOT NULL"
+        "SELECT id, class, status, path, width, height, sha256, phash, dhash, pixel_hash,"
+        f" signature, windows FROM images WHERE {HASHED}"
     )
     params: list[object] = []
     if statuses is not None:

@@ -209,3 +209,19 @@ def known_migrations() -> list[str]:
     """The names of the migrations this version of the code knows, in order."""
     # sqlite-utils has no public accessor for a set's registered migrations.
     return [m.name for m in migrations._migrations]
+
+
+@migrations()
+def m701_window_hashes_and_near_verdicts(db: Database) -> None:
+    # Window hashes stored with the other hashes and the structural check's verdict per
+    # judged pair: split and leaks find and judge candidates without decoding again.
+    db.execute("ALTER TABLE images ADD COLUMN windows TEXT")
+    db.execute(
+        """CREATE TABLE near_verdicts (
+            a INTEGER NOT NULL REFERENCES images(id),
+            b INTEGER NOT NULL REFERENCES images(id),
+            method TEXT NOT NULL,
+            same INTEGER NOT NULL,
+            PRIMARY KEY (a, b, method)
+        ) WITHOUT ROWID"""
+    )

@@ -80,7 +80,7 @@ def dedup(
         squares: also match square thumbnails against windows of larger images.
     """
     hashing, rows = _hash_and_load(cat, dry_run)
-    edges = confirmed_edges(cat, rows, max_distance, squares=squares)
+    edges = confirmed_edges(cat, rows, max_distance, squares=squares, remember=not dry_run)
     groups, conflicts = _decide(rows, edges)
     marked = 0
     if not dry_run:

@@ -26,6 +26,8 @@ from PIL import Image
 
 from catalog import Catalog, count_hashed, image_file, set_hashes, unhashed_images
 
+from .windows import SIDE, encode, small_copy, square_hashes, window_hashes
+
 # pHash resizes to 32x32; decoding at >= 64 px on the short side keeps it faithful.
 DRAFT_SIZE = (64, 64)
 SIGNATURE_SIDE = 8
@@ -41,6 +43,7 @@ class ImageHashes:
     dhash: str
     pixel_hash: str
     signature: str
+    windows: str  # `windows.encode` of the window and square-window hashes
 
 
 def open_reduced(path: Path, size: tuple[int, int] = DRAFT_SIZE) -> Image.Image:
@@ -52,7 +55,7 @@ def open_reduced(path: Path, size: tuple[int, int] = DRAFT_SIZE) -> Image.Image:
     return img
 
 
-def hash_image(img: Image.Image) -> ImageHashes:
+def hash_image(img: Image.Image, small: Image.Image | None = None) -> ImageHashes:
     """pHash, dHash, decoded-pixel hash and colour signature of a decoded image.
 
     The pixel hash covers the pixels as decoded here, so two files with the same pixels
@@ -62,11 +65,13 @@ def hash_image(img: Image.Image) -> ImageHashes:
     """
     rgb = img.convert("RGB")
     pixel = hashlib.sha256(f"{rgb.size}".encode() + rgb.tobytes()).hexdigest()
+    small = small_copy(small if small is not None else rgb)
     return ImageHashes(
         phash=str(imagehash.phash(rgb)),
         dhash=str(imagehash.dhash(rgb)),
         pixel_hash=pixel,
         signature=signature_of(rgb),
+        windows=encode(window_hashes(small), square_hashes(small)),
     )
 
 
@@ -85,8 +90,10 @@ def signature_array(signature: str) -> np.ndarray:
 def hash_file(path: Path) -> ImageHashes | str:
     """Hashes of the file at `path`, or the error text when it cannot be decoded."""
     try:
-        with open_reduced(path) as img:
-            return hash_image(img)
+        # The window hashes are taken at the size confirmation decodes at (SIDE), the
+        # others at the smaller draft they always were, so stored values do not change.
+        with open_reduced(path) as img, open_reduced(path, (SIDE, SIDE)) as larger:
+            return hash_image(img, larger)
     except FileNotFoundError:
         return f"{MISSING}: {path}"
     except (OSError, ValueError) as exc:

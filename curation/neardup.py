@@ -39,17 +39,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
-import imagehash
 import numpy as np
 from PIL import Image
 
-from catalog import Catalog, image_file
+from catalog import Catalog, image_file, near_verdicts, record_near_verdicts
 
 from .hashing import open_reduced
 from .search import groups_from_pairs, near_pairs, to_codes
 from .verify import Views, confirm, confirm_square, square_views_of, views_of
+from .windows import SIDE, decode, small_copy, window_hashes
 
 __all__ = [
     "DEFAULT_MAX_DISTANCE",
@@ -62,6 +63,8 @@ __all__ = [
     "confirmed_edges",
     "groups",
     "keep_order",
+    "stored_windows",
+    "window_hashes",
 ]
 
 DEFAULT_MAX_DISTANCE = 10
@@ -76,7 +79,6 @@ SQUARE_AREA_RATIO = 0.8
 
 # Thresholds measured on bench/nearset.py (sneakers41 originals, their transformed copies
 # and every other candidate pair): see README and bench/dedup.py.
-SIDE = 128  # the long side both images are compared at
 # Foreground colour histograms, a cheap first rejection; another colourway is rejected by
 # the aligned colours below. Colour jitter (brightness, contrast, saturation 0.8-1.2) took
 # hard-binned histograms of a copy down to an overlap of 0.03 (issue 14); soft bins keep
@@ -133,14 +135,25 @@ MAX_CHROMA_CHANGE = 0.065
 # nothing; such a pair is judged by the aligned thumbnails of `verify` instead.
 MIN_KEYPOINTS = 50
 # Windows whose hashes are compared with every other picture's whole: the four corners and
-# the centre at WINDOW of each side. Within WINDOW_PHASH bits of pHash and WINDOW_DHASH of
+# the centre (`windows.window_hashes`). Within WINDOW_PHASH bits of pHash and WINDOW_DHASH of
 # dHash (the same window): on bench/nearset.py 8 and 10 bits found 76 of the 87
 # original/crop pairs that no other source finds, for about 7,000 more pairs to check; 10
 # and 12 bits add 17,000 pairs and raise the tune half's grouped same-source pairs from
 # 0.9777 to 0.9852 at no cost in precision (held half 0.9740 to 0.9762).
-WINDOW = 0.94
 WINDOW_PHASH = 10
 WINDOW_DHASH = 12
+# A square picture is a candidate chip of a larger one of its class when its pHash is within
+# SQUARE_PHASH bits of one of the other's square windows (`windows.square_hashes`); the
+# chips of ../shared's sneakers10 are 0 bits from their result's window, while every other
+# square/larger pair of a class is 10 or more apart and 98% of them more than 10.
+SQUARE_PHASH = 10
+# The version of the structural check whose verdicts the catalog keeps: change it with any
+# threshold or step of `verify`/`confirm_square`, so stored verdicts are judged again.
+CHECK_VERSION = "2026-12-02"
+# Decoded pictures kept while candidates are confirmed (sorted, so neighbours reuse them):
+# memory stays bounded whatever the size of the catalog.
+FEATURES_CACHED = 512
+SQUARE_VIEWS_CACHED = 256
 
 _ORB = None
 
@@ -175,14 +188,11 @@ class Features:
     background: np.ndarray  # (3,) median border colour
     histogram: np.ndarray  # (HISTOGRAM_BINS**3,) foreground colour histogram, sums to 1
     views: Views  # aligned thumbnails, for textureless pictures
-    windows: np.ndarray  # (1 + 5, 2) uint64 pHash, dHash of the whole, then of each window
 
 
 def features_of(img: Image.Image) -> Features:
     rgb_img = img.convert("RGB")
-    f = SIDE / max(rgb_img.size)
-    size = (max(8, round(rgb_img.width * f)), max(8, round(rgb_img.height * f)))
-    small = rgb_img.resize(size, Image.Resampling.BILINEAR)
+    small = small_copy(rgb_img)
     rgb = np.asarray(small)
     keypoints, descriptors = _orb().detectAndCompute(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None)
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
@@ -195,7 +205,6 @@ def features_of(img: Image.Image) -> Features:
         background,
         _colour_histogram(rgb, background),
         views_of(rgb_img),
-        window_hashes(small),
     )
 
 
@@ -221,21 +230,6 @@ def _colour_histogram(rgb: np.ndarray, background: np.ndarray) -> np.ndarray:
         weight = np.prod([w[:, k] if up[k] else 1 - w[:, k] for k in range(3)], axis=0)
         hist += np.bincount(idx, weight, minlength=bins**3)
     return hist / hist.sum()
-
-
-def window_hashes(img: Image.Image) -> np.ndarray:
-    """pHash and dHash of the whole picture, then of its four corner windows and centre one."""
-    w, h = img.size
-    cw, ch = w * WINDOW, h * WINDOW
-    corners = [(x, y) for x in (0.0, w - cw) for y in (0.0, h - ch)]
-    lefts_tops = [(0.0, 0.0, float(w), float(h))] + [
-        (x, y, x + cw, y + ch) for x, y in [*corners, ((w - cw) / 2, (h - ch) / 2)]
-    ]
-    out = np.zeros((len(lefts_tops), 2), np.uint64)
-    for k, (x0, y0, x1, y1) in enumerate(lefts_tops):
-        part = img.crop((round(x0), round(y0), round(x1), round(y1)))
-        out[k] = (int(str(imagehash.phash(part)), 16), int(str(imagehash.dhash(part)), 16))
-    return out
 
 
 @dataclass(frozen=True)
@@ -439,17 +433,19 @@ def _cell_sums(x: np.ndarray) -> np.ndarray:
 
 
 class Confirmer:
-    """Features decoded once per image (every image when window candidates are wanted).
+    """Decodes what confirmation needs, keeping the most recent pictures only.
 
-    A file that cannot be read (deleted from the store by hand) confirms nothing; its id
-    is kept in `unreadable` rather than stopping the whole run.
+    Candidates are confirmed in (a, b) order, so the pictures of one image are reused
+    while its pairs are checked; the caches are bounded, so memory does not grow with the
+    catalog. A file that cannot be read (deleted from the store by hand) confirms nothing;
+    its id is kept in `unreadable` rather than stopping the whole run.
     """
 
     def __init__(self, cat: Catalog, rows: dict[int, dict]):
         self.cat, self.rows = cat, rows
-        self._features: dict[int, Features | None] = {}
-        self._squares: dict[tuple[int, bool], Views | None] = {}
         self.unreadable: set[int] = set()
+        self.features = lru_cache(maxsize=FEATURES_CACHED)(self._features)
+        self.views = lru_cache(maxsize=SQUARE_VIEWS_CACHED)(self._views)
 
     def _open(self, image_id: int, make):
         try:
@@ -459,25 +455,11 @@ class Confirmer:
             self.unreadable.add(image_id)
             return None
 
-    def features(self, image_id: int) -> Features | None:
-        if image_id not in self._features:
-            self._features[image_id] = self._open(image_id, features_of)
-        return self._features[image_id]
+    def _features(self, image_id: int) -> Features | None:
+        return self._open(image_id, features_of)
 
-    def windows(self) -> dict[int, np.ndarray]:
-        """Window hashes of every readable image (decoding each once, for confirmation too)."""
-        out = {}
-        for image_id in self.rows:
-            f = self.features(image_id)
-            if f is not None:
-                out[image_id] = f.windows
-        return out
-
-    def views(self, image_id: int, squares: bool) -> Views | None:
-        key = (image_id, squares)
-        if key not in self._squares:
-            self._squares[key] = self._open(image_id, square_views_of if squares else views_of)
-        return self._squares[key]
+    def _views(self, image_id: int, squares: bool) -> Views | None:
+        return self._open(image_id, square_views_of if squares else views_of)
 
     def confirm(self, edge: Edge) -> bool:
         if edge.method == "pixels":
@@ -491,11 +473,20 @@ class Confirmer:
         return fa is not None and fb is not None and verify(fa, fb).same
 
 
+def stored_windows(rows: Mapping[int, dict]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """The window and square-window hashes stored with each row (see `windows`)."""
+    windows, squares = {}, {}
+    for image_id, row in rows.items():
+        if row.get("windows"):
+            windows[image_id], squares[image_id] = decode(row["windows"])
+    return windows, squares
+
+
 def candidates(
     rows: dict[int, dict],
     max_distance: int,
     *,
-    squares: bool = True,
+    squares: Mapping[int, np.ndarray] | None = None,
     wide: int | None = WIDE_DISTANCE,
     windows: Mapping[int, np.ndarray] | None = None,
 ) -> Iterator[Edge]:
@@ -506,8 +497,10 @@ def candidates(
     both hashes past `max_distance` are still within `wide` bits in *both*: those pairs
     come next ("phash+dhash"). With `windows` (image id -> `window_hashes`), a picture whose
     whole is close to a window of another comes then ("window"): most 3-10% crops that the
-    others miss. All are judged by the same structural check. A square-crop edge has the
-    chip as `a` and the larger image as `b`.
+    others miss. With `squares` (image id -> `square_hashes`), a square picture near a
+    square window of a larger one of its class comes last ("square-crop"). All are judged
+    by the same structural check. A square-crop edge has the chip as `a` and the larger
+    image as `b`.
     """
     ids = list(rows)
     by_pixels: dict[str, list[int]] = defaultdict(list)
@@ -530,7 +523,7 @@ def candidates(
         ii, jj = _window_pairs(ids, windows)
         yield from _new_edges(ids, codes, ii, jj, "window", seen, same_pixels)
     if squares:
-        yield from _square_candidates(rows, codes, ids)
+        yield from _square_candidates(rows, codes, ids, squares)
 
 
 def _window_pairs(
@@ -569,25 +562,33 @@ def _new_edges(ids, codes, ii, jj, kind, seen, same_pixels) -> Iterator[Edge]:
         yield Edge(ids[i], ids[j], int(np.bitwise_count(codes[i] ^ codes[j])), kind)
 
 
-def _square_candidates(rows: dict[int, dict], codes: np.ndarray, ids: list[int]) -> Iterator[Edge]:
+def _square_candidates(
+    rows: dict[int, dict], codes: np.ndarray, ids: list[int], squares: Mapping[int, np.ndarray]
+) -> Iterator[Edge]:
     # Within a class only: a chip of another class's result is found as a conflict by the
-    # hash pass when it is close enough; an all-pairs window search would not scale.
+    # hash pass when it is close enough. Per class, every square picture's pHash against
+    # every larger picture's square windows, in blocks so memory stays small.
     index = {image_id: k for k, image_id in enumerate(ids)}
     by_class: dict[str, list[int]] = defaultdict(list)
-    for image_id, row in rows.items():
-        by_class[row["class"]].append(image_id)
-    for square_id, row in rows.items():
-        if row["width"] != row["height"]:
+    for image_id in ids:
+        if image_id in squares:
+            by_class[rows[image_id]["class"]].append(image_id)
+    for members in by_class.values():
+        chips = [i for i in members if rows[i]["width"] == rows[i]["height"]]
+        if not chips:
             continue
-        area = row["width"] * row["height"]
-        for other_id in by_class[row["class"]]:
+        chip_codes = codes[[index[i] for i in chips]]
+        chip_areas = np.array([rows[i]["width"] * rows[i]["height"] for i in chips])
+        for other_id in members:
             other = rows[other_id]
-            if (
-                other_id != square_id
-                and other["width"] * other["height"] * SQUARE_AREA_RATIO >= area
-            ):
-                d = int(np.bitwise_count(codes[index[square_id]] ^ codes[index[other_id]]))
-                yield Edge(square_id, other_id, d, "square-crop")
+            near = np.bitwise_count(squares[other_id][None, :] ^ chip_codes[:, None]).min(axis=1)
+            fits = (near <= SQUARE_PHASH) & (
+                other["width"] * other["height"] * SQUARE_AREA_RATIO >= chip_areas
+            )
+            for k in np.flatnonzero(fits).tolist():
+                if chips[k] != other_id:
+                    d = int(np.bitwise_count(codes[index[chips[k]]] ^ codes[index[other_id]]))
+                    yield Edge(chips[k], other_id, d, "square-crop")
 
 
 def confirmed_edges(
@@ -596,11 +597,32 @@ def confirmed_edges(
     max_distance: int = DEFAULT_MAX_DISTANCE,
     *,
     squares: bool = True,
+    remember: bool = True,
 ) -> list[Edge]:
-    """Every candidate pair that confirmation accepts: the pairs leaks and split need."""
+    """Every candidate pair that confirmation accepts: the pairs dedup, leaks and split need.
+
+    A pair's verdict depends only on the two pictures, so verdicts are stored in the
+    catalog (`near_verdicts`) and only pairs never judged are decoded and checked: split
+    and leaks after dedup check nothing again. `remember=False` (a dry run) stores none.
+    """
+    windows, square_windows = stored_windows(rows)
+    found = candidates(
+        rows, max_distance, squares=square_windows if squares else None, windows=windows
+    )
+    known = near_verdicts(cat, CHECK_VERSION)
     confirmer = Confirmer(cat, rows)
-    found = candidates(rows, max_distance, squares=squares, windows=confirmer.windows())
-    return [e for e in found if confirmer.confirm(e)]
+    edges, judged = [], []
+    for edge in sorted(found, key=lambda e: (e.a, e.b)):
+        same = known.get((edge.a, edge.b, edge.method))
+        if same is None:
+            same = confirmer.confirm(edge)
+            if not confirmer.unreadable & {edge.a, edge.b}:  # a missing file decides nothing
+                judged.append((edge.a, edge.b, edge.method, same))
+        if same:
+            edges.append(edge)
+    if remember and judged:
+        record_near_verdicts(cat, CHECK_VERSION, judged)
+    return edges
 
 
 def keep_order(rows: dict[int, dict], image_id: int) -> tuple[int, int]:
