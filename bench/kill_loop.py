@@ -2,7 +2,7 @@
 
     python bench/kill_loop.py --count 20
 
-Each round runs every `test_kill*` test (crawl, import, dedup, split, training), each of
+Each round runs every `test_kill*` test (import, dedup, split, export, training), each of
 which SIGKILLs a command mid-way, re-runs it and asserts with the integrity check that
 nothing was lost, doubled or half-written. Prints the rounds passed and the time per round.
 """
