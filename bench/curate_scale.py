@@ -105,7 +105,9 @@ def write_class(args: tuple[Path, int, int, int]) -> int:
         written += 1
     # Colourways of the previous class's first pictures: the same layout, another hue.
     for k in range(n_look):
-        picture((first - PER_CLASS * 10 + k) % 10**9, hue_shift=0.33).save(own / f"look_{k:05d}.jpg", quality=85)
+        picture((first - PER_CLASS * 10 + k) % 10**9, hue_shift=0.33).save(
+            own / f"look_{k:05d}.jpg", quality=85
+        )
         written += 1
     return written
 
