@@ -68,7 +68,7 @@ def catalog_of(dest: Path) -> tuple[dict[int, dict], dict[int, str], dict]:
             hash_catalog(cat, workers=2)
         rows = {r["id"]: r for r in hashed_images(cat)}
         titles = {r["id"]: r["title"] for r in cat.table("images").rows}
-        confirmer = neardup.Confirmer(cat, rows)
+        confirmer = neardup.Confirmer.of_rows(cat, rows)
         cache = dest / f"features-{FEATURES_VERSION}.pkl"
         if cache.exists():
             confirmer._features = pickle.loads(cache.read_bytes())

@@ -36,10 +36,13 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -154,6 +157,9 @@ CHECK_VERSION = "2026-12-02"
 # memory stays bounded whatever the size of the catalog.
 FEATURES_CACHED = 512
 SQUARE_VIEWS_CACHED = 256
+# Candidate pairs are judged in a process pool from this many on, in chunks of JUDGE_CHUNK.
+PARALLEL_MIN = 256
+JUDGE_CHUNK = 512
 
 _ORB = None
 
@@ -441,15 +447,19 @@ class Confirmer:
     its id is kept in `unreadable` rather than stopping the whole run.
     """
 
-    def __init__(self, cat: Catalog, rows: dict[int, dict]):
-        self.cat, self.rows = cat, rows
+    def __init__(self, files: Mapping[int, Path]):
+        self.files = files  # image id -> its file in the store
         self.unreadable: set[int] = set()
         self.features = lru_cache(maxsize=FEATURES_CACHED)(self._features)
         self.views = lru_cache(maxsize=SQUARE_VIEWS_CACHED)(self._views)
 
+    @classmethod
+    def of_rows(cls, cat: Catalog, rows: Mapping[int, dict]) -> Confirmer:
+        return cls(_StoreFiles(cat, rows))
+
     def _open(self, image_id: int, make):
         try:
-            with open_reduced(image_file(self.cat, self.rows[image_id]), (SIDE, SIDE)) as img:
+            with open_reduced(self.files[image_id], (SIDE, SIDE)) as img:
                 return make(img)
         except (OSError, ValueError):
             self.unreadable.add(image_id)
@@ -591,6 +601,52 @@ def _square_candidates(
                     yield Edge(chips[k], other_id, d, "square-crop")
 
 
+class _StoreFiles(Mapping[int, Path]):
+    """Image id -> file, resolved only for the images asked for."""
+
+    def __init__(self, cat: Catalog, rows: Mapping[int, dict]):
+        self.cat, self.rows = cat, rows
+
+    def __getitem__(self, image_id: int) -> Path:
+        return image_file(self.cat, self.rows[image_id])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _judge(confirmer: Confirmer, edges: list[Edge]) -> list[bool | None]:
+    """Each edge's verdict, None where a file could not be read (that decides nothing)."""
+    out: list[bool | None] = []
+    for edge in edges:
+        same = confirmer.confirm(edge)
+        out.append(None if confirmer.unreadable & {edge.a, edge.b} else same)
+    return out
+
+
+def _judge_files(job: tuple[dict[int, Path], list[Edge]]) -> list[bool | None]:
+    files, edges = job
+    return _judge(Confirmer(files), edges)
+
+
+def judge_all(cat: Catalog, rows: Mapping[int, dict], edges: list[Edge]) -> list[bool | None]:
+    """Verdicts for `edges` (sorted by a, b), in a process pool on every core when there are
+    enough to pay for it: decoding and matching the two pictures is the cost of dedup."""
+    workers = os.cpu_count() or 1
+    if workers == 1 or len(edges) < PARALLEL_MIN:
+        return _judge(Confirmer.of_rows(cat, rows), edges)
+    files = _StoreFiles(cat, rows)
+    jobs = []
+    for start in range(0, len(edges), JUDGE_CHUNK):  # neighbours in (a, b) order share a chunk
+        chunk = edges[start : start + JUDGE_CHUNK]
+        ids = {i for e in chunk for i in (e.a, e.b)}
+        jobs.append(({i: files[i] for i in ids}, chunk))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [v for verdicts in pool.map(_judge_files, jobs) for v in verdicts]
+
+
 def confirmed_edges(
     cat: Catalog,
     rows: dict[int, dict],
@@ -610,19 +666,13 @@ def confirmed_edges(
         rows, max_distance, squares=square_windows if squares else None, windows=windows
     )
     known = near_verdicts(cat, CHECK_VERSION)
-    confirmer = Confirmer(cat, rows)
-    edges, judged = [], []
-    for edge in sorted(found, key=lambda e: (e.a, e.b)):
-        same = known.get((edge.a, edge.b, edge.method))
-        if same is None:
-            same = confirmer.confirm(edge)
-            if not confirmer.unreadable & {edge.a, edge.b}:  # a missing file decides nothing
-                judged.append((edge.a, edge.b, edge.method, same))
-        if same:
-            edges.append(edge)
-    if remember and judged:
+    ordered = sorted(found, key=lambda e: (e.a, e.b))
+    todo = [e for e in ordered if (e.a, e.b, e.method) not in known]
+    verdicts = dict(zip(todo, judge_all(cat, rows, todo), strict=True))
+    if remember and verdicts:
+        judged = [(e.a, e.b, e.method, same) for e, same in verdicts.items() if same is not None]
         record_near_verdicts(cat, CHECK_VERSION, judged)
-    return edges
+    return [e for e in ordered if known.get((e.a, e.b, e.method)) or verdicts.get(e)]
 
 
 def keep_order(rows: dict[int, dict], image_id: int) -> tuple[int, int]:

@@ -144,8 +144,22 @@ def test_the_confirmer_keeps_a_bounded_number_of_pictures(cat):
     ids = [add_generated(cat, seed, size=(64, 48)) for seed in range(12)]
     hash_catalog(cat)
     rows = {r["id"]: r for r in hashed_images(cat)}
-    confirmer = Confirmer(cat, rows)
+    confirmer = Confirmer.of_rows(cat, rows)
     for image_id in ids:
         confirmer.features(image_id)
     info = confirmer.features.cache_info()
     assert info.maxsize == neardup.FEATURES_CACHED and info.currsize == len(ids)
+
+
+def test_judging_in_a_process_pool_gives_the_serial_verdicts(cat, monkeypatch):
+    _catalog_with_copies(cat)
+    hash_catalog(cat)
+    rows = {r["id"]: r for r in hashed_images(cat)}
+    windows, squares = stored_windows(rows)
+    edges = sorted(candidates(rows, 10, squares=squares, windows=windows), key=lambda e: (e.a, e.b))
+    serial = neardup.judge_all(cat, rows, edges)
+    monkeypatch.setattr(neardup, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(neardup, "JUDGE_CHUNK", 2)
+    monkeypatch.setattr(neardup.os, "cpu_count", lambda: 2)
+    assert neardup.judge_all(cat, rows, edges) == serial
+    assert serial.count(True) == 7
