@@ -163,3 +163,20 @@ def test_judging_in_a_process_pool_gives_the_serial_verdicts(cat, monkeypatch):
     monkeypatch.setattr(neardup.os, "cpu_count", lambda: 2)
     assert neardup.judge_all(cat, rows, edges) == serial
     assert serial.count(True) == 7
+
+
+@pytest.mark.parametrize("size", [(240, 180), (90, 200), (128, 128), (33, 120)])
+def test_batched_window_hashes_are_imagehash_bit_for_bit(size):
+    import imagehash
+
+    from curation.windows import dhashes, phashes
+
+    small = small_copy(make_image(sum(size), size))
+    w, h = small.size
+    boxes = [(0, 0, w, h), (3, 2, w - 4, h - 1), (0, 0, min(w, h), min(w, h))]
+    assert phashes(small, boxes).tolist() == [
+        int(str(imagehash.phash(small.crop(b))), 16) for b in boxes
+    ]
+    assert dhashes(small, boxes).tolist() == [
+        int(str(imagehash.dhash(small.crop(b))), 16) for b in boxes
+    ]
