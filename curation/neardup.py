@@ -47,6 +47,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from catalog import Catalog, image_file, near_verdicts, record_near_verdicts
 
@@ -155,11 +157,12 @@ SQUARE_PHASH = 10
 CHECK_VERSION = "2026-12-02"
 # Decoded pictures kept while candidates are confirmed (sorted, so neighbours reuse them):
 # memory stays bounded whatever the size of the catalog.
-FEATURES_CACHED = 512
+FEATURES_CACHED = 2048
 SQUARE_VIEWS_CACHED = 256
-# Candidate pairs are judged in a process pool from this many on, in chunks of JUDGE_CHUNK.
+# Candidate pairs are judged in a process pool from this many on, in PARTS_PER_WORKER long
+# stretches of `local_order` per worker: a short stretch decodes its pictures again.
 PARALLEL_MIN = 256
-JUDGE_CHUNK = 512
+PARTS_PER_WORKER = 2
 
 _ORB = None
 
@@ -441,10 +444,10 @@ def _cell_sums(x: np.ndarray) -> np.ndarray:
 class Confirmer:
     """Decodes what confirmation needs, keeping the most recent pictures only.
 
-    Candidates are confirmed in (a, b) order, so the pictures of one image are reused
-    while its pairs are checked; the caches are bounded, so memory does not grow with the
-    catalog. A file that cannot be read (deleted from the store by hand) confirms nothing;
-    its id is kept in `unreadable` rather than stopping the whole run.
+    Candidates are confirmed in `local_order`, so a picture is reused while its pairs are
+    checked; the caches are bounded, so memory does not grow with the catalog. A file that
+    cannot be read (deleted from the store by hand) confirms nothing; its id is kept in
+    `unreadable` rather than stopping the whole run.
     """
 
     def __init__(self, files: Mapping[int, Path]):
@@ -632,19 +635,49 @@ def _judge_files(job: tuple[dict[int, Path], list[Edge]]) -> list[bool | None]:
 
 
 def judge_all(cat: Catalog, rows: Mapping[int, dict], edges: list[Edge]) -> list[bool | None]:
-    """Verdicts for `edges` (sorted by a, b), in a process pool on every core when there are
-    enough to pay for it: decoding and matching the two pictures is the cost of dedup."""
+    """Verdicts for `edges`, in their order, judged in `local_order` and in a process pool on
+    every core when there are enough to pay for it: decoding and matching the two pictures
+    is the cost of dedup."""
     workers = os.cpu_count() or 1
     if workers == 1 or len(edges) < PARALLEL_MIN:
-        return _judge(Confirmer.of_rows(cat, rows), edges)
+        order = local_order(edges)
+        verdicts = _judge(Confirmer.of_rows(cat, rows), [edges[k] for k in order])
+        return [v for _, v in sorted(zip(order, verdicts, strict=True))]
     files = _StoreFiles(cat, rows)
+    order = local_order(edges)
     jobs = []
-    for start in range(0, len(edges), JUDGE_CHUNK):  # neighbours in (a, b) order share a chunk
-        chunk = edges[start : start + JUDGE_CHUNK]
+    part = -(-len(order) // (workers * PARTS_PER_WORKER))
+    for start in range(0, len(order), part):
+        chunk = [edges[k] for k in order[start : start + part]]
         ids = {i for e in chunk for i in (e.a, e.b)}
         jobs.append(({i: files[i] for i in ids}, chunk))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [v for verdicts in pool.map(_judge_files, jobs) for v in verdicts]
+        verdicts = [v for chunk in pool.map(_judge_files, jobs) for v in chunk]
+    out: list[bool | None] = [None] * len(edges)
+    for k, verdict in zip(order, verdicts, strict=True):
+        out[k] = verdict
+    return out
+
+
+def local_order(edges: list[Edge]) -> list[int]:
+    """Indices of `edges` in an order where each picture's pairs come close together.
+
+    The pictures are numbered by reverse Cuthill-McKee (scipy), which keeps the two ends of
+    every pair close in the numbering, and the pairs are taken by their later end: a
+    picture is then needed only for a short stretch, and a bounded cache decodes each
+    picture about once even when it pairs with dozens of look-alikes.
+    """
+    if not edges:
+        return []
+    ids = sorted({i for e in edges for i in (e.a, e.b)})
+    index = {image_id: k for k, image_id in enumerate(ids)}
+    a = np.array([index[e.a] for e in edges])
+    b = np.array([index[e.b] for e in edges])
+    graph = csr_matrix((np.ones(len(edges)), (a, b)), shape=(len(ids), len(ids)))
+    rank = np.empty(len(ids), np.int64)
+    rank[reverse_cuthill_mckee(graph, symmetric_mode=False)] = np.arange(len(ids))
+    late, early = np.maximum(rank[a], rank[b]), np.minimum(rank[a], rank[b])
+    return np.lexsort((early, late)).tolist()
 
 
 def confirmed_edges(

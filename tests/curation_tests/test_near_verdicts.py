@@ -159,7 +159,7 @@ def test_judging_in_a_process_pool_gives_the_serial_verdicts(cat, monkeypatch):
     edges = sorted(candidates(rows, 10, squares=squares, windows=windows), key=lambda e: (e.a, e.b))
     serial = neardup.judge_all(cat, rows, edges)
     monkeypatch.setattr(neardup, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(neardup, "JUDGE_CHUNK", 2)
+    monkeypatch.setattr(neardup, "PARTS_PER_WORKER", 3)
     monkeypatch.setattr(neardup.os, "cpu_count", lambda: 2)
     assert neardup.judge_all(cat, rows, edges) == serial
     assert serial.count(True) == 7
