@@ -1,5 +1,6 @@
-"""Google's rendered images: Images-tab tiles and "All" page strips (`data-lpage`), and
-knowledge-graph carousels and image blocks (`data-attrid="kc:/..."`, `?stick=` links).
+"""Google's rendered images: Images-tab tiles and "All" page strips (`data-lpage`, or
+`data-docid` alone with the landing page on the tile's link), and knowledge-graph
+carousels and image blocks (`data-attrid="kc:/..."`, `?stick=` links).
 
 These carry a thumbnail, a title and at best a landing page; they are read beside the
 grid formats of `google_formats`, since an "All" page holds them next to anything else.
@@ -128,6 +129,44 @@ def parse_data_lpage(page: Page) -> list[ImageHit]:
     return hits
 
 
+def _tile_landing(tile: Tag) -> str | None:
+    """The first link in a tile that leaves Google: the page its image comes from."""
+    return next(
+        (url for a in tile.find_all("a", href=True) if (url := landing_page(str(a["href"])))),
+        None,
+    )
+
+
+def _is_docid_tile(tile: Tag) -> bool:
+    """An image tile known only by `data-docid`: the `data-lpage` parser reads the others,
+    and a tile nested in another tile is part of it."""
+    return not tile.has_attr("data-lpage") and (
+        tile.find_parent(attrs={"data-docid": True}) is None
+        and tile.find_parent(attrs={"data-lpage": True}) is None
+    )
+
+
+def parse_docid_tiles(page: Page) -> list[ImageHit]:
+    """Image tiles carrying `data-docid` but no `data-lpage` (the images strip of "All"
+    pages since 2025): the title in the <img alt>, the landing page on the tile's own link
+    beside the image, the thumbnail inline or set by a script. No original URL."""
+    if "data-docid" not in page.text:
+        return []
+    hits: list[ImageHit] = []
+    for tile in page.soup.select("[data-docid]"):
+        if not _is_docid_tile(tile):
+            continue
+        landing = _tile_landing(tile)
+        hit = next(
+            (h for img in tile.find_all("img") if (h := _image_hit(img, page, tile, landing))),
+            None,
+        )
+        if hit is not None:
+            hit.rank = len(hits) + 1
+            hits.append(hit)
+    return hits
+
+
 # Knowledge-graph sections about other entities ("people also search for"): not this query's images.
 _OTHER_ENTITIES = ("also", "sideways", "related", "refinement")
 
@@ -161,9 +200,12 @@ def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
         for img in item.find_all("img"):
             found.setdefault(id(img), (img, item))
     ordered = sorted(found.values(), key=lambda pair: pair[0].sourceline or 0)
-    return [
-        (img, item) for img, item in ordered if img.find_parent(attrs={"data-lpage": True}) is None
-    ]
+    # Image tiles (data-lpage, data-docid) are read by their own parsers.
+    return [(img, item) for img, item in ordered if not _in_tile(img)]
+
+
+def _in_tile(img: Tag) -> bool:
+    return any(img.find_parent(attrs={name: True}) for name in ("data-lpage", "data-docid"))
 
 
 def parse_image_blocks(page: Page) -> list[ImageHit]:

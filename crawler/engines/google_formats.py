@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from ..hits import ImageHit
 from .common import first_param, is_http_url, js_string, to_int
-from .google_blocks import parse_data_lpage, parse_image_blocks
+from .google_blocks import parse_data_lpage, parse_docid_tiles, parse_image_blocks
 from .google_page import Page, json_title, make_hit, tile_thumbnail
 from .images import host_of, is_placeholder_data, link_query
 
@@ -266,8 +266,9 @@ FORMATS: dict[str, Callable[[Page], list[ImageHit]]] = {
     "ischj": parse_ischj,
     "imgres": parse_imgres,
     "data_lpage": parse_data_lpage,
+    "docid_tiles": parse_docid_tiles,
     "image_blocks": parse_image_blocks,
 }
 # Formats read from a page's rendered images: their hits are added to the grid's, since an
 # "All" page holds an images strip and knowledge-graph carousels beside anything else.
-PAGE_IMAGE_FORMATS = ("data_lpage", "image_blocks")
+PAGE_IMAGE_FORMATS = ("data_lpage", "docid_tiles", "image_blocks")

@@ -1,8 +1,10 @@
 """What every Google format parser shares: the page (text, soup, script thumbnails) and hits.
 
 Google sets most thumbnails after load: `_setImagesSrc(ii, s)` scripts carry their bytes
-and `google.ldi` / `google.pim` their URLs, by element id. A parser resolves an <img>
-through `Page.scripted` / `Page.lazy`, so the placeholder GIF in its src is never taken.
+and `google.ldi` / `google.pim` their URLs, by element id; 2015 pages kept the first
+thumbnails in a `var data=[[["<tbnid>:","data:image/..."],...]]` script keyed by the
+<img name>. A parser resolves an <img> through `Page.scripted` / `Page.lazy`, so the
+placeholder GIF in its src is never taken.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ class Page:
 
     @cached_property
     def scripted(self) -> dict[str, bytes]:
-        return _set_images_src(self.text) if "_setImagesSrc" in self.text else {}
+        found = _data_array_thumbnails(self.text) if "var data=[[" in self.text else {}
+        if "_setImagesSrc" in self.text:
+            found.update(_set_images_src(self.text))
+        return found
 
     @cached_property
     def lazy(self) -> dict[str, str]:
@@ -68,6 +73,40 @@ def _set_images_src(text: str) -> dict[str, bytes]:
             if data:
                 found[tile_id] = data
     return found
+
+
+_DATA_ARRAY = re.compile(r"\bvar\s+data\s*=\s*(?=\[\[)")
+
+
+def _data_array_thumbnails(text: str) -> dict[str, bytes]:
+    """<img name> -> thumbnail bytes from 2015 pages' `var data=[[["<tbnid>:", "data:..."]]]`
+    script. Its strings are JSON strings (`\\u003d` escapes), so the array decodes as JSON."""
+    found: dict[str, bytes] = {}
+    decoder = json.JSONDecoder()
+    for match in _DATA_ARRAY.finditer(text):
+        try:
+            data, _ = decoder.raw_decode(text, match.end())
+        except (json.JSONDecodeError, RecursionError):  # hostile nesting too
+            continue
+        for name, uri in _name_uri_pairs(data):
+            if (body := decode_data_uri(uri)) is not None:
+                found.setdefault(name, body)
+    return found
+
+
+def _name_uri_pairs(data: object) -> list[tuple[str, str]]:
+    """Every `["<name>", "data:image/...", ...]` list in a decoded tree (iterative: deep)."""
+    pairs, stack = [], [data]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, list):
+            continue
+        if len(node) >= 2 and isinstance(node[0], str) and isinstance(node[1], str):
+            if node[1].startswith("data:image/"):
+                pairs.append((node[0], node[1]))
+                continue
+        stack.extend(node)
+    return pairs
 
 
 def _lazy_images(text: str) -> dict[str, str]:

@@ -100,13 +100,15 @@ def img_thumbnail(
     """Thumbnail fields of an `<img>`: inline bytes, a saved file, or a remote URL.
 
     Args:
-        scripted: element id -> bytes a page script puts in later (Google's `_setImagesSrc`).
+        scripted: element id or name -> bytes a page script puts in later (Google's
+            `_setImagesSrc`, its 2015 `var data=[[...]]`).
         lazy: element id -> URL a page script loads later (Google's `google.ldi`).
     Placeholders are dropped, so a tile whose only image is a 1x1 GIF has no thumbnail.
     """
     if img is None:
         return {}
-    ids = [str(img.get(name)) for name in ("id", "data-iid") if img.get(name)]
+    # 2015 pages key their script thumbnails by the <img name> (the tile's tbnid).
+    ids = [str(img.get(name)) for name in ("id", "data-iid", "name") if img.get(name)]
     src = str(img.get("src") or "").strip()
     fields: dict = {}
     data = next((scripted[i] for i in ids if scripted and i in scripted), None) or decode_data_uri(

@@ -50,6 +50,7 @@ def test_af_init_data_2020():
         "ischj": 0,
         "imgres": 0,
         "data_lpage": 0,
+        "docid_tiles": 0,
         "image_blocks": 0,
     }
     assert [(h.url, h.width, h.height, h.page_url, h.title, h.rank) for h in result.hits] == [
@@ -174,9 +175,8 @@ def test_tiny_page_is_blocked():
 def test_page_without_results_is_an_error_naming_the_formats_tried():
     with pytest.raises(EngineParseError) as info:
         read_results(google, (FIXTURES / "google" / "no_results.html").read_text())
-    assert "rg_meta, af_init_data, inline_arrays, ischj, imgres, data_lpage, image_blocks" in str(
-        info.value
-    )
+    formats = "rg_meta, af_init_data, inline_arrays, ischj, imgres, data_lpage, docid_tiles"
+    assert formats + ", image_blocks" in str(info.value)
 
 
 @pytest.mark.slow  # real pages from ../shared
