@@ -170,6 +170,7 @@ def _previous_export(dest: Path) -> dict[str, dict]:
         return {}
     if not dest.is_dir():
         raise CurationError(f"cannot export to {dest}: it is a file")
+    _remove_own_temps(dest)  # the manifest or marker an export was writing when cut off
     if not any(dest.iterdir()):
         return {}
     marker = dest / MARKER
@@ -190,6 +191,14 @@ def _previous_export(dest: Path) -> dict[str, dict]:
                 "move it away or export to another folder"
             )
     return listed
+
+
+def _remove_own_temps(dest: Path) -> None:
+    """Remove the temporary files export writes its manifest and marker under, in `dest`
+    itself: their prefix is this tool's own (`TEMP_PREFIX`), no other program makes them."""
+    for path in dest.iterdir():
+        if path.name.startswith(TEMP_PREFIX) and path.is_file() and not path.is_symlink():
+            path.unlink()
 
 
 def _exported_files(dest: Path) -> list[Path]:
@@ -248,14 +257,14 @@ def _read_marker(marker: Path) -> dict[str, dict]:
 def _write_marker(dest: Path, files: dict[str, dict]) -> None:
     content = json.dumps({"tool": MARKER_TOOL, "version": 1, "files": files}, indent=0)
     try:
-        write_text_atomic(dest / MARKER, content)
+        write_text_atomic(dest / MARKER, content, prefix=TEMP_PREFIX)
     except OSError as exc:
         raise CurationError(write_error(dest / MARKER, exc)) from None
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
     try:
-        with atomic_write(path, "w", newline="") as fh:
+        with atomic_write(path, "w", newline="", prefix=TEMP_PREFIX) as fh:
             writer = csv.DictWriter(fh, fieldnames=FIELDS)
             writer.writeheader()
             writer.writerows(rows)

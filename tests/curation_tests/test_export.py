@@ -225,3 +225,26 @@ def test_a_full_disk_or_file_size_limit_is_one_line_naming_the_file(
     assert not any(p.name.startswith(export_module.TEMP_PREFIX) for p in out.rglob("*"))
     monkeypatch.undo()
     assert export_split(split_cat, out, mode="copy").total == 6  # and the next one works
+
+
+def test_a_manifest_or_marker_cut_off_midway_is_cleared_by_the_next_export(split_cat, tmp_path):
+    """A kill while the manifest (or marker) was written left its temporary file in the
+    export folder, and a re-run kept it (found by bench/kill_loop.py)."""
+    from curation.export import TEMP_PREFIX
+
+    out = tmp_path / "out"
+    export_split(split_cat, out, mode="copy")
+    (out / f"{TEMP_PREFIX}999-0a1b2c3d.tmp").write_text("image_id,fi")
+    export_split(split_cat, out, mode="copy")
+    assert not [p.name for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+    fresh = tmp_path / "fresh"  # cut off before the first marker: only its temporary file
+    fresh.mkdir()
+    (fresh / f"{TEMP_PREFIX}999-0a1b2c3d.tmp").write_text("{")
+    assert export_split(split_cat, fresh, mode="copy").total == 6
+    assert sorted(p.name for p in fresh.iterdir()) == [
+        ".imageset-export.json",
+        "manifest.csv",
+        "test",
+        "train",
+    ]
