@@ -55,7 +55,7 @@ from catalog import Catalog, image_file, near_verdicts, record_near_verdicts
 from .hashing import open_reduced
 from .search import groups_from_pairs, near_pairs, to_codes
 from .verify import Views, confirm, confirm_square, square_views_of, views_of
-from .windows import SIDE, decode, small_copy, window_hashes
+from .windows import SIDE, decode, small_copy
 
 __all__ = [
     "DEFAULT_MAX_DISTANCE",
@@ -69,7 +69,6 @@ __all__ = [
     "groups",
     "keep_order",
     "stored_windows",
-    "window_hashes",
 ]
 
 DEFAULT_MAX_DISTANCE = 10
@@ -579,8 +578,8 @@ def _square_candidates(
     rows: dict[int, dict], codes: np.ndarray, ids: list[int], squares: Mapping[int, np.ndarray]
 ) -> Iterator[Edge]:
     # Within a class only: a chip of another class's result is found as a conflict by the
-    # hash pass when it is close enough. Per class, every square picture's pHash against
-    # every larger picture's square windows, in blocks so memory stays small.
+    # hash pass when it is close enough. Per class, one picture at a time: its square
+    # windows against the pHash of every square picture smaller than it.
     index = {image_id: k for k, image_id in enumerate(ids)}
     by_class: dict[str, list[int]] = defaultdict(list)
     for image_id in ids:
@@ -638,21 +637,20 @@ def judge_all(cat: Catalog, rows: Mapping[int, dict], edges: list[Edge]) -> list
     """Verdicts for `edges`, in their order, judged in `local_order` and in a process pool on
     every core when there are enough to pay for it: decoding and matching the two pictures
     is the cost of dedup."""
+    order = local_order(edges)
     workers = os.cpu_count() or 1
     if workers == 1 or len(edges) < PARALLEL_MIN:
-        order = local_order(edges)
         verdicts = _judge(Confirmer.of_rows(cat, rows), [edges[k] for k in order])
-        return [v for _, v in sorted(zip(order, verdicts, strict=True))]
-    files = _StoreFiles(cat, rows)
-    order = local_order(edges)
-    jobs = []
-    part = -(-len(order) // (workers * PARTS_PER_WORKER))
-    for start in range(0, len(order), part):
-        chunk = [edges[k] for k in order[start : start + part]]
-        ids = {i for e in chunk for i in (e.a, e.b)}
-        jobs.append(({i: files[i] for i in ids}, chunk))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        verdicts = [v for chunk in pool.map(_judge_files, jobs) for v in chunk]
+    else:
+        files = _StoreFiles(cat, rows)
+        jobs = []
+        part = -(-len(order) // (workers * PARTS_PER_WORKER))
+        for start in range(0, len(order), part):
+            chunk = [edges[k] for k in order[start : start + part]]
+            ids = {i for e in chunk for i in (e.a, e.b)}
+            jobs.append(({i: files[i] for i in ids}, chunk))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            verdicts = [v for chunk in pool.map(_judge_files, jobs) for v in chunk]
     out: list[bool | None] = [None] * len(edges)
     for k, verdict in zip(order, verdicts, strict=True):
         out[k] = verdict

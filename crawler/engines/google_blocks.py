@@ -140,10 +140,7 @@ def _tile_landing(tile: Tag) -> str | None:
 def _is_docid_tile(tile: Tag) -> bool:
     """An image tile known only by `data-docid`: the `data-lpage` parser reads the others,
     and a tile nested in another tile is part of it."""
-    return not tile.has_attr("data-lpage") and (
-        tile.find_parent(attrs={"data-docid": True}) is None
-        and tile.find_parent(attrs={"data-lpage": True}) is None
-    )
+    return not tile.has_attr("data-lpage") and not _in_tile(tile)
 
 
 def parse_docid_tiles(page: Page) -> list[ImageHit]:
@@ -204,8 +201,9 @@ def _block_images(page: Page) -> list[tuple[Tag, Tag]]:
     return [(img, item) for img, item in ordered if not _in_tile(img)]
 
 
-def _in_tile(img: Tag) -> bool:
-    return any(img.find_parent(attrs={name: True}) for name in ("data-lpage", "data-docid"))
+def _in_tile(element: Tag) -> bool:
+    """Inside an image tile (`data-lpage` or `data-docid`), which its own parser reads."""
+    return any(element.find_parent(attrs={name: True}) for name in ("data-lpage", "data-docid"))
 
 
 def parse_image_blocks(page: Page) -> list[ImageHit]:

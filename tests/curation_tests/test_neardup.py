@@ -27,9 +27,9 @@ from curation.neardup import (
     judge,
     measure,
     verify,
-    window_hashes,
 )
 from curation.split import leaks, split_catalog
+from curation.windows import window_hashes
 
 SIZE = (240, 160)
 SILHOUETTE = [(15, 120), (40, 75), (95, 55), (140, 60), (215, 100), (225, 130), (15, 138)]
