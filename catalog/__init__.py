@@ -85,7 +85,7 @@ from .splits import assign as assign_split
 from .splits import subsets as split_subsets
 from .store import claim_new, sha256_of, sha256_of_file, stage_file
 from .tx import transaction
-from .validate import ImageInfo, validate_image
+from .validate import MIN_STORED_SIDE, ImageInfo, validate_image
 
 __all__ = [
     "CATALOG_ENV",
@@ -96,6 +96,7 @@ __all__ = [
     "IMAGE_MAX_BYTES",
     "IMAGE_STATUSES",
     "MB",
+    "MIN_STORED_SIDE",
     "PAGE_MAX_BYTES",
     "TEXT_MAX_BYTES",
     "SUBSETS",

@@ -16,7 +16,7 @@ from .schema import IMAGE_STATUSES
 from .sql import placeholders, row_id
 from .store import absolute_path, put_file, sha256_of
 from .timeutil import now
-from .validate import DEFAULT_MIN_SIDE, ImageInfo, validate_image
+from .validate import MIN_STORED_SIDE, ImageInfo, validate_image
 
 
 @dataclass
@@ -48,7 +48,7 @@ def add_image(
     class_name: str,
     provenance: Provenance,
     *,
-    min_side: int = DEFAULT_MIN_SIDE,
+    min_side: int = MIN_STORED_SIDE,
     validated: ImageInfo | None = None,
     staged: Path | None = None,
 ) -> AddResult:

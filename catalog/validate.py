@@ -16,7 +16,10 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "B
 # many phones write for portrait or 3D shots) starts with a baseline JPEG, its first
 # picture, which is what every decoder shows (issue 13).
 FORMAT_ALIASES = {"MPO": "JPEG"}
-DEFAULT_MIN_SIDE = 32
+# The storage floor: an image whose shorter side is under this many pixels is refused
+# (too-small) by every way into the catalog (crawl, import) unless told otherwise. Smaller
+# files are icons and spacers, not photos. `curate quality` only flags small images above it.
+MIN_STORED_SIDE = 32
 # Far above any photo we want (about 8000 x 5000), far below what exhausts memory.
 DEFAULT_MAX_PIXELS = 40_000_000
 _EXIF_ORIENTATION = 0x0112
@@ -37,7 +40,7 @@ class ImageInfo:
 def validate_image(
     data: bytes,
     *,
-    min_side: int = DEFAULT_MIN_SIDE,
+    min_side: int = MIN_STORED_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     formats: dict[str, str] = ALLOWED_FORMATS,
 ) -> ImageInfo:

@@ -22,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from catalog import MIN_STORED_SIDE
 from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_console, fail, say
 
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
@@ -103,7 +104,7 @@ def crawl(
         typer.Option(
             min=1, help="Images whose shorter side is below this many pixels are not stored."
         ),
-    ] = 32,
+    ] = MIN_STORED_SIDE,
     browser: Annotated[
         Path | None, typer.Option(help=f"The Chromium that --engine {BROWSER_ENGINE} drives.")
     ] = None,

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from catalog import (
+    MIN_STORED_SIDE,
     PAGE_MAX_BYTES,
     Catalog,
     CatalogError,
@@ -82,7 +83,7 @@ class CrawlOptions:
     filters: dict[str, str] = field(default_factory=dict)
     max_pages: int = 10
     retry_failed: bool = False
-    min_side: int = 32
+    min_side: int = MIN_STORED_SIDE
     pages_from: PageSource | None = None
     browser_path: Path | None = None
     search_urls: dict[str, str] = field(default_factory=dict)

@@ -12,7 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from catalog import IMAGE_MAX_BYTES, MB, add_class, cache_note, check_catalog, list_classes
+from catalog import (
+    IMAGE_MAX_BYTES,
+    MB,
+    MIN_STORED_SIDE,
+    add_class,
+    cache_note,
+    check_catalog,
+    list_classes,
+)
 from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, plain, say
 
 from .classmap import describe, map_classes, parse_map_option, read_map_file
@@ -43,7 +51,7 @@ def import_cmd(
     ] = False,
     min_side: Annotated[
         int, typer.Option(help="Reject images smaller than this on a side (px).")
-    ] = 32,
+    ] = MIN_STORED_SIDE,
     max_mb: Annotated[
         float,
         typer.Option(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from catalog import (
     IMAGE_MAX_BYTES,
+    MIN_STORED_SIDE,
     Catalog,
     InputFileError,
     InvalidImage,
@@ -132,7 +133,7 @@ def import_plan(
     cat: Catalog,
     plan: ImportPlan,
     *,
-    min_side: int = 32,
+    min_side: int = MIN_STORED_SIDE,
     max_bytes: int = IMAGE_MAX_BYTES,
     on_item: Callable[[ImportItem], None] | None = None,
 ) -> ImportReport:

@@ -43,3 +43,32 @@ def test_stats_export_and_training_choose_the_same_split(cat, tmp_path):
     assert catalog_stats(cat)["split"] == "second"
     assert export_split(cat, tmp_path / "out").split == "second"
     assert train_images(cat, None) == 1
+
+
+def _option_default(command, name: str):
+    (param,) = [p for p in command.params if p.name == name]
+    return param.default
+
+
+def test_the_storage_floor_is_one_constant():
+    """Every way into the catalog refuses images under the same side, written once."""
+    import inspect
+
+    import typer
+
+    from catalog import MIN_STORED_SIDE, InvalidImage, validate_image
+    from crawler.cli import app as crawl_app
+    from crawler.crawl import CrawlOptions
+    from curation.cli import app as curate_app
+    from curation.importer import import_plan
+
+    side = MIN_STORED_SIDE
+    assert validate_image(image_bytes(4, (side, side))).width == side
+    with pytest.raises(InvalidImage, match=f"under {side} px"):
+        validate_image(image_bytes(4, (side - 1, 64)))
+    assert inspect.signature(add_image).parameters["min_side"].default == MIN_STORED_SIDE
+    assert inspect.signature(import_plan).parameters["min_side"].default == MIN_STORED_SIDE
+    assert CrawlOptions().min_side == MIN_STORED_SIDE
+    assert _option_default(typer.main.get_command(crawl_app), "min_side") == MIN_STORED_SIDE
+    curate = typer.main.get_command(curate_app)
+    assert _option_default(curate.commands["import"], "min_side") == MIN_STORED_SIDE
