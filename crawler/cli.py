@@ -28,10 +28,17 @@ from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_cons
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
 from .engines.filters import parse_filter_args
 from .errors import CrawlerError
-from .fetch import Fetcher
+from .fetch import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_PER_HOST,
+    DEFAULT_PER_HOST_DELAY,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_WORKERS,
+    Fetcher,
+)
 from .netguard import parse_allowed_host
 from .report import CrawlReport
-from .search import ENGINES, parse_search_urls
+from .search import DEFAULT_ENGINE, DEFAULT_MAX_PAGES, ENGINES, parse_search_urls
 
 app = typer.Typer(help="Crawl image search engines (or saved result pages) into the catalog.")
 # CatalogError and the crawler's errors become one line and exit code 1.
@@ -53,8 +60,8 @@ def crawl(
     engine: Annotated[
         str | None,
         typer.Option(
-            help=f"One of {', '.join(ENGINES)} (default auto: Google, then Google in a browser, "
-            "Bing, DuckDuckGo; saved pages: detected)."
+            help=f"One of {', '.join(ENGINES)} (default {DEFAULT_ENGINE}: Google, then Google in "
+            "a browser, Bing, DuckDuckGo; saved pages: detected)."
         ),
     ] = None,
     query: Annotated[
@@ -77,20 +84,32 @@ def crawl(
     filter_: Annotated[
         list[str] | None, typer.Option("--filter", help="NAME=VALUE, e.g. size=large; repeatable.")
     ] = None,
-    max_pages: Annotated[int, typer.Option(min=1, help="Result pages to read at most.")] = 10,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Result pages to read at most.")
+    ] = DEFAULT_MAX_PAGES,
     retry_failed: Annotated[
         bool, typer.Option(help="Try again URLs that failed in earlier runs.")
     ] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Downloads in flight at once.")] = 8,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Downloads in flight at once.")
+    ] = DEFAULT_WORKERS,
     per_host: Annotated[
         int, typer.Option(min=1, help="Downloads in flight to one host at once.")
-    ] = 2,
+    ] = DEFAULT_PER_HOST,
     delay: Annotated[
         float, typer.Option(min=0, help="Seconds between requests to one host.")
-    ] = 0.25,
+    ] = DEFAULT_PER_HOST_DELAY,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds to connect, and to wait for data.")
-    ] = 10.0,
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds to wait for data from a server before a read fails (see also "
+            "--connect-timeout).",
+        ),
+    ] = DEFAULT_READ_TIMEOUT,
+    connect_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for a connection to a server.")
+    ] = DEFAULT_CONNECT_TIMEOUT,
     allow_private: Annotated[
         list[str] | None,
         typer.Option(
@@ -129,7 +148,7 @@ def crawl(
         max_workers=workers,
         per_host=per_host,
         per_host_delay=delay,
-        timeout=(timeout, timeout),
+        timeout=(connect_timeout, timeout),
         allow_private=allow_private or False,
     )
     with _ctrl_c():

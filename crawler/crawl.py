@@ -51,6 +51,7 @@ from .hits import ImageHit
 from .report import CrawlReport
 from .search import (
     DEFAULT_ENGINE,
+    DEFAULT_MAX_PAGES,
     ExternalEngine,
     PageSource,
     ResultPage,
@@ -81,7 +82,7 @@ class CrawlOptions:
     search_url: str | None = None
     pages: list[Path] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
-    max_pages: int = 10
+    max_pages: int = DEFAULT_MAX_PAGES
     retry_failed: bool = False
     min_side: int = MIN_STORED_SIDE
     pages_from: PageSource | None = None

@@ -40,6 +40,15 @@ USER_AGENT = "Mozilla/5.0 (compatible; imageset-crawler/0.1; +https://github.com
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MB = 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024
+# The fetcher's defaults, which `crawl`'s options show and use: a few downloads at once in
+# all and fewer to one host, spaced out, so that no site sees a burst from us.
+DEFAULT_WORKERS = 8
+DEFAULT_PER_HOST = 2
+DEFAULT_PER_HOST_DELAY = 0.25  # seconds between request starts to one host
+# Seconds to connect, and to wait for the next data on a connection. Connecting is quick
+# or never happens; an image server may pause longer before it sends.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 15.0
 
 
 @dataclass
@@ -193,10 +202,10 @@ class Fetcher:
         self,
         session: requests.Session,
         *,
-        max_workers: int = 8,
-        per_host: int = 2,
-        per_host_delay: float = 0.25,
-        timeout: tuple[float, float] = (5.0, 15.0),
+        max_workers: int = DEFAULT_WORKERS,
+        per_host: int = DEFAULT_PER_HOST,
+        per_host_delay: float = DEFAULT_PER_HOST_DELAY,
+        timeout: tuple[float, float] = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT),
         total_timeout: float = 60.0,
         retries: int = 2,
         backoff: float = 0.5,

@@ -28,6 +28,8 @@ NETWORK_REASONS = ("dns", "refused", "connection", "reset", "timeout", "tls")
 # Result pages from elsewhere than a search URL (tests, other tools): (query, hits wanted)
 # -> (description, hits) per page; it may raise a CrawlerError after yielding some.
 PageSource = Callable[[str, int], Iterable[tuple[str, list[ImageHit]]]]
+# Result pages read at most per search (a search also stops at a page with nothing new).
+DEFAULT_MAX_PAGES = 10
 
 
 @dataclass
@@ -46,7 +48,7 @@ class SearchSettings:
     """How to search: filters, pages, base URLs per engine (mirrors, test servers), the browser."""
 
     filters: dict[str, str] = field(default_factory=dict)
-    max_pages: int = 10
+    max_pages: int = DEFAULT_MAX_PAGES
     search_urls: dict[str, str] = field(default_factory=dict)
     browser_path: Path | None = None
     wanted: int = 200  # hits to ask of a browser (it starts from the first result every time)

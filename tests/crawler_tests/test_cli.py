@@ -18,6 +18,9 @@ from catalog import iter_images, open_catalog
 from catalog.fetches import fetch_rows
 from crawler import fetch
 from crawler.cli import app
+from crawler.crawl import CrawlOptions
+from crawler.errors import CrawlerError
+from crawler.search import SearchSettings
 
 runner = CliRunner()
 CRAWL = [sys.executable, "-c", "from crawler.cli import app; app()"]
@@ -410,3 +413,53 @@ def test_a_web_results_page_is_named_for_what_it_is(tmp_path):
     out = result.output.replace("\n", " ")
     assert "is a DuckDuckGo web results page, which lists pages, not images" in out, out
     assert "google:" not in out
+
+
+def test_options_default_to_the_librarys_defaults(catalog_path, monkeypatch):
+    """The CLI restated the fetcher's defaults and disagreed: --timeout 10 gave (10, 10)
+    where the fetcher's own default was (5, 15). Its defaults are the library's."""
+    import inspect
+
+    from crawler import cli
+
+    made: list[dict] = []
+    crawled: list[CrawlOptions] = []
+
+    class RecordingFetcher(fetch.Fetcher):
+        def __init__(self, session, **kw):
+            made.append(kw)
+            super().__init__(session, **kw)
+
+    def record_crawl(cat, name, options, fetcher, progress):
+        crawled.append(options)
+        raise CrawlerError("stop here")
+
+    monkeypatch.setattr(cli, "Fetcher", RecordingFetcher)
+    monkeypatch.setattr(cli, "crawl_class", record_crawl)
+    result = runner.invoke(app, ["--class", "Yeezy_350", "--catalog", str(catalog_path)])
+    assert result.exit_code == 1 and "stop here" in result.output
+    library = inspect.signature(fetch.Fetcher).parameters
+    (kw,) = made
+    for name in ("max_workers", "per_host", "per_host_delay", "timeout"):
+        assert kw[name] == library[name].default, name
+    assert kw["timeout"] == (fetch.DEFAULT_CONNECT_TIMEOUT, fetch.DEFAULT_READ_TIMEOUT)
+    (options,) = crawled
+    assert options.max_pages == CrawlOptions().max_pages == SearchSettings().max_pages
+    assert options.min_side == CrawlOptions().min_side
+
+
+def test_timeouts_are_set_one_by_one(catalog_path, monkeypatch):
+    from crawler import cli
+
+    made: list[dict] = []
+    monkeypatch.setattr(
+        cli, "Fetcher", lambda session, **kw: made.append(kw) or fetch.Fetcher(session, **kw)
+    )
+    page = FIXTURES / "google" / "rg_meta.html"
+    args = ["--class", "Yeezy_350", "--page", str(page), "--catalog", str(catalog_path)]
+    assert runner.invoke(app, [*args, "--timeout", "30"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--connect-timeout", "2"]).exit_code == 0
+    assert [kw["timeout"] for kw in made] == [
+        (fetch.DEFAULT_CONNECT_TIMEOUT, 30.0),
+        (2.0, fetch.DEFAULT_READ_TIMEOUT),
+    ]
