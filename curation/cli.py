@@ -50,7 +50,11 @@ def import_cmd(
         bool, typer.Option(help="Create classes for unknown folder names.")
     ] = False,
     min_side: Annotated[
-        int, typer.Option(help="Reject images smaller than this on a side (px).")
+        int,
+        typer.Option(
+            help="Refuse (do not store) images whose shorter side is under this (px); "
+            "curate quality --small-below only flags."
+        ),
     ] = MIN_STORED_SIDE,
     max_mb: Annotated[
         float,

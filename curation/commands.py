@@ -74,9 +74,13 @@ def dedup_cmd(
 
 def quality(
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
-    min_side: Annotated[
-        int, typer.Option(help="Flag too-small below this side (px).")
-    ] = _T.min_side,
+    small_below: Annotated[
+        int,
+        typer.Option(
+            help="Flag too-small when the shorter side is under this (px); the image stays "
+            "(curate import --min-side refuses to store one)."
+        ),
+    ] = _T.small_below,
     max_aspect: Annotated[
         float, typer.Option(help="Flag extreme-aspect above this long/short ratio.")
     ] = _T.max_aspect,
@@ -92,9 +96,9 @@ def quality(
 ) -> None:
     """Flag small, stretched, blank, grey or blurry images for review (statuses unchanged).
 
-    Example: curate quality --min-side 128 --max-aspect 2.5
+    Example: curate quality --small-below 128 --max-aspect 2.5
     """
-    thresholds = Thresholds(min_side, max_aspect, min_std, max_chroma, min_sharpness)
+    thresholds = Thresholds(small_below, max_aspect, min_std, max_chroma, min_sharpness)
     with catalog_for_cli(catalog) as cat:
         report = check_quality(cat, thresholds)
     counts = ", ".join(f"{flag} {n}" for flag, n in sorted(report.counts.items())) or "none"

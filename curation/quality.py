@@ -27,7 +27,9 @@ FLAG_NAMES = ("too-small", "extreme-aspect", "near-uniform", "grayscale", "blurr
 class Thresholds:
     """When each flag is raised; every one is a `curate quality` option."""
 
-    min_side: int = 100  # px, on the stored image
+    # px, the shorter side of the stored image: a flag only, unlike the catalog's storage
+    # floor (`MIN_STORED_SIDE`, `curate import --min-side`), under which nothing is stored.
+    small_below: int = 100
     max_aspect: float = 3.0  # long side / short side
     min_std: float = 10.0  # grey-level standard deviation: below is near-uniform
     # |R-G| + |G-B| at the 99th percentile: a white shoe on white still has some colour
@@ -47,7 +49,7 @@ class QualityReport:
 def flags_for(img: Image.Image, width: int, height: int, t: Thresholds) -> list[str]:
     """The flags an image earns; `width`/`height` are its stored (not reduced) size."""
     flags = []
-    if min(width, height) < t.min_side:
+    if min(width, height) < t.small_below:
         flags.append("too-small")
     if max(width, height) / max(1, min(width, height)) > t.max_aspect:
         flags.append("extreme-aspect")

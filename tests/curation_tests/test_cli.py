@@ -107,9 +107,23 @@ def test_errors_are_messages_not_tracebacks(catalog_path):
         assert message in result.output and "Traceback" not in result.output
 
 
+def test_min_side_only_ever_means_refuse(catalog_path, tmp_path, write_image):
+    """`--min-side` meant "refuse" in `curate import` and "flag" in `curate quality`;
+    quality's threshold is `--small-below` now, and `--min-side` is import's alone."""
+    write_image(tmp_path / "ds" / "Yeezy_350" / "small.jpg", 1, (60, 40))
+    write_image(tmp_path / "ds" / "Yeezy_350" / "large.jpg", 2, (120, 90))
+    result = run(catalog_path, "import", str(tmp_path / "ds"), "--min-side", "50")
+    assert result.exit_code == 0 and "1 new" in result.output, result.output
+    assert "small.jpg: too-small" in result.output
+    result = run(catalog_path, "quality", "--min-side", "100")
+    assert result.exit_code == 2 and "No such option" in result.output, result.output
+    result = run(catalog_path, "quality", "--small-below", "100")
+    assert result.exit_code == 0 and "too-small 1" in result.output, result.output
+
+
 def test_quality_split_leaks_export_sheet(catalog_path, tmp_path):
     seeded(catalog_path)
-    result = run(catalog_path, "quality", "--min-side", "100")
+    result = run(catalog_path, "quality", "--small-below", "100")
     assert result.exit_code == 0 and "too-small 6" in result.output, result.output
     result = run(catalog_path, "split", "--test", "0.25", "--seed", "3")
     assert result.exit_code == 0, result.output

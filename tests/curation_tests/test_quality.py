@@ -38,8 +38,8 @@ def test_each_flag():
 
 
 def test_thresholds_are_options():
-    assert flags(sharp(1, (80, 80)), Thresholds(min_side=64)) == []
-    assert flags(sharp(1, (200, 150)), Thresholds(min_side=300)) == ["too-small"]
+    assert flags(sharp(1, (80, 80)), Thresholds(small_below=64)) == []
+    assert flags(sharp(1, (200, 150)), Thresholds(small_below=300)) == ["too-small"]
 
 
 def test_check_quality_stores_flags_and_keeps_status(cat):
