@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import imagehash
-import numpy as np
 from PIL import Image
 
 from catalog import Catalog, count_hashed, image_file, set_hashes, unhashed_images
@@ -79,12 +78,6 @@ def signature_of(rgb: Image.Image) -> str:
     """An 8x8 RGB thumbnail as hex: cheap colour-and-layout evidence for a match."""
     small = rgb.resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
     return small.tobytes().hex()
-
-
-def signature_array(signature: str) -> np.ndarray:
-    """A stored signature back as a float (8, 8, 3) array."""
-    arr = np.frombuffer(bytes.fromhex(signature), dtype=np.uint8)
-    return arr.reshape(SIGNATURE_SIDE, SIGNATURE_SIDE, 3).astype(np.float32)
 
 
 def hash_file(path: Path) -> ImageHashes | str:

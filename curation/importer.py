@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,9 +57,6 @@ class ImportReport:
     split_assigned: int = 0
     split_name: str | None = None
     ignored: list[Path] = field(default_factory=list)
-
-    def failure_counts(self) -> dict[str, int]:
-        return dict(Counter(reason for _, reason, _ in self.failures))
 
 
 def plan_import(root: Path) -> ImportPlan:

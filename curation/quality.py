@@ -20,8 +20,6 @@ from catalog import USABLE_STATUSES, Catalog, image_file, image_flags, iter_imag
 
 from .hashing import open_reduced
 
-FLAG_NAMES = ("too-small", "extreme-aspect", "near-uniform", "grayscale", "blurry")
-
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -1,12 +1,12 @@
 """Search engines: one module of pure functions each, registered by name.
 
 Every engine module has `NAME`, `BASE_URL`, `FILTERS`, `build_search_url(query, page,
-filters, base_url)`, `parse_page(text) -> ParseResult`, `parse_results(text)` and
-`is_blocked` / `check_blocked(text, url, status)`. Engines with `NEEDS_TOKEN` also have
-`token_url` and `parse_token` (DuckDuckGo); `HEADERS`, when present, go with every
-result-page request. `images.py` says what may be a thumbnail, an original or a landing
-page (placeholders and the engine's own hosts never are). The engines a crawl searches
-with (auto, google-browser and these) are registered in `crawler.search`.
+filters, base_url)`, `parse_page(text) -> ParseResult` and `check_blocked(text, url,
+status)`. Engines with `NEEDS_TOKEN` also have `token_url` and `parse_token` (DuckDuckGo);
+`HEADERS`, when present, go with every result-page request. `images.py` says what may be
+a thumbnail, an original or a landing page (placeholders and the engine's own hosts never
+are). The engines a crawl searches with (auto, google-browser and these) are registered in
+`crawler.search`.
 """
 
 from __future__ import annotations

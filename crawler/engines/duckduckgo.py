@@ -94,16 +94,6 @@ def parse_page(text: str) -> ParseResult:
     return ParseResult(hits=hits, matched="i.js" if hits else None, counts={"i.js": len(hits)})
 
 
-def parse_results(text: str) -> list[ImageHit]:
-    """The hits of an `i.js` answer (empty when none are found)."""
-    return parse_page(text).hits
-
-
 def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
     """Raise BlockedError for a 403 / challenge page."""
     common.check_blocked(NAME, text, url, status)
-
-
-def is_blocked(text: str, url: str | None = None, status: int | None = None) -> bool:
-    """True when the page looks like a wall rather than a result page (see `check_blocked`)."""
-    return common.blocked_reason(text, url, status) is not None

@@ -127,16 +127,6 @@ def _unique_by_page(hits: list[ImageHit]) -> dict[str, ImageHit]:
     return {h.page_url: h for h in hits if h.page_url and counts[h.page_url] == 1}
 
 
-def parse_results(text: str) -> list[ImageHit]:
-    """The hits of a result page (empty when no format matches)."""
-    return parse_page(text).hits
-
-
 def check_blocked(text: str, url: str | None = None, status: int | None = None) -> None:
     """Raise BlockedError for a /sorry/ captcha, consent form, JavaScript wall or tiny page."""
     common.check_blocked(NAME, text, url, status)
-
-
-def is_blocked(text: str, url: str | None = None, status: int | None = None) -> bool:
-    """True when the page looks like a wall rather than a result page (see `check_blocked`)."""
-    return common.blocked_reason(text, url, status) is not None

@@ -44,7 +44,7 @@ def test_each_engine_skips_and_counts_bad_urls():
     }
     for engine, text in pages.items():
         with count_dropped_urls() as dropped:
-            hits = engine.parse_results(text)
+            hits = engine.parse_page(text).hits
         assert [h.url for h in hits] == [good], engine.NAME
         assert dropped == {"malformed-url": len(BAD), "non-http-url": len(NON_HTTP)}, engine.NAME
 

@@ -147,7 +147,7 @@ def test_bing_parser():
 
 
 def test_duckduckgo_parser():
-    hits = duckduckgo.parse_results((FIXTURES / "duckduckgo" / "i.js.json").read_text())
+    hits = duckduckgo.parse_page((FIXTURES / "duckduckgo" / "i.js.json").read_text()).hits
     assert [(h.url, h.page_url, h.width, h.height, h.title) for h in hits] == [
         (
             "https://images.example.com/y500/blush.jpg",
@@ -170,18 +170,16 @@ def test_engines_parse_nothing_of_each_other():
     """A Bing page is not a Google page: detection picks the engine whose parser finds hits."""
     engine, result = detect_engine((FIXTURES / "bing" / "iusc.html").read_text())
     assert engine is bing and len(result.hits) == 2
-    assert google.parse_results((FIXTURES / "duckduckgo" / "i.js.json").read_text()) == []
+    assert google.parse_page((FIXTURES / "duckduckgo" / "i.js.json").read_text()).hits == []
     assert set(ENGINES) == {"google", "bing", "duckduckgo"}
 
 
-def test_is_blocked_is_the_predicate_of_check_blocked():
+def test_each_engine_checks_for_walls():
     sorry = (FIXTURES / "google" / "sorry.html").read_text()
-    assert (
-        google.is_blocked(sorry)
-        and bing.is_blocked(sorry)
-        and duckduckgo.is_blocked("", status=403)
-    )
-    assert not google.is_blocked((FIXTURES / "google" / "no_results.html").read_text())
+    for engine, text, status in ((google, sorry, None), (bing, sorry, None), (duckduckgo, "", 403)):
+        with pytest.raises(BlockedError, match=f"{engine.NAME} blocked the search"):
+            engine.check_blocked(text, None, status)
+    google.check_blocked((FIXTURES / "google" / "no_results.html").read_text())  # no wall
 
 
 def test_bing_empty_answer_is_blocked_not_empty():
@@ -208,14 +206,14 @@ def test_bing_empty_answer_is_blocked_not_empty():
     ],
 )
 def test_hostile_pages_parse_to_nothing_without_crashing(engine, text):
-    assert engine.parse_results(text) == []
+    assert engine.parse_page(text).hits == []
 
 
 def test_wrong_json_types_become_none():
-    (hit,) = duckduckgo.parse_results(
+    (hit,) = duckduckgo.parse_page(
         '{"results": [{"image": "https://a.example/1.jpg", "title": 5, "url": ["x"], '
         '"width": "640"}]}'
-    )
+    ).hits
     assert (hit.url, hit.title, hit.page_url, hit.width) == (
         "https://a.example/1.jpg",
         None,
