@@ -59,7 +59,7 @@ class Site(BaseHTTPRequestHandler):
     images: dict[int, bytes] = {}
     slow = False
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         base = f"http://127.0.0.1:{self.server.server_port}"
         if self.path.startswith("/search"):
             if "ijn=0" not in self.path:

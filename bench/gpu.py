@@ -34,15 +34,15 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import keras
+import numpy as np
+from PIL import Image
 
-from trainer import backend  # noqa: E402
-from trainer.backbones import build_backbone, get_backbone, parse_weights  # noqa: E402
-from trainer.data import Example, fill_cache  # noqa: E402
-from trainer.features import CachedRows, Member, feature_pass  # noqa: E402
-from trainer.model import build_classifier, build_head, split_backbone, top_classifier, unfreeze  # noqa: E402
+from trainer import backend
+from trainer.backbones import build_backbone, get_backbone, parse_weights
+from trainer.data import Example, fill_cache
+from trainer.features import CachedRows, Member, feature_pass
+from trainer.model import build_classifier, build_head, split_backbone, top_classifier, unfreeze
 
 SNEAKERS41 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sneakers41"
 CLASSES = 10

@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import SHARED, curate, keras_env  # noqa: E402  (bench/train.py, beside this file)
+from train import SHARED, curate, keras_env  # bench/train.py, beside this file
 
 SNEAKERS41 = SHARED / "data" / "sneakers41"
 CHECK_IMAGES = SHARED / "weights" / "check-images"

@@ -369,7 +369,7 @@ def _outcome(future: Future[Outcome], hit: ImageHit) -> Outcome:
     """The download's outcome; a bug in one download is that hit's failure, not the crawl's."""
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - recorded with its type, the crawl goes on
+    except Exception as exc:  # recorded with its type, the crawl goes on
         return Outcome(
             hit,
             [

@@ -44,5 +44,5 @@ def cell_px() -> tuple[int, int]:
 
         size = get_cell_size()
         return (size.width or 10, size.height or 20)
-    except Exception:  # noqa: BLE001 - a closed stdout or an odd terminal: assume the usual 1:2 cell
+    except Exception:  # a closed stdout or an odd terminal: assume the usual 1:2 cell
         return (10, 20)

@@ -95,7 +95,7 @@ def _imgres_page(base: str, links: list[str]) -> str:
 class _Google(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, str, bytes]] = {}
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urlsplit(self.path)
         if url.path == "/search":
             query = parse_qs(url.query)["q"][0]

@@ -49,15 +49,15 @@ def install() -> None:
                     f"network access to {address!r} is blocked in tests (loopback only)"
                 )
 
-    def connect(self, address):  # noqa: ANN001
+    def connect(self, address):
         check(self, address)
         return real_connect(self, address)
 
-    def connect_ex(self, address):  # noqa: ANN001
+    def connect_ex(self, address):
         check(self, address)
         return real_connect_ex(self, address)
 
-    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001
+    def getaddrinfo(host, *args, **kwargs):
         if host is not None and not _is_loopback(host):
             raise socket.gaierror(
                 socket.EAI_NONAME, f"name resolution of {host!r} is blocked in tests"

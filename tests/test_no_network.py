@@ -32,7 +32,7 @@ def test_requests_to_the_internet_fail_fast():
 
 def test_loopback_still_works():
     class Hello(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"hello")

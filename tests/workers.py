@@ -10,7 +10,7 @@ CLASSES = ["Yeezy_350", "Yeezy_500", "Air_Max_1"]
 PER_WORKER = 25
 
 
-def add_images_worker(db: str, class_name: str, offset: int, errors) -> None:  # noqa: ANN001
+def add_images_worker(db: str, class_name: str, offset: int, errors) -> None:
     try:
         with open_catalog(db) as cat:
             for i in range(PER_WORKER):

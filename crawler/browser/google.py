@@ -101,7 +101,7 @@ def collect_from_context(
     url: str,
     *,
     limit: int,
-    max_preview_clicks: int = 20,  # noqa: ANN001
+    max_preview_clicks: int = 20,
     timeout_s: float = 15.0,
     allow_private: bool | Collection[str] = False,
 ) -> list[ImageHit]:
@@ -153,7 +153,7 @@ def collect_from_context(
     return hits
 
 
-def _open(page, url: str, timeout_ms: int) -> None:  # noqa: ANN001
+def _open(page, url: str, timeout_ms: int) -> None:
     page.goto(url, wait_until="load", timeout=timeout_ms)
     pagelib.check_captcha(page)
     pagelib.handle_consent(page, timeout_ms)
@@ -162,7 +162,7 @@ def _open(page, url: str, timeout_ms: int) -> None:  # noqa: ANN001
     pagelib.check_captcha(page)
 
 
-def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list[Tile]) -> None:  # noqa: ANN001
+def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list[Tile]) -> None:
     """Scroll and press "more results" until `limit` tiles show, the results end or a wall.
 
     `tiles` is refilled after every round, so the caller still has them if a wall ends it.
@@ -206,7 +206,7 @@ class _Previews:
 
     GIVE_UP_AFTER = 3
 
-    def __init__(self, page, max_clicks: int, timeout_ms: int) -> None:  # noqa: ANN001
+    def __init__(self, page, max_clicks: int, timeout_ms: int) -> None:
         self.page, self.left, self.timeout_ms = (
             page,
             max_clicks if page is not None else 0,
@@ -229,7 +229,7 @@ def _merge(
     script_hits: list[ImageHit],
     *,
     limit: int,
-    max_clicks: int,  # noqa: ANN001
+    max_clicks: int,
     timeout_ms: int,
 ) -> list[ImageHit]:
     """Hits in tile order: a tile's script data, else its own link, else its preview, else its

@@ -46,7 +46,7 @@ class RequestGuard:
             return False
         return True
 
-    def __call__(self, route) -> None:  # noqa: ANN001 - a Playwright Route
+    def __call__(self, route) -> None:  # a Playwright Route
         url = route.request.url
         if url.startswith(LOCAL_SCHEMES):
             route.continue_()

@@ -56,7 +56,7 @@ PROFILE_PREFIX = "imageset-browser-"
 INSTALL_HINT = "apt-get install chromium, or playwright install chromium"
 
 
-def _import_playwright():  # noqa: ANN202 - the module is optional
+def _import_playwright():  # the module, which is optional
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -89,7 +89,7 @@ def find_browser(browser_path: str | Path | None = None) -> str | None:
     return None
 
 
-def _bundled_browser(playwright) -> str:  # noqa: ANN001
+def _bundled_browser(playwright) -> str:
     """The Chromium that `playwright install chromium` put in place, if it did."""
     path = playwright.chromium.executable_path
     if not Path(path).is_file():

@@ -199,7 +199,7 @@ def wait_for_tiles(page: Page, more_than: int, timeout_ms: int) -> bool:
     return True
 
 
-def _more_button(page: Page):  # noqa: ANN202 - a Locator, or None
+def _more_button(page: Page):  # a Locator, or None
     for locator in (
         page.get_by_role("button", name=MORE_BUTTON_NAME),
         page.locator(MORE_BUTTON_CSS),

@@ -28,7 +28,7 @@ class ScriptData:
     before a captcha replaced the page are still here afterwards.
     """
 
-    def __init__(self, page) -> None:  # noqa: ANN001 - a Playwright Page
+    def __init__(self, page) -> None:  # a Playwright Page
         self.page = page
         self.hits: dict[str, ImageHit] = {}
         self._responses: list = []
@@ -50,7 +50,7 @@ class ScriptData:
                     self.hits.setdefault(hit.key, hit)
 
 
-def _is_data_response(response) -> bool:  # noqa: ANN001
+def _is_data_response(response) -> bool:
     if response.request.resource_type not in ("xhr", "fetch") or not response.ok:
         return False
     kind = response.headers.get("content-type", "")

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 class _Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         type(self).seen.append((self.headers.get("Host", ""), self.path))
         if self.path.startswith("/page"):
             port = self.server.server_address[1]

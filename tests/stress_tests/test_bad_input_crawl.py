@@ -19,7 +19,7 @@ CASES = {case.filename: case for case in cases()}
 
 
 class _Server(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         path = unquote(urlsplit(self.path).path)
         base = f"http://127.0.0.1:{self.server.server_port}"
         if path == "/search":

@@ -24,7 +24,7 @@ def within(seconds: float, fn, *args):
     def run():
         try:
             box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             box["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
