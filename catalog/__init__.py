@@ -2,8 +2,8 @@
 
 `crawler`, `curation` and `trainer` talk to each other only through this package; no
 other module writes SQL to the catalog's tables. What this module exports is the
-catalog's public API: the stages import nothing else from it (issue 17); tests may
-reach into its modules.
+catalog's public API: the stages import nothing else from it, so its modules can change
+behind it; tests may reach into its modules.
 """
 
 from .atomic import AtomicFile, atomic_write, write_text_atomic

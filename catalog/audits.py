@@ -1,8 +1,8 @@
 """Label audits and the images they flagged: all the SQL for `audits` and `audit_flags`.
 
-An audit records findings only (issue 15). A flag counts as open until the image gets a
-review decision after the audit was made; `train --exclude-flagged` leaves out the open
-flags of a split's newest audit.
+An audit records findings only, never decisions. A flag counts as open until the image
+gets a review decision after the audit was made; `train --exclude-flagged` leaves out the
+open flags of a split's newest audit.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from .errors import CatalogError, InvalidClassName, UnknownClassError
 from .timeutil import now
 
 # Class names become folder names on export: letters, digits, '_', '-', '.', no leading dot.
-# fullmatch: with match(), `$` also matches before a trailing newline (issue 13).
+# fullmatch: with match(), `$` also matches before a trailing newline.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

@@ -50,7 +50,7 @@ class Catalog:
         """Hold the store's writer lock (shared) for a block that stores files and their rows.
 
         `curate check --fix` takes it exclusively, so it never removes a file whose row
-        is still being written (issue 13). The first use registers this catalog in the
+        is still being written. The first use registers this catalog in the
         store, so a sweep from a sibling catalog reads this one's rows.
         """
         if self.read_only:
@@ -182,7 +182,7 @@ def _check_location(path: Path) -> None:
 
 
 def _refuse_foreign_or_newer(db: Database, path: Path) -> None:
-    """Refuse a database that is not a catalog, or a catalog newer than this code (issue 13).
+    """Refuse a database that is not a catalog, or a catalog newer than this code.
 
     An empty file becomes a catalog. A database with tables but no catalog migrations is
     someone else's: migrating it would add tables and switch it to WAL. A catalog with a

@@ -2,7 +2,7 @@
 
 Files are written to a temporary name and renamed, and rows go in transactions, so a
 write that fails for lack of space leaves nothing half-written: the command stops, and
-running it again after making space continues where it stopped (issue 13).
+running it again after making space continues where it stopped.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Read a file the user named, safely: a regular file only, never more than a cap.
 
-`train predict` on a FIFO hung and on /dev/zero read until the OOM killer came; `crawl
---page` on a FIFO hung; `curate import` read a 1 GiB `.jpg` into memory (issue 13). Every
-file the tools read on a user's behalf goes through `read_input_file`.
+A FIFO or a device such as /dev/zero never ends, and a file named `.jpg` may be a
+gigabyte: read whole, either would hang a command or exhaust memory. Every file the tools
+read on a user's behalf goes through `read_input_file`.
 """
 
 from __future__ import annotations

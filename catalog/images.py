@@ -71,7 +71,7 @@ def add_image(
     require_class(cat, class_name)
     sha = sha256_of(data)
     try:
-        with cat.writing():  # from the file's creation to its row's commit (issue 13)
+        with cat.writing():  # from the file's creation to its row's commit
             existing = get_by_sha(cat, sha)
             if existing is not None:
                 return _existing(cat, existing, class_name, provenance)
@@ -121,7 +121,7 @@ def _row(
 
 
 def safe_text(text: str | None) -> str | None:
-    """`text` as valid UTF-8 for a TEXT column (issue 13).
+    """`text` as valid UTF-8 for a TEXT column.
 
     A file name that is not valid UTF-8 reaches Python with surrogate escapes, which
     SQLite cannot store; its undecodable bytes are kept visible as `\\xNN`.

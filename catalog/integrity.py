@@ -6,7 +6,7 @@ left by a killed writer); no split or prediction row points at a missing image; 
 artefacts have disappeared.
 
 Catalogs in one folder share `images/`, and writers may be storing files right now, so a
-file without a row here is removed only when it is proved an orphan (issue 13): this
+file without a row here is removed only when it is proved an orphan: this
 catalog created it, no catalog using the store refers to it, and the store's writer lock
 is held exclusively while rows are read, files listed and orphans removed.
 """

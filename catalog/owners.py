@@ -1,6 +1,6 @@
 """Who owns a stored file: the catalogs that share a store, and the files each created.
 
-Two catalogs in one folder share `images/` (issue 13): a file without a row in one may be
+Two catalogs in one folder share `images/`: a file without a row in one may be
 another's image. A file is an orphan only when the catalog that created it says so (its
 `store_files` row) and no catalog using the store refers to it. The catalogs using a store
 are those registered in `.images-catalogs` beside the store (each writes itself there

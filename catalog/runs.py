@@ -5,7 +5,7 @@ closed with `finished` or `failed`; `params`, `metrics` and `artifacts` are JSON
 
 A `running` run also records the process that runs it (`pid`, `host`) and a `heartbeat_at`
 the trainer refreshes while it works. A process the kernel killed cannot close its run, so
-`list_runs` shows such a run as `died` (issue 18): its process is gone (same host) or its
+`list_runs` shows such a run as `died`: its process is gone (same host) or its
 heartbeat is older than `STALE_AFTER_S`. The stored status stays `running`; `train --resume`
 continues it.
 
@@ -273,7 +273,7 @@ def save_predictions(cat: Catalog, run_id: int, predictions: Iterable[Prediction
         for p in predictions
     ]
     # One transaction: the connection is in autocommit mode, where `with conn:` opens none,
-    # so a failed insert would have left the run without predictions (issue 13).
+    # so a failed insert would leave the run without predictions.
     with transaction(cat):
         cat.db.execute("DELETE FROM predictions WHERE run_id = ?", [run_id])
         cat.table("predictions").insert_all(rows)

@@ -149,7 +149,7 @@ def m002_seed_classes(db: Database) -> None:
 @migrations()
 def m201_curation_signature(db: Database) -> None:
     # A tiny colour thumbnail (hex of 8x8 RGB bytes) computed once with the hashes: it
-    # rejects most pHash look-alikes before any file is decoded to confirm a match (issue 4).
+    # rejects most pHash look-alikes before any file is decoded to confirm a match.
     db.execute("ALTER TABLE images ADD COLUMN signature TEXT")
 
 
@@ -157,23 +157,22 @@ def m201_curation_signature(db: Database) -> None:
 def m301_store_files(db: Database) -> None:
     # The stored files this catalog created, recorded before each file is written: the
     # proof `curate check --fix` needs before it removes a file without a row, since
-    # catalogs in one folder share `images/` (issue 13).
+    # catalogs in one folder share `images/`.
     db.execute("CREATE TABLE store_files (path TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
 
 
 @migrations()
 def m401_run_liveness(db: Database) -> None:
     # Who runs a training run and when it last showed signs of life: a run the kernel
-    # killed (out of memory) stays `running`; these columns let `train runs` call it died
-    # (issue 18).
+    # killed (out of memory) stays `running`; these columns let `train runs` call it died.
     for column, kind in (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "TEXT")):
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
 
 @migrations()
 def m601_settings(db: Database) -> None:
-    # Small catalog-wide choices a person makes, e.g. `default_run` set by `train use RUN`
-    # (issue 16): one key/value table rather than a column per choice.
+    # Small catalog-wide choices a person makes, e.g. `default_run` set by `train use RUN`:
+    # one key/value table rather than a column per choice.
     db.execute(
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL)"
     )
@@ -181,7 +180,7 @@ def m601_settings(db: Database) -> None:
 
 @migrations()
 def m501_audits(db: Database) -> None:
-    # Label audits (issue 15): one row per `train audit`, one per image it flagged. Flags
+    # Label audits: one row per `train audit`, one per image it flagged. Flags
     # are findings, never decisions: review turns them into decisions (and `reviews` rows).
     db.execute(
         """CREATE TABLE audits (

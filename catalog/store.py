@@ -71,7 +71,7 @@ def put_file(
     Call it holding the store's writer lock (`cat.writing()`), up to the commit of the
     row that refers to the file. A file this call creates is first recorded as created by
     this catalog (`store_files`), which is what lets `curate check --fix` remove it later
-    if its row never comes (issue 13). A file already there is left as it is and not
+    if its row never comes. A file already there is left as it is and not
     claimed: another catalog sharing the folder may have written it.
 
     Args:

@@ -1,4 +1,4 @@
-"""The store's writer lock: writers share it, `curate check --fix` takes it alone (issue 13).
+"""The store's writer lock: writers share it, `curate check --fix` takes it alone.
 
 A writer holds the lock (shared) from the moment it creates a file in `images/` until the
 row that refers to it is committed, so a sweep holding it exclusively never sees a file

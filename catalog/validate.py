@@ -14,7 +14,7 @@ from .errors import InvalidImage
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 # Formats that are one of the allowed ones to every reader: a multi-picture JPEG (MPO, what
 # many phones write for portrait or 3D shots) starts with a baseline JPEG, its first
-# picture, which is what every decoder shows (issue 13).
+# picture, which is what every decoder shows.
 FORMAT_ALIASES = {"MPO": "JPEG"}
 # The storage floor: an image whose shorter side is under this many pixels is refused
 # (too-small) by every way into the catalog (crawl, import) unless told otherwise. Smaller

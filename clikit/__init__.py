@@ -2,7 +2,7 @@
 translation of library errors into one line and exit code 1.
 
 The CLI plumbing lives here, not in `catalog`, so the data layer depends on neither typer
-nor rich (issue 17). Each CLI names its own package's error base; the catalog's
+nor rich. Each CLI names its own package's error base; the catalog's
 `CatalogError` (and a full disk) are always translated.
 
 Example:

@@ -1,9 +1,9 @@
 """Text from the web, file names or users, made safe to show: data, never markup or control codes.
 
-Rich and Textual read `[...]` as markup, and a terminal obeys escape sequences: a crawled
-URL `?size[w]=500` lost its brackets, `[bold]x[/].jpg` printed as `x.jpg`, a name holding
-ESC sequences reached the terminal, and `curate review` crashed on a reason with `[/x]`
-(issue 13). Every CLI prints such text through `plain` and without markup.
+Rich and Textual read `[...]` as markup, and a terminal obeys escape sequences: printed
+as it is, a URL `?size[w]=500` loses its brackets, `[bold]x[/].jpg` shows as `x.jpg`, a
+name holding ESC sequences drives the terminal, and a reason with `[/x]` makes Rich raise.
+Every CLI prints such text through `plain` and without markup.
 """
 
 from __future__ import annotations

@@ -180,7 +180,8 @@ def crawl(
 @contextmanager
 def _ctrl_c() -> Iterator[None]:
     """First Ctrl-C: stop, record what finished, print a line, exit 130 without waiting for
-    the downloads in flight. Second Ctrl-C: exit at once (issue 13).
+    the downloads in flight, which against slow hosts could take minutes. Second Ctrl-C:
+    exit at once.
 
     The rows are written in transactions and the files under temporary names, so leaving
     with threads still downloading is as safe as kill -9, which the catalog is built for.

@@ -155,7 +155,7 @@ def crawl_class(
         report.disk_full = isinstance(exc, DiskFullError)
     except KeyboardInterrupt:
         # Ctrl-C: what finished is recorded (_run_with), nothing new starts, and the
-        # downloads in flight are abandoned rather than waited for (issue 13).
+        # downloads in flight are abandoned rather than waited for.
         fetcher.abort()
         report.interrupted = True
         report.stopped = "interrupted (Ctrl-C); the same command continues where this one stopped"
@@ -387,7 +387,7 @@ def _claim_new_files(cat: Catalog, outcomes: list[Outcome]) -> None:
     """Record the files this batch will create, committed before they are renamed into place.
 
     Inside the batch's transaction the record would be rolled back by a crash after the
-    rename, leaving a file `check --fix` cannot prove is this catalog's (issue 13).
+    rename, leaving a file `check --fix` cannot prove is this catalog's.
     """
     for outcome in outcomes:
         chosen = outcome.chosen
@@ -407,7 +407,7 @@ def _prestore(
     so download workers go back to downloading.
 
     The file is staged under a temporary name; `add_image` renames it into the store
-    under the writer lock, with its row (issue 13). A crash leaves only a temporary file
+    under the writer lock, with its row. A crash leaves only a temporary file
     of a dead process, which the next open of the catalog sweeps.
     """
     return writers.submit(stage_file, cat.store_dir, data, sha256_of(data), info.ext)
@@ -445,7 +445,7 @@ def _record(
         for attempt in reversed(outcome.attempts)
     ]
     if hit.key not in {attempt.url for attempt in outcome.attempts}:
-        # The hit's key is what a re-run skips (issue 12: one definition, `ImageHit.key`).
+        # The hit's key is what a re-run skips (one definition: `ImageHit.key`).
         key = Attempt(
             hit.key,
             "key",

@@ -1,7 +1,8 @@
 """Exceptions raised by the crawler; `crawl` turns them into a message and exit code 1.
 
-`CrawlerError` is the crawler's own base, not a `CatalogError` (issue 17): the CLI names
-it to `clikit.catalog_for_cli`, and code that records per-class failures catches both.
+`CrawlerError` is the crawler's own base, not a `CatalogError`, so the catalog's errors and
+the crawler's stay apart: the CLI names it to `clikit.catalog_for_cli`, and code that records
+per-class failures catches both.
 """
 
 

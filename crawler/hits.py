@@ -37,7 +37,7 @@ class ImageHit:
     def key(self) -> str:
         """The identity used to skip a hit already tried: its original URL when it has one.
 
-        This is the one definition (issue 12): the crawl writes a `fetches` row under this
+        This is the one definition: the crawl writes a `fetches` row under this
         key for every hit it tries, so a re-run skips exactly these.
         """
         if self.url:

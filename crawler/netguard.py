@@ -100,7 +100,7 @@ def is_public(address: str) -> bool:
 
     An IPv6 address that embeds an IPv4 address (NAT64 `64:ff9b::a9fe:a9fe`, `::ffff:0:a.b.c.d`,
     6to4 `2002::/16`, Teredo...) is public only when the embedded address is too: a NAT64
-    gateway would otherwise carry the crawler to 169.254.169.254 (issue 13).
+    gateway would otherwise carry the crawler to 169.254.169.254.
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
@@ -188,7 +188,7 @@ def check_url(
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # an unclosed IPv6 bracket, a port that is no port (issue 13)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is no port
         raise Refused("bad-url", f"malformed URL: {url[:200]}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("bad-url", f"not an http(s) URL: {url[:200]}")

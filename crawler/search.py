@@ -1,4 +1,4 @@
-"""Search engines as one kind of thing: each produces result pages for the crawl (issue 12).
+"""Search engines as one kind of thing: each produces result pages for the crawl.
 
 An `Engine` turns a query into `ResultPage`s (from plain HTTP searches, a headless
 browser, or several engines in turn) and reads a page saved from a browser. `ENGINES`

@@ -1,4 +1,4 @@
-"""`curate review --audit`: the review UI over a label audit's flags, worst first (issue 15).
+"""`curate review --audit`: the review UI over a label audit's flags, worst first.
 
 The same keys as `ReviewApp`, plus `a`: accept the audit's suggestion (relabel to the
 suggested class, or reject an off-topic image). `k` keeps the given label, `d` rejects.

@@ -1,4 +1,4 @@
-"""Folder names to class names for `curate import` (issue 18).
+"""Folder names to class names for `curate import`.
 
 Real datasets name their folders `nike_air_max_plus_(tn)`, `New Balance 550` or `Ünïcode`;
 class names must be safe folder names (`catalog.check_class_name`). The rule, applied to

@@ -1,8 +1,9 @@
 """The curation commands of `curate`: dedup, quality, review, split, leaks, export, sheet.
 
 `curation.cli` adds them to its app with `register(app)`, explicitly: this module does
-not import the CLI (issue 17). Each parses arguments, calls one library function and
-prints a summary. Library errors become a message and exit code 1 via catalog_for_cli.
+not import the CLI, so the two never import each other in a circle. Each parses arguments,
+calls one library function and prints a summary. Library errors become a message and exit
+code 1 via catalog_for_cli.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def split(
 
 
 def _report_skipped(hashing: HashReport) -> None:
-    """Say which images were left out and why; exit 1 when files are missing (issue 13).
+    """Say which images were left out and why; exit 1 when files are missing.
 
     The other images were processed: a missing file is a catalog problem `curate check` shows.
     """

@@ -1,4 +1,4 @@
-"""The image a review decision is about besides the one on screen (issue 16).
+"""The image a review decision is about besides the one on screen.
 
 A duplicate is shown beside the image it duplicates; a label conflict beside the image of
 the other class that looks the same (dedup), or with just the other class's name when the

@@ -91,7 +91,7 @@ def dedup(
 
 
 def _hash_and_load(cat: Catalog, dry_run: bool) -> tuple[HashReport, dict[int, dict]]:
-    """Hash new images and load the usable hashed rows; a dry run keeps no hashes (issue 16).
+    """Hash new images and load the usable hashed rows; a dry run keeps no hashes.
 
     The hashes are computed in a transaction that a dry run rolls back once the rows are in
     memory, so `--dry-run` writes nothing and holds the write lock only while hashing.

@@ -1,8 +1,8 @@
 """What `curate dedup` prints: counts per class, and the groups themselves only on request.
 
-Issue 16: `Air_Force_1: keep 61, duplicates 239 (square-crop 32)` read as counts, and each
-label conflict came out twice (once from each side). Ids are now labelled as ids and the
-distance as a distance.
+Ids are labelled as ids and a distance as a distance, so that no number reads as a count
+(`image 61 kept; duplicates: image 239 (square-crop, distance 4)`), and each label conflict
+is listed once, not once from each side.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Exceptions raised by curation; `curate` turns them into a message and exit code 1.
 
-`CurationError` is curation's own base, not a `CatalogError` (issue 17); the CLI and the
-review UI handle both.
+`CurationError` is curation's own base, not a `CatalogError`, so the catalog's errors and
+curation's stay apart; the CLI and the review UI handle both.
 """
 
 

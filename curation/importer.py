@@ -97,7 +97,7 @@ def _class_folders(folder: Path, subset: str | None) -> tuple[list[ImportItem], 
             continue
         for path in sorted(class_dir.rglob("*")):
             # Everything but the folders walked into is an item: a FIFO, a dangling link or a
-            # link loop is then reported with its reason, never skipped in silence (issue 13).
+            # link loop is then reported with its reason, never skipped in silence.
             if path.is_dir() and not path.is_symlink():
                 continue
             if not any(part.startswith(".") for part in path.relative_to(class_dir).parts):

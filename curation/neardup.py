@@ -4,10 +4,11 @@
    `max_distance` bits (the numpy XOR + popcount / multi-index search in `search`), both
    within `WIDE_DISTANCE` bits (crops and rotations that move each hash further), the
    hashes of a few 94% windows of each picture against the whole of every other (a 3-10%
-   crop moves both hashes of the whole picture by up to 20 bits, but lands within a few
-   bits of one window of its original), and square thumbnails that repeat a window of a
-   larger result of the same class.
-2. A candidate is confirmed by structure, not by colour averages (issue 14): ORB keypoints
+   crop moves both hashes of the whole picture far, but lands within a few bits of one
+   window of its original), and square thumbnails that repeat a window of a larger result
+   of the same class.
+2. A candidate is confirmed by structure, not by colour averages (which a colour-jittered
+   copy changes and a different shoe on the same white background can match): ORB keypoints
    of both images (OpenCV) are matched and a similarity transform (scale, rotation,
    shift) is fitted with RANSAC and refined on its inliers. A copy fits under a near-
    identity transform (a 3-10% crop, a small rotation, a resize); then the second image is
@@ -72,44 +73,41 @@ __all__ = [
 ]
 
 DEFAULT_MAX_DISTANCE = 10
-# The second, tolerant source: pHash *and* dHash both within this many bits. On
-# bench/nearset.py 14 bits added 35k pairs to 150k (23 s of checks) and confirmed 401 of the
-# 1,247 same-source pairs that neither hash alone finds within 10 bits, against 4 false
-# accepts; 16 bits (with the edge check at 0.94) add 83k more pairs, rotated copies mostly:
-# see bench/dedup.py for the figures.
+# The second, tolerant source: pHash *and* dHash both within this many bits. It confirms
+# many copies that neither hash alone finds within DEFAULT_MAX_DISTANCE, for very few false
+# accepts; 16 rather than 14 adds rotated copies mostly, for many more pairs to check. The
+# figures: bench/RESULTS.md, "Near-duplicate thresholds in curation/neardup.py".
 WIDE_DISTANCE = 16
 # Square thumbnails this much smaller (by area) than another image may be a chip of it.
 SQUARE_AREA_RATIO = 0.8
 
-# Thresholds measured on bench/nearset.py (sneakers41 originals, their transformed copies
-# and every other candidate pair): see README and bench/dedup.py.
+# The thresholds below were chosen on bench/nearset.py (sneakers41 originals, their
+# transformed copies and every other candidate pair): on its tune half with
+# bench/nearmiss.py, then checked on its held half. The figures behind each choice are in
+# bench/RESULTS.md, "Near-duplicate thresholds in curation/neardup.py".
 # Foreground colour histograms, a cheap first rejection; another colourway is rejected by
-# the aligned colours below. Colour jitter (brightness, contrast, saturation 0.8-1.2) took
-# hard-binned histograms of a copy down to an overlap of 0.03 (issue 14); soft bins keep
-# the jitter copies of bench/nearset.py at >= 0.24. (Scaling colours by the background's
-# brightness did better on jitter but failed 14 rotated copies, whose white corners move
-# the border's median.)
+# the aligned colours below. Soft bins, because colour jitter (brightness, contrast,
+# saturation 0.8-1.2) pushed hard-binned histograms of a copy almost apart; with soft bins
+# the jitter copies stay above MIN_HISTOGRAM_OVERLAP. (Scaling colours by the
+# background's brightness did better on jitter but failed rotated copies, whose white
+# corners move the border's median.)
 MIN_HISTOGRAM_OVERLAP = 0.2
 HISTOGRAM_BINS = 4
 MAX_DESCRIPTOR_DISTANCE = 48  # ORB: bits of 256
 MIN_INLIERS = 15
 # Inliers per keypoint of the sparser image: different models in the same pose share the
-# outline (~10% of keypoints fit). At STRONG_SHARE or more the fit alone decides; from
-# MIN_INLIER_SHARE up, the aligned edges must also agree. Photos of one shoot with another
-# shoe fit 0.27-0.36 of their keypoints on the legs and room, so STRONG_SHARE sits above
-# them; a watermark over the shoe takes keypoints and leaves a copy at 0.2-0.35, which
-# the edge check lets through (with a 0.12 floor, one at 26 of 183 keypoints). Chosen on the
-# tune half of bench/nearset.py's sources (bench/nearmiss.py), held half: see bench/dedup.py.
+# outline, a small share of their keypoints. At STRONG_SHARE or more the fit alone decides;
+# from MIN_INLIER_SHARE up, the aligned edges must also agree. Photos of one shoot with
+# another shoe fit a good part of their keypoints on the legs and room, so STRONG_SHARE
+# sits above them; a watermark over the shoe takes keypoints and leaves a copy below
+# STRONG_SHARE, which the edge check lets through.
 MIN_INLIER_SHARE = 0.12
 STRONG_SHARE = 0.4
 # Correlation of the grey gradients (Sobel on a 1 px blur) of both pictures once aligned,
 # over their overlap less the cells only one of them has edges in (see
-# `_Aligned.gradient_correlation`). Chosen on the tune half among 0.88-0.92 and imbalance
-# 3, 4 or 6 (bench/nearset.py pairs that pass the fit): tune half 26 copies lost and 31
-# different pairs accepted, held half 10 and 24; without leaving cells out, 43/53 and 26/31.
-# With the colourway check and the wider candidates, 0.92-0.95 on the tune half: 0.94 keeps
-# the recall of 0.92 (0.9852 of its same-source pairs grouped) and drops 22 of its 35
-# wrongly grouped pairs, and the one group of two models that 0.92 made there.
+# `_Aligned.gradient_correlation`): leaving those cells out both loses fewer copies and
+# accepts fewer different pairs. MIN_GRADIENT_CORRELATION keeps the recall of 0.92 and
+# drops most of the pairs 0.92 groups wrongly, among them a group of two models.
 MIN_GRADIENT_CORRELATION = 0.94
 GRADIENT_CELL = 16
 GRADIENT_IMBALANCE = 6.0
@@ -125,12 +123,9 @@ MIN_FOREGROUND_AGREEMENT = 0.7
 # degrees (both at a chroma of CHROMATIC or more), or when it is coloured (chroma >=
 # COLOURED) in one picture and grey (< CHROMATIC) in the other. Hue rather than a*b*
 # distance: colour jitter (brightness, contrast and saturation 0.8-1.2 at once) scales a
-# chroma by up to half, which a distance took for a colourway on 3 jittered copies, but
-# hardly turns it. More than MAX_CHROMA_CHANGE of such pixels is another colourway.
-# Chosen on the tune half of bench/nearset.py (bench/nearmiss.py) among chromas 6-10 and
-# 15-25, turns of 35 or 60 degrees, shares 0.06-0.12: its accepted copies reach 0.052 and
-# 14 different pairs that passed every other check lie above 0.07; held half: 1 copy of
-# 2,515 above the line (0.095), and 3 different pairs.
+# chroma by up to half, which a distance takes for a colourway, but hardly turns it. More
+# than MAX_CHROMA_CHANGE of such pixels is another colourway: the line sits between the
+# accepted copies, below it, and the different pairs that passed every other check, above it.
 CHROMATIC = 8.0
 MAX_HUE_TURN = 60.0
 COLOURED = 25.0
@@ -140,16 +135,14 @@ MAX_CHROMA_CHANGE = 0.065
 MIN_KEYPOINTS = 50
 # Windows whose hashes are compared with every other picture's whole: the four corners and
 # the centre (`windows.window_hashes`). Within WINDOW_PHASH bits of pHash and WINDOW_DHASH of
-# dHash (the same window): on bench/nearset.py 8 and 10 bits found 76 of the 87
-# original/crop pairs that no other source finds, for about 7,000 more pairs to check; 10
-# and 12 bits add 17,000 pairs and raise the tune half's grouped same-source pairs from
-# 0.9777 to 0.9852 at no cost in precision (held half 0.9740 to 0.9762).
+# dHash (the same window): these find most of the original/crop pairs that no other source
+# finds; 8 and 10 bits found fewer of them, and these no more false ones.
 WINDOW_PHASH = 10
 WINDOW_DHASH = 12
 # A square picture is a candidate chip of a larger one of its class when its pHash is within
-# SQUARE_PHASH bits of one of the other's square windows (`windows.square_hashes`); the
-# chips of ../shared's sneakers10 are 0 bits from their result's window, while every other
-# square/larger pair of a class is 10 or more apart and 98% of them more than 10.
+# SQUARE_PHASH bits of one of the other's square windows (`windows.square_hashes`): real
+# chips sit on their result's window, while nearly every other square/larger pair of a
+# class is further apart than this.
 SQUARE_PHASH = 10
 # The version of the structural check whose verdicts the catalog keeps: change it with any
 # threshold or step of `verify`/`confirm_square`, so stored verdicts are judged again.
@@ -221,7 +214,7 @@ def _colour_histogram(rgb: np.ndarray, background: np.ndarray) -> np.ndarray:
 
     Soft bins (each pixel shared between the nearest bin centres) keep a white shoe that
     sits on a bin edge from jumping to the next bin when the picture is made a little
-    darker: with hard bins colour-jittered copies fell to an overlap of 0.03 (issue 14).
+    darker: with hard bins colour-jittered copies of one picture barely overlapped.
     """
     px = rgb.astype(np.float32)
     px = px[np.abs(px - background).max(axis=2) > BACKGROUND_DIFF]
@@ -284,8 +277,8 @@ def measure(a: Features, b: Features, *, full: bool = False) -> Measure:
         return Measure(overlap, keypoints, len(matches))
     src = b.points[[m.queryIdx for m in matches]]
     dst = a.points[[m.trainIdx for m in matches]]
-    # Refined on the inliers: the bare RANSAC model of a JPEG copy could be 4% off in
-    # scale, enough to fail the colour check on the shoe's edges.
+    # Refined on the inliers: the bare RANSAC model of a JPEG copy could be a few percent
+    # off in scale, enough to fail the colour check on the shoe's edges.
     M, inliers = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.5, maxIters=300, refineIters=10
     )
@@ -504,8 +497,8 @@ def candidates(
 ) -> Iterator[Edge]:
     """Unconfirmed candidate pairs: equal pixels first, then hash neighbours, then chips.
 
-    pHash moves by up to 16 bits under a 5% crop of a smooth picture while dHash barely
-    moves; a resized or re-encoded copy is close in both. Crops and rotations that move
+    pHash moves far under a small crop of a smooth picture while dHash barely moves; a
+    resized or re-encoded copy is close in both. Crops and rotations that move
     both hashes past `max_distance` are still within `wide` bits in *both*: those pairs
     come next ("phash+dhash"). With `windows` (image id -> `window_hashes`), a picture whose
     whole is close to a window of another comes then ("window"): most 3-10% crops that the

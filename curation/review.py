@@ -127,7 +127,7 @@ def accept_rest(cat: Catalog, status: str = "pending", class_name: str | None = 
     return len(todo)
 
 
-# --- label audits (issue 15) --------------------------------------------------------------
+# --- label audits -----------------------------------------------------------------------
 AUDIT_DECISIONS = ("accept-suggestions", "reject", "keep")
 
 

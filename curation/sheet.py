@@ -1,7 +1,7 @@
 """`curate sheet`: a self-contained HTML contact sheet of thumbnails with their ids.
 
 Images are grouped under a heading per class, and each caption names the class and, for a
-duplicate, the image it duplicates (issue 16: 385 thumbnails without a class name).
+duplicate, the image it duplicates, so no thumbnail of a long sheet is without its class.
 
 Example:
     >>> write_sheet(cat, Path("yeezy.html"), class_name="Yeezy_350")   # doctest: +SKIP

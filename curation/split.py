@@ -39,7 +39,7 @@ class SplitReport:
     assigned: int
     per_class: dict[str, dict[str, int]] = field(default_factory=dict)
     groups: int = 0
-    hashing: HashReport | None = None  # its `missing` images were left out (issue 13)
+    hashing: HashReport | None = None  # its `missing` images were left out
 
 
 def split_catalog(

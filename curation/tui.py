@@ -7,7 +7,7 @@ kitty protocol where the terminal supports them, coloured half blocks everywhere
 
 Keys: k accept, d reject, l relabel (pick a class), m move to the other class of a label
 conflict, u undo, n next, p previous, q quit. A duplicate is shown beside its kept image, a
-conflict beside the other class's image (issue 16).
+conflict beside the other class's image.
 
 Example:
     >>> summary = ReviewApp(cat, status="pending", class_name="Yeezy_350").run()   # doctest: +SKIP
@@ -194,8 +194,8 @@ class ReviewApp(App[ReviewSummary]):
         self.call_after_refresh(self._fit_picture)
 
     def _fit_picture(self) -> None:
-        """Size the pictures at their aspect ratio, at most 2× their pixels (issue 16: they were
-        stretched)."""
+        """Size the pictures at their aspect ratio, at most 2× their pixels, never stretched,
+        so that an image's size can be judged."""
         for frame_id, picture_id, px in (
             ("#frame", "#picture", getattr(self, "_picture_px", (0, 0))),
             ("#other-frame", "#other-picture", getattr(self, "_other_px", (0, 0))),
@@ -232,7 +232,7 @@ class ReviewApp(App[ReviewSummary]):
 
     def _describe(self, row: dict) -> Text:
         """The image's fields as a Text: URLs and reasons come from web pages and users, so
-        they are shown as they are, never read as markup (issue 13)."""
+        they are shown as they are, never read as markup."""
         group = duplicate_group(self.cat, row["id"])
         lines = [
             f"class  {row['class']}",

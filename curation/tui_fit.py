@@ -1,8 +1,8 @@
-"""How many terminal cells an image takes in the review screen (issue 16).
+"""How many terminal cells an image takes in the review screen.
 
-The picture was stretched to fill its panel: a 159×84 "too small" image filled it all, so
-its size could not be judged. It is now drawn at its own aspect ratio, as large as the panel
-allows but never more than `MAX_UPSCALE` times its size in pixels.
+A picture stretched to fill its panel hides its size: a small image would look as large as
+any other. It is drawn at its own aspect ratio, as large as the panel allows but never more
+than `MAX_UPSCALE` times its size in pixels.
 
 Example:
     >>> fit_cells((159, 84), (100, 40), (10, 20))

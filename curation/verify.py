@@ -5,8 +5,9 @@ so a candidate pair only counts when small RGB thumbnails of the two images also
 a normalised correlation at the best of a few centred crops (which absorbs a light crop)
 and a small mean colour difference there (which separates a red shoe from a black one
 and a white background from a grey one). Thresholds come from real thumbnails in
-../shared: resized, re-encoded, 5%-cropped and watermarked copies score >= 0.95 and
-<= 9, while the closest distinct sneakers scored at most 0.99 / 10.9 and 0.96 / 11.8.
+../shared: resized, re-encoded, 5%-cropped and watermarked copies pass both, while the
+closest distinct sneakers pass at most one (bench/RESULTS.md, "Thumbnail confirmation in
+curation/verify.py").
 
 Example:
     >>> from imagegen import make_image

@@ -1,4 +1,4 @@
-"""The "google-browser" engine: Google Images rendered by a headless Chromium (issue 7).
+"""The "google-browser" engine: Google Images rendered by a headless Chromium.
 
 Needs the optional extra: `pip install 'imageset[browser]'` and a Chromium (Debian:
 `apt-get install chromium`; or `playwright install chromium`). Importing this package does

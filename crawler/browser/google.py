@@ -1,6 +1,6 @@
 """Google Images through a real headless Chromium: the "google-browser" engine.
 
-Plain HTTP clients get a JavaScript wall from Google since January 2025 (issue 7). Here a
+Plain HTTP clients get a JavaScript wall from Google since January 2025. Here a
 browser renders the result page, and the hits come from two places: the script data the
 page carries or fetches (parsed by the same format parsers as the plain `google` engine),
 and, for tiles that data does not explain, the tile's preview pane, clicked a bounded
@@ -193,7 +193,7 @@ def _tile_hit(tile: Tile) -> ImageHit:
         page_url=tile.page,
         title=tile.title,
     )
-    # Google's own thumbnails and pages are never an original or a landing page (issue 12).
+    # Google's own thumbnails and pages are never an original or a landing page.
     return clean_hit(hit) or hit
 
 

@@ -120,7 +120,7 @@ class Tile:
         remote = data_src if is_http_url(data_src) else src if is_http_url(src) else None
         original, page = None, info.get("lpage")
         for link in info.get("links") or []:
-            parts = split_url(link)  # a malformed link is skipped, not a crash (issue 13)
+            parts = split_url(link)  # a malformed link is skipped, not a crash
             if parts is None:
                 continue
             query = parse_qs(parts.query)

@@ -55,7 +55,7 @@ def _size(anchor: Tag) -> tuple[int | None, int | None]:
 
 def _thumbnail(anchor: Tag, meta: dict) -> dict:
     """The tile's `<img class="mimg">` (a file saved beside the page, inline bytes, its URL),
-    with the `m` JSON's `turl` as the remote thumbnail when it has one (issue 12)."""
+    with the `m` JSON's `turl` as the remote thumbnail when it has one."""
     tile = anchor.find_parent(class_="imgpt") or anchor
     fields = img_thumbnail(anchor.find("img", class_="mimg") or tile.find("img", class_="mimg"))
     if is_http_url(meta.get("turl")):

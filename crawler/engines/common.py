@@ -26,8 +26,8 @@ TINY_PAGE = 2048
 class _ClosedVoidTags:
     """What bs4's html.parser builder keeps in a list: void tags (`<img>`) it has already
     closed, so that a later `</img>` is ignored. The list grew by one per `<img>` and every
-    end tag scanned it: parsing was quadratic in the number of images, and a 50 MB saved
-    page took 6 minutes (issue 13). The same multiset, with O(1) operations."""
+    end tag scanned it: parsing was quadratic in the number of images, far too slow for a
+    large saved page (bench/RESULTS.md). The same multiset, with O(1) operations."""
 
     def __init__(self) -> None:
         self._count: Counter[str] = Counter()
@@ -102,7 +102,7 @@ def split_url(value: object) -> SplitResult | None:
 
     `urlsplit` raises ValueError on an unclosed IPv6 bracket (`http://[::1/a.jpg`) and
     `.port` on a port that is not a number below 65536: one such URL in a result page
-    aborted the whole crawl (issue 13). Every URL read from a page goes through here.
+    would abort the whole crawl. Every URL read from a page goes through here.
     """
     if not isinstance(value, str):
         return None

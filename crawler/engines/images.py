@@ -1,4 +1,4 @@
-"""What a result page's image fields may hold (issue 12).
+"""What a result page's image fields may hold.
 
 Shared by the engine parsers: an `<img>`'s thumbnail (inline bytes, a file saved beside
 the page, a remote URL); placeholders and tracking pixels, which are never hits; and the
