@@ -183,7 +183,8 @@ def _stats_table(result: dict) -> Table:
     for col, header in zip(columns, headers, strict=True):
         table.add_column(header, justify="left" if col == "class" else "right", no_wrap=True)
     for row in result["classes"]:
-        table.add_row(*(str(row[c]) for c in columns))
+        # A Text cell is shown as it is; a str cell would be read as Rich markup.
+        table.add_row(Text(plain(row["class"])), *(str(row[c]) for c in columns[1:]))
     table.add_row("total", *(str(result["totals"][c]) for c in columns[1:]), style="bold")
     return table
 
@@ -226,7 +227,7 @@ def classes_list(catalog: CatalogOption = DEFAULT_CATALOG_PATH) -> None:
     with catalog_for_cli(catalog) as cat:
         rows = list_classes(cat)
     for row in rows:
-        typer.echo(f"{row['name']}\t{plain(row['query'])}")  # tab-separated for scripts
+        typer.echo(f"{plain(row['name'])}\t{plain(row['query'])}")  # tab-separated for scripts
 
 
 @classes_app.command("add")

@@ -34,7 +34,9 @@ from catalog import (
     SUBSETS,
     USABLE_STATUSES,
     Catalog,
+    InvalidClassName,
     atomic_write,
+    check_class_name,
     choose_split,
     image_file,
     sha256_of,
@@ -82,9 +84,11 @@ def export_split(
     split = choose_split(cat, split)
     if split is None:
         raise CurationError("the catalog has no split yet: run `curate split` first")
+    rows = split_images(cat, split, statuses=USABLE_STATUSES)
+    for name in sorted({row["class"] for row in rows}):
+        _check_folder_name(name)
     dest = Path(dest)
     previous = _previous_export(dest)  # raises, deleting nothing, unless all of it is ours
-    rows = split_images(cat, split, statuses=USABLE_STATUSES)
     targets = [(row, *_target(cat, row, mode)) for row in rows]
     _remove_previous(dest, previous)
     # Listed before they are written: a crash midway leaves a folder the next export may clear.
@@ -98,6 +102,19 @@ def export_split(
     _write_marker(dest, written)
     _write_manifest(dest / MANIFEST, manifest)
     return report
+
+
+def _check_folder_name(class_name: str) -> None:
+    """Refuse a class whose name is no safe folder name (a catalog edited by hand): it
+    would put files in other folders, or outside `dest`."""
+    try:
+        check_class_name(class_name)
+    except InvalidClassName:
+        raise CurationError(
+            f"class {class_name!r} cannot be a folder name, and export writes "
+            "DEST/<subset>/<class>/: move its images to a class with a safe name "
+            "(curate relabel IDS --to CLASS) and export again"
+        ) from None
 
 
 def _target(cat: Catalog, row: dict, mode: str) -> tuple[str, dict]:
