@@ -23,7 +23,15 @@ from rich.progress import (
 )
 
 from catalog import MIN_STORED_SIDE
-from clikit import DEFAULT_CATALOG_PATH, CatalogOption, catalog_opener, err_console, fail, say
+from clikit import (
+    DEFAULT_CATALOG_PATH,
+    CatalogOption,
+    catalog_opener,
+    err_console,
+    fail,
+    plain,
+    say,
+)
 
 from .crawl import BROWSER_ENGINE, DEFAULT_LIMIT, CrawlOptions, crawl_all, crawl_class
 from .engines.filters import parse_filter_args
@@ -231,7 +239,7 @@ def _progress() -> Iterator:
     """A callback that shows stored/limit for the class being crawled."""
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # a class name, shown as it is
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
@@ -246,7 +254,8 @@ def _progress() -> Iterator:
 
     def update(report: CrawlReport) -> None:
         if report.class_name not in tasks:
-            tasks[report.class_name] = bar.add_task(report.class_name, total=None, info="")
+            name = plain(report.class_name)
+            tasks[report.class_name] = bar.add_task(name, total=None, info="")
         failed = sum(report.failures.values())
         # A saved page's crawl has no limit: its bar counts up to the hits read.
         total = report.limit if report.limit < sys.maxsize else max(report.hits, 1)

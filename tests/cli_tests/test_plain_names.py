@@ -10,6 +10,8 @@ here with SQL, as such a catalog holds them. Commands run through typer's CliRun
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import shutil
 from pathlib import Path
@@ -18,11 +20,14 @@ import pytest
 from crawler_tests.crawlserver import FIXTURES, Tile, google_page, offline_dns, serving_faults
 from curation_tests.nearcopies import TRANSFORMS, encode
 from imagegen import image_bytes, make_image
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from catalog import Provenance, add_image, open_catalog
+from crawler import cli as crawl_cli
 from crawler import fetch
 from crawler.cli import app as crawl_app
+from crawler.report import CrawlReport
 from curation.cli import app as curate_app
 
 runner = CliRunner()
@@ -216,3 +221,14 @@ def test_crawl_error_lists_class_names_as_they_are(catalog_path):
         "Yeezy_500, [/y], [bold]x[/bold], a\\x1b[31mred",
         code=1,
     )
+
+
+def test_crawl_progress_bar_shows_the_class_name_on_a_terminal(monkeypatch):
+    """The bar (drawn only on a terminal) read the class name as markup: `[/y]` raised."""
+    screen = io.StringIO()
+    terminal = functools.partial(Console, force_terminal=True, file=screen, width=120)
+    monkeypatch.setattr(crawl_cli, "Console", terminal)
+    with crawl_cli._progress() as update:
+        update(CrawlReport(class_name="a\x1b[31mred [/y]", limit=10))
+    assert "a\\x1b[31mred [/y]" in screen.getvalue()
+    assert "\x1b[31mred" not in screen.getvalue()
