@@ -16,6 +16,19 @@ from .audits import (
     record_audit,
     without_flagged,
 )
+from .browse import (
+    GalleryFilter,
+    GalleryPage,
+    PredictionPage,
+    gallery_facets,
+    gallery_page,
+    image_by_sha,
+    image_cells,
+    image_history,
+    is_sha256,
+    prediction_page,
+    thumbnail_file,
+)
 from .classes import add_class, check_class_name, class_names, list_classes, require_class
 from .conflicts import open_conflicts, record_conflict
 from .db import (
@@ -189,4 +202,15 @@ __all__ = [
     "validate_image",
     "without_flagged",
     "write_text_atomic",
+    "GalleryFilter",
+    "GalleryPage",
+    "PredictionPage",
+    "gallery_facets",
+    "gallery_page",
+    "image_by_sha",
+    "image_cells",
+    "image_history",
+    "is_sha256",
+    "prediction_page",
+    "thumbnail_file",
 ]

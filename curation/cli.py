@@ -248,3 +248,40 @@ def classes_add(
 # The curation commands live in their own module to keep this one short; added here,
 # after this module's own, so `curate --help` lists them in this order.
 register_commands(app)
+
+
+@app.command()
+def serve(
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+    host: Annotated[
+        str, typer.Option(help="The address to listen on; anything but loopback is reachable.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 takes a free port.")] = 0,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the URL in a browser.")
+    ] = True,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Another Host name to answer (e.g. behind a tunnel; repeatable)."),
+    ] = None,
+) -> None:
+    """Review the catalog in the browser: a grid, keys, groups, conflicts, audit, runs.
+
+    Stops with Ctrl-C. Example: curate serve --no-open
+    """
+    import webbrowser
+
+    from .web import serve as serve_web
+    from .web.guard import is_loopback
+
+    if not is_loopback(host):
+        say(("WARNING:", "bold red"), f" listening on {host}: anyone who can reach this machine")
+        say("can see the catalog's images (writes still need this session's token)")
+
+    def ready(url: str) -> None:
+        say(f"curate serve: {url} (Ctrl-C stops it)")
+        if open_browser:
+            webbrowser.open(url)
+
+    with catalog_for_cli(catalog):  # a bad catalog is one line and exit 1, as elsewhere
+        serve_web(catalog, host=host, port=port, allow_hosts=allow_host or (), on_ready=ready)
