@@ -85,5 +85,7 @@ def serve(
         on_ready(url_of(sock, host))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised Ctrl-C: the way to stop it, not an error
     finally:
         sock.close()
