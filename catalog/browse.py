@@ -271,9 +271,12 @@ def image_by_sha(cat: Catalog, sha256: str) -> tuple[dict, Path] | None:
     return row, absolute_path(cat, row["path"])
 
 
-def thumbnail_file(cat: Catalog, sha256: str, side: int = THUMB_SIDE) -> Path | None:
+def thumbnail_file(
+    cat: Catalog, sha256: str, side: int = THUMB_SIDE, *, make: bool = True
+) -> Path | None:
     """The JPEG thumbnail (at most `side` px) of the image with this sha256, made once with
-    Pillow and cached under `cache/thumbs/` beside the catalog; None for an unknown sha256.
+    Pillow and cached under `cache/thumbs/` beside the catalog; None for an unknown sha256,
+    and, with `make=False`, for one whose thumbnail is not cached yet (nothing is decoded).
 
     Raises:
         OSError: the image's file cannot be read or decoded (missing from the store).
@@ -284,6 +287,8 @@ def thumbnail_file(cat: Catalog, sha256: str, side: int = THUMB_SIDE) -> Path | 
     path = cat.root / CACHE_DIR / THUMBS_FOLDER / sha256[:2] / f"{sha256}-{side}.jpg"
     if path.is_file():
         return path
+    if not make:
+        return None
     _, source = found
     with Image.open(source) as img:
         if img.format == "JPEG":
