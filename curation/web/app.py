@@ -228,8 +228,8 @@ def create_app(path: Path, *, token: str, hosts: Iterable[str]) -> Starlette:
             "predictions.html",
             run=run,
             page=result,
-            true=true,
-            predicted=predicted,
+            true_class=true,
+            predicted_class=predicted,
             params={"true": true, "predicted": predicted, "limit": limit},
         )
 

@@ -162,6 +162,7 @@ def test_a_confusion_cell_links_to_its_test_images(client, web_catalog):
     assert link, html
     cell = client.get(link.group(1).replace("&amp;", "&")).text
     assert cell_ids(cell) == info["ids"]["Air_Max_90"][5:7]
+    assert "true Air_Max_90 · predicted Yeezy_350 · 2 images" in cell
     assert "<polyline" in html and "val_loss" in html  # the training curves
 
 
