@@ -41,7 +41,7 @@ from PIL import Image
 from trainer import backend
 from trainer.backbones import build_backbone, get_backbone, parse_weights
 from trainer.data import Example, fill_cache
-from trainer.features import CachedRows, Member, feature_pass
+from trainer.features import CachedRows, Halves, feature_pass
 from trainer.model import build_classifier, build_head, split_backbone, top_classifier, unfreeze
 
 SNEAKERS41 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sneakers41"
@@ -93,7 +93,7 @@ def bench_backbone(
     base = build_backbone(name, weights, size)
     base.trainable = False
     bottom, top = split_backbone(base, entry.preprocess, size, entry.cut)
-    member = Member(bottom, top, {"backbone": name, "size": size})
+    member = Halves(bottom, top, {"backbone": name, "size": size})
     warm, pixels = examples[:batch], work / "pixels"
     # Warm-up (compilation) on the first batch: its own cache key, so it is not reused below.
     feature_pass([member], warm, size, None, work / "features", 1, batch)

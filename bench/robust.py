@@ -8,7 +8,7 @@ Each set is built from ../shared/data (sneakers41's class folders, or a whole da
 fresh catalog as a user would: `curate import --add-classes`, `curate dedup`, `curate split`.
 Then per seed, in child processes:
 - plain `train --seed S` (every other option its default), and
-- the head-only model, `train --seed S --fine-tune-epochs 0`, on the same split and caches.
+- the head-only model, `train --seed S --set fine_tune_epochs=0`, on the same split and caches.
 Per run it prints top-1 on the test split, which model the run shipped (head or fine-tune)
 and why, and the `unknown` rule: its threshold, the share of in-class validation and test
 photos it calls unknown, and how many off-topic pictures it calls unknown (the five photos
@@ -170,7 +170,7 @@ def one_set(name: str, args: argparse.Namespace, work: Path, off: list[Path]) ->
         entry = {"set": name, "seed": seed, "plain": plain}
         if not args.skip_head:
             head = train(
-                catalog, [*extra, "--fine-tune-epochs", "0"], env, folder / f"head-{seed}.log"
+                catalog, [*extra, "--set", "fine_tune_epochs=0"], env, folder / f"head-{seed}.log"
             )
             head["off_topic"] = unknown_calls(catalog, head["id"], off, env)
             print(

@@ -64,7 +64,7 @@ from .images import (
     iter_images,
     update_image,
 )
-from .integrity import IntegrityReport, Problem, cache_note, check_catalog
+from .integrity import CACHE_DIR, IntegrityReport, Problem, cache_note, check_catalog
 from .near import near_verdicts, record_near_verdicts
 from .reviews import conflicted_ids, last_review, record_review, reviewed_ids, undo_review
 from .runs import (
@@ -101,6 +101,7 @@ from .tx import transaction
 from .validate import MIN_STORED_SIDE, ImageInfo, validate_image
 
 __all__ = [
+    "CACHE_DIR",
     "CATALOG_ENV",
     "DEFAULT_CATALOG",
     "DEFAULT_SPLIT",

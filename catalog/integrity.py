@@ -34,7 +34,7 @@ from .storelock import exclusive
 MISSING_REASON = "file missing from the store"
 # Derived data beside the catalog (the trainer's decoded pixels and backbone features, the
 # audit's vectors): rebuilt when missing, so never a problem, but it can grow to gigabytes.
-CACHE_DIR = "cache"
+CACHE_DIR = "cache"  # beside the catalog: every derived cache has its folder in here
 
 
 @dataclass

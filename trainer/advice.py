@@ -1,50 +1,41 @@
-"""Honest advice around training (issue 16): a warning before training from scratch on a
-small set, and `--backbone all` that trains every member it can and lists the failures.
+"""Honest advice around training: a warning before training from scratch on a small set,
+and `--backbone all` that trains every backbone it can and lists the failures.
 
 Imports no Keras: the warning is printed before the backend loads.
 
 Example:
-    >>> scratch_warning(cat, "vgg16", "none", None)   # doctest: +SKIP
+    >>> scratch_warning(cat, jobs_for(RunRequest("vgg16", "none")))   # doctest: +SKIP
     'vgg16 would train from random weights on 385 training images ...'
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from catalog import USABLE_STATUSES, Catalog, class_subset_counts, default_split, split_names
 
-from .backbones import members, run_specs
-from .config import TrainConfig
+from .config import Job
 
-# Below this many training images random initialisation learns little: vgg16 from scratch
-# on sneakers10 (about 300 train images) reached top-1 0.122 after 14 minutes, chance 0.10.
+# Below this many training images random initialisation learns little (bench/RESULTS.md:
+# vgg16 from scratch on sneakers10 scored barely above chance).
 SCRATCH_ENOUGH = 5000
 OFFLINE_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
-def scratch_warning(
-    cat: Catalog, backbone: str, weights: str, split: str | None, *, accepted_only: bool = False
-) -> str | None:
+def scratch_warning(cat: Catalog, jobs: list[Job]) -> str | None:
     """A warning when some backbone would start from random weights on a small split, else None."""
-    scratch = sorted(
-        {
-            entry.name
-            for spec in run_specs(backbone, weights)
-            for entry, w in members(spec, weights)
-            if w == "none"
-        }
-    )
-    images = train_images(cat, split, accepted_only=accepted_only)
+    scratch = sorted({m.name for job in jobs for m in job.spec.members if m.weights == "none"})
+    if not scratch:
+        return None
+    request = jobs[0].request
+    images = train_images(cat, request.split, accepted_only=request.accepted_only)
     if not scratch or images is None or images >= SCRATCH_ENOUGH:
         return None
     return (
         f"{', '.join(scratch)} would train from random weights (--weights none) on {images} "
         "training images; "
-        f"below about {SCRATCH_ENOUGH} expect little better than chance (vgg16 from scratch on "
-        "sneakers10: "
-        "top-1 0.12, chance 0.10, after 14 minutes). The EfficientNet-Lite backbones load "
-        "ImageNet weights "
+        f"below about {SCRATCH_ENOUGH} expect little better than chance. "
+        "The EfficientNet-Lite backbones load ImageNet weights "
         f"offline: `train --backbone {OFFLINE_BACKBONES[0]}` (or "
         f"{', '.join(OFFLINE_BACKBONES[1:])})."
     )
@@ -69,9 +60,9 @@ class Failure:
 
 
 def train_each(
-    cat: Catalog, cfg: TrainConfig, *, verbose: int = 0
+    cat: Catalog, jobs: list[Job], *, verbose: int = 0
 ) -> tuple[list[dict], list[Failure]]:
-    """Train every spec `cfg.backbone` names (three for `all`); one failing does not stop the rest.
+    """Train every job (three for `--backbone all`); one failing does not stop the rest.
 
     Each failed run is recorded `failed` by `train`; its error is returned here to be reported
     after the others ran. Ctrl-C still stops everything.
@@ -79,13 +70,13 @@ def train_each(
     from .train import train  # loads Keras: the caller imports it when the backend is ready
 
     runs, failures = [], []
-    for spec in run_specs(cfg.backbone, cfg.weights):
+    for job in jobs:
         try:
-            runs.append(train(cat, replace(cfg, backbone=spec), verbose=verbose))
-        except Exception as exc:  # noqa: BLE001 - a bulk loop records each item's failure and goes on
+            runs.append(train(cat, job, verbose=verbose))
+        except Exception as exc:
             failures.append(
                 Failure(
-                    spec,
+                    job.spec.text,
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
                 )
             )

@@ -1,4 +1,4 @@
-"""Label audit (issue 15): find mislabelled and off-topic images of a split.
+"""Label audit: find mislabelled and off-topic images of a split.
 
 1. Features: every usable image of the split (train and test) goes once, with its mirror
    image, through each frozen backbone of the spec (`a+b`); the pooled vectors of both
@@ -37,15 +37,16 @@ from catalog import (
     split_images,
 )
 
-from .backbones import get_backbone, members, parse_weights
+from .backbones import get_backbone, parse_weights
+from .cache import audit_dir
 from .errors import TrainerError
+from .spec import parse_spec
 from .vectors import read_vector, write_vector
 
 Progress = Callable[[int, int], None]
-# Lite0 alone: a cold sneakers41 audit takes ~8 min here (the 10-minute goal). Adding
-# mobilenet_v2 (`--backbone efficientnet_lite0+mobilenet_v2`) gives 0.658 out-of-fold top-1
-# against 0.629 and flagged precision 0.70 against 0.65 (bench/audit_levers.py), but doubles
-# the cold feature pass (~17 min) and needs the MobileNetV2 weights in the Keras cache.
+# Lite0 alone: its ImageNet weights load offline, and one backbone keeps a cold audit of a
+# few thousand images within minutes on a CPU; an ensemble flags a little more precisely
+# for twice the feature pass (bench/audit_levers.py, figures in bench/RESULTS.md).
 DEFAULT_AUDIT_BACKBONE = "efficientnet_lite0"
 # Off-topic: a distance to the nearest class centroid this many robust standard
 # deviations (MAD) above the median: the usual outlier cut-off (2.5-3).
@@ -107,7 +108,7 @@ def run_audit(cat: Catalog, cfg: AuditConfig, on_progress: Progress | None = Non
         from .audit_run import check_run
 
         check_run(run, split)
-    members(cfg.backbone, cfg.weights)  # a bad spec fails before any work
+    parse_spec(cfg.backbone, cfg.weights)  # a bad spec fails before any work
     rows = split_images(cat, split, statuses=USABLE_STATUSES)
     classes = [name for name in class_names(cat) if any(r["class"] == name for r in rows)]
     if len(classes) < 2:
@@ -218,11 +219,11 @@ def feature_cache(cat: Catalog, backbone: str, weights: str, size: int) -> Path 
     if weights == "none":
         return None
     tag = weights if weights == "imagenet" else Path(weights).stem
-    return cat.root / "cache" / "audit" / f"{backbone}-{tag}-{size}-views"
+    return audit_dir(cat) / f"{backbone}-{tag}-{size}-views"
 
 
 @dataclass
-class Member:
+class AuditInput:
     """One backbone of the audit's spec, its weights, input size and cache folder."""
 
     name: str
@@ -231,14 +232,13 @@ class Member:
     folder: Path | None
 
 
-def audit_members(cat: Catalog, cfg: AuditConfig) -> list[Member]:
+def audit_members(cat: Catalog, cfg: AuditConfig) -> list[AuditInput]:
     """The spec's backbones (`a+b`: features concatenated), each at `cfg.size` or its own size."""
     found = []
-    for entry, weights in members(cfg.backbone, cfg.weights):
-        size = cfg.size or entry.input_size
-        found.append(
-            Member(entry.name, weights, size, feature_cache(cat, entry.name, weights, size))
-        )
+    for member in parse_spec(cfg.backbone, cfg.weights).members:
+        size = cfg.size or member.backbone.input_size
+        cache = feature_cache(cat, member.name, member.weights, size)
+        found.append(AuditInput(member.name, member.weights, size, cache))
     return found
 
 
@@ -326,8 +326,8 @@ def combine(views: dict[str, np.ndarray], average: bool = True) -> np.ndarray:
 def head_classifier(seed: int = 0):
     """L2-normalised features -> multinomial logistic regression.
 
-    Chosen on sneakers41 with injected noise (bench/audit.py): C=10 on unit-length features
-    gave more precise flags than a standardised, strongly regularised model (C=0.05).
+    Chosen with injected label noise (bench/audit.py): C=10 on unit-length features gave
+    more precise flags than a standardised, strongly regularised model (C=0.05).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -367,12 +367,12 @@ def out_of_fold_probabilities(
 def product_of_experts(frozen: np.ndarray, tuned: np.ndarray) -> np.ndarray:
     """The normalised geometric mean of two sets of out-of-fold probabilities.
 
-    A run's fine-tuned features put more images in their class than frozen ones (0.92
-    against 0.63 out of fold on bench/audit.py's clean sneakers41 train images), but the
+    A run's fine-tuned features put more images in their class than frozen ones, but the
     run also memorised most wrong labels of its train part, so on its features alone a
-    wrong label mostly looks right (recall 0.26). The frozen features never saw a label.
-    Where either model doubts the given label the product does too, and where both agree
-    the doubt is sharper: best min(precision, recall) 0.79 against 0.71 and 0.75 alone.
+    wrong label mostly looks right. The frozen features never saw a label. Where either
+    model doubts the given label the product does too, and where both agree the doubt is
+    sharper: it flags better than either alone (bench/audit.py, figures in
+    bench/RESULTS.md).
     """
     log = 0.5 * (np.log(np.clip(frozen, 1e-12, None)) + np.log(np.clip(tuned, 1e-12, None)))
     joint = np.exp(log - log.max(axis=1, keepdims=True))

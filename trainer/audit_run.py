@@ -1,14 +1,13 @@
-"""Audit features from a trained run: `train audit --run ID` (issue 15).
+"""Audit features from a trained run: `train audit --run ID`.
 
 Confident learning is only as good as the out-of-fold probabilities it is given, and those
-are only as good as the features. Frozen ImageNet features put a sneakers41 image in its
-class about two times in three; a run of the trainer has fine-tuned its backbones on the
-split's own classes, and a K-fold linear model on its pooled features (what its head sees)
-does so nine times in ten, for one inference pass per image.
+are only as good as the features. A run of the trainer has fine-tuned its backbones on the
+split's own classes, so a K-fold linear model on its pooled features (what its head sees)
+puts far more images in their class than one on frozen ImageNet features, for one
+inference pass per image (bench/audit.py, figures in bench/RESULTS.md).
 
 But the run trained on the split's train part with the labels as they were: it memorised
-most of the wrong ones (on bench/audit.py a run reached 0.96 training accuracy with 13% of
-the labels wrong), so on its features alone a wrong label mostly looks right. The audit
+most of the wrong ones, so on its features alone a wrong label mostly looks right. The audit
 therefore joins these probabilities with the frozen features' (`audit.product_of_experts`):
 fewer flags, far more of them right. Test images were never trained on.
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from catalog import Catalog
 
+from .cache import audit_dir
 from .errors import TrainerError
 from .vectors import read_vector, write_vector
 
@@ -99,4 +99,4 @@ def _folder(cat: Catalog, run: dict) -> Path:
     with open(model, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return cat.root / "cache" / "audit" / f"run{run['id']}-{digest.hexdigest()[:16]}"
+    return audit_dir(cat) / f"run{run['id']}-{digest.hexdigest()[:16]}"

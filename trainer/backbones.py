@@ -82,7 +82,7 @@ def _keras_app(factory: str, **extra) -> Callable[..., keras.Model]:
 # cut: the end of the last stage before the final downsampling, like mobilenet_v2's
 # block_12_add (for EfficientNet-Lite: the last block of the 112-channel stage, scaled).
 # deep_cut (the recommended ensemble's members): the end of the stage before, at the same
-# 14x14 (mobilenet_v2's 64-channel stage, Lite0's 80-channel one); see plan.DEEP_PER_CLASS.
+# 14x14 (mobilenet_v2's 64-channel stage, Lite0's 80-channel one); see recipe.Recipe.
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in [
@@ -178,71 +178,6 @@ def get_backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
-def run_specs(backbone: str, weights: str) -> list[str]:
-    """What `train --backbone X` trains, one run per item, every item checked first.
-
-    `all` is the three original backbones, one run each; anything else is one run: a
-    registry name or an ensemble `a+b` (see `members`).
-
-    Example:
-        >>> run_specs("mobilenet_v2+efficientnet_lite0", "imagenet")
-        ['mobilenet_v2+efficientnet_lite0']
-    """
-    specs = list(ORIGINAL_BACKBONES) if backbone == ALL else [backbone]
-    for spec in specs:
-        members(spec, weights)
-    return specs
-
-
-def members(backbone: str, weights: str) -> list[tuple[Backbone, str]]:
-    """`a+b` with weights `wa,wb` (or one value for all) -> [(entry a, wa), (entry b, wb)].
-
-    The one parser of backbone specs: one name is a plain backbone; several joined by `+`
-    are an ensemble whose pooled features are concatenated before the head.
-
-    Example:
-        >>> members("mobilenet_v2+efficientnet_lite0", "mobilenet.weights.h5,imagenet")
-    """
-    names = [name.strip() for name in backbone.split(ENSEMBLE_SEPARATOR)]
-    entries = [get_backbone(name) for name in names]
-    if len(set(names)) < len(names):
-        raise TrainerError(f"an ensemble names each backbone once. Received: backbone={backbone!r}")
-    values = weights.split(",") if "," in weights else [weights] * len(names)
-    if len(values) != len(names):
-        raise TrainerError(
-            "give one weights value, or one per backbone separated by commas. Received: "
-            f"backbone={backbone!r}, weights={weights!r}"
-        )
-    return list(zip(entries, values, strict=True))
-
-
-def member_cuts(backbone: str, fine_tune_from: str | None, *, deep: bool = False) -> list[str]:
-    """The layer each member is cut after: `--fine-tune-from` names one layer per member,
-    joined by commas like `--weights` (an empty item keeps that member's default cut, which
-    is its `deep_cut` when `deep` and it has one).
-
-    Example:
-        >>> member_cuts("mobilenet_v2+efficientnet_lite0", "block_9_add,")
-        ['block_9_add', 'block10_add']
-    """
-    entries = [entry for entry, _ in members(backbone, "none")]
-    defaults = [(deep and entry.deep_cut) or entry.cut for entry in entries]
-    if not fine_tune_from:
-        return defaults
-    values = [v.strip() for v in fine_tune_from.split(",")]
-    if len(values) != len(entries):
-        raise TrainerError(
-            "--fine-tune-from names one layer per backbone, separated by commas. Received: "
-            f"backbone={backbone!r}, fine_tune_from={fine_tune_from!r}"
-        )
-    return [v or default for v, default in zip(values, defaults, strict=True)]
-
-
-def default_size(backbone: str) -> int:
-    """A spec's input size: the largest member's, since every member sees the same pixels."""
-    return max(entry.input_size for entry, _ in members(backbone, "none"))
-
-
 def parse_weights(value: str) -> str | None:
     """`imagenet`, `none` or an existing file path -> the constructor's `weights` value."""
     if value == "none":
@@ -311,8 +246,8 @@ def load_weights_file(model: keras.Model, path: str | Path) -> None:
     """`model.load_weights(path)`, also for a Keras 3 weights file with a legacy `.h5` name.
 
     Keras picks its reader by the name alone (`.weights.h5`: Keras 3, other `.h5`: legacy),
-    so a Keras 3 file put into the cache under the name Keras wants failed to load
-    (issue 18); such a file is read through a correctly named link.
+    so a Keras 3 file put into the cache under the name Keras wants would fail to load;
+    such a file is read through a correctly named link.
     """
     path = Path(path)
     if (

@@ -1,11 +1,14 @@
-"""The trainer's caches beside the catalog: how big they are, and removing them.
+"""The caches beside the catalog, in one place: where each lives, how big it is, removing it.
 
 No Keras here: `train cache` starts fast.
 
-Two kinds, both derived data that a run rebuilds when missing:
-- `cache/pixels/<size>/<ab>/<sha256>.npy`: decoded, resized uint8 images;
-- `cache/features/<key>/`: a `key.json` saying what defines the folder, float16 bottom maps
-  and float32 pooled features per pass (`features`).
+Three kinds, all derived data that is rebuilt when missing, each in its own folder of
+`cache/` (`CACHES`):
+- `pixels/<size>/<ab>/<sha256>.npy`: decoded, resized uint8 images;
+- `features/<key>/`: a `key.json` saying what defines the folder, float16 bottom maps
+  and float32 pooled features per pass (`features`);
+- `audit/<backbone>-<weights>-<size>-views/` and `audit/run<ID>-<digest>/`: per-image
+  feature vectors of `train audit` (`vectors`).
 
 Removal proves ownership first: only files whose names the trainer gives, in folders laid
 out as the trainer lays them out, are removed; anything else found there is left alone
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog import Catalog
+from catalog import CACHE_DIR, Catalog
 
 KEY_FILE = "key.json"  # written first into each features folder: the mark that the trainer made it
 # Files being written carry the writer's pid: `<prefix><pid>-<random>.npy`. A killed run
@@ -29,6 +32,8 @@ PARTIAL_PREFIX = ".partial-"  # arrays.NpyWriter, in a features folder
 PIXEL_TEMP_PREFIX = "tmp"  # data._cached, in a pixels folder
 
 _PIXEL_FILE = re.compile(r"^([0-9a-f]{64}\.npy|tmp[\w-]+\.npy)$")
+# audit.feature_cache and audit_run._folder name them
+_AUDIT_FOLDER = re.compile(r"^(.+-\d+-views|run\d+-[0-9a-f]{16})$")
 _FEATURE_FILE = re.compile(
     r"^((maps|pooled)-(plain|aug-?\d+)\.npy|\.partial-[\w-]+\.npy|key\.json|\.key\.json(\.[\w-]+)?\.tmp)$"
 )
@@ -52,19 +57,38 @@ class CacheUsage:
             self.foreign.append(path)
 
 
+# folder in cache/ -> what `train cache` calls it
+CACHES = {"pixels": "decoded pixels", "features": "backbone features", "audit": "audit features"}
+
+
+def cache_folder(cat: Catalog, kind: str) -> Path:
+    """The folder of one of `CACHES` beside the catalog."""
+    assert kind in CACHES, kind
+    return cat.root / CACHE_DIR / kind
+
+
 def cache_dir(cat: Catalog) -> Path:
-    """Decoded pixels live beside the catalog: derived data, safe to delete."""
-    return cat.root / "cache" / "pixels"
+    """Decoded pixels."""
+    return cache_folder(cat, "pixels")
 
 
 def features_dir(cat: Catalog) -> Path:
-    """Cached backbone maps and pooled features (see `features`), beside the decoded pixels."""
-    return cat.root / "cache" / "features"
+    """Cached backbone maps and pooled features (see `features`)."""
+    return cache_folder(cat, "features")
+
+
+def audit_dir(cat: Catalog) -> Path:
+    """Per-image features of `train audit` (see `audit`, `audit_run`)."""
+    return cache_folder(cat, "audit")
 
 
 def cache_usage(cat: Catalog) -> list[CacheUsage]:
     """The trainer's files in each cache folder (and anything else found there, kept apart)."""
-    return [_pixels(cache_dir(cat)), _features(features_dir(cat))]
+    return [
+        _pixels(cache_dir(cat)),
+        _features(features_dir(cat)),
+        _audit(audit_dir(cat)),
+    ]
 
 
 def clear_cache(cat: Catalog) -> list[CacheUsage]:
@@ -147,7 +171,7 @@ def _pixels(root: Path) -> CacheUsage:
             and (rel[2].startswith("tmp") or rel[2].startswith(rel[1]))
         )
 
-    return _walk("decoded pixels", root, owned)
+    return _walk(CACHES["pixels"], root, owned)
 
 
 def _features(root: Path) -> CacheUsage:
@@ -160,7 +184,20 @@ def _features(root: Path) -> CacheUsage:
             and _FEATURE_FILE.match(rel[1]) is not None
         )
 
-    return _walk("backbone features", root, owned)
+    return _walk(CACHES["features"], root, owned)
+
+
+def _audit(root: Path) -> CacheUsage:
+    def owned(rel: tuple[str, ...]) -> bool:  # <folder>/<aa>/<sha256>.npy, or a temp file
+        return (
+            len(rel) == 3
+            and _AUDIT_FOLDER.match(rel[0]) is not None
+            and re.fullmatch(r"[0-9a-f]{2}", rel[1]) is not None
+            and _PIXEL_FILE.match(rel[2]) is not None
+            and (rel[2].startswith("tmp") or rel[2].startswith(rel[1]))
+        )
+
+    return _walk(CACHES["audit"], root, owned)
 
 
 def _walk(name: str, root: Path, owned: Callable[[tuple[str, ...]], bool]) -> CacheUsage:

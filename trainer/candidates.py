@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import keras
 import numpy as np
 
-from .progress import Advance, bar
+from clikit.progress import Bar, bar
 
 # How far below the head's validation accuracy a fine-tune epoch may fall, and for how many
 # epochs in a row, before the fine-tune is stopped. Deep fine-tunes on many classes dip in
@@ -99,8 +99,8 @@ class EpochProgress(keras.callbacks.Callback):
     def __init__(self, what: str, epochs: int, samples: int, batch_size: int) -> None:
         super().__init__()
         self.what, self.epochs, self.samples, self.batch_size = what, epochs, samples, batch_size
-        self._bar: contextlib.AbstractContextManager[Advance] | None = None
-        self._advance: Advance | None = None
+        self._bar: contextlib.AbstractContextManager[Bar] | None = None
+        self._advance: Bar | None = None
         self._done = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:

@@ -2,15 +2,13 @@
 
 Nothing here imports Keras at start-up: `train --help` and `train runs` stay fast, and the
 commands that need the backend import it through `quiet.import_keras` (no start-up notes).
-The options' defaults are `TrainConfig`'s.
+The options' defaults are `RunRequest`'s; how a run trains is its recipe (`recipe`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,26 +23,30 @@ from clikit import (
     CatalogOption,
     catalog_opener,
     err_console,
+    fail,
     plain,
     say,
 )
+from clikit.progress import bar
 
 from .advice import scratch_warning, train_each
 from .audit import DEFAULT_AUDIT_BACKBONE, MAX_QUALITY, AuditConfig
-from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE, run_specs
-from .config import TrainConfig
+from .backbones import ALL, BACKBONES, ORIGINAL_BACKBONES, RECOMMENDED_BACKBONE
+from .config import RunRequest, jobs_for
 from .errors import TrainerError
 from .quiet import import_keras
+from .recipe import parse_settings, recipe_fields
 
 app = typer.Typer(
     help="Train, evaluate and use image classifiers from the catalog.",
     invoke_without_command=True,
     no_args_is_help=False,
+    add_completion=False,  # shell completion would add two options to the ones a user reads
 )
 # CatalogError and the trainer's errors become one line and exit code 1.
 catalog_for_cli = catalog_opener(TrainerError)
 console = Console()
-DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(RunRequest)}
 BACKBONE_HELP = (
     f"One of {', '.join(BACKBONES)}; {ALL} ({', '.join(ORIGINAL_BACKBONES)}, one run each); "
     "or an ensemble of backbones joined by + (one model on their concatenated features). "
@@ -67,91 +69,12 @@ def main(
             )
         ),
     ] = DEFAULTS["weights"],
-    epochs: Annotated[
-        int, typer.Option(help="Max head epochs on cached features (early stopping).")
-    ] = DEFAULTS["epochs"],
-    fine_tune_epochs: Annotated[
-        int, typer.Option(help="Epochs with the top of the backbone unfrozen.")
-    ] = DEFAULTS["fine_tune_epochs"],
-    fine_tune_from: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "Layer after which the backbone is fine-tuned (default: per backbone); "
-                "for an ensemble one per backbone, joined by commas."
-            )
-        ),
-    ] = DEFAULTS["fine_tune_from"],
     split: Annotated[
         str | None, typer.Option(help="The split (default: `default`, else the newest).")
     ] = DEFAULTS["split"],
-    size: Annotated[
-        int | None,
-        typer.Option(
-            help="Input size in px (default: the backbone's, an ensemble's largest; 288 for "
-            "a deep fine-tune of the recommended ensemble)."
-        ),
-    ] = DEFAULTS["size"],
-    batch_size: Annotated[int, typer.Option()] = DEFAULTS["batch_size"],
-    learning_rate: Annotated[float, typer.Option(help="Head learning rate (Adam).")] = DEFAULTS[
-        "learning_rate"
-    ],
-    fine_tune_depth: Annotated[
-        str,
-        typer.Option(
-            help=(
-                "standard, deep (one stage more of mobilenet_v2 and efficientnet_lite0) "
-                "or auto: deep from 50 training images per class."
-            )
-        ),
-    ] = DEFAULTS["fine_tune_depth"],
-    fine_tune_learning_rate: Annotated[
-        float | None,
-        typer.Option(
-            help=(
-                "Learning rate while the top of the backbone is unfrozen "
-                "(default: 3e-4 standard, 6e-4 deep)."
-            )
-        ),
-    ] = DEFAULTS["fine_tune_learning_rate"],
-    patience: Annotated[
-        int, typer.Option(help="Early stopping: epochs without a better validation loss.")
-    ] = DEFAULTS["patience"],
-    head_width: Annotated[
-        int, typer.Option(help="Units of the head's hidden Dense layer.")
-    ] = DEFAULTS["head_width"],
-    dropout: Annotated[float, typer.Option(help="Dropout before the output layer.")] = DEFAULTS[
-        "dropout"
-    ],
-    augment_passes: Annotated[
-        int, typer.Option(help="Feature passes: 1 plain + N-1 augmented.")
-    ] = DEFAULTS["augment_passes"],
-    flip_tta: Annotated[
-        bool,
-        typer.Option(
-            help="Average each image's and its mirror image's predictions (inside the saved model)."
-        ),
-    ] = DEFAULTS["flip_tta"],
-    val_fraction: Annotated[
-        float, typer.Option(help="Part of train held out for early stopping.")
-    ] = DEFAULTS["val_fraction"],
-    seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
     accepted_only: Annotated[
         bool, typer.Option(help="Only accepted images (default: pending too).")
     ] = DEFAULTS["accepted_only"],
-    image_pass_budget: Annotated[
-        int,
-        typer.Option(
-            help=(
-                "Above this many images x passes per backbone, "
-                "fewer augmentation passes (0: no limit)."
-            )
-        ),
-    ] = DEFAULTS["image_pass_budget"],
-    fine_tune_samples: Annotated[
-        int,
-        typer.Option(help="At most this many samples per fine-tune epoch and backbone (0: all)."),
-    ] = DEFAULTS["fine_tune_samples"],
     exclude_flagged: Annotated[
         bool,
         typer.Option(
@@ -161,49 +84,68 @@ def main(
             )
         ),
     ] = DEFAULTS["exclude_flagged"],
-    label_smoothing: Annotated[
-        float, typer.Option(help="Label smoothing of the training loss (0: none).")
-    ] = DEFAULTS["label_smoothing"],
-    fine_tune_schedule: Annotated[
-        str,
-        typer.Option(help="The fine-tune learning rate over its epochs: constant or cosine."),
-    ] = DEFAULTS["fine_tune_schedule"],
-    fine_tune_ema: Annotated[
-        float,
+    seed: Annotated[int, typer.Option()] = DEFAULTS["seed"],
+    size: Annotated[
+        int | None,
         typer.Option(
-            help="Keep a moving average of the fine-tuned weights with this momentum (0: off)."
+            min=32,
+            help="Input size in px (default: the recipe's for a deep fine-tune, else the "
+            "backbone's, an ensemble's largest).",
         ),
-    ] = DEFAULTS["fine_tune_ema"],
+    ] = DEFAULTS["size"],
+    batch_size: Annotated[int, typer.Option(min=1)] = DEFAULTS["batch_size"],
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Max head epochs on cached features (early stopping).")
+    ] = DEFAULTS["epochs"],
+    flip_tta: Annotated[
+        bool,
+        typer.Option(
+            help="Average each image's and its mirror image's predictions (inside the saved model)."
+        ),
+    ] = DEFAULTS["flip_tta"],
     resume: Annotated[int | None, typer.Option(help="Continue an interrupted run by id.")] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Change a field of the training recipe, e.g. --set fine_tune_epochs=0 (the head "
+            "alone); repeatable. `train recipe` lists the fields.",
+        ),
+    ] = None,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
     """Fine-tune a backbone on the catalog's split, evaluate it on the test subset, record the run.
 
-    Without --backbone it trains the recommended configuration (named in --backbone's help).
+    Without --backbone it trains the recommended configuration (named in --backbone's help);
+    how it trains is the backbones' recipe (`train recipe`), changed field by field with --set.
 
     Example: train --backbone mobilenet_v2+efficientnet_lite0 --weights mnv2.weights.h5,imagenet
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_options_before(ctx)
         return
-    cfg = TrainConfig(**{name: value for name, value in ctx.params.items() if name in DEFAULTS})
+    request = RunRequest(**{k: v for k, v in ctx.params.items() if k in DEFAULTS})
+    try:  # every choice is checked here, before the catalog opens or a backend loads
+        jobs = [] if resume is not None else jobs_for(request, parse_settings(settings or []))
+    except TrainerError as exc:
+        raise fail(str(exc)) from None
+    if resume is not None and settings:
+        raise fail("--resume continues a run with its own recipe; --set cannot change it")
     failures: list = []
     with catalog_for_cli(catalog) as cat:
-        if resume is None:
-            run_specs(cfg.backbone, cfg.weights)  # a bad spec fails before the backend loads
-            warning = scratch_warning(
-                cat, cfg.backbone, cfg.weights, cfg.split, accepted_only=cfg.accepted_only
-            )
-            if warning:
-                say(("warning:", "yellow"), " ", warning, console=err_console)
+        warning = scratch_warning(cat, jobs) if jobs else None
+        if warning:
+            say(("warning:", "yellow"), " ", warning, console=err_console)
         import_keras()
         from .train import train
 
         if resume is not None:
-            runs = [train(cat, cfg, resume=resume, verbose=2)]
-        elif len(run_specs(cfg.backbone, cfg.weights)) == 1:
-            runs = [train(cat, cfg, verbose=2)]  # one run: its error is the command's error
+            runs = [train(cat, None, resume=resume, verbose=2)]
+        elif len(jobs) == 1:
+            runs = [train(cat, jobs[0], verbose=2)]  # one run: its error is the command's error
         else:
-            runs, failures = train_each(cat, cfg, verbose=2)
+            runs, failures = train_each(cat, jobs, verbose=2)
     typer.echo(plain(_runs_table(runs, "trained"), MESSAGE_LIMIT, newlines=True))
     for run in runs:
         say(_where(catalog, run))
@@ -215,6 +157,54 @@ def main(
         say(("failed:", "red"), f" {failure.backbone}: {failure.error}", console=err_console)
     if failures:
         raise typer.Exit(code=1)
+
+
+def _refuse_options_before(ctx: typer.Context) -> None:
+    """`train --epochs 3 runs` would silently ignore --epochs: the training options belong
+    to `train` alone, and a subcommand's own options come after its name."""
+    # By name: Typer may bring its own copy of Click's ParameterSource enum.
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    given = [name for name, source in sources.items() if source and source.name != "DEFAULT"]
+    if given:
+        options = ", ".join(
+            "--" + ("set" if n == "settings" else n.replace("_", "-")) for n in given
+        )
+        raise fail(
+            f"{options} belong to `train` itself, not `train {ctx.invoked_subcommand}`; "
+            f"give a subcommand's options after its name (`train {ctx.invoked_subcommand} --help`)"
+        )
+
+
+@app.command()
+def recipe(
+    backbone: Annotated[str, typer.Option(help=BACKBONE_HELP, show_default=False)] = DEFAULTS[
+        "backbone"
+    ],
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Show the recipe with this change."),
+    ] = None,
+) -> None:
+    """Show how `train` trains a backbone spec: the recipe's fields, their values and meaning.
+
+    Any field can be changed for one run with `train --set KEY=VALUE`; `auto` and `none`
+    values are decided when the run sees its data (images per class, the backbones' size).
+
+    Example: train recipe --backbone efficientnet_lite0 --set fine_tune_epochs=0
+    """
+    try:
+        jobs = jobs_for(
+            RunRequest(backbone=backbone, weights="none"), parse_settings(settings or [])
+        )
+    except TrainerError as exc:
+        raise fail(str(exc)) from None
+    for job in jobs:
+        values = asdict(job.recipe)
+        say(f"recipe of {job.spec.text}:")
+        wide = max(len(name) for name in values)
+        for name, help_text in recipe_fields():
+            value = "none" if values[name] is None else values[name]
+            say(f"  {name:{wide}}  {value!s:>8}  {help_text}")
 
 
 @app.command()
@@ -341,7 +331,7 @@ def predict(
         import_keras()
         from .predict import predict_files
 
-        with _progress(len(images)) as advance:
+        with bar("classifying", len(images), unit="files", transient=True) as advance:
             used, results = predict_files(
                 cat,
                 images,
@@ -368,7 +358,7 @@ def predict(
 
 def _prediction_line(item, threshold: float | None) -> str:
     """`PATH<tab>CLASS p  CLASS p ...`, or `PATH<tab>unknown<tab>why; the closest classes`."""
-    ranked = "  ".join(f"{c} {p:.3f}" for c, p in item.top_k)
+    ranked = "  ".join(f"{plain(c)} {p:.3f}" for c, p in item.top_k)
     if not item.unknown:
         return f"{plain(item.path)}\t{ranked}"
     why = f"distance {item.distance:.3f} > threshold {threshold:.3f}"
@@ -405,7 +395,7 @@ def _no_rule_note(run: dict) -> str:
             "every image gets a class; --unknown-threshold sets one by hand"
         )
     return (
-        f"note: run {run['id']} has no `unknown` threshold (trained before issue 16 added it): "
+        f"note: run {run['id']} has no `unknown` threshold (trained by an older version): "
         "every image gets a class; train again to have far-off images answered `unknown`"
     )
 
@@ -474,11 +464,8 @@ def audit(
         import_keras()
         from .audit import run_audit
 
-        with _feature_progress() as progress:
-            task = progress.add_task("features", total=None)
-            result = run_audit(
-                cat, cfg, lambda done, total: progress.update(task, completed=done, total=total)
-            )
+        with bar("audit features", None, transient=True) as advance:
+            result = run_audit(cat, cfg, advance.set)
     if as_json:
         typer.echo(
             json.dumps(
@@ -487,45 +474,25 @@ def audit(
         )
         return
     console.print(_audit_table(result))
-    console.print(
+    say(
         f"audit {result.audit_id}: {len(result.flags)} of {result.images} images flagged in "
         f"{result.seconds['total']:.0f} s; review them with `curate review --audit "
-        f"{result.audit_id}`",
-        highlight=False,
+        f"{result.audit_id}`"
     )
     if result.unreadable:
-        err_console.print(f"unreadable images skipped: {result.unreadable}", highlight=False)
-
-
-def _feature_progress():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
+        say(f"unreadable images skipped: {result.unreadable}", console=err_console)
 
 
 def _audit_table(result) -> Table:
-    table = Table(
-        title=f"audit {result.audit_id} of split {result.split}: flagged images per given class"
-    )
+    # A Text title: a split named `[/y]` is a name, not Rich markup.
+    title = f"audit {result.audit_id} of split {result.split}: flagged images per given class"
+    table = Table(title=Text(plain(title)))
     for header in ("class", "images", "label", "off-topic", "flagged"):
         table.add_column(header, justify="left" if header == "class" else "right", no_wrap=True)
     for name, c in result.per_class.items():
         flagged = c["label"] + c["off_topic"]
         table.add_row(
-            Text(name),
+            Text(plain(name)),
             str(c["images"]),
             str(c["label"]),
             str(c["off_topic"]),
@@ -535,7 +502,7 @@ def _audit_table(result) -> Table:
 
 
 def _where(catalog: Path, run: dict) -> str:
-    """Where a finished run's model and figures are, so a person can open them (issue 16)."""
+    """Where a finished run's model and figures are, so a person can open them."""
     files = sorted(
         Path(rel).name for rel in (run.get("artifacts") or {}).values() if isinstance(rel, str)
     )
@@ -609,36 +576,11 @@ def _run_cells(r: dict) -> tuple[str, ...]:
 
 
 def _reason(run: dict, limit: int = 60) -> str:
-    """Why a run failed, short: the error's first line, cut at `limit` characters (issue 16)."""
+    """Why a run failed, short: the error's first line, cut at `limit` characters."""
     if run["status"] != "failed":
         return ""
     error = str(run["metrics"].get("error") or "no error recorded").strip().splitlines()[0]
     return error if len(error) <= limit else error[: limit - 1] + "…"
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], object]]:
-    """A progress bar on stderr while files are classified; nothing when stderr is not a
-    terminal."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )  # only predict needs it
-
-    with Progress(
-        TextColumn("classifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as progress:
-        task = progress.add_task("classifying", total=total)
-        yield lambda n: progress.advance(task, n)
 
 
 def _pairs_table(pairs: list[dict]) -> str:
@@ -676,8 +618,8 @@ def cache(
     ] = False,
     catalog: CatalogOption = DEFAULT_CATALOG_PATH,
 ) -> None:
-    """Show the size of the trainer's caches beside the catalog (decoded pixels, backbone
-    features); --clear removes them.
+    """Show the size of the caches beside the catalog (decoded pixels, backbone features,
+    audit features); --clear removes them.
 
     Example: train cache --clear
     """
@@ -686,14 +628,12 @@ def cache(
     with catalog_for_cli(catalog) as cat:
         usages = clear_cache(cat) if clear else cache_usage(cat)
     for u in usages:
-        typer.echo(
+        say(
             f"{u.name}: {'removed ' if clear else ''}{len(u.files)} files, {u.bytes / 1e6:.1f} MB "
             f"in {u.folder}"
         )
         if u.foreign:
-            typer.echo(
-                f"  {len(u.foreign)} other files there are not the trainer's and were left alone"
-            )
+            say(f"  {len(u.foreign)} other files there are not the trainer's and were left alone")
 
 
 if __name__ == "__main__":

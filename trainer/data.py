@@ -29,6 +29,7 @@ from catalog import (
     split_images,
     without_flagged,
 )
+from clikit.progress import bar
 
 from .cache import (  # noqa: F401  (cache_dir, features_dir: where the trainer's caches live)
     PIXEL_TEMP_PREFIX,
@@ -38,7 +39,6 @@ from .cache import (  # noqa: F401  (cache_dir, features_dir: where the trainer'
     sweep,
 )
 from .errors import TrainerError
-from .progress import bar
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def load_split(
 ) -> SplitData:
     """The usable images of `split`, labelled in the catalog's class order.
 
-    `exclude_flagged`: without the open flags of the split's newest audit (issue 15).
+    `exclude_flagged`: without the open flags of the split's newest audit.
 
     Example:
         >>> data = load_split(cat, "default", val_fraction=0.15, seed=0)

@@ -1,6 +1,6 @@
 """The trainer's exceptions; `train` turns them into a clear message and exit code 1.
 
-`TrainerError` is the trainer's own base, not a `CatalogError` (issue 17); the CLI
+`TrainerError` is the trainer's own base, not a `CatalogError`; the CLI
 translates both.
 """
 

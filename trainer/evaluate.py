@@ -20,11 +20,11 @@ from catalog import (
     update_run,
     write_text_atomic,
 )
+from clikit.progress import bar
 
 from . import layers  # noqa: F401  (registers Preprocess so saved models load)
 from .data import Example, cache_dir, fill_cache, image_batches, pixels, test_examples
 from .errors import TrainerError
-from .progress import bar
 from .report import (
     MAX_FIGURE_IMAGES,
     confused_pairs,
@@ -121,7 +121,7 @@ def evaluate_model(
     `model` gives probabilities, or (probabilities, pooled features) as
     `unknown.feature_model` builds it: then the features of the rows `keep` (sorted
     indices) come back too, so the end of a run scores and calibrates in one pass over
-    the test images (issue 10). Otherwise the features are None.
+    the test images. Otherwise the features are None.
     """
     if not examples:
         raise TrainerError(
@@ -159,7 +159,7 @@ def _predict_streamed(
     keep: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Probabilities for every example, batch by batch (a large test subset never sits in memory
-    whole, issue 10); with a two-output model, the features of rows `keep` as well."""
+    whole); with a two-output model, the features of rows `keep` as well."""
     fill_cache(examples, size, folder)
     probs, kept = [], []
     wanted = np.zeros(len(examples), bool)

@@ -6,7 +6,7 @@ two: the frozen bottom runs once per image and pass, and its maps are kept; phas
 pools the top's output once into features for the head, and phase 2 fine-tunes the top
 on the kept maps. Pass 0 is the plain image; the others are augmented copies.
 
-Nothing here holds a whole dataset in memory (issue 10): images stream in batches, the
+Nothing here holds a whole dataset in memory: images stream in batches, the
 maps go batch by batch into one float16 .npy file per (cache key, pass), pooled features
 are computed from those files in batches, and training reads shuffled batches back with
 `CachedRows`. The files live under `cache/features/<key>/` beside the catalog, keyed by
@@ -25,11 +25,11 @@ import keras
 import numpy as np
 
 from catalog import write_text_atomic
+from clikit.progress import bar
 
 from .arrays import NpyRows, NpyWriter
 from .cache import KEY_FILE, stale_features_partials, sweep
 from .data import Example, augmenter, image_batches
-from .progress import bar
 
 FEATURES_FILE = "features.json"  # in a run's folder: which cache files it trained on
 MAPS_DTYPE = np.float16  # half the disk and reads of float32; the top computes in float32
@@ -37,7 +37,7 @@ FORMAT = 1  # bump when what a cached file means changes (augmentations, layout)
 
 
 @dataclass
-class Member:
+class Halves:
     """One backbone of a run, cut in two, and what defines its cached maps."""
 
     bottom: keras.Model
@@ -59,7 +59,7 @@ def images_digest(examples: list[Example]) -> str:
     return hashlib.sha256("\n".join(e.sha256 for e in examples).encode()).hexdigest()
 
 
-def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
+def cache_folder(root: Path, member: Halves, examples: list[Example]) -> Path:
     """`root/<digest>`: the folder of this member's files for exactly these images, in this
     order."""
     key = {
@@ -78,7 +78,7 @@ def cache_folder(root: Path, member: Member, examples: list[Example]) -> Path:
 
 
 def map_files(
-    root: Path, members: list[Member], examples: list[Example], pass_seed: int | None
+    root: Path, members: list[Halves], examples: list[Example], pass_seed: int | None
 ) -> list[Path]:
     return [cache_folder(root, m, examples) / f"maps-{pass_tag(pass_seed)}.npy" for m in members]
 
@@ -113,7 +113,7 @@ def recorded_plain_maps(
 
 
 def feature_pass(
-    members: list[Member],
+    members: list[Halves],
     examples: list[Example],
     size: int,
     pixel_cache: Path | None,
@@ -155,7 +155,7 @@ def pooled_file(maps: Path) -> Path:
     return maps.with_name(maps.name.replace("maps-", "pooled-", 1))
 
 
-def pooled_pass(members: list[Member], maps: list[Path], batch_size: int) -> list[Path]:
+def pooled_pass(members: list[Halves], maps: list[Path], batch_size: int) -> list[Path]:
     """Global-average-pooled top outputs (N, F) float32 from each member's maps file, in batches."""
     out_paths = []
     for member, path in zip(members, maps, strict=True):

@@ -1,4 +1,4 @@
-"""Keep a training run's heartbeat fresh while this process trains it (issue 18).
+"""Keep a training run's heartbeat fresh while this process trains it.
 
 A background thread writes `heartbeat_at` every `HEARTBEAT_EVERY_S` seconds through its own
 catalog connection (SQLite connections belong to one thread). It needs no call inside the
@@ -46,5 +46,5 @@ def _beat_until(path, run_id: int, every: float, stop: threading.Event) -> None:
         while not stop.wait(every):
             try:
                 heartbeat(own, run_id)
-            except Exception:  # noqa: BLE001  a locked catalog now and then must not end the beats
+            except Exception:
                 continue

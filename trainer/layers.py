@@ -58,9 +58,9 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
     Keras' SparseCategoricalCrossentropy has no `label_smoothing` and the cached-row
     datasets yield integer labels, so the labels are one-hot encoded here for Keras'
-    CategoricalCrossentropy, which has it. Only the training models are compiled with
-    it, but a compiled head inside the saved classifier keeps its compile config, so the
-    loss is registered here, where loading the model finds it.
+    CategoricalCrossentropy, which has it. Runs no longer train with it, but a compiled
+    head inside a classifier saved by an earlier version keeps its compile config naming
+    this loss, so it stays registered here, where loading such a model finds it.
     """
 
     def __init__(self, n_classes: int, label_smoothing: float = 0.0, **kwargs) -> None:

@@ -55,7 +55,7 @@ def predict_files(
     `chosen`.
 
     `on_progress(n)` is called as each chunk of `n` files is done (checked or classified).
-    With `unknown` (issue 16), an image far from every class of the run is marked `unknown`
+    With `unknown`, an image far from every class of the run is marked `unknown`
     by the run's stored rule, its threshold replaced by `unknown_threshold` when given; the
     returned run's `unknown_rule` is the threshold used, or None (off, or a run without one).
 
@@ -82,7 +82,7 @@ def predict_files(
 
 def choose_run(cat: Catalog, run_id: int | None = None) -> dict:
     """The run that answers: `run_id`, else the one `train use` marked, else the newest
-    finished run whose top-1 beats chance (issue 16: a useless newest run answered silently).
+    finished run whose top-1 beats chance (a useless newest run should not answer silently).
 
     The returned row has `chosen`, a phrase saying why this run, for the user.
     """

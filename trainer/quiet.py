@@ -1,4 +1,4 @@
-"""Import the Keras backend without the start-up notes it writes to stderr (issue 11).
+"""Import the Keras backend without the start-up notes it writes to stderr.
 
 TensorFlow 2.19+ logs "oneDNN custom operations are on" and a CPU-features note from C++
 before absl's logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot silence them (it still

@@ -1,6 +1,6 @@
 """Figures for a run: the confusion matrix and test images with their top-2 predictions.
 
-Both stay readable at 50+ classes (issue 18): the matrix is row-normalised (a cell is the
+Both stay readable at 50+ classes: the matrix is row-normalised (a cell is the
 share of the true class's images), its size and fonts are capped, and past
 `MAX_LABELLED_CLASSES` only the most confused classes are drawn; the most-confused pairs are
 listed beside it. The predictions grid samples across classes, mistakes first.
@@ -15,11 +15,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window (CI has no display)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
 
-from catalog import atomic_write  # noqa: E402
+from catalog import atomic_write
+from clikit.text import plain
 
 MAX_FIGURE_IMAGES = 24
 MAX_LABELLED_CLASSES = 60  # beyond this, tick labels no longer fit: draw the most confused ones
@@ -113,7 +114,7 @@ def confusion_png(confusion: dict, path: Path, *, title: str = "") -> Path:
 
 
 def per_class_png(per_class: dict[str, dict], path: Path, *, title: str = "") -> Path:
-    """Per-class precision and recall as paired horizontal bars, support in the labels (issue 16).
+    """Per-class precision and recall as paired horizontal bars, support in the labels.
 
     Past `MAX_BAR_CLASSES` classes only the weakest (lowest of precision and recall) are drawn.
     """
@@ -156,7 +157,9 @@ def _pairs_panel(ax, pairs: list[dict]) -> None:
 
 
 def _wrap(text: str, chars: int) -> str:
-    """Each line of `text` wrapped at `chars` characters (a class or split name is not split)."""
+    """Each line of `text` wrapped at `chars` characters (a class or split name is not split);
+    a split name is data: controls are shown as escapes and `$` does not start mathtext."""
+    text = plain(text, newlines=True).replace("$", r"\$")
     return "\n".join(
         textwrap.fill(line, chars, break_long_words=False) for line in text.split("\n")
     )
@@ -229,7 +232,7 @@ def predictions_png(
             else OUTCOME_COLOURS[2]
         )
         ax.set_title("\n".join(lines), fontsize=10, color=color)
-    # Issue 16: the colours had no legend.
+    # The colours need a legend to be read.
     handles = [
         Patch(color=c, label=label)
         for c, label in zip(OUTCOME_COLOURS, OUTCOME_LABELS, strict=True)

@@ -8,8 +8,10 @@ state every epoch, so `train --resume RUN` continues an interrupted run where it
 `--backbone a+b` trains an ensemble as one run: each member is cut and cached as above,
 the head sees their pooled features concatenated, phase 2 fine-tunes every member's top,
 and the saved model takes raw pixels once. With `flip_tta` (the default) the saved model
-averages each image's and its mirror image's probabilities: in 5-fold cross-validation on
-the sneakers10 train subset it lowered the log loss for every head configuration tried.
+averages each image's and its mirror image's probabilities (bench/RESULTS.md: it lowered
+the cross-validated log loss).
+
+A run is a `config.Job`: the user's request, its parsed spec and its recipe.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -36,14 +38,7 @@ from catalog import (
 )
 
 from . import backend
-from .backbones import (
-    Backbone,
-    build_backbone,
-    member_cuts,
-    members,
-    parse_weights,
-    run_specs,
-)
+from .backbones import build_backbone, parse_weights
 from .candidates import (
     CollapseStop,
     EpochProgress,
@@ -51,7 +46,7 @@ from .candidates import (
     choose,
     validation_scores,
 )
-from .config import TrainConfig
+from .config import Job, job_from_params
 from .data import (
     SplitData,
     cache_dir,
@@ -65,13 +60,12 @@ from .errors import TrainerError
 from .features import (
     FEATURES_FILE,
     CachedRows,
-    Member,
+    Halves,
     feature_pass,
     pass_seeds,
     pooled_pass,
 )
 from .heartbeat import beating
-from .layers import SmoothedSparseCrossentropy
 from .model import (
     HeadConfig,
     build_classifier,
@@ -82,7 +76,7 @@ from .model import (
     top_classifier,
     unfreeze,
 )
-from .plan import DEPTHS, SCHEDULES, resolve_depth, resolve_size, work_plan
+from .plan import resolve, work_plan
 from .unknown import evaluate_and_calibrate
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
@@ -97,20 +91,9 @@ Checkpoint = Callable[[str, keras.Model], object]
 RUNS_DIR = RUNS_FOLDER  # beside the catalog; artefact paths are stored relative to its folder
 
 
-def train_backbones(cat: Catalog, cfg: TrainConfig, *, verbose: int = 0) -> list[dict]:
-    """Train `cfg.backbone` (a name or an ensemble `a+b`), or each of the original three
-    when it is `all`; the run rows. Every spec is checked before the first run starts.
-
-    Example:
-        >>> runs = train_backbones(cat, TrainConfig("all", weights="none", epochs=1))
-    """
-    names = run_specs(cfg.backbone, cfg.weights)
-    return [train(cat, replace(cfg, backbone=name), verbose=verbose) for name in names]
-
-
 def train(
     cat: Catalog,
-    cfg: TrainConfig,
+    job: Job | None,
     *,
     resume: int | None = None,
     verbose: int = 0,
@@ -118,53 +101,41 @@ def train(
 ) -> dict:
     """Train, save, evaluate on the test subset and record everything; returns the run row.
 
-    `on_checkpoint(stage, classifier)` is called after phase 1 and after each fine-tune
-    epoch; the time it takes is recorded as `seconds.checkpoints` and is part of `total`.
+    `job` is what to train (`config.jobs_for`); with `resume` it is None and the stored
+    run's own job is continued. `on_checkpoint(stage, classifier)` is called after phase 1
+    and after each fine-tune epoch; the time it takes is recorded as `seconds.checkpoints`
+    and is part of `total`.
 
     Example:
-        >>> run = train(cat, TrainConfig("mobilenet_v2", weights="mobilenet.weights.h5", epochs=30))
-        >>> run["metrics"]["top1"]
+        >>> [job] = jobs_for(RunRequest("mobilenet_v2", weights="mobilenet.weights.h5"))
+        >>> train(cat, job)["metrics"]["top1"]
     """
     if resume is not None:
         run = get_run(cat, resume)
         if run["status"] == "finished":
             raise TrainerError(f"run {resume} already finished; nothing to resume")
-        cfg = TrainConfig.from_params(run["params"])
-    parts = members(cfg.backbone, cfg.weights)
-    member_cuts(cfg.backbone, cfg.fine_tune_from)  # checked before anything starts
-    if cfg.fine_tune_depth not in DEPTHS:
-        raise TrainerError(
-            f"fine-tune depth is one of {', '.join(DEPTHS)}. Received: {cfg.fine_tune_depth!r}"
-        )
-    if not 0 <= cfg.fine_tune_ema < 1:
-        raise TrainerError(
-            f"the fine-tune EMA momentum is in [0, 1). Received: {cfg.fine_tune_ema!r}"
-        )
-    if cfg.fine_tune_schedule not in SCHEDULES:
-        raise TrainerError(
-            f"fine-tune schedule is one of {', '.join(SCHEDULES)}. "
-            f"Received: {cfg.fine_tune_schedule!r}"
-        )
-    weights = [parse_weights(w) for _, w in parts]
+        job = job_from_params(run["params"])
+    assert job is not None, "train() needs a job or a run to resume"
+    weights = [parse_weights(m.weights) for m in job.spec.members]
+    request = job.request
     data = load_split(
         cat,
-        cfg.split,
-        accepted_only=cfg.accepted_only,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.seed,
-        exclude_flagged=cfg.exclude_flagged,
+        request.split,
+        accepted_only=request.accepted_only,
+        val_fraction=job.recipe.val_fraction,
+        seed=request.seed,
+        exclude_flagged=request.exclude_flagged,
     )
-    # The run's own copy, completed: the caller's config is left as it was.
-    cfg = resolve_depth(replace(cfg, split=data.split), len(data.train), len(data.classes))
-    cfg = resolve_size(cfg)
+    # The run's own job, completed: the caller's is left as it was.
+    job = resolve(job.with_request(split=data.split), len(data.train), len(data.classes))
     if resume is None:
-        run = start_run(cat, cfg.backbone, data.split, cfg.weights, asdict(cfg))
+        run = start_run(cat, job.spec.text, data.split, request.weights, job.params())
     run_dir = cat.root / RUNS_DIR / str(run["id"])
     run_dir.mkdir(parents=True, exist_ok=True)
     update_run(cat, run["id"], status="running")
     with beating(cat, run["id"]):  # a killed process stops beating: `train runs` shows it died
         try:
-            metrics, artifacts = _train_in(cat, cfg, data, weights, run_dir, verbose, on_checkpoint)
+            metrics, artifacts = _train_in(cat, job, data, weights, run_dir, verbose, on_checkpoint)
         except KeyboardInterrupt:
             update_run(cat, run["id"], status="interrupted")
             raise
@@ -175,14 +146,14 @@ def train(
                 raise full from None
             raise
         update_run(cat, run["id"], metrics=metrics, artifacts=artifacts)
-        # The test metrics and the `unknown` threshold (issue 16), in one pass (issue 10).
+        # The test metrics and the `unknown` threshold, in one pass over the test images.
         evaluate_and_calibrate(cat, run["id"], data)
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
 def _train_in(
     cat: Catalog,
-    cfg: TrainConfig,
+    job: Job,
     data: SplitData,
     weights: list[str | None],
     run_dir: Path,
@@ -190,24 +161,26 @@ def _train_in(
     on_checkpoint: Checkpoint | None = None,
 ) -> tuple[dict, dict]:
     started = time.perf_counter()
-    assert cfg.size is not None, "train() gives the run's config its input size"
-    size: int = cfg.size
+    request = job.request
+    assert request.size is not None, "train() gives the run its input size (plan.resolve)"
+    size: int = request.size
     info = backend.configure()
-    backend.seed_everything(cfg.seed)
-    entries = [entry for entry, _ in members(cfg.backbone, cfg.weights)]
-    modes = [entry.preprocess for entry in entries]
+    backend.seed_everything(request.seed)
+    modes = [m.backbone.preprocess for m in job.spec.members]
     timings: dict[str, float] = {}
 
     def checkpoint(stage: str) -> None:
         if on_checkpoint is not None:
             t = time.perf_counter()
-            on_checkpoint(stage, build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta))
+            on_checkpoint(
+                stage, build_classifier(bases, head, modes, size, flip_tta=request.flip_tta)
+            )
             timings["checkpoints"] = timings.get("checkpoints", 0.0) + _lap(t)
 
     with backend.strategy_scope():
-        bases, parts = _build_members(cfg, entries, weights, size)
+        bases, parts = _build_members(job, weights, size)
         y_train, y_val = labels_of(data.train), labels_of(data.val)
-        plan = work_plan(cfg, len(data.train), len(parts))
+        plan = work_plan(job, len(data.train))
         pixel_cache, root, batch = cache_dir(cat), features_dir(cat), backend.inference_batch_size()
         fill_cache(data.train + data.val, size, pixel_cache)
         timings["decode"] = _lap(started)
@@ -215,7 +188,7 @@ def _train_in(
         # [pass][member] paths of float16 maps on disk; nothing of them stays in memory.
         train_maps = [
             feature_pass(parts, data.train, size, pixel_cache, root, s, batch)
-            for s in pass_seeds(plan["augment_passes"], cfg.seed)
+            for s in pass_seeds(plan["augment_passes"], request.seed)
         ]
         val_maps = (
             feature_pass(parts, data.val, size, pixel_cache, root, None, batch)
@@ -225,13 +198,13 @@ def _train_in(
         timings["bottom"] = _lap(t)
         _record_features(run_dir / FEATURES_FILE, plan, train_maps, val_maps)
         phases = PhaseInputs(
-            cfg, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose
+            job, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose
         )
         head = _phase_head(phases, timings)
         checkpoint("head")
         shipped = {"model": "head", "why": "no fine-tune epochs were asked for"}
         frozen: list[list] | None = None
-        if cfg.fine_tune_epochs > 0:
+        if job.recipe.fine_tune_epochs > 0:
             t = time.perf_counter()
             each_epoch = keras.callbacks.LambdaCallback(
                 on_epoch_end=lambda epoch, logs: checkpoint(f"fine-tune {epoch + 1}")
@@ -240,7 +213,7 @@ def _train_in(
             timings["fine_tune"] = _lap(t)
         for base in bases:
             freeze(base)
-        model = build_classifier(bases, head, modes, size, flip_tta=cfg.flip_tta)
+        model = build_classifier(bases, head, modes, size, flip_tta=request.flip_tta)
         model.save(run_dir / MODEL_FILE)
         rel = run_dir.relative_to(cat.root).as_posix()
         artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
@@ -262,39 +235,41 @@ def _train_in(
     return metrics, artifacts
 
 
-def _restore_tops(parts: list[Member], weights: list[list]) -> None:
+def _restore_tops(parts: list[Halves], weights: list[list]) -> None:
     for member, values in zip(parts, weights, strict=True):
         member.top.set_weights(values)
 
 
 def _build_members(
-    cfg: TrainConfig, entries: list[Backbone], weights: list[str | None], size: int
-) -> tuple[list[keras.Model], list[Member]]:
+    job: Job, weights: list[str | None], size: int
+) -> tuple[list[keras.Model], list[Halves]]:
     """Each backbone built, frozen and cut in two, with the key its cached maps are filed under."""
     bases, parts = [], []
-    cuts = member_cuts(cfg.backbone, cfg.fine_tune_from, deep=cfg.fine_tune_depth == "deep")
-    for i, (entry, w, cut) in enumerate(zip(entries, weights, cuts, strict=True)):
+    deep = job.recipe.fine_tune_depth == "deep"
+    cuts = job.spec.cuts(job.recipe.fine_tune_from, deep=deep)
+    for i, (member, w, cut) in enumerate(zip(job.spec.members, weights, cuts, strict=True)):
+        entry = member.backbone
         base = build_backbone(entry.name, w, size)
         freeze(base)
         bottom, top = split_backbone(base, entry.preprocess, size, cut, tag=f"_{i}" if i else "")
         key = {
             "backbone": entry.name,
-            "weights": _weights_identity(w, cfg, i),
+            "weights": _weights_identity(w, job, i),
             "cut": cut,
             "size": size,
             "policy": keras.mixed_precision.global_policy().name,
             "backend": keras.backend.backend(),
         }
         bases.append(base)
-        parts.append(Member(bottom, top, key))
+        parts.append(Halves(bottom, top, key))
     return bases, parts
 
 
-def _weights_identity(weights: str | None, cfg: TrainConfig, index: int) -> str:
+def _weights_identity(weights: str | None, job: Job, index: int) -> str:
     """What makes two runs' backbone weights the same: a file's content, or the seeded random
     init."""
     if weights is None:
-        return f"random:{cfg.backbone}:{index}:seed{cfg.seed}"
+        return f"random:{job.spec.text}:{index}:seed{job.request.seed}"
     if weights == "imagenet":
         return "imagenet"
     digest = hashlib.sha256()
@@ -329,11 +304,11 @@ def _by_member(per_pass: list[list[Path]]) -> list[list[Path]]:
 
 @dataclass(frozen=True)
 class PhaseInputs:
-    """What both training phases read: the run's config, the cut backbones, the cached maps
+    """What both training phases read: the run's job, the cut backbones, the cached maps
     on disk, the labels, and where the run keeps its files."""
 
-    cfg: TrainConfig
-    parts: list[Member]
+    job: Job
+    parts: list[Halves]
     train_maps: list[list[Path]]  # [pass][member] paths of float16 bottom maps
     val_maps: list[Path] | None  # [member], or None without a validation subset
     y_train: np.ndarray
@@ -346,9 +321,10 @@ class PhaseInputs:
 def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
     """Phase 1: pooled features once per image and pass (on disk), then the head trains on
     them; `timings` gets the seconds of `features` and `head`."""
-    cfg, parts, n_classes, y_train = inputs.cfg, inputs.parts, inputs.n_classes, inputs.y_train
+    recipe, request = inputs.job.recipe, inputs.job.request
+    parts, n_classes, y_train = inputs.parts, inputs.n_classes, inputs.y_train
     width = sum(int(m.top.output.shape[-1]) for m in parts)
-    head = build_head(width, n_classes, HeadConfig(cfg.head_width, cfg.dropout))
+    head = build_head(width, n_classes, HeadConfig(recipe.head_width, recipe.dropout))
     head_weights = inputs.run_dir / "head.weights.h5"
     if head_weights.exists():  # resuming after phase 1 finished
         head.load_weights(head_weights)
@@ -362,24 +338,26 @@ def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
     train_ds = CachedRows(
         _by_member(train_f),
         y_train,
-        cfg.batch_size,
+        request.batch_size,
         weights=class_weights(y_train, n_classes),
         shuffle=True,
-        seed=cfg.seed,
+        seed=request.seed,
         concat=True,
     )
     val_ds = (
-        CachedRows([[p] for p in val_f], inputs.y_val, cfg.batch_size, concat=True)
+        CachedRows([[p] for p in val_f], inputs.y_val, request.batch_size, concat=True)
         if val_f
         else None
     )
-    _compile(head, cfg.learning_rate, n_classes, cfg.label_smoothing)
+    _compile(head, recipe.learning_rate, n_classes)
     head.fit(
         train_ds,
-        epochs=cfg.epochs,
+        epochs=request.epochs,
         verbose=inputs.verbose,
         validation_data=val_ds,
-        callbacks=_callbacks(cfg, inputs.run_dir / "backup" / "head", val_ds is not None),
+        callbacks=_callbacks(
+            recipe.patience, inputs.run_dir / "backup" / "head", val_ds is not None
+        ),
     )
     head.save_weights(head_weights)
     timings["head"] = _lap(t)
@@ -401,31 +379,27 @@ def _phase_top(
     `candidates`): when the fine-tune does not beat it, the tops and the head get their
     phase-1 weights back. Returns the `shipped` record and the tops' phase-1 weights.
     """
-    cfg, parts, n_classes, y_train = inputs.cfg, inputs.parts, inputs.n_classes, inputs.y_train
+    recipe, request = inputs.job.recipe, inputs.job.request
+    parts, n_classes, y_train = inputs.parts, inputs.n_classes, inputs.y_train
     for m in parts:
         unfreeze(m.top)
     model = top_classifier([m.top for m in parts], head)
     train_ds = CachedRows(
         _by_member(inputs.train_maps),
         y_train,
-        cfg.batch_size,
+        request.batch_size,
         weights=class_weights(y_train, n_classes),
         shuffle=True,
-        seed=cfg.seed + 1,
+        seed=request.seed + 1,
         max_samples=samples,
     )
     val_ds = (
-        CachedRows([[p] for p in inputs.val_maps], inputs.y_val, cfg.batch_size)
+        CachedRows([[p] for p in inputs.val_maps], inputs.y_val, request.batch_size)
         if inputs.val_maps
         else None
     )
-    assert cfg.fine_tune_learning_rate is not None, "train() resolves it (resolve_depth)"
-    rate: float | keras.optimizers.schedules.LearningRateSchedule = cfg.fine_tune_learning_rate
-    if cfg.fine_tune_schedule == "cosine":
-        # Decays to 0 over the planned steps; BackupAndRestore restores the optimizer's step
-        # count, so a resumed run continues on the same curve.
-        rate = keras.optimizers.schedules.CosineDecay(rate, cfg.fine_tune_epochs * len(train_ds))
-    _compile(model, rate, n_classes, cfg.label_smoothing, ema=cfg.fine_tune_ema)
+    assert recipe.fine_tune_learning_rate is not None, "train() resolves it (plan.resolve)"
+    _compile(model, recipe.fine_tune_learning_rate, n_classes)
     # Before fit: a resumed phase 2 restores its backup when fit starts, so these are the
     # phase-1 weights on a first run and a resumed one alike.
     frozen, head_weights = [m.top.get_weights() for m in parts], head.get_weights()
@@ -435,21 +409,19 @@ def _phase_top(
     backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
-        epochs=cfg.fine_tune_epochs,
+        epochs=recipe.fine_tune_epochs,
         verbose=inputs.verbose,
         validation_data=val_ds,
         callbacks=[
-            *_callbacks(cfg, backup, val_ds is not None, restore_best=not cfg.fine_tune_ema),
+            *_callbacks(recipe.patience, backup, val_ds is not None),
             *([stop] if stop else []),
             statistics,
             EpochProgress(
-                "fine-tune epoch", cfg.fine_tune_epochs, train_ds.samples, cfg.batch_size
+                "fine-tune epoch", recipe.fine_tune_epochs, train_ds.samples, request.batch_size
             ),
             *extra,
         ],
     )
-    if cfg.fine_tune_ema:  # the moving average of the weights came after the last update
-        statistics.update()
     fine_scores = validation_scores(model, val_ds) if val_ds is not None else None
     shipped = choose(head_scores, fine_scores, stop.reason if stop else None)
     if shipped["model"] == "head":
@@ -458,14 +430,10 @@ def _phase_top(
     return shipped, frozen
 
 
-def _compile(
-    model: keras.Model, lr, n_classes: int, label_smoothing: float = 0.0, *, ema: float = 0.0
-) -> None:
-    # With `ema`, fit() ends by writing the weights' moving average into the model.
-    optimizer = keras.optimizers.Adam(lr, use_ema=ema > 0, ema_momentum=ema or 0.99)
+def _compile(model: keras.Model, rate: float, n_classes: int) -> None:
     model.compile(
-        optimizer=optimizer,
-        loss=SmoothedSparseCrossentropy(n_classes, label_smoothing),
+        optimizer=keras.optimizers.Adam(rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
         # top-3 only says something with more than three classes
         metrics=[
             "accuracy",
@@ -478,17 +446,14 @@ def _compile(
     )
 
 
-def _callbacks(
-    cfg: TrainConfig, backup: Path, has_val: bool, *, restore_best: bool = True
-) -> list[keras.callbacks.Callback]:
+def _callbacks(patience: int, backup: Path, has_val: bool) -> list[keras.callbacks.Callback]:
     """BackupAndRestore (the resume mechanism: weights, optimizer and epoch) and early
-    stopping. `restore_best`: end with the best epoch's weights (Keras restores them at the
-    end of training even when it did not stop early); off when an EMA of the weights is kept,
-    which EarlyStopping would overwrite with one epoch's raw weights."""
+    stopping, which ends with the best epoch's weights (Keras restores them at the end of
+    training even when it did not stop early)."""
     monitor = "val_loss" if has_val else "loss"
     return [
         keras.callbacks.BackupAndRestore(str(backup)),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=cfg.patience, restore_best_weights=restore_best
+            monitor=monitor, patience=patience, restore_best_weights=True
         ),
     ]

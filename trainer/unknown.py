@@ -1,13 +1,12 @@
-"""'None of these' (issue 16): answer `unknown` when an image is far from every class of a run.
+"""'None of these': answer `unknown` when an image is far from every class of a run.
 
-Softmax confidence cannot say it: it only compares the known classes with each other, and
-the sneakers10 model gave a hot dog 0.92 and a cat a confident sneaker label. The score
-here is the cosine distance from an image's pooled backbone features (what the head sees;
-an ensemble's members are L2-normalised each, then joined, so each weighs the same) to
-the nearest training image's. `bench/unknown.py` measured six scores on a sneakers10 run
-(the default ensemble): AUROC of test images against the check photos and crops of them,
-softmax 0.90, max logit 0.93, energy 0.94, centroid / nearest / 5th-nearest distance 1.00;
-against other sneaker models (sneakers41) 0.83, 0.83, 0.84, 0.86, 0.84, 0.82.
+Softmax confidence cannot say it: it only compares the known classes with each other, so
+a photo of something else can still get a confident sneaker label. The score here is the
+cosine distance from an image's pooled backbone features (what the head sees; an
+ensemble's members are L2-normalised each, then joined, so each weighs the same) to the
+nearest training image's: of the six scores `bench/unknown.py` compares (softmax, max
+logit, energy, centroid, nearest and 5th-nearest distance), the distances separated
+off-topic pictures best (bench/RESULTS.md).
 
 The threshold is chosen at the end of every run on held-out distances: each training
 image's distance to the nearest *other* training image (leave-one-out), and each
@@ -15,7 +14,7 @@ validation image's distance to the nearest training image. The rule is the confo
 quantile: the ceil((n + 1)(1 - ALPHA))-th smallest of the n held-out scores, so an image
 of the trained classes is called unknown with probability about ALPHA when new images are
 like the held-out ones. Nothing in it looks at non-class images. The validation part alone
-(10%: about 30 images on sneakers10) is too small: below 1/ALPHA - 1 images the rank is
+(10% of a small split: a few dozen images) is too small: below 1/ALPHA - 1 images the rank is
 the largest score, and one odd thumbnail set the threshold. How many validation and test
 images end above the threshold is stored beside it, to show whether the rule held.
 
@@ -36,13 +35,13 @@ import keras
 import numpy as np
 
 from catalog import Catalog, atomic_write, get_run, update_run
+from clikit.progress import bar
 
 from .arrays import NpyRows
 from .data import Example, SplitData, cache_dir, features_dir, fill_cache, image_batches
 from .errors import TrainerError
 from .evaluate import evaluate_model, load_run_model, run_test_examples
 from .features import recorded_plain_maps
-from .progress import bar
 
 SCORE = "nearest_cosine"  # the cosine distance to the nearest training image
 ALPHA = 0.05  # the share of real images of the classes that may be called unknown
@@ -173,7 +172,7 @@ def evaluate_and_calibrate(
     cat: Catalog, run_id: int, data: SplitData, *, batch_size: int = 32
 ) -> dict:
     """The end of a `train` run: `evaluate_run` and `calibrate_run` with the model loaded once
-    and one pass over the test images for both (issue 10); the run's metrics.
+    and one pass over the test images for both; the run's metrics.
 
     Their seconds go into the run's `seconds` as `evaluate` and `unknown`.
     """
@@ -278,7 +277,7 @@ def _calibrate(
     run_dir = cat.root / Path(run["artifacts"]["model"]).parent
 
     def unit(part: str, examples: list[Example], rows: np.ndarray) -> np.ndarray:
-        """From the run's cached plain maps when they are all still on disk (issue 10), else
+        """From the run's cached plain maps when they are all still on disk, else
         from pixels (the cache was cleared, or holds other images)."""
         features = _from_maps(cat, run_dir, model, part, examples, rows, batch_size)
         if features is None:
@@ -418,10 +417,8 @@ def embed_maps(
     """The members' pooled features of `rows` of their float16 maps files, joined, in batches.
 
     The maps were rounded to float16 when cached, so these differ from the pixel path's
-    features by that rounding. Measured on a sneakers10 default run (mobilenet_v2 +
-    efficientnet_lite0, 224 px, TensorFlow CPU; 277 train and 28 validation images): unit
-    features at most 2.0e-5 apart, held-out distances at most 1.4e-5, threshold 0.2216245
-    against 0.2216241 from pixels (both stored as 0.221624), and 3.6 s against 29.9 s.
+    features by that rounding: far below the threshold's stored precision, for a fraction
+    of the time (bench/RESULTS.md, "unknown threshold from cached maps").
     """
     readers = [NpyRows(path) for path in maps]
     out = []

@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from catalog import class_names, open_catalog
 from catalog.runs import start_run
 from curation.cli import app as curate
 from trainer.cli import app as train_app
-from trainer.config import TrainConfig
+from trainer.config import make_job
 
 pytestmark = pytest.mark.slow  # trains a Keras model
 
@@ -96,7 +95,7 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
         )
     _ok(curate, ["split", "--catalog", db, "--test", "0.34", "--max-distance", "0"])
 
-    cfg = TrainConfig(
+    cfg = make_job(
         "mobilenet_v2",
         weights="none",
         split="default",
@@ -111,7 +110,7 @@ def test_messy_50_class_tree_imports_trains_and_a_died_run_resumes(tmp_path, mon
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with open_catalog(db) as cat:
-        run_id = start_run(cat, cfg.backbone, "default", cfg.weights, asdict(cfg))["id"]
+        run_id = start_run(cat, cfg.spec.text, "default", cfg.request.weights, cfg.params())["id"]
         cat.table("runs").update(run_id, {"pid": dead.pid})  # as if the kernel had killed it
     assert "died: process" in _ok(train_app, ["runs", "--catalog", db])
 

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from trainer.data import Example, fill_cache
-from trainer.features import CachedRows, Member, feature_pass, pass_seeds, pooled_pass
+from trainer.features import CachedRows, Halves, feature_pass, pass_seeds, pooled_pass
 
 SIZE, BATCH, PASSES = 32, 8, 3
 SIZES = (64, 256)
@@ -43,17 +43,17 @@ def examples(folder: Path, count: int, offset: int = 0) -> list[Example]:
     return out
 
 
-def member() -> Member:
+def member() -> Halves:
     """A small bottom (pixels -> 16x16x64 maps) and top (maps -> 8x8x32): a backbone cut in two."""
     keras.utils.set_random_seed(0)
     pixels = keras.Input((SIZE, SIZE, 3))
     bottom = keras.Model(pixels, keras.layers.Conv2D(64, 3, strides=2, padding="same")(pixels))
     maps = keras.Input((16, 16, 64))
     top = keras.Model(maps, keras.layers.Conv2D(32, 3, strides=2, padding="same")(maps))
-    return Member(bottom, top, {"backbone": "tiny"})
+    return Halves(bottom, top, {"backbone": "tiny"})
 
 
-def all_phases(part: Member, images: list[Example], folder: Path) -> list[Path]:
+def all_phases(part: Halves, images: list[Example], folder: Path) -> list[Path]:
     """Decode, PASSES feature passes, pooled features, one epoch of each phase's batches."""
     pixels, root = folder / "pixels", folder / "features"
     fill_cache(images, SIZE, pixels)

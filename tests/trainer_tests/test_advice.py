@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from catalog import open_catalog
 from trainer import advice
 from trainer.cli import app
+from trainer.config import RunRequest, jobs_for
 from trainer.errors import WeightsError
 
 runner = CliRunner()
@@ -17,33 +18,38 @@ runner = CliRunner()
 def test_scratch_warning_only_for_random_weights_on_a_small_split(small_catalog, monkeypatch):
     path, ids = small_catalog
     with open_catalog(path) as cat:
-        warning = advice.scratch_warning(cat, "vgg16", "none", None)
+        warning = advice.scratch_warning(cat, jobs("vgg16", "none"))
         assert warning is not None
         assert (
             "vgg16 would train from random weights (--weights none) "
             f"on {len(ids['train'])} training images" in warning
         )
         assert "`train --backbone efficientnet_lite0`" in warning
-        assert advice.scratch_warning(cat, "vgg16", "imagenet", None) is None
-        both = advice.scratch_warning(cat, "all", "none", None)
+        assert advice.scratch_warning(cat, jobs("vgg16", "imagenet")) is None
+        both = advice.scratch_warning(cat, jobs("all", "none"))
         assert both is not None and both.startswith("inception_v3, resnet50, vgg16 would train")
         assert (
-            advice.scratch_warning(cat, "vgg16", "none", "no_such_split") is None
+            advice.scratch_warning(cat, jobs("vgg16", "none", "no_such_split")) is None
         )  # training says why
         monkeypatch.setattr(advice, "SCRATCH_ENOUGH", len(ids["train"]))
-        assert advice.scratch_warning(cat, "vgg16", "none", None) is None
+        assert advice.scratch_warning(cat, jobs("vgg16", "none")) is None
 
 
-def _fake_train(cat, cfg, **kwargs):
-    if cfg.backbone == "resnet50":
+def jobs(backbone: str, weights: str, split: str | None = None):
+    return jobs_for(RunRequest(backbone, weights, split))
+
+
+def _fake_train(cat, job, **kwargs):
+    backbone = job.spec.text
+    if backbone == "resnet50":
         raise WeightsError(
             "could not get the ImageNet weights for resnet50 (offline).\nsecond line"
         )
     return {
-        "id": {"vgg16": 2, "inception_v3": 3}[cfg.backbone],
-        "backbone": cfg.backbone,
+        "id": {"vgg16": 2, "inception_v3": 3}[backbone],
+        "backbone": backbone,
         "split": "default",
-        "weights": cfg.weights,
+        "weights": job.request.weights,
         "status": "finished",
         "metrics": {"top1": 0.5},
     }
@@ -83,7 +89,7 @@ def test_train_weights_none_warns_before_training_starts(small_catalog, monkeypa
     monkeypatch.setattr(
         trainer.train,
         "train",
-        lambda cat, cfg, **kw: seen.append(cfg.backbone) or _fake_train(cat, cfg),
+        lambda cat, job, **kw: seen.append(job.spec.text) or _fake_train(cat, job),
     )
     result = runner.invoke(
         app, ["--backbone", "vgg16", "--weights", "none", "--catalog", str(path)]

@@ -121,7 +121,7 @@ def run_audited(audited, tmp_path_factory):
     shutil.copytree(path.parent, folder, ignore=shutil.ignore_patterns("cache"))
     copy = folder / path.name
     args = ["--backbone", "efficientnet_lite0", "--size", "64", "--epochs", "20"]
-    trained = runner.invoke(app, [*args, "--fine-tune-epochs", "1", "--catalog", str(copy)])
+    trained = runner.invoke(app, [*args, "--set", "fine_tune_epochs=1", "--catalog", str(copy)])
     assert trained.exit_code == 0, trained.output
     with open_catalog(copy) as cat:
         run_id = cat.db.execute("SELECT max(id) FROM runs").fetchone()[0]

@@ -15,16 +15,13 @@ from trainer.backbones import (
     ORIGINAL_BACKBONES,
     RECOMMENDED_BACKBONE,
     build_backbone,
-    default_size,
     get_backbone,
     keras_models_dir,
-    member_cuts,
-    members,
     parse_weights,
-    run_specs,
 )
 from trainer.errors import TrainerError, WeightsError
 from trainer.layers import Preprocess
+from trainer.spec import run_specs
 
 pytestmark = pytest.mark.slow  # builds every Keras backbone
 
@@ -62,40 +59,13 @@ def test_unknown_backbone_names_the_known_ones():
         get_backbone("alexnet")
 
 
-def test_specs_are_parsed_in_one_place_for_the_cli_and_the_library():
-    """Issue 11: `a+b` was looked up whole as one registry name by `train_backbones`."""
-    assert run_specs("mobilenet_v2+efficientnet_lite0", "imagenet") == [
-        "mobilenet_v2+efficientnet_lite0"
-    ]
-    assert run_specs("all", "none") == list(ORIGINAL_BACKBONES)
-    assert run_specs(RECOMMENDED_BACKBONE, "none") == [RECOMMENDED_BACKBONE]
-    assert [
-        (e.name, w) for e, w in members("mobilenet_v2+efficientnet_lite0", "a.h5,imagenet")
-    ] == [("mobilenet_v2", "a.h5"), ("efficientnet_lite0", "imagenet")]
+def test_all_is_the_original_three_and_each_spec_is_checked_first():
+    assert [s.text for s in run_specs("all", "none")] == list(ORIGINAL_BACKBONES)
+    assert [s.text for s in run_specs(RECOMMENDED_BACKBONE, "none")] == [RECOMMENDED_BACKBONE]
     with pytest.raises(TrainerError, match="unknown backbone 'alexnet'"):
         run_specs("mobilenet_v2+alexnet", "none")
     with pytest.raises(TrainerError, match="one per backbone"):
-        run_specs("mobilenet_v2+efficientnet_lite0", "none,none,none")
-    with pytest.raises(TrainerError, match="one per backbone"):
         run_specs("all", "none,none")
-
-
-def test_fine_tune_from_names_one_layer_per_member_or_keeps_the_defaults():
-    ensemble = "mobilenet_v2+efficientnet_lite0"
-    assert member_cuts(ensemble, None) == ["block_12_add", "block10_add"]
-    assert member_cuts(ensemble, "block_9_add, block7_add") == ["block_9_add", "block7_add"]
-    assert member_cuts(ensemble, ",block7_add") == ["block_12_add", "block7_add"]
-    assert member_cuts("vgg16", "block3_pool") == ["block3_pool"]
-    assert member_cuts(ensemble, None, deep=True) == ["block_9_add", "block7_add"]
-    assert member_cuts(ensemble, "block_12_add,", deep=True) == ["block_12_add", "block7_add"]
-    assert member_cuts("vgg16", None, deep=True) == ["block4_pool"]  # no deep cut: its cut
-    with pytest.raises(TrainerError, match="one layer per backbone"):
-        member_cuts(ensemble, "block_9_add")
-
-
-def test_an_ensemble_of_different_input_sizes_takes_the_largest():
-    assert default_size("mobilenet_v2+efficientnet_lite2") == 260
-    assert default_size("efficientnet_lite1") == 240
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))

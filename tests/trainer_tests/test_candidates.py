@@ -22,8 +22,9 @@ from trainer.candidates import (
     choose,
 )
 from trainer.cli import app
+from trainer.config import make_job
 from trainer.evaluate import load_run_model
-from trainer.train import TrainConfig, train
+from trainer.train import train
 
 pytestmark = pytest.mark.slow  # imports Keras and trains
 
@@ -73,7 +74,7 @@ def test_a_collapsing_fine_tune_ships_the_head_and_says_so(small_catalog):
     """An absurd fine-tune rate wrecks the top of the backbone: the run stops it, puts the
     phase-1 weights back and ships the head on the untouched ImageNet backbone."""
     path, _ = small_catalog
-    cfg = TrainConfig(
+    cfg = make_job(
         "efficientnet_lite0",
         **LITE,
         fine_tune_epochs=COLLAPSE_EPOCHS + 2,
@@ -100,8 +101,8 @@ def test_a_collapsing_fine_tune_ships_the_head_and_says_so(small_catalog):
 def test_train_cli_says_which_model_it_shipped(small_catalog):
     path, _ = small_catalog
     args = ["--backbone", "efficientnet_lite0", "--weights", "imagenet", "--epochs", "25"]
-    args += ["--size", "64", "--val-fraction", "0.4", "--batch-size", "8"]
-    args += ["--augment-passes", "1", "--fine-tune-epochs", "1", "--catalog", str(path)]
+    args += ["--size", "64", "--set", "val_fraction=0.4", "--batch-size", "8"]
+    args += ["--set", "augment_passes=1", "--set", "fine_tune_epochs=1", "--catalog", str(path)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     with open_catalog(path) as cat:
@@ -184,7 +185,7 @@ def test_two_classes_report_no_top3_anywhere(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate_module, "predictions_png", predictions)
     with open_catalog(path) as cat:
         run = train(
-            cat, TrainConfig("efficientnet_lite0", **{**LITE, "epochs": 3}, fine_tune_epochs=0)
+            cat, make_job("efficientnet_lite0", **{**LITE, "epochs": 3}, fine_tune_epochs=0)
         )
     assert "top3" not in run["metrics"] and set(run["metrics"]["per_class"]) == {
         "Yeezy_350",

@@ -17,7 +17,8 @@ from catalog import get_image, image_file, open_catalog
 from catalog.runs import run_predictions
 from trainer.backbones import RECOMMENDED_BACKBONE
 from trainer.cli import app
-from trainer.config import TrainConfig
+from trainer.config import RunRequest
+from trainer.recipe import Recipe, recipe_fields
 
 runner = CliRunner()
 
@@ -34,8 +35,8 @@ def test_train_vgg16_weights_none_then_runs_evaluate_predict(small_catalog):
         "1",
         "--size",
         "32",
-        "--fine-tune-epochs",
-        "1",
+        "--set",
+        "fine_tune_epochs=1",
         "--catalog",
         str(path),
     ]
@@ -107,8 +108,8 @@ def test_errors_are_messages_not_tracebacks(small_catalog):
                 "none",
                 "--size",
                 "32",
-                "--fine-tune-from",
-                "nope",
+                "--set",
+                "fine_tune_from=nope",
             ],
             "no inner layer 'nope'",
         ),
@@ -145,10 +146,10 @@ def test_backbone_all_trains_the_three_original_backbones_and_compares_them(smal
         "none",
         "--epochs",
         "1",
-        "--fine-tune-epochs",
-        "0",
-        "--augment-passes",
-        "1",
+        "--set",
+        "fine_tune_epochs=0",
+        "--set",
+        "augment_passes=1",
         "--size",
         "75",
         "--catalog",
@@ -166,10 +167,10 @@ def test_backbone_all_trains_the_three_original_backbones_and_compares_them(smal
 TINY_ARGS = [
     "--epochs",
     "1",
-    "--fine-tune-epochs",
-    "1",
-    "--augment-passes",
-    "1",
+    "--set",
+    "fine_tune_epochs=1",
+    "--set",
+    "augment_passes=1",
     "--size",
     "32",
     "--batch-size",
@@ -231,11 +232,73 @@ def test_plain_train_offline_names_the_mobilenet_file_and_where_to_put_it(
     assert "Traceback" not in result.output
 
 
-def test_every_train_option_default_is_the_train_config_default():
-    """Issue 11: the defaults live in TrainConfig only (the CLI and data.py had their own)."""
-    expected = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+def test_every_train_option_default_is_the_run_request_default():
+    """The defaults live in RunRequest only; the recipe's are the recipe's."""
+    expected = {f.name: f.default for f in dataclasses.fields(RunRequest)}
     options = {p.name: p.default for p in typer.main.get_command(app).params if p.name in expected}
     assert options == expected
+
+
+def test_train_lists_the_users_options_and_the_recipe_goes_through_set():
+    params = [
+        p for p in typer.main.get_command(app).params if p.name not in ("catalog", "settings")
+    ]
+    assert len(params) <= 12, [p.name for p in params]
+    names = {p.name for p in params}
+    assert {"backbone", "weights", "split", "seed", "resume", "size", "epochs"} <= names
+    assert not names & {f.name for f in dataclasses.fields(Recipe)}  # those are --set keys
+
+
+def test_a_bad_set_is_one_line_in_under_a_second_with_no_backend(catalog_path):
+    code = (
+        "import sys, time; t = time.perf_counter()\n"
+        "from typer.testing import CliRunner\n"
+        "from trainer.cli import app\n"
+        "r = CliRunner().invoke(app, ['--set', sys.argv[-2], '--catalog', sys.argv[-1]])\n"
+        "backends = ('keras', 'tensorflow', 'jax', 'torch')\n"
+        "loaded = sorted(m for m in backends if m in sys.modules)\n"
+        "print(r.exit_code, time.perf_counter() - t, loaded)\n"
+        "print(r.output, end='')\n"
+    )
+    for bad, says in [
+        ("fine_tune_epochs=lots", "--set fine_tune_epochs takes an integer"),
+        ("fine_tune_schedule=cosine", "--set takes KEY=VALUE with KEY one of"),
+        ("fine_tune_depth=deeper", "is one of auto, standard, deep"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-c", code, bad, str(catalog_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        head, *lines = result.stdout.splitlines()
+        code_, seconds, loaded = head.split(maxsplit=2)
+        assert (code_, loaded) == ("1", "[]"), result.stdout
+        assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+        assert float(seconds) < 3  # well under 1 s on an idle machine; generous when busy
+
+
+def test_options_before_a_subcommand_are_refused(catalog_path):
+    result = runner.invoke(
+        app, ["--epochs", "3", "--backbone", "nonsense", "runs", "--catalog", str(catalog_path)]
+    )
+    assert result.exit_code == 1
+    assert "--epochs, --backbone belong to `train` itself, not `train runs`" in result.output
+    assert runner.invoke(app, ["runs", "--catalog", str(catalog_path)]).exit_code == 0
+
+
+def test_recipe_shows_the_fields_and_the_same_recipe_in_either_member_order():
+    one = runner.invoke(app, ["recipe", "--backbone", "mobilenet_v2+efficientnet_lite0"])
+    other = runner.invoke(app, ["recipe", "--backbone", "efficientnet_lite0+mobilenet_v2"])
+    assert one.exit_code == other.exit_code == 0, one.output
+    assert one.output.splitlines()[1:] == other.output.splitlines()[1:]
+    for name, _ in recipe_fields():
+        assert f"  {name} " in one.output
+    assert any(line.split()[:2] == ["deep_size", "288"] for line in one.output.splitlines())
+    changed = runner.invoke(app, ["recipe", "--backbone", "vgg16", "--set", "head_width=128"])
+    assert any(line.split()[:2] == ["head_width", "128"] for line in changed.output.splitlines())
+    bad = runner.invoke(app, ["recipe", "--set", "head_width=wide"])
+    assert bad.exit_code == 1 and "takes an integer" in bad.output
 
 
 def _subprocess_python(code: str) -> subprocess.CompletedProcess:

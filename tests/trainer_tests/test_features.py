@@ -112,7 +112,8 @@ def test_train_cache_shows_and_clears_only_the_trainers_files(catalog_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("keep me")
         before = {u.name: len(u.files) for u in cache_usage(cat)}
-    assert before == {"decoded pixels": 3, "backbone features": 2}  # key.json + one maps file
+    # key.json + one maps file; no audit ran
+    assert before == {"decoded pixels": 3, "backbone features": 2, "audit features": 0}
     shown = CliRunner().invoke(app, ["cache", "--catalog", str(catalog_path)])
     assert shown.exit_code == 0, shown.output
     assert "decoded pixels: 3 files" in shown.output and "3 other files" not in shown.output
@@ -121,7 +122,7 @@ def test_train_cache_shows_and_clears_only_the_trainers_files(catalog_path):
     assert "removed 3 files" in cleared.output
     with open_catalog(catalog_path) as cat:
         assert all(p.read_text() == "keep me" for p in foreign)
-        assert [len(u.files) for u in cache_usage(cat)] == [0, 0]
+        assert [len(u.files) for u in cache_usage(cat)] == [0, 0, 0]
         assert sorted(p.name for p in features_dir(cat).iterdir()) == [
             "mine.npy"
         ]  # emptied key folders are gone
@@ -219,3 +220,33 @@ def test_curate_check_reports_the_cache_size_and_how_to_clear_it(catalog_path):
     CliRunner().invoke(app, ["cache", "--clear", "--catalog", str(catalog_path)])
     checked = CliRunner().invoke(curate, ["check", "--catalog", str(catalog_path)])
     assert "caches beside the catalog" not in checked.output  # nothing left to report
+
+
+def test_train_cache_clear_leaves_no_cache_curate_check_reports(catalog_path):
+    """Every cache folder has one home (`trainer.cache.CACHES`): the audit's is listed and
+    cleared like the others, so `curate check` has nothing left to report."""
+    from catalog.integrity import cache_sizes
+    from trainer.audit import feature_cache
+    from trainer.cache import audit_dir
+    from trainer.vectors import write_vector
+
+    sha = "ab" + "0" * 62
+    with open_catalog(catalog_path) as cat:
+        fill_cache(_examples(cat.root / "img", 2), SIZE, cache_dir(cat))
+        frozen = feature_cache(cat, "efficientnet_lite0", "imagenet", 224)
+        assert frozen is not None
+        for folder in (frozen, audit_dir(cat) / ("run3-" + "0123456789abcdef")):
+            write_vector(folder, sha, np.zeros((2, 8), np.float16))
+        foreign = audit_dir(cat) / "notes" / "ab" / (sha + ".npy")
+        foreign.parent.mkdir(parents=True)
+        foreign.write_text("keep me")
+        assert {c.folder for c in cache_sizes(cat)} == {"cache/pixels", "cache/audit"}
+    shown = CliRunner().invoke(app, ["cache", "--catalog", str(catalog_path)])
+    assert "audit features: 2 files" in shown.output, shown.output
+    assert "1 other files there are not the trainer's" in shown.output
+    cleared = CliRunner().invoke(app, ["cache", "--clear", "--catalog", str(catalog_path)])
+    assert cleared.exit_code == 0 and "audit features: removed 2 files" in cleared.output
+    assert foreign.read_text() == "keep me"
+    foreign.unlink()
+    with open_catalog(catalog_path) as cat:
+        assert cache_sizes(cat) == []

@@ -15,13 +15,14 @@ from catalog.runs import get_run, run_predictions
 from trainer import data as data_module
 from trainer import features as features_module
 from trainer import train as train_module
+from trainer.config import make_job
 from trainer.data import carve_validation, class_weights, load_split
 from trainer.errors import TrainerError
 from trainer.evaluate import evaluate_run, metrics_from
 from trainer.features import pooled_file
 from trainer.layers import SmoothedSparseCrossentropy
 from trainer.predict import predict_files
-from trainer.train import TrainConfig, _callbacks, _compile, train
+from trainer.train import train
 
 pytestmark = pytest.mark.slow  # trains real Keras models
 
@@ -43,7 +44,7 @@ def pooled(maps: str):
 def test_train_evaluate_predict_agree_and_write_rows_and_files(small_catalog):
     path, ids = small_catalog
     with open_catalog(path) as cat:
-        run = train(cat, TrainConfig("mobilenet_v2", **TINY))
+        run = train(cat, make_job("mobilenet_v2", **TINY))
         assert run["status"] == "finished" and run["finished_at"]
         assert run["params"]["size"] == 64 and run["split"] == "default"
         m = run["metrics"]
@@ -77,7 +78,7 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
     with open_catalog(path) as cat:
         run = train(
             cat,
-            TrainConfig("mobilenet_v2+efficientnet_lite0", **TINY),
+            make_job("mobilenet_v2+efficientnet_lite0", **TINY),
             on_checkpoint=lambda stage, model: stages.append((stage, model.input_shape)),
         )
         assert run["status"] == "finished" and run["backbone"] == "mobilenet_v2+efficientnet_lite0"
@@ -94,70 +95,40 @@ def test_an_ensemble_is_one_run_and_one_model_that_predict_agrees_with(small_cat
 
 
 def test_each_ensemble_member_is_cut_where_fine_tune_from_says(small_catalog):
-    """Issue 11: `--fine-tune-from a,b` cuts each member (an empty item: its default cut,
-    here the deep one), and a run with label smoothing and a cosine fine-tune rate trains
-    and records what it resolved."""
+    """`--set fine_tune_from=a,b` cuts each member (an empty item: its default cut, here
+    the deep one), and the run records the recipe it resolved."""
     path, _ = small_catalog
-    cfg = TrainConfig(
+    job = make_job(
         "mobilenet_v2+efficientnet_lite0",
-        **{**TINY, "fine_tune_from": "block_12_add,", "fine_tune_schedule": "cosine"},
+        **{**TINY, "fine_tune_from": "block_12_add,"},
         fine_tune_depth="deep",
-        label_smoothing=0.1,
-        fine_tune_ema=0.9,
     )
     with open_catalog(path) as cat:
-        run = train(cat, cfg)
+        run = train(cat, job)
         record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
     channels = [np.load(p, mmap_mode="r").shape[-1] for p in record["train"][0]]
     assert channels == [96, 80]  # block_12_add's 96 channels; Lite0's deep cut block7_add
     assert run["status"] == "finished"
-    params = run["params"]
-    assert (params["fine_tune_depth"], params["fine_tune_learning_rate"]) == ("deep", 6e-4)
-    assert (params["label_smoothing"], params["fine_tune_schedule"]) == (0.1, "cosine")
-    assert params["fine_tune_ema"] == 0.9
+    recipe = run["params"]["recipe"]
+    assert (recipe["fine_tune_depth"], recipe["fine_tune_learning_rate"]) == ("deep", 6e-4)
+    assert recipe["fine_tune_from"] == "block_12_add,"
 
 
-def test_bad_cuts_and_schedules_fail_before_a_run_starts(small_catalog):
+def test_bad_cuts_and_settings_fail_before_a_run_starts(small_catalog):
     path, _ = small_catalog
     with open_catalog(path) as cat:
         for overrides, message in [
             ({"fine_tune_from": "block_9_add"}, "one layer per backbone"),
-            ({"fine_tune_schedule": "linear"}, "constant, cosine"),
-            ({"fine_tune_depth": "deeper"}, "auto, standard, deep"),
-            ({"fine_tune_ema": 1.0}, "EMA momentum is in"),
+            ({"fine_tune_schedule": "cosine"}, "neither a request nor a recipe field"),
+            ({"weights": "none,none,none"}, "one per backbone"),
         ]:
             with pytest.raises(TrainerError, match=message):
-                train(cat, TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, **overrides}))
+                train(cat, make_job("mobilenet_v2+efficientnet_lite0", **{**TINY, **overrides}))
         assert cat.db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
-def test_fine_tune_ema_leaves_the_moving_average_of_the_weights_in_the_model(tmp_path):
-    """With an EMA the model ends with the average, which a momentum near 1 keeps near the
-    start; EarlyStopping must not put one epoch's raw weights back over it."""
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
-    moved = {}
-    for ema in (0.0, 0.999):
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
-        start = model.get_weights()[0].copy()
-        _compile(model, 0.1, 3, ema=ema)
-        cfg = TrainConfig("vgg16", fine_tune_ema=ema)
-        backup = tmp_path / f"backup-{ema}"
-        model.fit(
-            x,
-            y,
-            batch_size=8,
-            epochs=2,
-            verbose=0,
-            callbacks=_callbacks(cfg, backup, False, restore_best=not ema),
-        )
-        moved[ema] = float(np.abs(model.get_weights()[0] - start).max())
-    # Keras warms the momentum up over the first steps, so the average still moves a little
-    assert moved[0.0] > 0.1 and moved[0.999] < moved[0.0] / 4, moved
-
-
 def test_smoothed_loss_is_keras_crossentropy_of_the_smoothed_one_hot_labels():
+    """Models saved by earlier versions name this loss; it still loads and computes."""
     y_true = np.array([[0], [2]])
     y_pred = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32)
     plain = SmoothedSparseCrossentropy(3)(y_true, y_pred)
@@ -167,15 +138,6 @@ def test_smoothed_loss_is_keras_crossentropy_of_the_smoothed_one_hot_labels():
     target = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
     expected = -np.mean(np.sum(target * np.log(y_pred), axis=1))
     assert float(smoothed) == pytest.approx(expected, rel=1e-5)
-
-
-def test_ensemble_weights_need_one_value_or_one_per_backbone(small_catalog):
-    path, _ = small_catalog
-    with open_catalog(path) as cat, pytest.raises(TrainerError, match="one per backbone"):
-        train(
-            cat,
-            TrainConfig("mobilenet_v2+efficientnet_lite0", **{**TINY, "weights": "none,none,none"}),
-        )
 
 
 def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
@@ -195,7 +157,7 @@ def test_test_subset_never_reaches_training(small_catalog, monkeypatch):
     monkeypatch.setattr(features_module, "image_batches", spy_batches)
     with open_catalog(path) as cat:
         data = load_split(cat, None, val_fraction=0.2)
-        run = train(cat, TrainConfig("vgg16", **{**TINY, "size": 32, "fine_tune_epochs": 0}))
+        run = train(cat, make_job("vgg16", **{**TINY, "size": 32, "fine_tune_epochs": 0}))
         record = json.loads((cat.root / "runs" / str(run["id"]) / "features.json").read_text())
     assert sorted(decoded) == sorted(ids["train"])
     assert not decoded & set(ids["test"])
@@ -211,7 +173,7 @@ def test_pretrained_efficientnet_lite0_learns_the_colour_classes(small_catalog):
     with open_catalog(path) as cat:
         run = train(
             cat,
-            TrainConfig(
+            make_job(
                 "efficientnet_lite0",
                 weights="imagenet",
                 epochs=25,
@@ -234,13 +196,13 @@ def test_interrupted_run_resumes_from_its_saved_phase(small_catalog, monkeypatch
     with open_catalog(path) as cat:
         monkeypatch.setattr(train_module, "_phase_top", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            train(cat, TrainConfig("mobilenet_v2", **TINY))
+            train(cat, make_job("mobilenet_v2", **TINY))
         run = cat.db.execute("SELECT id, status FROM runs").fetchone()
         assert run[1] == "interrupted"
         run_dir = cat.root / "runs" / str(run[0])
         assert (run_dir / "head.weights.h5").exists() and (run_dir / "features.json").exists()
         monkeypatch.undo()
-        resumed = train(cat, TrainConfig("ignored"), resume=run[0])
+        resumed = train(cat, None, resume=run[0])
         assert resumed["id"] == run[0] and resumed["status"] == "finished"
         assert get_run(cat, run[0])["metrics"]["test_images"] == len(CLASSES) * TEST_PER_CLASS
 
@@ -282,7 +244,6 @@ def test_metrics_from_a_known_confusion():
 
 
 def test_flip_tta_model_gives_an_image_and_its_mirror_the_same_probabilities():
-    import keras
 
     from trainer.backbones import build_backbone
     from trainer.model import build_classifier, build_head
@@ -296,26 +257,22 @@ def test_flip_tta_model_gives_an_image_and_its_mirror_the_same_probabilities():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_train_leaves_the_callers_config_as_it_was(small_catalog, monkeypatch):
-    """Issue 17: train() filled in `size` and `split` on the caller's TrainConfig."""
-    from dataclasses import replace
-
-    from trainer.backbones import default_size
-
+def test_train_leaves_the_callers_job_as_it_was(small_catalog, monkeypatch):
+    """train() resolves size, split and depth on its own copy of the job."""
     seen = {}
 
-    def fake_train_in(cat, cfg, *args, **kwargs):
-        seen["cfg"] = cfg
+    def fake_train_in(cat, job, *args, **kwargs):
+        seen["job"] = job
         return {}, {}
 
     monkeypatch.setattr(train_module, "_train_in", fake_train_in)
     monkeypatch.setattr(train_module, "evaluate_and_calibrate", lambda cat, run_id, data: None)
     path, _ = small_catalog
-    cfg = TrainConfig("mobilenet_v2", weights="none")
-    before = replace(cfg)
+    job = make_job("mobilenet_v2", weights="none")
     with open_catalog(path) as cat:
-        run = train(cat, cfg)
-    assert cfg == before and (cfg.size, cfg.split) == (None, None)
-    size = default_size("mobilenet_v2")
-    assert (seen["cfg"].size, seen["cfg"].split) == (size, "default")
+        run = train(cat, job)
+    assert (job.request.size, job.request.split, job.recipe.fine_tune_depth) == (None, None, "auto")
+    size = job.spec.default_size
+    assert (seen["job"].request.size, seen["job"].request.split) == (size, "default")
     assert (run["params"]["size"], run["params"]["split"]) == (size, "default")
+    assert run["params"]["recipe"]["fine_tune_depth"] == "standard"

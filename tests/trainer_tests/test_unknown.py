@@ -23,11 +23,12 @@ from catalog.splits import assign
 from trainer import unknown as unknown_module
 from trainer.backbones import BACKBONES, build_backbone
 from trainer.cli import app
+from trainer.config import make_job
 from trainer.data import features_dir, load_split
 from trainer.layers import Preprocess
 from trainer.model import build_classifier, build_head, split_backbone
 from trainer.predict import predict_files
-from trainer.train import TrainConfig, train
+from trainer.train import train
 from trainer.unknown import (
     REFERENCE_FILE,
     calibrate_run,
@@ -103,7 +104,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[Path], dict]:
     path = tmp_path_factory.mktemp("unknown") / "catalog.db"
     tests = colour_catalog(path)
     with open_catalog(path) as cat:
-        run = train(cat, TrainConfig("efficientnet_lite0", **TINY))
+        run = train(cat, make_job("efficientnet_lite0", **TINY))
     return path, tests, run
 
 
@@ -183,7 +184,7 @@ def fine_tuned(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("calibrate") / "catalog.db"
     build_catalog(path)
-    cfg = TrainConfig(
+    cfg = make_job(
         "efficientnet_lite0",
         **{**TINY, "epochs": 1, "fine_tune_epochs": 1, "val_fraction": 0.2, "augment_passes": 2},
     )
@@ -208,7 +209,7 @@ def _calibrate_with(monkeypatch, cat, run_id: int) -> tuple[dict, np.ndarray, li
     monkeypatch.setattr(unknown_module, "embed_maps", maps)
     monkeypatch.setattr(unknown_module, "embed", pixels)
     run = get_run(cat, run_id)
-    data = load_split(cat, run["split"], val_fraction=run["params"]["val_fraction"])
+    data = load_split(cat, run["split"], val_fraction=run["params"]["recipe"]["val_fraction"])
     summary = calibrate_run(cat, run_id, data)
     with np.load(cat.root / get_run(cat, run_id)["artifacts"]["unknown"]) as saved:
         reference = saved["reference"].astype(np.float32)
@@ -361,7 +362,7 @@ def test_real_check_photos_are_unknown_to_a_sneaker_model(sneakers, shared_dir):
     """A bird, a cat, a dragonfly, Grace Hopper and a hot dog (../shared photos) are no sneakers."""
     path, photos, held_back = sneakers
     weights = shared_dir / "weights" / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"
-    cfg = TrainConfig(
+    cfg = make_job(
         "mobilenet_v2",
         weights=str(weights),
         epochs=3,
@@ -419,7 +420,7 @@ def test_a_run_with_collapsed_features_has_no_silent_unknown_rule(tmp_path, monk
 
     monkeypatch.setattr(unknown_module, "normalise", collapse)
     with open_catalog(path) as cat:
-        run = train(cat, TrainConfig("efficientnet_lite0", **TINY))
+        run = train(cat, make_job("efficientnet_lite0", **TINY))
     monkeypatch.undo()
     stored = run["metrics"]["unknown"]
     assert stored["usable"] is False and "collapsed" in stored["why"]

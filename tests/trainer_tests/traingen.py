@@ -25,11 +25,13 @@ def class_image(label: int, seed: int, size: int = 48) -> bytes:
     return buf.getvalue()
 
 
-def build_catalog(path: Path, split: str = "default") -> dict[str, list[int]]:
+def build_catalog(
+    path: Path, split: str = "default", classes: tuple[str, ...] = CLASSES
+) -> dict[str, list[int]]:
     """Fill the catalog at `path`; returns the image ids of each subset."""
     ids: dict[str, list[int]] = {"train": [], "test": []}
     with open_catalog(path) as cat:
-        for label, name in enumerate(CLASSES):
+        for label, name in enumerate(classes):
             for i in range(TRAIN_PER_CLASS + TEST_PER_CLASS):
                 result = add_image(
                     cat, class_image(label, 100 * label + i), name, Provenance("import")
