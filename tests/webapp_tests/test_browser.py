@@ -172,3 +172,16 @@ def test_the_terminal_app_sees_the_browsers_decisions_and_the_browser_its(page, 
     assert page.locator(f'.cell[data-id="{queue[2]}"] .st').text_content() == "rejected"
     with open_catalog(live.path) as cat:
         assert [r["action"] for r in review_history(cat, queue[0])] == ["accept"]
+
+
+def test_load_more_appends_the_next_page_under_its_class_headings(page, live):
+    page.goto(live.url + "?limit=10")
+    page.click("#more")
+    page.wait_for_function("() => document.querySelectorAll('.cell').length === 20")
+    page.click("#more")
+    page.wait_for_function("() => document.querySelectorAll('.cell').length === 25")
+    assert page.locator("#more").count() == 0  # nothing left to load
+    headings = page.locator(".classhead").all_text_contents()
+    assert headings == ["Air_Max_90", "Yeezy_350", "Yeezy_500"]
+    shown = page.locator(".cell").evaluate_all("cs => cs.map(c => Number(c.dataset.id))")
+    assert len(set(shown)) == 25
