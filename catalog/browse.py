@@ -281,15 +281,18 @@ def thumbnail_file(
     Raises:
         OSError: the image's file cannot be read or decoded (missing from the store).
     """
-    found = image_by_sha(cat, sha256)
-    if found is None:
+    if not is_sha256(sha256):
+        return None
+    # Only the existence of the row: a grid asks for a hundred of these at once.
+    known = cat.db.execute("SELECT path FROM images WHERE sha256 = ?", [sha256]).fetchone()
+    if known is None:
         return None
     path = cat.root / CACHE_DIR / THUMBS_FOLDER / sha256[:2] / f"{sha256}-{side}.jpg"
     if path.is_file():
         return path
     if not make:
         return None
-    _, source = found
+    source = absolute_path(cat, known[0])
     with Image.open(source) as img:
         if img.format == "JPEG":
             img.draft("RGB", (side * 2, side * 2))  # decode at reduced size: much faster

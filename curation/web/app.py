@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlencode
@@ -58,6 +59,7 @@ HERE = Path(__file__).parent
 PAGE = 100  # images per page unless asked
 MAX_PAGE = 200  # the most a request may ask for
 GROUPS_PAGE = 30
+FACETS_TTL_S = 30.0
 FIGURES = ("confusion.png", "per_class.png", "predictions.png")
 
 
@@ -75,6 +77,23 @@ class CatalogPerThread:
         return cat
 
 
+class Facets:
+    """The values the gallery's filters offer, read at most every `ttl` seconds: four
+    GROUP BYs over every image, for a list that changes only when images arrive."""
+
+    def __init__(self, ttl: float = FACETS_TTL_S) -> None:
+        self.ttl = ttl
+        self._value: dict[str, list[str]] | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, cat: Catalog) -> dict[str, list[str]]:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at > self.ttl:
+                self._value, self._at = gallery_facets(cat), time.monotonic()
+            return self._value
+
+
 def _int(request: Request, name: str, default: int, low: int = 0, high: int = 10**9) -> int:
     """A query parameter as an int clamped to [low, high]; `default` when absent or bad."""
     text = request.query_params.get(name, "")
@@ -90,6 +109,7 @@ def _text(request: Request, name: str) -> str | None:
 def create_app(path: Path, *, token: str, hosts: Iterable[str]) -> Starlette:
     """The web app on the catalog at `path`, guarded (see `guard`) with `token` and `hosts`."""
     cats = CatalogPerThread(path)
+    facets = Facets()
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -143,7 +163,7 @@ def create_app(path: Path, *, token: str, hosts: Iterable[str]) -> Starlette:
             request,
             "gallery.html",
             page=result,
-            facets=gallery_facets(cat),
+            facets=facets.get(cat),
             statuses=IMAGE_STATUSES,
             params=_filter_params(request),
             limit=limit,
@@ -253,8 +273,10 @@ def create_app(path: Path, *, token: str, hosts: Iterable[str]) -> Starlette:
         found = thumbnail_file(cats.get(), sha, make=False)
         if found is None:
             found = await run_in_threadpool(make_thumbnail, sha)
-        return FileResponse(
-            found, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"}
+        return Response(  # a few KB: read whole, without FileResponse's thread hops
+            found.read_bytes(),
+            media_type="image/jpeg",
+            headers={"cache-control": "private, max-age=86400"},
         )
 
     def make_thumbnail(sha: str) -> Path:
