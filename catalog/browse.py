@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -137,14 +137,33 @@ def gallery_page(
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise CatalogError(f"a page holds 1 to {MAX_PAGE} images from offset 0 or more")
     where, params, join = _where(f)
-    cols = ", ".join(f'i."{c}"' for c in CELL_COLUMNS)
-    total = cat.db.execute(f"SELECT count(*) FROM images i {join}{where}", params).fetchone()[0]
-    cur = cat.db.execute(
-        f"SELECT {cols} FROM images i {join}{where} ORDER BY i.class, i.id LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    rows = [_cell(row) for row in cur.fetchall()]
+    per_class = cat.db.execute(
+        f"SELECT i.class, count(*) FROM images i {join}{where} GROUP BY i.class ORDER BY i.class",
+        params,
+    ).fetchall()
+    rows: list[dict] = []
+    start = 0  # the position of the class's first image in the whole ordering
+    for class_name, count in per_class:
+        # Each class the page overlaps is read on its own, in id order: a sort of one class,
+        # where ORDER BY class, id over the whole table sorted every image for every page.
+        skip = max(0, offset + len(rows) - start)
+        if skip < count and len(rows) < limit:
+            rows += _class_rows(cat, f, class_name, skip, limit - len(rows))
+        start += count
+        if start >= offset + limit:
+            break
+    total = sum(count for _, count in per_class)
     return GalleryPage(rows=rows, total=total, offset=offset, limit=limit, filters=f)
+
+
+def _class_rows(cat: Catalog, f: GalleryFilter, class_name: str, skip: int, take: int) -> list:
+    where, params, join = _where(replace(f, class_name=class_name))
+    cols = ", ".join(f'i."{c}"' for c in CELL_COLUMNS)
+    cur = cat.db.execute(
+        f"SELECT {cols} FROM images i {join}{where} ORDER BY i.id LIMIT ? OFFSET ?",
+        [*params, take, skip],
+    )
+    return [_cell(row) for row in cur.fetchall()]
 
 
 def _cell(values: tuple) -> dict:

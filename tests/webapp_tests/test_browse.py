@@ -123,3 +123,16 @@ def test_thumbnails_are_made_once_and_named_by_sha256(opened):
 def test_anything_but_a_known_sha256_finds_nothing(opened, name):
     cat, _ = opened
     assert image_by_sha(cat, name) is None and thumbnail_file(cat, name) is None
+
+
+def test_every_page_is_its_slice_of_the_whole_ordering(opened):
+    """Pages are read class by class; every window must still be the slice of one order."""
+    cat, info = opened
+    whole = [i for name in ("Air_Max_90", "Yeezy_350", "Yeezy_500") for i in info["ids"][name]]
+    whole.insert(len(info["ids"]["Air_Max_90"]) + 8, info["hostile"])  # the 9th Yeezy_350
+    for limit in (1, 3, 7, 8, 9, 30):
+        for offset in range(0, 27):
+            page = gallery_page(cat, offset=offset, limit=limit)
+            assert ids(page) == whole[offset : offset + limit], (offset, limit)
+    flagged_or_not = gallery_page(cat, GalleryFilter(status="pending"), offset=5, limit=4)
+    assert ids(flagged_or_not) == [i for i in whole if i not in info["dups"]][5:9]
