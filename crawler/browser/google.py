@@ -1,10 +1,10 @@
 """Google Images through a real headless Chromium: the "google-browser" engine.
 
 Plain HTTP clients get a JavaScript wall from Google since January 2025. Here a
-browser renders the result page, and the hits come from two places: the script data the
-page carries or fetches (parsed by the same format parsers as the plain `google` engine),
-and, for tiles that data does not explain, the tile's preview pane, clicked a bounded
-number of times.
+browser renders the result page, and its hits are what the plain `google` engine's parser
+finds in the rendered HTML (`merge`), with the originals the HTML lacks taken from the
+data the page fetched, else from the tile's preview pane, clicked a bounded number of
+times.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from contextlib import suppress
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..engines.common import decode_data_uri, is_http_url
-from ..engines.images import clean_hit
+from ..engines.common import is_http_url
 from ..errors import CrawlerError, EngineParseError
 from ..hits import ImageHit
 from . import page as pagelib
 from .errors import ENGINE, BrowserBlockedError
 from .guard import RequestGuard, check_search_url
 from .launch import open_browser
-from .page import PlaywrightError, Tile
+from .merge import Previews, merge
+from .page import PlaywrightError
 from .scriptdata import ScriptData
 
 DEFAULT_SEARCH_URL = "https://www.google.com/search"
@@ -113,24 +113,16 @@ def collect_from_context(
     page.route("**/*", RequestGuard(allow_private))
     page.set_default_timeout(timeout_ms)
     data = ScriptData(page)
-    tiles: list[Tile] = []
+    html = [""]  # the rendered page's HTML as last read: what a wall leaves of it
     try:
         _open(page, url, timeout_ms)
-        data.absorb(document=True)
-        _load_tiles(page, limit, timeout_ms, data, tiles)
-        data.absorb(document=True)
-        hits = _merge(
-            page,
-            tiles,
-            list(data.hits.values()),
-            limit=limit,
-            max_clicks=max_preview_clicks,
-            timeout_ms=timeout_ms,
-        )
+        _load_tiles(page, limit, timeout_ms, data, html)
+        previews = Previews(page, max_preview_clicks, min(timeout_ms, PREVIEW_TIMEOUT_MS))
+        hits = merge(html[0], list(data.hits.values()), limit=limit, previews=previews)
     except BrowserBlockedError as exc:
         # The page is gone; keep what was seen before it (no previews: nothing to click).
-        partial = _merge(
-            None, tiles, list(data.hits.values()), limit=limit, max_clicks=0, timeout_ms=0
+        partial = merge(
+            html[0], list(data.hits.values()), limit=limit, previews=Previews(None, 0, 0)
         )
         raise BrowserBlockedError(exc.why, partial) from None
     except PlaywrightError as exc:
@@ -162,15 +154,16 @@ def _open(page, url: str, timeout_ms: int) -> None:
     pagelib.check_captcha(page)
 
 
-def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list[Tile]) -> None:
+def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, html: list[str]) -> None:
     """Scroll and press "more results" until `limit` tiles show, the results end or a wall.
 
-    `tiles` is refilled after every round, so the caller still has them if a wall ends it.
+    `html[0]` is the page's HTML, read again after every round, so the caller still has
+    it if a wall ends it.
     """
     for _ in range(MAX_ROUNDS):
-        tiles[:] = pagelib.read_tiles(page)
+        html[0] = page.content()
         data.absorb()
-        if len(tiles) >= limit:
+        if pagelib.tile_count(page) >= limit:
             break
         try:
             grew = pagelib.load_more(page, timeout_ms)
@@ -182,81 +175,5 @@ def _load_tiles(page, limit: int, timeout_ms: int, data: ScriptData, tiles: list
         pagelib.check_captcha(page)
         if not grew:
             break
-    tiles[:] = pagelib.read_tiles(page)
-
-
-def _tile_hit(tile: Tile) -> ImageHit:
-    hit = ImageHit(
-        url=tile.original,
-        thumbnail_url=tile.remote,
-        thumbnail_data=decode_data_uri(tile.thumb),
-        page_url=tile.page,
-        title=tile.title,
-    )
-    # Google's own thumbnails and pages are never an original or a landing page.
-    return clean_hit(hit) or hit
-
-
-class _Previews:
-    """Opens tile previews, at most `max_clicks`, and gives up after a few in a row show nothing.
-
-    A preview pane this code does not recognise (a redesign) would otherwise cost a full
-    timeout per click.
-    """
-
-    GIVE_UP_AFTER = 3
-
-    def __init__(self, page, max_clicks: int, timeout_ms: int) -> None:
-        self.page, self.left, self.timeout_ms = (
-            page,
-            max_clicks if page is not None else 0,
-            timeout_ms,
-        )
-        self.failed_in_a_row = 0
-
-    def original(self, index: int, tile: Tile) -> str | None:
-        if self.left <= 0 or self.failed_in_a_row >= self.GIVE_UP_AFTER:
-            return None
-        self.left -= 1
-        url = pagelib.preview_original(self.page, index, tile, self.timeout_ms)
-        self.failed_in_a_row = 0 if url else self.failed_in_a_row + 1
-        return url
-
-
-def _merge(
-    page,
-    tiles: list[Tile],
-    script_hits: list[ImageHit],
-    *,
-    limit: int,
-    max_clicks: int,
-    timeout_ms: int,
-) -> list[ImageHit]:
-    """Hits in tile order: a tile's script data, else its own link, else its preview, else its
-    thumbnail."""
-    index: dict[str, ImageHit] = {}
-    for hit in script_hits:
-        for key in (hit.url, hit.page_url, hit.thumbnail_url):
-            if key:
-                index.setdefault(key, hit)
-    previews = _Previews(page, max_clicks, min(timeout_ms, PREVIEW_TIMEOUT_MS))
-    hits: dict[str, ImageHit] = {}
-    for number, tile in enumerate(tiles):
-        if len(hits) >= limit:
-            break
-        found = next(
-            (index[k] for k in (tile.original, tile.page, tile.remote, tile.thumb) if k in index),
-            None,
-        )
-        hit = found if found is not None and found.key not in hits else _tile_hit(tile)
-        if hit is not found:
-            hit.url = hit.url or previews.original(number, tile)
-        hits.setdefault(hit.key, hit)
-    for hit in script_hits:  # data for results the grid did not render (yet)
-        if len(hits) >= limit:
-            break
-        hits.setdefault(hit.key, hit)
-    ranked = list(hits.values())[:limit]
-    for rank, hit in enumerate(ranked, 1):
-        hit.rank, hit.engine = rank, ENGINE
-    return ranked
+    html[0] = page.content()
+    data.absorb()

@@ -1,8 +1,9 @@
-"""Original image URLs from the data a rendered result page carries or fetches.
+"""Original image URLs from the data a rendered result page fetches.
 
-Google puts the first tiles' data in the document's scripts and fetches later ones (as
-`ischj` JSON or batchexecute answers); both are parsed with the plain `google` engine's
-format parsers, so a markup change is fixed in one place.
+Google puts the first tiles' data in the document's scripts (read with the page's HTML,
+`merge.html_hits`) and fetches later ones as `ischj` JSON or batchexecute answers; these
+are parsed here with the plain `google` engine's format parsers, so a markup change is
+fixed in one place.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..engines.google_formats import FORMATS, PAGE_IMAGE_FORMATS, Page
 from ..engines.images import clean_hit
 from ..hits import ImageHit
 
-# Rendered tiles are read by the browser itself (with their previews), not from markup.
+# Data answers hold no rendered tiles: the formats of script data only.
 SCRIPT_FORMATS = {name: parse for name, parse in FORMATS.items() if name not in PAGE_IMAGE_FORMATS}
 MAX_RESPONSE_BYTES = 8_000_000
 _DATA_TYPES = ("json", "javascript", "text/")
@@ -36,9 +37,9 @@ class ScriptData:
         # Playwright wraps plain functions only, not bound builtins such as list.append.
         page.on("response", lambda response: self._responses.append(response))
 
-    def absorb(self, document: bool = False) -> None:
-        """Parse the responses that arrived since the last call, and the document if asked."""
-        texts = [self.page.content()] if document else []
+    def absorb(self) -> None:
+        """Parse the responses that arrived since the last call."""
+        texts: list[str] = []
         new, self._read = self._responses[self._read :], len(self._responses)
         for response in new:
             with suppress(Exception):  # a body the browser already dropped is no data

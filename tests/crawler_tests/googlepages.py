@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from pathlib import Path
 
 from imagegen import image_bytes
+from PIL import Image
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 # The 1x1 GIF Google puts in every <img> until a script sets the real thumbnail.
@@ -209,6 +211,31 @@ def all_page_2025(small_tile: bool = False) -> str:
     )
     comment = f"<!-- Element shape: {STRIP_SOURCE}. Thumbnails are generated. -->\n"
     return comment + _page("yeezy 350", strip, "".join(scripts))
+
+
+def images_grid(tiles: int, per_page: int, repeated: int = 0, alt_every: int = 1) -> str:
+    """An Images page of rendered tiles in the element shape of the committed
+    `data_lpage.html` fixture (`div[data-lpage][data-docid] > div > g-img > img[src=data:]`
+    and the caption `div.toI8Rb` beside it), `per_page` tiles on each landing page, each a
+    different photo; the last `repeated` tiles show an earlier tile's photo again. Every
+    `alt_every`-th tile has its title in the <img alt>, the others only in the caption."""
+    out = ["<!doctype html><html><head><title>q - Google Search</title></head><body>"]
+    for i in range(tiles):
+        photo = i if i < tiles - repeated else i - (tiles - repeated)
+        buffer = io.BytesIO()
+        Image.new("RGB", (48, 40), (photo % 251, (7 * photo) % 253, (13 * photo) % 255)).save(
+            buffer, "JPEG", quality=95
+        )
+        data = base64.b64encode(buffer.getvalue()).decode()
+        alt = f"photo {i}" if i % alt_every == 0 else ""
+        out.append(
+            f'<div jsname="dTDiAc" class="eA0Zlc WghbWd" '
+            f'data-lpage="https://stock.example.com/set/{i // per_page}" data-docid="d{i}">'
+            f'<div class="czzyk"><g-img class="mNsIhb"><img class="YQ4gaf" '
+            f'src="data:image/jpeg;base64,{data}" alt="{alt}"></g-img></div>'
+            f'<div class="toI8Rb">photo {i}</div></div>'
+        )
+    return "".join(out) + "</body></html>"
 
 
 IMAGES_2015_TBNIDS = ["aB3dE5gH7jK9mM:", "nP2qR4sT6uV8wM:", "xY1zA3bC5dE7fM:"]

@@ -237,25 +237,7 @@ def test_images_block_without_data_lpage_items_gives_titles_per_item():
 
 
 def _shared_landing_page_grid(tiles: int, per_page: int, repeated: int) -> str:
-    """An Images page of rendered tiles in the element shape of the committed
-    `data_lpage.html` fixture (`div[data-lpage][data-docid] > div > g-img > img[src=data:]`),
-    `per_page` tiles on each landing page, each a different photo; the last `repeated`
-    tiles show an earlier tile's photo again."""
-    out = ["<!doctype html><html><head><title>q - Google Search</title></head><body>"]
-    for i in range(tiles):
-        photo = i if i < tiles - repeated else i - (tiles - repeated)
-        buffer = io.BytesIO()
-        Image.new("RGB", (48, 40), (photo % 251, (7 * photo) % 253, (13 * photo) % 255)).save(
-            buffer, "JPEG", quality=95
-        )
-        data = base64.b64encode(buffer.getvalue()).decode()
-        out.append(
-            f'<div jsname="dTDiAc" class="eA0Zlc WghbWd" '
-            f'data-lpage="https://stock.example.com/set/{i // per_page}" data-docid="d{i}">'
-            f'<div class="czzyk"><g-img class="mNsIhb"><img class="YQ4gaf" '
-            f'src="data:image/jpeg;base64,{data}" alt="photo {i}"></g-img></div></div>'
-        )
-    return "".join(out) + "</body></html>"
+    return googlepages.images_grid(tiles, per_page, repeated)
 
 
 def test_tiles_that_share_a_landing_page_are_each_a_hit():
