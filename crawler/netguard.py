@@ -194,13 +194,34 @@ def check_url(
         raise Refused("bad-url", f"not an http(s) URL: {url[:200]}")
     if allow_private is True:
         return
+    checked_addresses(parts.hostname, port, allow_private, resolver)
+
+
+def checked_addresses(
+    host: str,
+    port: int,
+    allow_private: bool | Collection[str] = False,
+    resolver: Resolver = resolve,
+) -> list[str]:
+    """Every address `host` resolves to, each checked as `check_url` checks it.
+
+    A connection made to one of these (not to the name again) cannot reach an address that
+    a second lookup would give (DNS rebinding).
+
+    Raises:
+        Refused: "dns" when `host` does not resolve, "private-address" when one of its
+            addresses is private and not allowed.
+    """
+    addresses = _addresses(host, port, resolver)
+    if allow_private is True:
+        return addresses
     allowed = _address_set(allow_private)
-    for address in _addresses(parts.hostname, port, resolver):
+    for address in addresses:
         if _normal(address) not in allowed and not is_public(address):
             raise Refused(
-                "private-address",
-                f"{parts.hostname} is {address}, a private/loopback/link-local address",
+                "private-address", f"{host} is {address}, a private/loopback/link-local address"
             )
+    return addresses
 
 
 def _addresses(host: str, port: int, resolver: Resolver) -> list[str]:

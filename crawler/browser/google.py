@@ -21,9 +21,10 @@ from ..hits import ImageHit
 from . import page as pagelib
 from .errors import ENGINE, BrowserBlockedError
 from .guard import RequestGuard, check_search_url
-from .launch import open_browser
+from .launch import guard_proxy, open_browser
 from .merge import Previews, merge
 from .page import PlaywrightError
+from .proxy import ERROR_HEADER, REFUSED_HEADER
 from .scriptdata import ScriptData
 
 DEFAULT_SEARCH_URL = "https://www.google.com/search"
@@ -109,6 +110,9 @@ def collect_from_context(
     request the page makes goes through the address guard (`guard.RequestGuard`)."""
     timeout_ms = int(timeout_s * 1000)
     check_search_url(url, allow_private)
+    proxy = guard_proxy(context)
+    if proxy is not None:
+        proxy.allow(allow_private)
     page = context.new_page()
     page.route("**/*", RequestGuard(allow_private))
     page.set_default_timeout(timeout_ms)
@@ -128,15 +132,17 @@ def collect_from_context(
     except PlaywrightError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         network = re.search(r"net::(ERR_[A-Z_]+)", first)
-        if network:  # worded as the plain engines word a failed request
-            raise CrawlerError(
-                f"{ENGINE}: cannot open {url}: {network.group(1).lower()}. Check the network, "
-                "or crawl a result page saved from a browser with --page saved.html"
-            ) from None
+        if network:
+            code = network.group(1).lower()
+            if code == "err_tunnel_connection_failed" and proxy is not None:
+                code = _proxy_failure(proxy, url) or code  # what the proxy could not reach
+            raise _network_error(url, code) from None
         raise CrawlerError(f"{ENGINE}: the browser failed on {url}: {first}") from None
     finally:
         with suppress(Exception):
             page.close()
+        if proxy is not None:
+            proxy.allow(False)
     if not hits:
         raise EngineParseError(
             f"{ENGINE}: the rendered page {url} shows no image tiles "
@@ -145,8 +151,38 @@ def collect_from_context(
     return hits
 
 
+def _network_error(url: str, code: str) -> CrawlerError:
+    """A failed page load worded as the plain engines word a failed request."""
+    if code.startswith("err_"):
+        return CrawlerError(
+            f"{ENGINE}: cannot open {url}: {code}. Check the network, "
+            "or crawl a result page saved from a browser with --page saved.html"
+        )
+    return CrawlerError(
+        f"{ENGINE}: cannot open {url}: it leads to a refused address ({code}); "
+        "for a local test server give --allow-private HOST"
+    )
+
+
+def _proxy_failure(proxy, url: str) -> str | None:
+    """Why the guard's proxy did not reach the host of `url` (or, after a redirect, the
+    last host it did not reach)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    failures = dict(proxy.failures)
+    return failures.get(f"{parts.hostname}:{port}") or next(reversed(failures.values()), None)
+
+
+def _check_guard_answer(response, url: str) -> None:
+    """Raise when the result page's answer is the guard proxy's: refused or unreachable."""
+    headers = response.headers if response is not None else {}
+    error, refused = headers.get(ERROR_HEADER.lower()), headers.get(REFUSED_HEADER.lower())
+    if error or refused:
+        raise _network_error(url, str(error or refused))
+
+
 def _open(page, url: str, timeout_ms: int) -> None:
-    page.goto(url, wait_until="load", timeout=timeout_ms)
+    _check_guard_answer(page.goto(url, wait_until="load", timeout=timeout_ms), url)
     pagelib.check_captcha(page)
     pagelib.handle_consent(page, timeout_ms)
     pagelib.check_captcha(page)

@@ -3,13 +3,14 @@
 Chromium loads what a result page references: images, scripts, frames, and wherever a
 redirect points. A hostile page could make it request addresses inside the user's network
 (a router's admin page, a cloud metadata service). So the browser engine refuses what the
-plain fetcher refuses: each request the page makes (the page itself, its images, scripts,
-frames, navigations) is checked with `netguard.check_url` before it goes out.
+plain fetcher refuses, twice:
 
-Not covered: the hops of an HTTP redirect. Playwright does not route them, also when the
-first response is fetched and fulfilled by hand; fetching every request here to follow its
-redirects made a saved result page time out. Guarding those needs a proxy of our own in
-front of Chromium.
+- here, each request the page makes (the page itself, its images, scripts, frames,
+  navigations) is checked with `netguard.check_url` before it leaves the browser;
+- the hops of an HTTP redirect, which Playwright does not route, are checked by the proxy
+  Chromium sends everything through (`proxy.GuardProxy`, started with the browser in
+  `launch`): each hop is a new request or CONNECT tunnel to it, and it connects only to an
+  address it has checked. Loopback is proxied too (`--proxy-bypass-list=<-loopback>`).
 """
 
 from __future__ import annotations

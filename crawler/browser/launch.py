@@ -3,6 +3,9 @@
 Playwright is an optional extra (`pip install 'imageset[browser]'`), so it is imported
 only here and only when a browser is wanted; without it, or without any Chromium, the
 user gets one line saying what to install.
+
+Chromium sends every request through the address guard's proxy (`proxy.GuardProxy`),
+started and stopped with it; `guard_proxy(context)` finds it to say what it may reach.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BrowserLaunchError, BrowserMissingError
+from .proxy import GuardProxy
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -52,6 +56,17 @@ CHROMIUM_ARGS = [
 ]
 
 PROFILE_PREFIX = "imageset-browser-"
+# Chromium never proxies loopback addresses unless told to: `<-loopback>` sends them through
+# the guard too (a page on an allowed 127.0.0.1 must not reach 127.0.0.2).
+PROXY_BYPASS = "<-loopback>"
+
+_PROXIES: dict[int, GuardProxy] = {}  # id(context) -> its proxy, while the context is open
+
+
+def guard_proxy(context) -> GuardProxy | None:
+    """The address guard's proxy of a context from `open_browser`, else None."""
+    return _PROXIES.get(id(context))
+
 
 INSTALL_HINT = "apt-get install chromium, or playwright install chromium"
 
@@ -117,7 +132,7 @@ def open_browser(
     executable = find_browser(browser_path)
     from playwright.sync_api import Error as PlaywrightError
 
-    with tempfile.TemporaryDirectory(prefix=PROFILE_PREFIX) as profile:
+    with tempfile.TemporaryDirectory(prefix=PROFILE_PREFIX) as profile, GuardProxy() as proxy:
         try:
             with sync_playwright() as playwright:
                 executable = executable or _bundled_browser(playwright)
@@ -129,15 +144,18 @@ def open_browser(
                         args=CHROMIUM_ARGS,
                         # A service worker's requests bypass the address guard's routing.
                         service_workers="block",
+                        proxy={"server": f"http://127.0.0.1:{proxy.port}", "bypass": PROXY_BYPASS},
                     )
                 except PlaywrightError as exc:
                     first = (
                         str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     )
                     raise BrowserLaunchError(f"cannot start {executable}: {first}") from None
+                _PROXIES[id(context)] = proxy
                 try:
                     yield context
                 finally:
+                    _PROXIES.pop(id(context), None)
                     # After Ctrl-C the driver may already be gone; closing then fails, and
                     # the sweep below still ends the browser.
                     with suppress(Exception):
