@@ -4,6 +4,7 @@
         [--backbones mobilenet_v2,efficientnet_lite0]
     KERAS_BACKEND=jax   python bench/gpu.py ...
     python bench/gpu.py --size 64 --images 64          # a quick check on a CPU (TensorFlow)
+    python bench/gpu.py --devices 1; python bench/gpu.py --devices 8   # data-parallel scaling
 
 Phases, each through the trainer's own code (issue 10):
 - `features (JPEG)`: decode JPEG files in worker threads + augment (Keras layers, on the
@@ -19,6 +20,11 @@ Images are synthetic JPEGs (or ../shared/data/sneakers41 with --source sneakers4
 weights are random (`--weights none`, the speed is the same) unless given. TensorFlow is
 not needed with KERAS_BACKEND=torch or jax, nor `tf.data`. Mixed precision (bfloat16 on
 Ampere and newer) and large batches are on when a GPU is visible, as in training.
+
+`--devices N`: data-parallel over the first N devices, as `train --devices N` (Keras'
+DataParallel on JAX, a MirroredStrategy on TensorFlow; one device on torch); each line
+then names the device count, and `--batch` is the global batch. Running it with 1 and
+with N gives the scaling figure (images/s at N devices over images/s at 1).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from trainer.data import Example, fill_cache
 from trainer.features import CachedRows, Halves, feature_pass
 from trainer.model import build_classifier, build_head, split_backbone, top_classifier, unfreeze
 
+LAYOUT = {"devices": 1}  # what backend.configure chose, set by main()
 SNEAKERS41 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sneakers41"
 CLASSES = 10
 
@@ -79,14 +86,23 @@ def timed(fn) -> float:
 
 def report(name: str, phase: str, images: int, seconds: float, batch: int) -> None:
     policy = keras.mixed_precision.global_policy().name
+    devices = LAYOUT["devices"]
     print(
         f"{keras.backend.backend():10} {name:20} {phase:18} {images / seconds:9.1f} images/s  "
+        f"on {devices} device(s) "
         f"({images} images in {seconds:.1f} s, batch {batch}, {policy})",
         flush=True,
     )
 
 
 def bench_backbone(
+    name: str, weights: str | None, examples: list[Example], size: int, batch: int, work: Path
+) -> None:
+    with backend.strategy_scope():  # data-parallel over --devices, as training is
+        bench_phases(name, weights, examples, size, batch, work)
+
+
+def bench_phases(
     name: str, weights: str | None, examples: list[Example], size: int, batch: int, work: Path
 ) -> None:
     entry = get_backbone(name)
@@ -117,7 +133,7 @@ def bench_backbone(
     model = top_classifier(top, build_head(int(top.output.shape[-1]), CLASSES))
     model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
     labels = np.array([e.label for e in examples])
-    data = CachedRows([maps], labels, batch, shuffle=True)
+    data = CachedRows([maps], labels, batch, shuffle=True, pad_to=LAYOUT["devices"])
     epochs = EpochTimes()
     model.fit(data, epochs=2, verbose=0, callbacks=[epochs])
     report(name, "fine-tune top", len(examples), epochs.seconds[-1], batch)
@@ -168,11 +184,17 @@ def main() -> int:
         "--weights", default="none", help="none, or one weights file for every backbone"
     )
     parser.add_argument("--source", choices=("synthetic", "sneakers41"), default="synthetic")
+    parser.add_argument(
+        "--devices", type=int, default=None, help="data-parallel over this many (default: all)"
+    )
     args = parser.parse_args()
-    info = backend.configure()
+    info = backend.configure(devices=args.devices)
+    LAYOUT.update(info)
     batch = args.batch or backend.inference_batch_size()
+    backend.check_batch(min(batch, args.images))  # a global batch the devices split evenly
     print(
         f"keras {keras.__version__}, backend {info['backend']}, GPUs {info['gpus']}, "
+        f"devices {info['layout']['devices']} ({info['layout']['engine']}), "
         f"policy {info['policy']}, "
         f"{os.cpu_count()} CPUs; {args.images} images at {args.size} px",
         flush=True,

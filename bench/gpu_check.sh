@@ -1,7 +1,7 @@
 #!/bin/bash
 # The GPU check of issues 10 and 11 as one prepared run for a lent NVIDIA machine (torch and jax,
 # no TensorFlow, no network there): bench/gpu.py images/s per phase and backbone on both
-# backends, then bench/tune.py with three tuning processes side by side on the one GPU.
+# backends, on one device and data-parallel on all of them (--devices), then bench/tune.py with three tuning processes side by side on the one GPU.
 #
 # Prepare here (all ignored by git; about 50 MB travel):
 #   echo /.whl/ >> .git/info/exclude; echo /.carry/ >> .git/info/exclude
@@ -26,6 +26,14 @@ T0=$(date +%s)
 for be in torch jax; do
   KERAS_BACKEND=$be timeout 110 python3 bench/gpu.py --images 2048 --size 224 > $OUT/gpu-$be.txt 2>&1
   echo "gpu.py $be rc=$? after $(( $(date +%s) - T0 )) s"; grep -v "^WARNING\|^I0000\|^W0000" $OUT/gpu-$be.txt | tail -12
+done
+# Data-parallel scaling (issue 32): images/s on one device and on every visible one, per backend
+# (on a one-GPU machine both lines name 1 device: the figure needs a machine with several).
+for be in jax; do
+  for n in 1 $(nvidia-smi -L | wc -l); do
+    KERAS_BACKEND=$be timeout 110 python3 bench/gpu.py --images 2048 --size 224 --devices $n --backbones mobilenet_v2 > $OUT/gpu-$be-devices$n.txt 2>&1
+    echo "gpu.py $be --devices $n rc=$? after $(( $(date +%s) - T0 )) s"; grep "images/s" $OUT/gpu-$be-devices$n.txt
+  done
 done
 # Tuning: three processes side by side on the one GPU (each model is small).
 tune() { KERAS_BACKEND=torch timeout 330 python3 bench/tune.py --workdir .carry/tune --folds 3 --max-folds-big 1 --budget-s 270 "$@"; }

@@ -94,6 +94,14 @@ def main(
         ),
     ] = DEFAULTS["size"],
     batch_size: Annotated[int, typer.Option(min=1)] = DEFAULTS["batch_size"],
+    devices: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Train on this many of the host's GPUs, data-parallel (default: all visible); "
+            "--batch-size is the global batch, a multiple of it.",
+        ),
+    ] = DEFAULTS["devices"],
     epochs: Annotated[
         int, typer.Option(min=1, help="Max head epochs on cached features (early stopping).")
     ] = DEFAULTS["epochs"],

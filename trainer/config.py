@@ -35,6 +35,7 @@ class RunRequest:
     accepted_only: bool = False
     exclude_flagged: bool = False
     flip_tta: bool = True
+    devices: int | None = None  # None: every visible device (data-parallel over several)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:

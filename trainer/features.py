@@ -27,6 +27,7 @@ import numpy as np
 from catalog import write_text_atomic
 from clikit.progress import bar
 
+from . import backend
 from .arrays import NpyRows, NpyWriter
 from .cache import KEY_FILE, stale_features_partials, sweep
 from .data import Example, augmenter, image_batches
@@ -143,7 +144,7 @@ def feature_pass(
                 if layer is not None:
                     x = layer(x, training=True)
                 for (m, _), out in zip(todo, writers, strict=True):
-                    out.write(keras.ops.convert_to_numpy(m.bottom.predict_on_batch(x)))
+                    out.write(backend.predict_batch(m.bottom, x))
                 advance(len(batch))
     finally:
         for out in writers:
@@ -171,7 +172,7 @@ def pooled_pass(members: list[Halves], maps: list[Path], batch_size: int) -> lis
         ):
             for start in range(0, len(rows), batch_size):
                 x = rows.read(start, start + batch_size).astype(np.float32)
-                y = keras.ops.convert_to_numpy(member.top.predict_on_batch(x))
+                y = backend.predict_batch(member.top, x)
                 writer.write(y.astype(np.float32).mean(axis=(1, 2)))
                 advance(len(x))
     return out_paths
@@ -186,6 +187,14 @@ class CachedRows(keras.utils.PyDataset):
     the top classifier). `shuffle`: a new seeded order every epoch, the rows of a batch
     read in file order. `max_samples` bounds the samples per epoch (a fresh random
     subset each epoch). Rows are converted to float32 per batch.
+
+    Data-parallel training needs batches that split into equal parts: `pad_to` pads each
+    short batch up to a multiple of it, and `steps` fixes the batches per epoch (a process
+    whose shard runs out first yields padding, so every process takes the same steps).
+    Padding rows repeat a real row with sample weight 0, and the real rows' weights are
+    scaled by padded / real size, so the batch's loss and gradients are those of its real
+    rows (Keras divides a batch's weighted loss by its row count); then every batch
+    carries sample weights. Only the head's training-mode BatchNorm sees the copies.
     """
 
     def __init__(
@@ -200,6 +209,8 @@ class CachedRows(keras.utils.PyDataset):
         concat: bool = False,
         max_samples: int | None = None,
         workers: int = 2,
+        pad_to: int = 1,
+        steps: int | None = None,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=4)
         self.readers = [[NpyRows(p) for p in per_member] for per_member in files]
@@ -208,6 +219,7 @@ class CachedRows(keras.utils.PyDataset):
         self.total = self.n * len(files[0])
         self.samples = min(self.total, max_samples) if max_samples else self.total
         self.batch_size, self.shuffle, self.seed, self.concat = batch_size, shuffle, seed, concat
+        self.pad_to, self.steps = pad_to, steps
         self.weight_of = (
             np.array(
                 [weights.get(i, 1.0) for i in range(int(self.labels.max(initial=0)) + 1)],
@@ -227,7 +239,7 @@ class CachedRows(keras.utils.PyDataset):
         ]
 
     def __len__(self) -> int:
-        return -(-self.samples // self.batch_size)
+        return self.steps if self.steps is not None else -(-self.samples // self.batch_size)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -235,6 +247,11 @@ class CachedRows(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         samples = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
+        real = len(samples)
+        padded = -(-max(real, 1) // self.pad_to) * self.pad_to
+        if padded > real:
+            filler = samples[-1:] if real else self._order[:1]
+            samples = np.concatenate([samples, np.repeat(filler, padded - real)])
         passes, rows = np.divmod(samples, self.n)
         inputs = [self._member_rows(readers, passes, rows) for readers in self.readers]
         x = (
@@ -243,9 +260,13 @@ class CachedRows(keras.utils.PyDataset):
             else (inputs[0] if len(inputs) == 1 else tuple(inputs))
         )
         y = self.labels[rows]
-        if self.weight_of is None:
-            return x, y
-        return x, y, self.weight_of[y]
+        if self.pad_to == 1 and self.steps is None:
+            return (x, y) if self.weight_of is None else (x, y, self.weight_of[y])
+        weights = np.ones(len(y), np.float32) if self.weight_of is None else self.weight_of[y]
+        weights[real:] = 0.0
+        if real:
+            weights[:real] *= len(y) / real
+        return x, y, weights
 
     @staticmethod
     def _member_rows(readers: list[NpyRows], passes: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -110,6 +111,7 @@ def train(
         >>> [job] = jobs_for(RunRequest("mobilenet_v2", weights="mobilenet.weights.h5"))
         >>> train(cat, job)["metrics"]["top1"]
     """
+    processes, process_id = backend.initialize_hosts()  # before anything runs on JAX
     if resume is not None:
         run = get_run(cat, resume)
         if run["status"] == "finished":
@@ -128,14 +130,27 @@ def train(
     )
     # The run's own job, completed: the caller's is left as it was.
     job = resolve(job.with_request(split=data.split), len(data.train), len(data.classes))
+    # The layout is checked before a run row exists: a bad --devices records no failed run.
+    spread = Spread(
+        backend.configure(devices=request.devices),
+        len(data.train),
+        len(data.val),
+        class_weights(labels_of(data.train), len(data.classes)),
+    )
+    spread.batch = backend.check_batch(request.batch_size)
+    if process_id != 0:  # only process 0 writes the run's row, model and reports
+        return _train_worker(cat, job, data, weights, spread, verbose)
     if resume is None:
         run = start_run(cat, job.spec.text, data.split, request.weights, job.params())
     run_dir = cat.root / RUNS_DIR / str(run["id"])
     run_dir.mkdir(parents=True, exist_ok=True)
     update_run(cat, run["id"], status="running")
+    backend.share_run_id(run["id"])
     with beating(cat, run["id"]):  # a killed process stops beating: `train runs` shows it died
         try:
-            metrics, artifacts = _train_in(cat, job, data, weights, run_dir, verbose, on_checkpoint)
+            metrics, artifacts = _train_in(
+                cat, job, data, weights, run_dir, verbose, on_checkpoint, spread
+            )
         except KeyboardInterrupt:
             update_run(cat, run["id"], status="interrupted")
             raise
@@ -151,6 +166,36 @@ def train(
     return update_run(cat, run["id"], status="finished", finished=True)
 
 
+@dataclass
+class Spread:
+    """How a run is spread: the device layout `backend.configure` chose, the split's train
+    count before sharding (each process plans with it), and this process's part of a
+    global batch."""
+
+    device: dict
+    train_count: int
+    val_count: int
+    class_weights: dict[int, float]
+    batch: int = 0
+
+
+def _train_worker(
+    cat: Catalog,
+    job: Job,
+    data: SplitData,
+    weights: list[str | None],
+    spread: Spread,
+    verbose: int,
+) -> dict:
+    """A process other than 0 of a run over several processes: it trains its shard in step
+    with the others, in a folder of its own that is removed at the end, and returns the run's
+    row as process 0 has written it so far."""
+    run_id = backend.share_run_id(None)
+    with tempfile.TemporaryDirectory(prefix=f"run-{run_id}-process-") as folder:
+        _train_in(cat, job, data, weights, Path(folder), verbose, None, spread)
+    return get_run(cat, run_id)
+
+
 def _train_in(
     cat: Catalog,
     job: Job,
@@ -159,12 +204,16 @@ def _train_in(
     run_dir: Path,
     verbose: int,
     on_checkpoint: Checkpoint | None = None,
+    spread: Spread | None = None,
 ) -> tuple[dict, dict]:
     started = time.perf_counter()
     request = job.request
     assert request.size is not None, "train() gives the run its input size (plan.resolve)"
+    assert spread is not None, "train() chooses the device layout (backend.configure)"
     size: int = request.size
-    info = backend.configure()
+    counts = data.counts()
+    processes, process_id = backend.process()
+    data = _shard(data, processes, process_id)
     backend.seed_everything(request.seed)
     modes = [m.backbone.preprocess for m in job.spec.members]
     timings: dict[str, float] = {}
@@ -180,7 +229,7 @@ def _train_in(
     with backend.strategy_scope():
         bases, parts = _build_members(job, weights, size)
         y_train, y_val = labels_of(data.train), labels_of(data.val)
-        plan = work_plan(job, len(data.train))
+        plan = work_plan(job, spread.train_count)
         pixel_cache, root, batch = cache_dir(cat), features_dir(cat), backend.inference_batch_size()
         fill_cache(data.train + data.val, size, pixel_cache)
         timings["decode"] = _lap(started)
@@ -198,7 +247,16 @@ def _train_in(
         timings["bottom"] = _lap(t)
         _record_features(run_dir / FEATURES_FILE, plan, train_maps, val_maps)
         phases = PhaseInputs(
-            job, parts, train_maps, val_maps, y_train, y_val, len(data.classes), run_dir, verbose
+            job,
+            parts,
+            train_maps,
+            val_maps,
+            y_train,
+            y_val,
+            len(data.classes),
+            run_dir,
+            verbose,
+            spread,
         )
         head = _phase_head(phases, timings)
         checkpoint("head")
@@ -214,12 +272,14 @@ def _train_in(
         for base in bases:
             freeze(base)
         model = build_classifier(bases, head, modes, size, flip_tta=request.flip_tta)
-        model.save(run_dir / MODEL_FILE)
+        if process_id == 0:
+            model.save(run_dir / MODEL_FILE)
         rel = run_dir.relative_to(cat.root).as_posix()
         artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
         if frozen is not None and shipped["model"] == "fine-tune":
             _restore_tops(parts, frozen)  # the saved model above keeps the fine-tuned weights
-            build_features(bases, modes, size).save(run_dir / FEATURES_MODEL_FILE)
+            if process_id == 0:
+                build_features(bases, modes, size).save(run_dir / FEATURES_MODEL_FILE)
             artifacts["unknown_features"] = f"{rel}/{FEATURES_MODEL_FILE}"
     write_text_atomic(
         run_dir / LABELS_FILE, json.dumps({"classes": data.classes, "input_size": size}, indent=1)
@@ -227,12 +287,23 @@ def _train_in(
     timings["total"] = _lap(started)
     metrics = {
         "seconds": {k: round(v, 2) for k, v in timings.items()},
-        "counts": data.counts(),
-        "device": info,
+        "counts": counts,
+        "device": spread.device,
         "plan": plan,
         "shipped": shipped,
     }
     return metrics, artifacts
+
+
+def _shard(data: SplitData, processes: int, process_id: int) -> SplitData:
+    """This process's part of the train and validation images: every processes-th one
+    (each process decodes and caches only its own); the test images stay whole (process 0
+    evaluates)."""
+    if processes == 1:
+        return data
+    return replace(
+        data, train=data.train[process_id::processes], val=data.val[process_id::processes]
+    )
 
 
 def _restore_tops(parts: list[Halves], weights: list[list]) -> None:
@@ -316,6 +387,28 @@ class PhaseInputs:
     n_classes: int
     run_dir: Path
     verbose: int
+    spread: Spread
+
+    def rows(
+        self, files: list[list[Path]], labels: np.ndarray, total: int, **options
+    ) -> CachedRows:
+        """Batches of cached rows of `total` images (over all processes), each batch this
+        process's part of a global one: over several devices padded so that they take equal
+        parts, over several processes as many batches in every process (see `CachedRows`)."""
+        processes, _ = backend.process()
+        batch, replicas = self.spread.batch, self.spread.device["devices"]
+        limit = options.pop("max_samples", None)
+        if processes == 1:
+            return CachedRows(files, labels, batch, pad_to=replicas, max_samples=limit, **options)
+        # The largest shard's samples per epoch, in every process.
+        samples = -(-total // processes) * len(files[0])
+        if limit:
+            limit = -(-limit // processes)
+            samples = min(samples, limit)
+        steps = -(-samples // batch)
+        return CachedRows(
+            files, labels, batch, pad_to=batch, steps=steps, max_samples=limit, **options
+        )
 
 
 def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
@@ -335,17 +428,18 @@ def _phase_head(inputs: PhaseInputs, timings: dict[str, float]) -> keras.Model:
     val_f = pooled_pass(parts, inputs.val_maps, batch) if inputs.val_maps else None
     timings["features"] = _lap(t)
     t = time.perf_counter()
-    train_ds = CachedRows(
+    spread = inputs.spread
+    train_ds = inputs.rows(
         _by_member(train_f),
         y_train,
-        request.batch_size,
-        weights=class_weights(y_train, n_classes),
+        spread.train_count,
+        weights=spread.class_weights,
         shuffle=True,
         seed=request.seed,
         concat=True,
     )
     val_ds = (
-        CachedRows([[p] for p in val_f], inputs.y_val, request.batch_size, concat=True)
+        inputs.rows([[p] for p in val_f], inputs.y_val, spread.val_count, concat=True)
         if val_f
         else None
     )
@@ -384,17 +478,18 @@ def _phase_top(
     for m in parts:
         unfreeze(m.top)
     model = top_classifier([m.top for m in parts], head)
-    train_ds = CachedRows(
+    spread = inputs.spread
+    train_ds = inputs.rows(
         _by_member(inputs.train_maps),
         y_train,
-        request.batch_size,
-        weights=class_weights(y_train, n_classes),
+        spread.train_count,
+        weights=spread.class_weights,
         shuffle=True,
         seed=request.seed + 1,
         max_samples=samples,
     )
     val_ds = (
-        CachedRows([[p] for p in inputs.val_maps], inputs.y_val, request.batch_size)
+        inputs.rows([[p] for p in inputs.val_maps], inputs.y_val, spread.val_count)
         if inputs.val_maps
         else None
     )
@@ -417,7 +512,7 @@ def _phase_top(
             *([stop] if stop else []),
             statistics,
             EpochProgress(
-                "fine-tune epoch", recipe.fine_tune_epochs, train_ds.samples, request.batch_size
+                "fine-tune epoch", recipe.fine_tune_epochs, train_ds.samples, spread.batch
             ),
             *extra,
         ],
