@@ -313,6 +313,14 @@ def predict(
             )
         ),
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            help="An exported model (the folder `train export` wrote, or the model in it), run "
+            "with its own runtime: no catalog, no Keras, no `unknown`.",
+        ),
+    ] = None,
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
     unknown: Annotated[
         bool,
@@ -334,7 +342,11 @@ def predict(
     """Classify image files with a trained run's saved model; `unknown` when far from every class.
 
     Example: train predict shoe1.jpg shoe2.png --run 3 --top 3 --unknown-threshold 0.3
+    Example: train predict shoe1.jpg --model runs/3/export/onnx
     """
+    if model is not None:
+        _predict_exported(model, images, top, run, unknown_threshold)
+        return
     with catalog_for_cli(catalog) as cat:
         import_keras()
         from .predict import predict_files
@@ -355,11 +367,39 @@ def predict(
         say(_no_rule_note(used), console=err_console)
     if used.get("unknown_rule") is not None:
         say(_unknown_summary(results, used), console=err_console)
+    _print_predictions(results, used.get("unknown_rule"))
+
+
+def _predict_exported(
+    model: Path, images: list[Path], top: int, run: int | None, threshold: float | None
+) -> None:
+    """`train predict --model`: an exported model with its own runtime; no catalog, no Keras."""
+    if run is not None:
+        raise fail("give --run or --model, not both")
+    if threshold is not None:
+        raise fail("an exported model has no `unknown` rule: --unknown-threshold needs a run")
+    from .exported import predict_exported
+
+    try:
+        with bar("classifying", len(images), unit="files", transient=True) as advance:
+            used, results = predict_exported(model, images, top=top, on_progress=advance)
+    except TrainerError as exc:
+        raise fail(str(exc)) from None
+    say(
+        f"answered by {used.path} ({used.format}, {used.runtime}); an exported model has no "
+        "`unknown` rule: every image gets a class",
+        console=err_console,
+    )
+    _print_predictions(results, None)
+
+
+def _print_predictions(results: list, threshold: float | None) -> None:
+    """One tab-separated line per file on stdout, an error line per unreadable file (exit 1)."""
     for item in results:
         if item.error:
             say(("error:", "red"), f" {item.path}: {item.error}", console=err_console)
             continue
-        typer.echo(_prediction_line(item, used.get("unknown_rule")))  # tab-separated for scripts
+        typer.echo(_prediction_line(item, threshold))  # tab-separated for scripts
     if any(item.error for item in results):
         raise typer.Exit(code=1)  # the readable files were still classified above
 
@@ -616,6 +656,76 @@ def _runs_json(rows: list[dict]) -> str:
 def _short(weights: str | None) -> str:
     """A weights file by its name only: its folder says nothing in a table."""
     return Path(weights).name if weights and weights not in ("imagenet", "none") else str(weights)
+
+
+@app.command()
+def export(
+    fmt: Annotated[
+        str, typer.Option("--format", help="onnx, litert or saved_model.", show_default=False)
+    ],
+    run: Annotated[
+        int | None,
+        typer.Argument(help="The run (default: the run `train predict` uses).", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False, help="The folder (default: runs/ID/export/FORMAT beside the catalog)."
+        ),
+    ] = None,
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            help="LiteRT only: float16 or int8 (dynamic-range) weights; the top-1 change is "
+            "printed."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Run the export with its own runtime on the run's test images and compare it "
+            "with the Keras model."
+        ),
+    ] = True,
+    catalog: CatalogOption = DEFAULT_CATALOG_PATH,
+) -> None:
+    """Export a run's model as ONNX, LiteRT or a SavedModel, with labels.json and MODEL.md.
+
+    The exported model takes raw RGB uint8 pixels at the run's input size and returns class
+    probabilities; `train predict --model FOLDER` runs it with its own runtime.
+
+    Example: train export 3 --format litert --quantize int8 --out ./sneakers-litert
+    """
+    from .exported import check_export_request
+
+    try:  # a wrong choice or a missing package is refused before Keras loads
+        check_export_request(fmt, quantize)
+    except TrainerError as exc:
+        raise fail(str(exc)) from None
+    with catalog_for_cli(catalog) as cat:
+        import_keras()
+        from .export import export_run
+
+        result = export_run(cat, run, fmt, out=out, quantize=quantize, check=check)
+    for line in _export_lines(result, "given" if run is not None else result.run["chosen"]):
+        say(line)
+    if result.check and not result.quantize and not result.check.agrees():
+        raise fail("the export does not give the Keras model's answers: do not ship it")
+
+
+def _export_lines(result, chosen: str) -> list[str]:
+    """What `train export` prints: which run, where its model went, the contract, the check."""
+    run, s = result.run, result.size
+    name = result.format + (f" ({result.quantize})" if result.quantize else "")
+    lines = [
+        f"run {run['id']} ({run['backbone']}): {chosen}",
+        f"exported as {name} in {result.seconds:.0f} s: {result.model} "
+        f"({result.bytes / 1e6:.1f} MB)",
+        f"input: uint8 RGB pixels, shape (N, {s}, {s}, 3), each image squashed to {s} x {s} px; "
+        f"output: probabilities of {len(result.classes)} classes (labels.json)",
+    ]
+    lines += result.check.lines() if result.check else []
+    return [*lines, f"model card: {result.folder / 'MODEL.md'}"]
 
 
 @app.command()
