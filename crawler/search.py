@@ -128,7 +128,8 @@ class BrowserEngine(Engine):
             browser_path=settings.browser_path,
             allow_private=fetcher.allow_private,
         ):
-            yield ResultPage(description, hits, self.name)
+            # The rendered page's in-page repeats (`browser.merge.PageHits`), as --page names them.
+            yield ResultPage(description, hits, self.name, None, getattr(hits, "repeats", 0))
 
 
 class ExternalEngine(Engine):

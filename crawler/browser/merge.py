@@ -24,9 +24,20 @@ from .page import Tile
 LENT_FIELDS = ("url", "width", "height", "thumbnail_url", "page_url", "title")
 
 
-def html_hits(html: str) -> list[ImageHit]:
-    """The hits `crawl --page` finds in `html` (none for a page with no image results)."""
-    return google.parse_page(html).hits if html else []
+class PageHits(list[ImageHit]):
+    """The hits of a rendered page, in page order, and how many of its results showed an
+    image it had shown already (counted and named in the summary, as `crawl --page` does)."""
+
+    repeats: int = 0
+
+
+def html_hits(html: str) -> tuple[list[ImageHit], int]:
+    """The hits `crawl --page` finds in `html` (none for a page with no image results), and
+    the in-page repeats its parser left out."""
+    if not html:
+        return [], 0
+    parsed = google.parse_page(html)
+    return parsed.hits, parsed.repeats
 
 
 class _Index:
@@ -123,13 +134,11 @@ class Previews:
         return None
 
 
-def merge(
-    html: str, data_hits: list[ImageHit], *, limit: int, previews: Previews
-) -> list[ImageHit]:
+def merge(html: str, data_hits: list[ImageHit], *, limit: int, previews: Previews) -> PageHits:
     """The page's hits: those of its HTML in page order with what the data adds, then the
     data's results the grid did not render; originals the HTML and the data lack come from
     the tiles' previews. At most `limit`, ranked from 1, engine google-browser."""
-    hits = html_hits(html)
+    hits, repeats = html_hits(html)
     rest = lend(hits, list(data_hits))
     ranked: dict[str, ImageHit] = {}
     for hit in hits:
@@ -137,12 +146,14 @@ def merge(
             break
         if hit.url is None:
             hit.url = previews.original(hit)
+        repeats += hit.key in ranked  # an original a preview showed for an earlier tile too
         ranked.setdefault(hit.key, hit)
     for hit in rest:  # data for results the grid did not render (yet)
         if len(ranked) >= limit:
             break
         ranked.setdefault(hit.key, hit)
-    out = list(ranked.values())
+    out = PageHits(ranked.values())
+    out.repeats = repeats
     for rank, hit in enumerate(out, 1):
         hit.rank, hit.engine = rank, ENGINE
     return out

@@ -47,4 +47,9 @@ def result_pages(
 def _describe(hits: list[ImageHit]) -> str:
     originals = sum(hit.url is not None for hit in hits)
     thumbnails_only = len(hits) - originals
-    return f"{len(hits)} hits, {originals} with an original URL, {thumbnails_only} thumbnails only"
+    repeats = getattr(hits, "repeats", 0)
+    again = f", {repeats} repeated on the page" if repeats else ""
+    return (
+        f"{len(hits)} hits, {originals} with an original URL, {thumbnails_only} thumbnails only"
+        f"{again}"
+    )

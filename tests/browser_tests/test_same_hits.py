@@ -1,10 +1,11 @@
 """One page, one parser: `crawl --page`, the plain `google` engine and the browser engine
 give the same hits and store the same rows (issue 26).
 
-The page is a 200-tile Images page whose tiles share landing pages (three photos on each),
+The page is a 200-image Images page whose tiles share landing pages (three photos on each),
 in the element shape of a rendered 2024 page (`googlepages.images_grid`): most titles only
-in the caption beside the thumbnail, one HTML-escaped twice. It is served on 127.0.0.1 for
-the engines and saved to a file for `--page`.
+in the caption beside the thumbnail, one HTML-escaped twice, and three more tiles at the end
+that show earlier photos again (in-page repeats, named in every engine's summary). It is
+served on 127.0.0.1 for the engines and saved to a file for `--page`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from crawler.engines import google
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium
 
-TILES = 200
+TILES = 200  # different photos; REPEATS more tiles show earlier ones again
+REPEATS = 3
 ROW_FIELDS = ("sha256", "source_url", "page_url", "rank", "title", "width", "height", "status")
 
 
 def _page() -> str:
-    return images_grid(TILES, per_page=3, alt_every=4).replace(
+    return images_grid(TILES + REPEATS, per_page=3, repeated=REPEATS, alt_every=4).replace(
         'alt="photo 0"', 'alt="2011 &amp;amp; 2012"'
     )
 
@@ -82,6 +84,7 @@ def test_the_browser_engine_finds_the_hits_the_plain_parser_finds(chromium, grid
 
     assert len(expected) == TILES and len({h.page_url for h in expected}) == 67
     assert _fields(hits) == _fields(expected)
+    assert google.parse_page(text).repeats == REPEATS == getattr(hits, "repeats", None)
     assert [h.rank for h in hits] == list(range(1, TILES + 1))
     assert hits[0].title == "2011 &amp; 2012" and hits[1].title == "photo 1"
 
@@ -112,6 +115,7 @@ def test_page_plain_and_browser_engines_store_the_same_rows(grid_site, chromium,
             ["--class", "Air_Max_1", "--delay", "0", "--catalog", str(catalog_path), *args],
         )
         assert result.exit_code == 0, (name, result.output)
+        assert f"{REPEATS} repeated" in result.output.replace("\n", " "), (name, result.output)
         rows[name] = _stored(catalog_path)
 
     assert len(rows["page"]) == TILES
