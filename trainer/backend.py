@@ -272,6 +272,16 @@ def share_run_id(run_id: int | None) -> int:
     return int(multihost_utils.broadcast_one_to_all(np.int32(run_id or 0)))
 
 
+def gather(x):
+    """`x` (an array or a tuple of them) joined along its rows with every other process's, in
+    process order; itself in a run of one process. Every process must call it alike."""
+    if _layout.processes == 1:
+        return x
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(x, tiled=True)
+
+
 def inference_batch_size() -> int:
     """Batch size for forward passes only (feature caching): large on a GPU, which is idle on
     small batches."""
@@ -287,6 +297,22 @@ def strategy_scope() -> Iterator[None]:
     else:
         with _engine.scope():
             yield
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """For what one process does alone, such as saving the model: outside the distribution,
+    new variables (Keras' saving makes some) are this process's own; inside it every process
+    would have to create them together, and process 0 would wait for the others for ever."""
+    if keras.backend.backend() != "jax" or _engine is None:
+        yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
 
 
 def predict_batch(model: keras.Model, x) -> np.ndarray:

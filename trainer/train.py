@@ -273,13 +273,16 @@ def _train_in(
             freeze(base)
         model = build_classifier(bases, head, modes, size, flip_tta=request.flip_tta)
         if process_id == 0:
-            model.save(run_dir / MODEL_FILE)
-        rel = run_dir.relative_to(cat.root).as_posix()
+            with backend.alone():
+                model.save(run_dir / MODEL_FILE)
+        # (another process's folder is its own temporary one, outside the catalog's)
+        rel = run_dir.relative_to(cat.root).as_posix() if process_id == 0 else run_dir.name
         artifacts = {"model": f"{rel}/{MODEL_FILE}", "labels": f"{rel}/{LABELS_FILE}"}
         if frozen is not None and shipped["model"] == "fine-tune":
             _restore_tops(parts, frozen)  # the saved model above keeps the fine-tuned weights
             if process_id == 0:
-                build_features(bases, modes, size).save(run_dir / FEATURES_MODEL_FILE)
+                with backend.alone():
+                    build_features(bases, modes, size).save(run_dir / FEATURES_MODEL_FILE)
             artifacts["unknown_features"] = f"{rel}/{FEATURES_MODEL_FILE}"
     write_text_atomic(
         run_dir / LABELS_FILE, json.dumps({"classes": data.classes, "input_size": size}, indent=1)
@@ -500,7 +503,7 @@ def _phase_top(
     frozen, head_weights = [m.top.get_weights() for m in parts], head.get_weights()
     head_scores = validation_scores(model, val_ds) if val_ds is not None else None
     stop = CollapseStop(head_scores.accuracy) if head_scores is not None else None
-    statistics = PreciseHeadStatistics(model, head, train_ds, HEAD_STATISTICS_BATCHES)
+    statistics = PreciseHeadStatistics(model, head, _Gathered(train_ds), HEAD_STATISTICS_BATCHES)
     backup = inputs.run_dir / "backup" / "fine_tune"
     model.fit(
         train_ds,
@@ -523,6 +526,21 @@ def _phase_top(
         _restore_tops(parts, frozen)
         head.set_weights(head_weights)
     return shipped, frozen
+
+
+class _Gathered:
+    """Batch i of `rows` with every other process's batch i joined to it: the head's
+    BatchNorm statistics are taken on these, so every process sets the same values (a
+    replicated variable must hold the same value everywhere). One process: `rows` itself."""
+
+    def __init__(self, rows: CachedRows) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple:
+        return (backend.gather(self.rows[index][0]),)
 
 
 def _compile(model: keras.Model, rate: float, n_classes: int) -> None:

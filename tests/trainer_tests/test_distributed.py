@@ -205,3 +205,80 @@ def test_the_trainer_runs_data_parallel_and_records_its_layout(backend, tmp_path
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
+
+TWO_PROCESSES = """
+from catalog import open_catalog
+from catalog.runs import list_runs
+from trainer.config import make_job
+from trainer.train import train
+
+path = Path(sys.argv[1]) / "catalog.db"
+with open_catalog(path) as cat:
+    job = make_job("mobilenet_v2", weights="none", epochs=1, size=32, batch_size=8,
+                   augment_passes=1, fine_tune_epochs=1)
+    run = train(cat, job)
+    print(json.dumps({"id": run["id"], "runs": len(list_runs(cat)),
+                      "process": int(os.environ["KERAS_DISTRIBUTION_PROCESS_ID"])}))
+"""
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (.[jax])")
+def test_two_processes_on_localhost_train_one_run(tmp_path):
+    """JAX over two processes on 127.0.0.1 (one CPU device each, Gloo collectives): each trains
+    its shard in step, process 0 alone writes the one run row and the model."""
+    import socket
+
+    from trainer_tests.traingen import build_catalog
+
+    build_catalog(tmp_path / "catalog.db")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = PRELUDE.format(root=str(ROOT), tests=str(ROOT / "tests")) + textwrap.dedent(
+        TWO_PROCESSES
+    )
+    children = []
+    for process_id in range(2):
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": "jax",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "CUDA_VISIBLE_DEVICES": "",
+            "XLA_FLAGS": "",
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
+            "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+            "KERAS_DISTRIBUTION_PROCESS_ID": str(process_id),
+        }
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(tmp_path)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = []
+    try:
+        for child in children:
+            out, err = child.communicate(timeout=1200)
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            assert child.returncode == 0 and lines, out[-3000:] + err[-3000:]
+            outputs.append(json.loads(lines[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    assert [o["process"] for o in outputs] == [0, 1]
+    assert outputs[0]["id"] == outputs[1]["id"]  # process 1 was told process 0's run
+    from catalog import open_catalog
+    from catalog.runs import get_run, list_runs
+
+    with open_catalog(tmp_path / "catalog.db") as cat:
+        assert len(list_runs(cat)) == 1
+        run = get_run(cat, outputs[0]["id"])
+        assert run["status"] == "finished"
+        layout = run["metrics"]["device"]["layout"]
+        assert layout["processes"] == 2 and layout["engine"] == "keras.distribution.DataParallel"
+        assert len(layout["devices"]) == 2
+        assert (cat.root / run["artifacts"]["model"]).is_file()
